@@ -1,0 +1,35 @@
+/// The first header byte. Requests use 0x01–0x7F, responses 0x81–0xFF.
+public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public var rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    public static let hello = MessageType(rawValue: 0x01)
+    public static let ping = MessageType(rawValue: 0x02)
+    public static let load = MessageType(rawValue: 0x03)
+    public static let upsert = MessageType(rawValue: 0x04)
+    public static let delete = MessageType(rawValue: 0x05)
+
+    public static let helloOK = MessageType(rawValue: 0x81)
+    public static let ok = MessageType(rawValue: 0x82)
+    public static let record = MessageType(rawValue: 0x83)
+    public static let notFound = MessageType(rawValue: 0x84)
+    public static let conflict = MessageType(rawValue: 0x85)
+    public static let error = MessageType(rawValue: 0x86)
+
+    public var description: String {
+        switch self {
+        case .hello: return "HELLO"
+        case .ping: return "PING"
+        case .load: return "LOAD"
+        case .upsert: return "UPSERT"
+        case .delete: return "DELETE"
+        case .helloOK: return "HELLO_OK"
+        case .ok: return "OK"
+        case .record: return "RECORD"
+        case .notFound: return "NOT_FOUND"
+        case .conflict: return "CONFLICT"
+        case .error: return "ERROR"
+        default: return "0x" + String(rawValue, radix: 16)
+        }
+    }
+}

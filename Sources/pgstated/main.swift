@@ -1,0 +1,1 @@
+print("pgstated 0.1.0")

@@ -1,0 +1,158 @@
+import Foundation
+import NIOCore
+import PGStateProtocol
+
+/// The shared test vectors of `proto-spec/vectors/`, parsed into the Swift codec's types.
+///
+/// The JSON format is described in `proto-spec/PROTOCOL.md` ("Test vectors").
+struct TestVector: Sendable, CustomStringConvertible {
+    enum Expectation: Sendable {
+        case request(RequestFrame)
+        case response(ResponseFrame)
+        case error(status: Status, requestID: UInt32)
+        case incomplete
+    }
+
+    var name: String
+    var file: String
+    var isRequest: Bool
+    var bytes: [UInt8]
+    var limits: ProtocolLimits
+    var expectation: Expectation
+
+    var description: String { "\(file):\(name)" }
+
+    static let directory: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("proto-spec/vectors")
+
+    /// Every vector of every file, in file order.
+    static let all: [TestVector] = {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return files.filter { $0.hasSuffix(".json") }.sorted().flatMap { file -> [TestVector] in
+            let data = try! Data(contentsOf: directory.appendingPathComponent(file))
+            let root = try! JSONSerialization.jsonObject(with: data) as! [String: Any]
+            return (root["vectors"] as! [[String: Any]]).map { try! TestVector(json: $0, file: file) }
+        }
+    }()
+
+    static var valid: [TestVector] {
+        all.filter { if case .request = $0.expectation { return true }; if case .response = $0.expectation { return true }; return false }
+    }
+    static var invalid: [TestVector] {
+        all.filter { if case .error = $0.expectation { return true }; return false }
+    }
+    static var incomplete: [TestVector] {
+        all.filter { if case .incomplete = $0.expectation { return true }; return false }
+    }
+
+    struct FormatError: Error, CustomStringConvertible { var description: String }
+
+    init(json: [String: Any], file: String) throws {
+        name = json["name"] as! String
+        self.file = file
+        isRequest = (json["direction"] as! String) == "request"
+        bytes = try Self.bytes(fromHex: json["hex"] as! String)
+        limits = .default
+        if let override = json["limits"] as? [String: Any] {
+            if let maxFrame = override["max_frame_bytes"] as? Int { limits.maxFrameBytes = maxFrame }
+            if let maxState = override["max_state_bytes"] as? Int { limits.maxStateBytes = maxState }
+        }
+        if json["incomplete"] as? Bool == true {
+            expectation = .incomplete
+        } else if let error = json["error"] as? [String: Any] {
+            let status = Status(rawValue: UInt16(error["status"] as! Int))
+            guard status.name == error["name"] as? String else {
+                throw FormatError(description: "\(name): status \(status) does not match name \(error["name"]!)")
+            }
+            expectation = .error(status: status, requestID: UInt32(json["request_id"] as! Int))
+        } else {
+            let message = json["message"] as! [String: Any]
+            expectation = isRequest
+                ? .request(try Self.request(message)) : .response(try Self.response(message))
+        }
+    }
+
+    static func bytes(fromHex hex: String) throws -> [UInt8] {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { throw FormatError(description: "odd hex length") }
+        return try stride(from: 0, to: digits.count, by: 2).map { index in
+            guard let byte = UInt8(String(decoding: digits[index..<index + 2], as: UTF8.self), radix: 16) else {
+                throw FormatError(description: "bad hex digit near \(index)")
+            }
+            return byte
+        }
+    }
+
+    private static func buffer(hex: Any?) throws -> ByteBuffer {
+        ByteBuffer(bytes: try bytes(fromHex: hex as! String))
+    }
+
+    private static func uint64(_ value: Any?) -> UInt64 {
+        (value as! NSNumber).uint64Value
+    }
+
+    static func request(_ m: [String: Any]) throws -> RequestFrame {
+        let requestID = UInt32(m["request_id"] as! Int)
+        let id = { try PersistenceID(m["persistence_id"] as! String) }
+        let request: Request
+        switch m["type"] as! String {
+        case "HELLO":
+            request = .hello(Hello(
+                versions: (m["versions"] as! [Int]).map { UInt16($0) }, clientName: m["client_name"] as! String
+            ))
+        case "PING":
+            request = .ping
+        case "LOAD":
+            request = .load(try id())
+        case "UPSERT":
+            request = .upsert(Upsert(
+                persistenceID: try id(), expectedRevision: uint64(m["expected_revision"]),
+                state: try buffer(hex: m["state_hex"])
+            ))
+        case "DELETE":
+            let expected = m["expected_revision"].flatMap { $0 is NSNull ? nil : uint64($0) }
+            request = .delete(Delete(persistenceID: try id(), expectedRevision: expected))
+        case let other:
+            throw FormatError(description: "unknown request type \(other)")
+        }
+        return RequestFrame(requestID: requestID, request: request)
+    }
+
+    static func response(_ m: [String: Any]) throws -> ResponseFrame {
+        let requestID = UInt32(m["request_id"] as! Int)
+        let response: Response
+        switch m["type"] as! String {
+        case "HELLO_OK":
+            response = .helloOK(HelloOK(
+                version: UInt16(m["version"] as! Int),
+                serverVersion: m["server_version"] as! String,
+                limits: ProtocolLimits(
+                    maxFrameBytes: m["max_frame_bytes"] as! Int, maxIDBytes: m["max_id_bytes"] as! Int,
+                    maxStateBytes: m["max_state_bytes"] as! Int, maxInFlight: m["max_in_flight"] as! Int
+                ),
+                capabilities: Capabilities(rawValue: UInt32(m["capabilities"] as! Int))
+            ))
+        case "OK":
+            response = .ok
+        case "NOT_FOUND":
+            response = .notFound
+        case "RECORD":
+            response = .record(Record(
+                revision: uint64(m["revision"]), updatedAtMicroseconds: (m["updated_at_us"] as! NSNumber).int64Value,
+                state: try buffer(hex: m["state_hex"])
+            ))
+        case "CONFLICT":
+            response = .conflict(Conflict(
+                expectedRevision: uint64(m["expected_revision"]), actualRevision: uint64(m["actual_revision"])
+            ))
+        case "ERROR":
+            response = .error(ErrorResponse(
+                status: Status(rawValue: UInt16(m["status"] as! Int)), message: m["message"] as! String
+            ))
+        case let other:
+            throw FormatError(description: "unknown response type \(other)")
+        }
+        return ResponseFrame(requestID: requestID, response: response)
+    }
+}

@@ -1,0 +1,901 @@
+#!/usr/bin/env python3
+"""Generate the pgstate wire protocol v1 test vectors.
+
+Usage:
+    gen_vectors.py              write proto-spec/vectors/*.json
+    gen_vectors.py --check      regenerate in memory; exit 1 if any file on disk differs
+    gen_vectors.py --self-test  re-decode every vector with an independent reference
+                                decoder, and check the hex examples in PROTOCOL.md
+
+Python 3 standard library only.  Frames are built here with struct.pack and the
+tiny helpers below; nothing is shared with any client or server implementation.
+The output is deterministic (fixed insertion order, 2-space indent, trailing
+newline, UTF-8 without escaping non-ASCII characters).
+"""
+
+import argparse
+import calendar
+import json
+import os
+import re
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEC_DIR = os.path.dirname(HERE)
+VECTOR_DIR = os.path.join(SPEC_DIR, "vectors")
+PROTOCOL_MD = os.path.join(SPEC_DIR, "PROTOCOL.md")
+
+# --------------------------------------------------------------------------
+# Protocol constants
+# --------------------------------------------------------------------------
+
+HEADER_BYTES = 6
+
+DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024 + 4096  # 8392704
+DEFAULT_MAX_ID_BYTES = 255
+DEFAULT_MAX_STATE_BYTES = 8 * 1024 * 1024  # 8388608
+DEFAULT_MAX_IN_FLIGHT = 1024
+CAP_CONDITIONAL_DELETE = 0x1
+
+# Limits used by the vectors that exercise the size limits without megabytes
+# of hex.  They respect the invariant max_frame_bytes >= max_state_bytes + 4096.
+SMALL_LIMITS = {"max_frame_bytes": 16 + 4096, "max_state_bytes": 16}
+
+FLAG_EXPECTED_REVISION = 0x01
+
+TYPES = {
+    "HELLO": 0x01,
+    "PING": 0x02,
+    "LOAD": 0x03,
+    "UPSERT": 0x04,
+    "DELETE": 0x05,
+    "HELLO_OK": 0x81,
+    "OK": 0x82,
+    "RECORD": 0x83,
+    "NOT_FOUND": 0x84,
+    "CONFLICT": 0x85,
+    "ERROR": 0x86,
+}
+
+STATUS = {
+    100: "MALFORMED_FRAME",
+    101: "UNKNOWN_MESSAGE_TYPE",
+    102: "INVALID_ARGUMENT",
+    103: "FRAME_TOO_LARGE",
+    104: "UNSUPPORTED_VERSION",
+    105: "NOT_ALLOWED",
+    200: "UNAVAILABLE",
+    201: "OVERLOADED",
+    202: "SHUTTING_DOWN",
+    300: "OUTCOME_UNKNOWN",
+    500: "INTERNAL_ERROR",
+}
+
+U64_MAX = 2**64 - 1
+I64_MAX = 2**63 - 1
+
+# --------------------------------------------------------------------------
+# Encoding helpers (struct.pack only)
+# --------------------------------------------------------------------------
+
+
+def u8(v):
+    return struct.pack(">B", v)
+
+
+def u16be(v):
+    return struct.pack(">H", v)
+
+
+def u32be(v):
+    return struct.pack(">I", v)
+
+
+def u64be(v):
+    return struct.pack(">Q", v)
+
+
+def i64be(v):
+    return struct.pack(">q", v)
+
+
+def _raw(s):
+    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+
+
+def str8(s):
+    b = _raw(s)
+    return u8(len(b)) + b
+
+
+def str16(s):
+    b = _raw(s)
+    return u16be(len(b)) + b
+
+
+def bytes32(b):
+    return u32be(len(b)) + bytes(b)
+
+
+def frame(type_code, flags, request_id, payload=b""):
+    """A whole frame: u32be length, then the 6-byte header, then the payload."""
+    body = u8(type_code) + u8(flags) + u32be(request_id) + payload
+    return u32be(len(body)) + body
+
+
+def encode_payload(m):
+    """Payload of a valid message described by a vector's "message" object."""
+    t = m["type"]
+    if t == "HELLO":
+        return (u8(len(m["versions"]))
+                + b"".join(u16be(v) for v in m["versions"])
+                + str8(m["client_name"]))
+    if t in ("PING", "OK", "NOT_FOUND"):
+        return b""
+    if t == "LOAD":
+        return str8(m["persistence_id"])
+    if t == "UPSERT":
+        return (str8(m["persistence_id"]) + u64be(m["expected_revision"])
+                + bytes32(bytes.fromhex(m["state_hex"])))
+    if t == "DELETE":
+        p = str8(m["persistence_id"])
+        if m["expected_revision"] is not None:
+            p += u64be(m["expected_revision"])
+        return p
+    if t == "HELLO_OK":
+        return (u16be(m["version"]) + str8(m["server_version"])
+                + u32be(m["max_frame_bytes"]) + u16be(m["max_id_bytes"])
+                + u32be(m["max_state_bytes"]) + u32be(m["max_in_flight"])
+                + u32be(m["capabilities"]))
+    if t == "RECORD":
+        return (u64be(m["revision"]) + i64be(m["updated_at_us"])
+                + bytes32(bytes.fromhex(m["state_hex"])))
+    if t == "CONFLICT":
+        return u64be(m["expected_revision"]) + u64be(m["actual_revision"])
+    if t == "ERROR":
+        return u16be(m["status"]) + str16(m["message"])
+    raise ValueError("unknown message type " + t)
+
+
+def encode_message(m):
+    return frame(TYPES[m["type"]], m["flags"], m["request_id"], encode_payload(m))
+
+
+# --------------------------------------------------------------------------
+# Vector constructors
+# --------------------------------------------------------------------------
+
+
+def _direction(type_name):
+    return "request" if TYPES[type_name] < 0x80 else "response"
+
+
+def valid(name, description, message, limits=None):
+    v = {
+        "name": name,
+        "description": description,
+        "direction": _direction(message["type"]),
+        "hex": encode_message(message).hex(),
+        "message": message,
+    }
+    if limits is not None:
+        v["limits"] = dict(limits)
+    return v
+
+
+def invalid(name, description, data, status, request_id, direction="request", limits=None):
+    v = {
+        "name": name,
+        "description": description,
+        "direction": direction,
+        "hex": bytes(data).hex(),
+        "error": {"status": status, "name": STATUS[status]},
+        "request_id": request_id,
+    }
+    if limits is not None:
+        v["limits"] = dict(limits)
+    return v
+
+
+def incomplete(name, description, data):
+    return {
+        "name": name,
+        "description": description,
+        "direction": "request",
+        "hex": bytes(data).hex(),
+        "incomplete": True,
+    }
+
+
+def msg(type_name, request_id, flags=0, **fields):
+    m = {"type": type_name, "request_id": request_id, "flags": flags}
+    m.update(fields)
+    return m
+
+
+def us(y, mo, d, h, mi, s, micro=0):
+    """Microseconds since 1970-01-01T00:00:00Z (may be negative)."""
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) * 1_000_000 + micro
+
+
+# --------------------------------------------------------------------------
+# The vectors
+# --------------------------------------------------------------------------
+
+ID_255_ASCII = "".join(chr(ord("a") + i % 26) for i in range(255))
+ID_255_CJK = "订" * 85  # 85 characters, 3 bytes each: exactly 255 bytes
+STATE_JSON_OPEN = b'{"status":"open"}'
+STATE_JSON_PAID = b'{"status":"paid"}'
+STATE_BINARY = bytes([0x00, 0xFF, 0x00, 0x00, 0x7F, 0x80, 0xFE, 0xFF, 0x00])
+STATE_4K = bytes(i % 256 for i in range(4096))
+
+
+def handshake_vectors():
+    return [
+        valid("hello_v1",
+              "HELLO offering version 1 only, as the first frame of a connection.",
+              msg("HELLO", 1, versions=[1], client_name="pgstate-c/0.1.0")),
+        valid("hello_versions_1_2",
+              "HELLO offering versions 1 and 2; a v1 server picks 1 (the highest common version).",
+              msg("HELLO", 1, versions=[1, 2], client_name="pgstate-py/0.1.0")),
+        valid("hello_empty_client_name",
+              "HELLO with an empty client_name (allowed).",
+              msg("HELLO", 1, versions=[1], client_name="")),
+        valid("hello_utf8_client_name",
+              "HELLO with a multi-byte UTF-8 client_name.",
+              msg("HELLO", 3, versions=[1], client_name="客户端-ü")),
+        valid("hello_version_2_only",
+              "Well-formed HELLO offering only version 2; a v1 server answers ERROR 104 UNSUPPORTED_VERSION and closes.",
+              msg("HELLO", 1, versions=[2], client_name="future-client")),
+        valid("hello_ok_default_limits",
+              "HELLO_OK choosing version 1 and announcing the default limits and CONDITIONAL_DELETE.",
+              msg("HELLO_OK", 1, version=1, server_version="pgstated 0.1.0",
+                  max_frame_bytes=DEFAULT_MAX_FRAME_BYTES, max_id_bytes=DEFAULT_MAX_ID_BYTES,
+                  max_state_bytes=DEFAULT_MAX_STATE_BYTES, max_in_flight=DEFAULT_MAX_IN_FLIGHT,
+                  capabilities=CAP_CONDITIONAL_DELETE)),
+        valid("hello_ok_custom_limits",
+              "HELLO_OK with smaller configured limits (1 MiB state, 1 MiB + 4 KiB frame, 128-byte ids, 64 in flight) and no capabilities.",
+              msg("HELLO_OK", 3, version=1, server_version="pgstated 0.1.0",
+                  max_frame_bytes=1024 * 1024 + 4096, max_id_bytes=128,
+                  max_state_bytes=1024 * 1024, max_in_flight=64, capabilities=0)),
+        valid("hello_ok_reserved_capability_bits",
+              "HELLO_OK with a reserved capability bit (bit 31) set next to CONDITIONAL_DELETE; clients ignore unknown bits.",
+              msg("HELLO_OK", 1, version=1, server_version="pgstated 9.9.9",
+                  max_frame_bytes=DEFAULT_MAX_FRAME_BYTES, max_id_bytes=DEFAULT_MAX_ID_BYTES,
+                  max_state_bytes=DEFAULT_MAX_STATE_BYTES, max_in_flight=DEFAULT_MAX_IN_FLIGHT,
+                  capabilities=0x80000001)),
+        valid("error_handshake_unsupported_version",
+              "Handshake failure: ERROR 104 UNSUPPORTED_VERSION naming the versions the server speaks; the server then closes.",
+              msg("ERROR", 1, status=104, message="no common protocol version; server speaks: 1")),
+        valid("error_handshake_not_allowed",
+              "ERROR 105 NOT_ALLOWED answering a LOAD sent before HELLO; the server then closes.",
+              msg("ERROR", 5, status=105, message="first frame must be HELLO")),
+        invalid("hello_zero_versions",
+                "HELLO with versions_count 0.",
+                frame(0x01, 0, 1, u8(0) + str8("c")), 100, 1),
+        invalid("hello_invalid_utf8_client_name",
+                "HELLO whose client_name is not valid UTF-8 (ff fe).",
+                frame(0x01, 0, 1, u8(1) + u16be(1) + str8(b"\xff\xfe")), 100, 1),
+        invalid("hello_versions_truncated",
+                "HELLO with versions_count 3 but only 5 payload bytes after the count: the versions run past the end of the body.",
+                frame(0x01, 0, 1, u8(3) + u16be(1) + u16be(2) + u8(0)), 100, 1),
+        invalid("hello_missing_client_name",
+                "HELLO without the client_name length byte.",
+                frame(0x01, 0, 1, u8(1) + u16be(1)), 100, 1),
+        invalid("hello_trailing_bytes",
+                "HELLO followed by two extra bytes after client_name.",
+                frame(0x01, 0, 1, u8(1) + u16be(1) + str8("c") + b"\x00\x00"), 100, 1),
+        invalid("hello_undefined_flag",
+                "HELLO with flags 0x01 (no flag is defined for HELLO).",
+                frame(0x01, 0x01, 1, u8(1) + u16be(1) + str8("c")), 100, 1),
+        invalid("hello_request_id_zero",
+                "HELLO with the reserved request id 0; the error echoes 0.",
+                frame(0x01, 0, 0, u8(1) + u16be(1) + str8("c")), 100, 0),
+    ]
+
+
+def request_vectors():
+    return [
+        valid("ping",
+              "PING; answered by OK.",
+              msg("PING", 2)),
+        valid("load_ascii_id",
+              "LOAD of an ASCII persistence id.",
+              msg("LOAD", 7, persistence_id="order-1")),
+        valid("load_one_byte_id",
+              "LOAD of a 1-byte persistence id (the minimum).",
+              msg("LOAD", 8, persistence_id="a")),
+        valid("load_max_length_id",
+              "LOAD of a 255-byte ASCII persistence id (the maximum with the default max_id_bytes).",
+              msg("LOAD", 9, persistence_id=ID_255_ASCII)),
+        valid("load_max_length_id_multibyte",
+              "LOAD of a persistence id of 85 three-byte characters: 85 characters, 255 bytes (limits count bytes).",
+              msg("LOAD", 10, persistence_id=ID_255_CJK)),
+        valid("load_utf8_id_cjk",
+              "LOAD of a persistence id with multi-byte UTF-8 (\"订单-42\", 9 bytes).",
+              msg("LOAD", 11, persistence_id="订单-42")),
+        valid("load_utf8_id_emoji",
+              "LOAD of a persistence id containing a 4-byte UTF-8 character (U+1F6D2).",
+              msg("LOAD", 12, persistence_id="cart-🛒-7")),
+        valid("upsert_create",
+              "UPSERT with expected_revision 0: create; answered by RECORD revision 1 or CONFLICT.",
+              msg("UPSERT", 13, persistence_id="order-1", expected_revision=0,
+                  state_hex=STATE_JSON_OPEN.hex())),
+        valid("upsert_update",
+              "UPSERT with expected_revision 1: update revision 1 to revision 2.",
+              msg("UPSERT", 14, persistence_id="order-1", expected_revision=1,
+                  state_hex=STATE_JSON_PAID.hex())),
+        valid("upsert_empty_state",
+              "UPSERT with a 0-byte state (allowed).",
+              msg("UPSERT", 15, persistence_id="order-2", expected_revision=3, state_hex="")),
+        valid("upsert_binary_state",
+              "UPSERT with an opaque binary state containing NUL and 0xff bytes.",
+              msg("UPSERT", 16, persistence_id="order-3", expected_revision=2,
+                  state_hex=STATE_BINARY.hex())),
+        valid("upsert_max_expected_revision",
+              "UPSERT with expected_revision 2^63-2, the largest allowed (new revision 2^63-1).",
+              msg("UPSERT", 17, persistence_id="order-4", expected_revision=I64_MAX - 1,
+                  state_hex="01")),
+        valid("upsert_max_request_id",
+              "UPSERT with request id 0xffffffff (the largest).",
+              msg("UPSERT", 0xFFFFFFFF, persistence_id="order-5", expected_revision=0,
+                  state_hex="00")),
+        valid("upsert_state_4kib",
+              "UPSERT with a 4096-byte state whose byte i is i mod 256.",
+              msg("UPSERT", 18, persistence_id="blob-1", expected_revision=5,
+                  state_hex=STATE_4K.hex())),
+        valid("upsert_state_at_vector_limit",
+              "UPSERT whose state is exactly max_state_bytes (16 under this vector's limits): accepted.",
+              msg("UPSERT", 19, persistence_id="s", expected_revision=0,
+                  state_hex=bytes(range(16)).hex()),
+              limits=SMALL_LIMITS),
+        valid("delete_unconditional",
+              "DELETE without EXPECTED_REVISION: idempotent, always answered by OK.",
+              msg("DELETE", 20, persistence_id="order-1", expected_revision=None)),
+        valid("delete_conditional",
+              "Conditional DELETE (flag 0x01) of revision 3.",
+              msg("DELETE", 21, flags=FLAG_EXPECTED_REVISION, persistence_id="order-1",
+                  expected_revision=3)),
+        valid("delete_conditional_expected_zero",
+              "Conditional DELETE with expected_revision 0: \"delete only if absent\" (OK if absent, CONFLICT(0, actual) if present).",
+              msg("DELETE", 22, flags=FLAG_EXPECTED_REVISION, persistence_id="order-1",
+                  expected_revision=0)),
+        valid("delete_conditional_max_expected_revision",
+              "Conditional DELETE with expected_revision 2^63-1, the largest allowed for DELETE.",
+              msg("DELETE", 23, flags=FLAG_EXPECTED_REVISION, persistence_id="order-1",
+                  expected_revision=I64_MAX)),
+    ]
+
+
+def response_vectors():
+    t2026 = us(2026, 3, 14, 9, 26, 53, 589793)
+    t1969 = us(1969, 7, 20, 20, 17, 40)
+    return [
+        valid("ok_ping",
+              "OK answering PING request 2.",
+              msg("OK", 2)),
+        valid("ok_delete",
+              "OK answering DELETE request 20.",
+              msg("OK", 20)),
+        valid("record_created",
+              "RECORD revision 1, committed at 2026-03-14T09:26:53.589793Z.",
+              msg("RECORD", 13, revision=1, updated_at_us=t2026,
+                  state_hex=STATE_JSON_OPEN.hex())),
+        valid("record_empty_state",
+              "RECORD with a 0-byte state.",
+              msg("RECORD", 15, revision=4, updated_at_us=t2026 + 1, state_hex="")),
+        valid("record_binary_state",
+              "RECORD with an opaque binary state containing NUL and 0xff bytes.",
+              msg("RECORD", 16, revision=3, updated_at_us=t2026 + 2,
+                  state_hex=STATE_BINARY.hex())),
+        valid("record_updated_at_before_1970",
+              "RECORD with a negative updated_at (1969-07-20T20:17:40Z).",
+              msg("RECORD", 7, revision=2, updated_at_us=t1969, state_hex="00")),
+        valid("record_max_revision",
+              "RECORD with revision 2^63-1, the largest revision.",
+              msg("RECORD", 17, revision=I64_MAX, updated_at_us=t2026, state_hex="01")),
+        valid("not_found",
+              "NOT_FOUND answering LOAD request 7.",
+              msg("NOT_FOUND", 7)),
+        valid("conflict_expected_3_actual_5",
+              "CONFLICT: the request expected revision 3, the committed revision is 5.",
+              msg("CONFLICT", 21, expected_revision=3, actual_revision=5)),
+        valid("conflict_expected_2_absent",
+              "CONFLICT: the request expected revision 2, no state exists (actual 0).",
+              msg("CONFLICT", 14, expected_revision=2, actual_revision=0)),
+        valid("conflict_create_exists",
+              "CONFLICT: UPSERT with expected 0 (create) but revision 4 exists.",
+              msg("CONFLICT", 13, expected_revision=0, actual_revision=4)),
+        valid("error_malformed_frame",
+              "ERROR 100 MALFORMED_FRAME echoing the request id of the offending frame.",
+              msg("ERROR", 24, status=100, message="trailing bytes after LOAD payload")),
+        valid("error_malformed_frame_no_request",
+              "ERROR 100 MALFORMED_FRAME with request id 0 (frame length shorter than the header).",
+              msg("ERROR", 0, status=100, message="frame length 5 is shorter than the 6-byte header")),
+        valid("error_unknown_message_type",
+              "ERROR 101 UNKNOWN_MESSAGE_TYPE; the connection stays open.",
+              msg("ERROR", 25, status=101, message="unknown message type 0x07")),
+        valid("error_invalid_argument",
+              "ERROR 102 INVALID_ARGUMENT; the connection stays open.",
+              msg("ERROR", 26, status=102, message="persistence_id must not be empty")),
+        valid("error_frame_too_large",
+              "ERROR 103 FRAME_TOO_LARGE; always request id 0.",
+              msg("ERROR", 0, status=103, message="frame length 8392705 exceeds max_frame_bytes 8392704")),
+        valid("error_unsupported_version",
+              "ERROR 104 UNSUPPORTED_VERSION.",
+              msg("ERROR", 1, status=104, message="versions 2, 3 not supported; server speaks: 1")),
+        valid("error_not_allowed",
+              "ERROR 105 NOT_ALLOWED answering a second HELLO.",
+              msg("ERROR", 27, status=105, message="HELLO already received")),
+        valid("error_unavailable",
+              "ERROR 200 UNAVAILABLE: the database is unreachable; the request was not executed.",
+              msg("ERROR", 28, status=200, message="database unreachable")),
+        valid("error_overloaded",
+              "ERROR 201 OVERLOADED answering a request (global queue full); the connection stays open.",
+              msg("ERROR", 29, status=201, message="request queue full")),
+        valid("error_overloaded_connection_limit",
+              "ERROR 201 OVERLOADED with request id 0: connection limit reached; the server then closes.",
+              msg("ERROR", 0, status=201, message="too many connections")),
+        valid("error_shutting_down",
+              "ERROR 202 SHUTTING_DOWN.",
+              msg("ERROR", 30, status=202, message="server is shutting down")),
+        valid("error_outcome_unknown",
+              "ERROR 300 OUTCOME_UNKNOWN: the request may or may not have been applied.",
+              msg("ERROR", 31, status=300, message="database connection lost after the write was sent")),
+        valid("error_internal_error",
+              "ERROR 500 INTERNAL_ERROR.",
+              msg("ERROR", 32, status=500, message="internal error")),
+        valid("error_empty_message",
+              "ERROR with an empty message.",
+              msg("ERROR", 33, status=200, message="")),
+        valid("error_utf8_message",
+              "ERROR with a multi-byte UTF-8 message.",
+              msg("ERROR", 34, status=102, message="persistence_id 无效: 含控制字符 ✗")),
+        valid("error_unassigned_status",
+              "ERROR with the unassigned status 299; clients treat it by its class (2xx: not executed, retryable).",
+              msg("ERROR", 35, status=299, message="future condition")),
+    ]
+
+
+def invalid_vectors():
+    L = SMALL_LIMITS
+    load_id = str8("order-1")
+    vectors = [
+        # ---- framing ----
+        invalid("length_zero",
+                "Frame length 0 (shorter than the 6-byte header).",
+                u32be(0), 100, 0),
+        invalid("length_five",
+                "Frame length 5 (shorter than the 6-byte header), followed by its 5 bytes.",
+                u32be(5) + b"\x03\x00\x00\x00\x00", 100, 0),
+        invalid("length_over_default_limit",
+                "Only the 4 length bytes: 8392705 = default max_frame_bytes + 1. Must be rejected before any body byte arrives.",
+                u32be(DEFAULT_MAX_FRAME_BYTES + 1), 103, 0),
+        invalid("length_over_vector_limit",
+                "A whole UPSERT frame whose length is max_frame_bytes + 1 (4113 under this vector's limits).",
+                frame(0x04, 0, 40, str8("s") + u64be(0)
+                      + bytes32(bytes(L["max_frame_bytes"] + 1 - 6 - 2 - 8 - 4))),
+                103, 0, limits=L),
+        invalid("request_id_zero",
+                "LOAD with the reserved request id 0.",
+                frame(0x03, 0, 0, load_id), 100, 0),
+        # ---- message type ----
+        invalid("unknown_type_0x07",
+                "Unknown request type 0x07 with a 4-byte payload; the frame is skipped, the connection stays open.",
+                frame(0x07, 0, 41, b"\xde\xad\xbe\xef"), 101, 41),
+        invalid("unknown_type_0x00",
+                "Type 0x00 is not a message type.",
+                frame(0x00, 0, 42), 101, 42),
+        invalid("response_type_as_request",
+                "A RECORD (0x83, a response type) sent to the server.",
+                frame(0x83, 0, 43, u64be(1) + i64be(0) + bytes32(b"")), 101, 43),
+        # ---- payload structure ----
+        invalid("ping_trailing_bytes",
+                "PING with a 1-byte payload.",
+                frame(0x02, 0, 44, b"\x00"), 100, 44),
+        invalid("load_trailing_bytes",
+                "LOAD with one byte after the persistence id.",
+                frame(0x03, 0, 45, load_id + b"\x00"), 100, 45),
+        invalid("load_missing_id",
+                "LOAD with an empty payload (no str8 length byte).",
+                frame(0x03, 0, 46), 100, 46),
+        invalid("load_truncated_id",
+                "LOAD whose str8 length (10) is larger than the rest of the body (4).",
+                frame(0x03, 0, 47, u8(10) + b"abcd"), 100, 47),
+        invalid("upsert_truncated_expected_revision",
+                "UPSERT ending after 5 of the 8 expected_revision bytes.",
+                frame(0x04, 0, 48, load_id + b"\x00\x00\x00\x00\x00"), 100, 48),
+        invalid("upsert_missing_state_length",
+                "UPSERT ending after expected_revision (no bytes32 length).",
+                frame(0x04, 0, 49, load_id + u64be(0)), 100, 49),
+        invalid("upsert_truncated_state",
+                "UPSERT whose state length (100) is larger than the rest of the body (3).",
+                frame(0x04, 0, 50, load_id + u64be(0) + u32be(100) + b"abc"), 100, 50),
+        invalid("upsert_trailing_bytes",
+                "UPSERT with one byte after the state.",
+                frame(0x04, 0, 51, load_id + u64be(0) + bytes32(b"x") + b"\x00"), 100, 51),
+        invalid("delete_conditional_missing_revision",
+                "DELETE with flag 0x01 but no expected_revision.",
+                frame(0x05, 0x01, 52, load_id), 100, 52),
+        invalid("delete_unconditional_with_revision",
+                "DELETE with flags 0 followed by 8 bytes: trailing bytes.",
+                frame(0x05, 0, 53, load_id + u64be(3)), 100, 53),
+        # ---- flags ----
+        invalid("load_undefined_flag_0x02",
+                "LOAD with flags 0x02 (undefined).",
+                frame(0x03, 0x02, 54, load_id), 100, 54),
+        invalid("upsert_flag_0x01",
+                "UPSERT with flags 0x01 (only defined for DELETE).",
+                frame(0x04, 0x01, 55, load_id + u64be(0) + bytes32(b"")), 100, 55),
+        invalid("delete_undefined_flag_0x02",
+                "DELETE with flags 0x03: bit 0x02 is undefined.",
+                frame(0x05, 0x03, 56, load_id + u64be(3)), 100, 56),
+        invalid("ping_undefined_flag_0x80",
+                "PING with flags 0x80 (undefined).",
+                frame(0x02, 0x80, 57), 100, 57),
+        # ---- argument rules: persistence_id ----
+        invalid("load_empty_id",
+                "LOAD with a 0-byte persistence id.",
+                frame(0x03, 0, 60, str8(b"")), 102, 60),
+        invalid("upsert_empty_id",
+                "UPSERT with a 0-byte persistence id.",
+                frame(0x04, 0, 61, str8(b"") + u64be(0) + bytes32(b"x")), 102, 61),
+        invalid("delete_empty_id",
+                "DELETE with a 0-byte persistence id.",
+                frame(0x05, 0, 62, str8(b"")), 102, 62),
+        invalid("load_invalid_utf8_id",
+                "LOAD whose id is not valid UTF-8 (c3 28: a lead byte followed by a non-continuation byte).",
+                frame(0x03, 0, 63, str8(b"\xc3\x28")), 102, 63),
+        invalid("load_overlong_utf8_id",
+                "LOAD whose id is the overlong encoding c0 af (of '/').",
+                frame(0x03, 0, 64, str8(b"\xc0\xaf")), 102, 64),
+        invalid("load_surrogate_utf8_id",
+                "LOAD whose id encodes the lone surrogate U+D800 (ed a0 80).",
+                frame(0x03, 0, 65, str8(b"\xed\xa0\x80")), 102, 65),
+        invalid("load_truncated_utf8_id",
+                "LOAD whose id ends in the middle of a 3-byte sequence (\"ab\" e8 ae).",
+                frame(0x03, 0, 66, str8(b"ab\xe8\xae")), 102, 66),
+        invalid("load_id_nul",
+                "LOAD whose id contains U+0000.",
+                frame(0x03, 0, 67, str8(b"a\x00b")), 102, 67),
+        invalid("load_id_unit_separator",
+                "LOAD whose id contains U+001F.",
+                frame(0x03, 0, 68, str8(b"a\x1fb")), 102, 68),
+        invalid("load_id_delete_char",
+                "LOAD whose id contains U+007F.",
+                frame(0x03, 0, 69, str8(b"a\x7fb")), 102, 69),
+        invalid("load_id_newline",
+                "LOAD whose id contains a newline (U+000A).",
+                frame(0x03, 0, 70, str8(b"order\n1")), 102, 70),
+        # ---- argument rules: revisions ----
+        invalid("upsert_expected_revision_2_63",
+                "UPSERT with expected_revision 2^63.",
+                frame(0x04, 0, 71, load_id + u64be(2**63) + bytes32(b"x")), 102, 71),
+        invalid("upsert_expected_revision_max_u64",
+                "UPSERT with expected_revision 2^64-1.",
+                frame(0x04, 0, 72, load_id + u64be(U64_MAX) + bytes32(b"x")), 102, 72),
+        invalid("upsert_expected_revision_2_63_minus_1",
+                "UPSERT with expected_revision 2^63-1: the new revision 2^63 would not fit.",
+                frame(0x04, 0, 73, load_id + u64be(I64_MAX) + bytes32(b"x")), 102, 73),
+        invalid("delete_expected_revision_2_63",
+                "Conditional DELETE with expected_revision 2^63.",
+                frame(0x05, 0x01, 74, load_id + u64be(2**63)), 102, 74),
+        invalid("delete_expected_revision_max_u64",
+                "Conditional DELETE with expected_revision 2^64-1.",
+                frame(0x05, 0x01, 75, load_id + u64be(U64_MAX)), 102, 75),
+        # ---- argument rules: state size ----
+        invalid("upsert_state_over_vector_limit",
+                "UPSERT with a 17-byte state, max_state_bytes being 16 under this vector's limits (the frame is within max_frame_bytes).",
+                frame(0x04, 0, 76, str8("s") + u64be(0) + bytes32(bytes(range(17)))),
+                102, 76, limits=L),
+        invalid("upsert_frame_at_vector_limit",
+                "UPSERT whose frame length is exactly max_frame_bytes (4112 under this vector's limits): accepted as a frame, but its 4092-byte state exceeds max_state_bytes 16.",
+                frame(0x04, 0, 77, str8("s") + u64be(0)
+                      + bytes32(bytes(L["max_frame_bytes"] - 6 - 2 - 8 - 4))),
+                102, 77, limits=L),
+        # ---- response side (decoded by a client) ----
+        invalid("record_trailing_bytes",
+                "Response side: RECORD with one byte after the state. The client treats it as a protocol error.",
+                frame(0x83, 0, 7, u64be(1) + i64be(0) + bytes32(b"x") + b"\x00"),
+                100, 7, direction="response"),
+        invalid("unknown_response_type_0x90",
+                "Response side: unknown response type 0x90. The client treats it as a protocol error.",
+                frame(0x90, 0, 8), 101, 8, direction="response"),
+        invalid("ok_undefined_flag",
+                "Response side: OK with flags 0x01 (response flags are always 0). The client treats it as a protocol error.",
+                frame(0x82, 0x01, 9), 100, 9, direction="response"),
+        # ---- incomplete ----
+        incomplete("incomplete_three_length_bytes",
+                   "Only 3 of the 4 length bytes.",
+                   u32be(10)[:3]),
+        incomplete("incomplete_length_only",
+                   "The 4 length bytes of a LOAD frame and nothing else.",
+                   u32be(6 + 8)),
+        incomplete("incomplete_partial_header",
+                   "The length and the first 3 header bytes of a LOAD frame.",
+                   frame(0x03, 0, 7, load_id)[:7]),
+        incomplete("incomplete_load_missing_last_byte",
+                   "A LOAD frame without its last byte.",
+                   frame(0x03, 0, 7, load_id)[:-1]),
+        incomplete("incomplete_upsert_partial_state",
+                   "An UPSERT frame with only 2 of its 17 state bytes.",
+                   frame(0x04, 0, 13, load_id + u64be(0) + bytes32(STATE_JSON_OPEN))[:-15]),
+    ]
+    return vectors
+
+
+FILES = [
+    ("handshake.json",
+     "pgstate wire protocol v1: HELLO and HELLO_OK, handshake failures, and malformed HELLO frames.",
+     handshake_vectors),
+    ("requests.json",
+     "pgstate wire protocol v1: valid client-to-server requests (PING, LOAD, UPSERT, DELETE).",
+     request_vectors),
+    ("responses.json",
+     "pgstate wire protocol v1: valid server-to-client responses (OK, RECORD, NOT_FOUND, CONFLICT, ERROR).",
+     response_vectors),
+    ("invalid.json",
+     "pgstate wire protocol v1: invalid frames (with the ERROR status and echoed request id) and incomplete frames (strict prefixes).",
+     invalid_vectors),
+]
+
+
+def build():
+    """{filename: serialized text}.  Raises if names are not unique / snake_case."""
+    out = {}
+    seen = set()
+    for fname, desc, fn in FILES:
+        vectors = fn()
+        for v in vectors:
+            n = v["name"]
+            if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", n):
+                raise SystemExit("vector name not snake_case: " + n)
+            if n in seen:
+                raise SystemExit("duplicate vector name: " + n)
+            seen.add(n)
+        doc = {"description": desc, "vectors": vectors}
+        out[fname] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return out
+
+
+# --------------------------------------------------------------------------
+# Independent reference decoder (used by --self-test only).
+# Deliberately written without struct and without the encoder helpers above.
+# --------------------------------------------------------------------------
+
+
+class Incomplete(Exception):
+    pass
+
+
+class ProtoError(Exception):
+    def __init__(self, status, request_id):
+        super().__init__(status, request_id)
+        self.status = status
+        self.request_id = request_id
+
+
+class Reader:
+    def __init__(self, data, rid):
+        self.d, self.p, self.rid = data, 0, rid
+
+    def take(self, n):
+        if self.p + n > len(self.d):
+            raise ProtoError(100, self.rid)  # field runs past the end of the body
+        b = self.d[self.p:self.p + n]
+        self.p += n
+        return b
+
+    def uint(self, n):
+        return int.from_bytes(self.take(n), "big")
+
+    def sint64(self):
+        return int.from_bytes(self.take(8), "big", signed=True)
+
+    def text(self, n_len):
+        b = self.take(self.uint(n_len))
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtoError(100, self.rid)
+
+    def end(self):
+        if self.p != len(self.d):
+            raise ProtoError(100, self.rid)  # trailing bytes
+
+
+REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE"}
+RESP_NAMES = {0x81: "HELLO_OK", 0x82: "OK", 0x83: "RECORD", 0x84: "NOT_FOUND",
+              0x85: "CONFLICT", 0x86: "ERROR"}
+
+
+def ref_decode(data, direction, limits):
+    """Decode one frame from the start of data.
+
+    Returns the message dict; raises Incomplete or ProtoError(status, request_id).
+    Check order: length limits, completeness, request id, type, flags, payload
+    structure, argument rules (requests only).
+    """
+    max_frame = limits.get("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES)
+    max_state = limits.get("max_state_bytes", DEFAULT_MAX_STATE_BYTES)
+    max_id = limits.get("max_id_bytes", DEFAULT_MAX_ID_BYTES)
+    if len(data) < 4:
+        raise Incomplete()
+    length = int.from_bytes(data[0:4], "big")
+    if length > max_frame:
+        raise ProtoError(103, 0)
+    if length < 6:
+        raise ProtoError(100, 0)
+    if len(data) < 4 + length:
+        raise Incomplete()
+    body = data[4:4 + length]
+    tcode, flags, rid = body[0], body[1], int.from_bytes(body[2:6], "big")
+    names = REQ_NAMES if direction == "request" else RESP_NAMES
+    if direction == "request" and rid == 0:
+        raise ProtoError(100, 0)
+    if tcode not in names:
+        raise ProtoError(101, rid)
+    t = names[tcode]
+    if direction == "response" and rid == 0 and t != "ERROR":
+        raise ProtoError(100, 0)
+    allowed_flags = 0x01 if t == "DELETE" else 0x00
+    if flags & ~allowed_flags:
+        raise ProtoError(100, rid)
+    r = Reader(body[6:], rid)
+    m = {"type": t, "request_id": rid, "flags": flags}
+    raw_id = None
+    if t == "HELLO":
+        n = r.uint(1)
+        if n == 0:
+            raise ProtoError(100, rid)
+        m["versions"] = [r.uint(2) for _ in range(n)]
+        m["client_name"] = r.text(1)
+    elif t == "LOAD":
+        raw_id = r.take(r.uint(1))
+    elif t == "UPSERT":
+        raw_id = r.take(r.uint(1))
+        m["expected_revision"] = r.uint(8)
+        m["state_hex"] = r.take(r.uint(4)).hex()
+    elif t == "DELETE":
+        raw_id = r.take(r.uint(1))
+        m["expected_revision"] = r.uint(8) if flags & 0x01 else None
+    elif t == "HELLO_OK":
+        m["version"] = r.uint(2)
+        m["server_version"] = r.text(1)
+        m["max_frame_bytes"] = r.uint(4)
+        m["max_id_bytes"] = r.uint(2)
+        m["max_state_bytes"] = r.uint(4)
+        m["max_in_flight"] = r.uint(4)
+        m["capabilities"] = r.uint(4)
+    elif t == "RECORD":
+        m["revision"] = r.uint(8)
+        m["updated_at_us"] = r.sint64()
+        m["state_hex"] = r.take(r.uint(4)).hex()
+    elif t == "CONFLICT":
+        m["expected_revision"] = r.uint(8)
+        m["actual_revision"] = r.uint(8)
+    elif t == "ERROR":
+        m["status"] = r.uint(2)
+        m["message"] = r.text(2)
+    r.end()
+    # ---- argument rules (INVALID_ARGUMENT) ----
+    if raw_id is not None:
+        if not 1 <= len(raw_id) <= max_id:
+            raise ProtoError(102, rid)
+        try:
+            pid = raw_id.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtoError(102, rid)
+        if any(ord(c) <= 0x1F or ord(c) == 0x7F for c in pid):
+            raise ProtoError(102, rid)
+        m["persistence_id"] = pid
+    if t == "UPSERT":
+        if m["expected_revision"] > 2**63 - 2:
+            raise ProtoError(102, rid)
+        if len(m["state_hex"]) // 2 > max_state:
+            raise ProtoError(102, rid)
+    if t == "DELETE" and m["expected_revision"] is not None and m["expected_revision"] > 2**63 - 1:
+        raise ProtoError(102, rid)
+    return m
+
+
+def self_test(texts):
+    failures = []
+    count = 0
+    all_vectors = {}
+    for fname, text in texts.items():
+        for v in json.loads(text)["vectors"]:
+            all_vectors[v["name"]] = v
+            count += 1
+            name = v["name"]
+            data = bytes.fromhex(v["hex"])
+            if v["hex"] != v["hex"].lower():
+                failures.append(name + ": hex not lowercase")
+            limits = v.get("limits", {})
+            try:
+                got = ref_decode(data, v["direction"], limits)
+                outcome = ("message", got)
+            except Incomplete:
+                outcome = ("incomplete",)
+            except ProtoError as e:
+                outcome = ("error", e.status, e.request_id)
+            if v.get("incomplete"):
+                expected = ("incomplete",)
+                if "message" in v or "error" in v:
+                    failures.append(name + ": incomplete vector has message/error")
+            elif "error" in v:
+                expected = ("error", v["error"]["status"], v["request_id"])
+                if STATUS[v["error"]["status"]] != v["error"]["name"]:
+                    failures.append(name + ": status name mismatch")
+            else:
+                expected = ("message", v["message"])
+                if 4 + int.from_bytes(data[:4], "big") != len(data):
+                    failures.append(name + ": valid vector is not exactly one frame")
+                want_dir = "request" if v["message"]["type"] in REQ_NAMES.values() else "response"
+                if v["direction"] != want_dir:
+                    failures.append(name + ": wrong direction")
+            if outcome != expected:
+                failures.append("%s (%s): expected %r, reference decoder gave %r"
+                                % (name, fname, expected, outcome))
+    # Hex examples quoted in PROTOCOL.md must be exact copies of vectors.
+    doc_examples = 0
+    if os.path.exists(PROTOCOL_MD):
+        with open(PROTOCOL_MD, encoding="utf-8") as f:
+            md = f.read()
+        for m in re.finditer(r"Example \(vector `([a-z0-9_]+)`[^\n]*\n+```\n([0-9a-f]+)\n", md):
+            doc_examples += 1
+            vname, hx = m.group(1), m.group(2)
+            if vname not in all_vectors:
+                failures.append("PROTOCOL.md cites unknown vector " + vname)
+            elif all_vectors[vname]["hex"] != hx:
+                failures.append("PROTOCOL.md example for %s differs from the vector" % vname)
+    for f in failures:
+        print("FAIL:", f, file=sys.stderr)
+    print("self-test: %d vectors, %d PROTOCOL.md examples, %d failures"
+          % (count, doc_examples, len(failures)))
+    return not failures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 if the files on disk differ from freshly generated output")
+    ap.add_argument("--self-test", action="store_true",
+                    help="re-decode every vector with an independent decoder")
+    args = ap.parse_args()
+    texts = build()
+    if args.self_test:
+        ok = self_test(texts)
+        if not ok:
+            return 1
+        if not args.check:
+            return 0
+    if args.check:
+        stale = []
+        for fname, text in texts.items():
+            path = os.path.join(VECTOR_DIR, fname)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    on_disk = f.read()
+            except OSError:
+                on_disk = None
+            if on_disk != text:
+                stale.append(fname)
+        if stale:
+            print("vectors out of date: %s (run %s)" % (", ".join(stale), sys.argv[0]),
+                  file=sys.stderr)
+            return 1
+        print("vectors up to date (%d files)" % len(texts))
+        return 0
+    os.makedirs(VECTOR_DIR, exist_ok=True)
+    for fname, text in texts.items():
+        with open(os.path.join(VECTOR_DIR, fname), "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        print("wrote %s (%d vectors)" % (os.path.join("vectors", fname),
+                                           len(json.loads(text)["vectors"])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
