@@ -122,6 +122,9 @@ extension ResponseFrame {
             )
         }
         try reader.finish()
+        guard frame.requestID != 0 || frame.type == .error else {
+            throw reader.malformed("only ERROR may carry request id 0")
+        }
         return ResponseFrame(requestID: frame.requestID, response: response)
     }
 
