@@ -32,12 +32,37 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // The store: a pipelined libpq pool. Pure routing and result interpretation, thin libpq I/O.
+        .target(
+            name: "PGStateStore",
+            dependencies: [
+                "PGStateProtocol",
+                "CLibPQ",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The socket side: NIO server, client connection state machine, systemd integration.
+        .target(
+            name: "PGStateServer",
+            dependencies: [
+                "PGStateProtocol",
+                "PGStateStore",
+                "CSystemd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "pgstated",
             dependencies: [
                 "PGStateProtocol",
-                "CLibPQ",
-                "CSystemd",
+                "PGStateStore",
+                "PGStateServer",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -51,6 +76,14 @@ let package = Package(
                 "PGStateProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "PGStatedIntegrationTests",
+            dependencies: [
+                "PGStateProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "CLibPQTests", dependencies: ["CLibPQ"]),

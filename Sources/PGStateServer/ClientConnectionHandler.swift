@@ -1,0 +1,174 @@
+import Logging
+import NIOCore
+import PGStateProtocol
+import PGStateStore
+
+/// One client connection: frames in, responses out, store operations to the pool.
+///
+/// All protocol decisions are made by ``ClientConnectionStateMachine``; this handler only performs its actions.
+/// Backpressure: while the client has `maxInFlight` requests in flight, or while its responses pile up unread
+/// (the channel is not writable), the handler holds back `read()`, so a client that does not read cannot grow the
+/// daemon's memory beyond its in-flight requests.
+final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// A user event that starts the connection's drain at shutdown.
+    struct Drain {}
+
+    private var machine: ClientConnectionStateMachine
+    private let pool: StorePool
+    private let registry: ConnectionRegistry
+    private var logger: Logger
+    private var context: ChannelHandlerContext?
+    private var readPending = false
+    private var registered = false
+
+    init(limits: ProtocolLimits, serverVersion: String, pool: StorePool, registry: ConnectionRegistry, logger: Logger) {
+        self.machine = ClientConnectionStateMachine(limits: limits, serverVersion: serverVersion)
+        self.pool = pool
+        self.registry = registry
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard registry.register(context.channel) else {
+            logger.warning("connection limit of \(registry.maxConnections) reached (or draining); refusing a client")
+            machine.closed()
+            let frame = ResponseFrame(requestID: 0, response: .error(ErrorResponse(
+                status: .overloaded, message: "connection limit of \(registry.maxConnections) reached; try again later")))
+            context.writeAndFlush(wrapOutboundOut(encode(frame, context: context))).whenComplete { _ in
+                context.close(promise: nil)
+            }
+            return
+        }
+        registered = true
+        if logger.logLevel <= .debug {
+            let logger = self.logger
+            PeerCredentials.read(from: context.channel).whenComplete { result in
+                let peer = (try? result.get()).map { "pid=\($0.pid) uid=\($0.uid) gid=\($0.gid)" } ?? "unknown"
+                logger.debug("client connected", metadata: ["peer": "\(peer)"])
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        machine.closed()
+        if registered {
+            registry.unregister(context.channel)
+            logger.debug("client disconnected")
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        perform(machine.frameReceived(unwrapInboundIn(data)), context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let error = error as? ProtocolError {
+            logger.info("protocol error from client: \(error)")
+            perform(machine.protocolError(error), context: context)
+        } else if error is ByteToMessageDecoderError.PayloadTooLargeError {
+            perform(machine.protocolError(ProtocolError(.frameTooLarge, requestID: 0, "input buffer limit exceeded")),
+                    context: context)
+        } else {
+            logger.debug("connection error: \(error)")
+            machine.closed()
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is Drain {
+            perform(machine.drain(), context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: Backpressure
+
+    func read(context: ChannelHandlerContext) {
+        if machine.shouldPauseReading || !context.channel.isWritable {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        resumeReadingIfPossible(context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReadingIfPossible(context: ChannelHandlerContext) {
+        if readPending && !machine.shouldPauseReading && context.channel.isWritable {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: Actions
+
+    private func perform(_ action: ClientConnectionStateMachine.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .send(let frame):
+            write(frame, context: context)
+        case .sendAndClose(let frame):
+            write(frame, context: context)
+            context.flush()
+            context.close(promise: nil)
+        case .close:
+            context.close(promise: nil)
+        case .execute(let requestID, let operation):
+            execute(requestID: requestID, operation, context: context)
+        }
+    }
+
+    private func execute(requestID: UInt32, _ operation: StoreOperation, context: ChannelHandlerContext) {
+        registry.requestStarted()
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        pool.submit(operation) { response in
+            eventLoop.execute {
+                loopBound.value.answer(requestID: requestID, response)
+            }
+        }
+    }
+
+    private func answer(requestID: UInt32, _ response: Response) {
+        registry.requestFinished()
+        let (send, thenClose) = machine.responseReady()
+        guard send, let context else { return }
+        write(ResponseFrame(requestID: requestID, response: response), context: context)
+        context.flush()
+        if thenClose {
+            context.close(promise: nil)
+        } else {
+            resumeReadingIfPossible(context: context)
+        }
+    }
+
+    private func write(_ frame: ResponseFrame, context: ChannelHandlerContext) {
+        context.write(wrapOutboundOut(encode(frame, context: context)), promise: nil)
+    }
+
+    private func encode(_ frame: ResponseFrame, context: ChannelHandlerContext) -> ByteBuffer {
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        frame.encode(into: &buffer)
+        return buffer
+    }
+}

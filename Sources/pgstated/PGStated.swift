@@ -1,0 +1,77 @@
+import ArgumentParser
+import Glibc
+import Logging
+import NIOCore
+import NIOPosix
+import PGStateProtocol
+import PGStateServer
+import PGStateStore
+import ServiceLifecycle
+
+/// The pgstated command line. Every option can also be set by an environment variable (named in its help);
+/// the command line wins.
+@main
+struct PGStated: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "pgstated",
+        abstract: "A local durable state store over a Unix socket, backed by one pipelined PostgreSQL pool.",
+        discussion: """
+            Under systemd socket activation (LISTEN_FDS) pgstated serves the socket it is given; otherwise it binds \
+            --socket itself. Without --database-url, libpq's PG* environment variables and defaults apply.
+            """,
+        version: "pgstated \(version)"
+    )
+
+    @Option(help: "Unix socket path to bind when not socket-activated. [env: PGSTATED_SOCKET] (default: /run/pgstated/pgstated.sock)")
+    var socket: String?
+
+    @Option(help: "Octal mode of a socket file pgstated creates. [env: PGSTATED_SOCKET_MODE] (default: 0660)")
+    var socketMode: String?
+
+    @Option(help: "libpq connection string or URI. [env: PGSTATED_DATABASE_URL] (default: libpq's PG* variables)")
+    var databaseURL: String?
+
+    @Option(help: "Number of PostgreSQL connections. [env: PGSTATED_POOL_SIZE] (default: 4)")
+    var poolSize: Int?
+
+    @Option(help: "State table, NAME or SCHEMA.NAME. [env: PGSTATED_TABLE] (default: durable_state)")
+    var table: String?
+
+    @Flag(help: "Do not create the table at start-up. [env: PGSTATED_NO_CREATE_SCHEMA=1]")
+    var noCreateSchema = false
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. [env: PGSTATED_LOG_LEVEL] (default: info)")
+    var logLevel: String?
+
+    @Option(help: "Maximum client connections. [env: PGSTATED_MAX_CONNECTIONS] (default: 16384)")
+    var maxConnections: Int?
+
+    @Option(help: "Requests in flight per connection before pgstated stops reading from it. [env: PGSTATED_MAX_IN_FLIGHT] (default: 1024)")
+    var maxInFlight: Int?
+
+    @Option(help: "Largest state in bytes. [env: PGSTATED_MAX_STATE_BYTES] (default: 8388608)")
+    var maxStateBytes: Int?
+
+    @Option(help: "Requests queued in the whole pool before new ones get OVERLOADED. [env: PGSTATED_QUEUE_LIMIT] (default: 65536)")
+    var queueLimit: Int?
+
+    @Option(help: "Seconds a shutdown waits for requests in flight. [env: PGSTATED_SHUTDOWN_TIMEOUT] (default: 10)")
+    var shutdownTimeout: Int?
+
+    func run() async throws {
+        let settings = try Settings(self, environment: Environment.current)
+        LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: settings.logLevel) }
+        let logger = Logger(label: "pgstated")
+        let daemon = Daemon(settings: settings, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: daemon)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}

@@ -1,0 +1,95 @@
+import Glibc
+import Logging
+import NIOCore
+import PGStateProtocol
+import PGStateServer
+import PGStateStore
+
+/// The process environment, read once.
+struct Environment {
+    var values: [String: String]
+
+    static var current: Environment {
+        var values: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                values[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return Environment(values: values)
+    }
+
+    subscript(_ name: String) -> String? { values[name].flatMap { $0.isEmpty ? nil : $0 } }
+}
+
+/// Options resolved from the command line, then the environment, then the defaults; validated.
+struct Settings {
+    struct Invalid: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    var store: StoreConfiguration
+    var server: ServerConfiguration
+    var logLevel: Logger.Level
+
+    init(_ options: PGStated, environment: Environment) throws {
+        func integer(_ value: Int?, _ variable: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
+            let resolved: Int
+            if let value {
+                resolved = value
+            } else if let text = environment[variable] {
+                guard let parsed = Int(text) else { throw Invalid(description: "\(variable)=\(text) is not an integer") }
+                resolved = parsed
+            } else {
+                resolved = fallback
+            }
+            guard range.contains(resolved) else {
+                throw Invalid(description: "\(variable) (or its option) must be in \(range.lowerBound)...\(range.upperBound), got \(resolved)")
+            }
+            return resolved
+        }
+
+        let levelText = options.logLevel ?? environment["PGSTATED_LOG_LEVEL"] ?? "info"
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw Invalid(description: "unknown log level \(levelText)")
+        }
+        logLevel = level
+
+        let tableText = options.table ?? environment["PGSTATED_TABLE"] ?? "durable_state"
+        let table: TableName
+        do { table = try TableName(tableText) } catch { throw Invalid(description: "\(error)") }
+
+        let createSchema = !(options.noCreateSchema
+            || ["1", "true", "yes"].contains(environment["PGSTATED_NO_CREATE_SCHEMA"]?.lowercased() ?? ""))
+
+        let maxState = try integer(options.maxStateBytes, "PGSTATED_MAX_STATE_BYTES",
+                                   default: ProtocolLimits.defaultMaxStateBytes, range: 0...(1 << 30))
+        let maxInFlight = try integer(options.maxInFlight, "PGSTATED_MAX_IN_FLIGHT", default: 1024, range: 1...65_536)
+
+        store = StoreConfiguration(
+            connectionString: options.databaseURL ?? environment["PGSTATED_DATABASE_URL"] ?? "",
+            poolSize: try integer(options.poolSize, "PGSTATED_POOL_SIZE", default: 4, range: 1...256),
+            table: table,
+            createSchema: createSchema,
+            queueLimit: try integer(options.queueLimit, "PGSTATED_QUEUE_LIMIT", default: 65_536, range: 1...10_000_000)
+        )
+
+        let modeText = options.socketMode ?? environment["PGSTATED_SOCKET_MODE"] ?? "0660"
+        guard let mode = mode_t(modeText, radix: 8), mode <= 0o777 else {
+            throw Invalid(description: "socket mode \(modeText) is not an octal mode like 0660")
+        }
+        server = ServerConfiguration(
+            socketPath: options.socket ?? environment["PGSTATED_SOCKET"] ?? "/run/pgstated/pgstated.sock",
+            socketMode: mode,
+            maxConnections: try integer(options.maxConnections, "PGSTATED_MAX_CONNECTIONS", default: 16_384,
+                                        range: 1...1_000_000),
+            limits: ProtocolLimits(maxStateBytes: maxState, maxInFlight: maxInFlight),
+            shutdownTimeout: .seconds(Int64(try integer(options.shutdownTimeout, "PGSTATED_SHUTDOWN_TIMEOUT",
+                                                        default: 10, range: 0...3600))),
+            serverVersion: "pgstated \(PGStated.version)"
+        )
+    }
+}

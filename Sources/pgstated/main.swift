@@ -1,1 +1,0 @@
-print("pgstated 0.1.0")

@@ -1,0 +1,51 @@
+import Foundation
+
+/// Where the integration tests find the database and the daemon. `make test` sets all of it; a bare `swift test`
+/// without `PGSTATE_TEST_DATABASE_URL` skips these suites (and says so).
+enum TestEnvironment {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var databaseURL: String? { ProcessInfo.processInfo.environment["PGSTATE_TEST_DATABASE_URL"] }
+
+    static var hasDatabase: Bool { databaseURL != nil }
+
+    static var daemonBinary: String {
+        ProcessInfo.processInfo.environment["PGSTATED_BIN"]
+            ?? root.appendingPathComponent(".build/debug/pgstated").path
+    }
+
+    /// A fresh folder for sockets (short, since Unix socket paths are limited to 107 bytes).
+    static func scratchDirectory() -> String {
+        let path = "/tmp/pgst-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A unique id prefix so tests never collide on the shared database.
+    static func uniqueID(_ label: String) -> String {
+        "\(label)-\(UUID().uuidString.prefix(12))"
+    }
+
+    /// Runs psql against the test database; returns its stdout.
+    @discardableResult
+    static func psql(_ sql: String, url: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        process.arguments = [url ?? databaseURL!, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("psql failed (\(process.terminationStatus)) for: \(sql)")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

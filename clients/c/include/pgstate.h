@@ -1,0 +1,331 @@
+/*
+ * pgstate.h - C client library for pgstated (pgstate wire protocol v1).
+ *
+ * pgstated keeps, for every persistence id, at most one record (revision, state
+ * blob, commit time) in PostgreSQL and changes it only when the writer names the
+ * revision it expects (optimistic concurrency).  This library speaks the binary
+ * protocol of proto-spec/PROTOCOL.md over the daemon's Unix domain socket.
+ *
+ * Shape (like libpq / hiredis):
+ *   - pgstate_connect() returns an opaque handle, even when connecting failed
+ *     (check pgstate_status()); only out-of-memory gives NULL.
+ *   - Every call returns a status code (enum pgstate_status_code).  The text of
+ *     the last error lives on the handle: pgstate_errmsg().
+ *   - Every allocation handed to the caller has exactly one matching free
+ *     function, and every free function accepts NULL.
+ *
+ * THREAD SAFETY: a pgstate_client handle is NOT thread-safe.  Use one handle per
+ * thread (or serialise all use of a handle yourself).  Different handles are
+ * completely independent: the library has no global state, installs no signal
+ * handlers (writes use MSG_NOSIGNAL / SO_NOSIGPIPE) and may be used from many
+ * threads at once as long as no handle is shared.  Records and replies are plain
+ * memory and may be passed between threads.
+ *
+ * Library: C11 + POSIX, libc only.
+ */
+#ifndef PGSTATE_H
+#define PGSTATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PGSTATE_VERSION_MAJOR 0
+#define PGSTATE_VERSION_MINOR 1
+#define PGSTATE_VERSION_PATCH 0
+#define PGSTATE_VERSION_STRING "0.1.0"
+/* Numeric version for compile-time comparisons: 0x00MMmmpp. */
+#define PGSTATE_VERSION_NUMBER                                                  \
+    ((PGSTATE_VERSION_MAJOR << 16) | (PGSTATE_VERSION_MINOR << 8) | PGSTATE_VERSION_PATCH)
+
+/* Used when pgstate_connect() gets NULL and $PGSTATE_SOCKET is unset or empty. */
+#define PGSTATE_DEFAULT_SOCKET "/run/pgstated/pgstated.sock"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PGSTATE_EXPORT __attribute__((visibility("default")))
+#else
+#define PGSTATE_EXPORT
+#endif
+
+/*
+ * Status codes.  This enum only grows: new codes are added, existing values never
+ * change.  Outcomes are >= 0, errors are < 0, so `rc < 0` always means "failed"
+ * (also for error classes added later).  Unknown negative codes should be handled
+ * like PGSTATE_ERR_SERVER.
+ */
+typedef enum pgstate_status_code {
+    /* ---- outcomes (not errors) ---- */
+    PGSTATE_OK = 0,        /* the call did what it was asked to do */
+    PGSTATE_NOT_FOUND = 1, /* LOAD: no record for this persistence id */
+    PGSTATE_CONFLICT = 2,  /* UPSERT / conditional DELETE: the expected revision did
+                              not hold; nothing was changed.  See
+                              pgstate_conflict_expected() / pgstate_conflict_actual(). */
+
+    /* ---- errors; each names who is at fault and whether a retry may help ---- */
+    /* Caller's fault, do not retry unchanged: an argument rule failed (checked
+       before sending, or the server answered 102 INVALID_ARGUMENT), or the call
+       was used wrongly (e.g. pgstate_read_reply() with nothing outstanding). */
+    PGSTATE_ERR_INVALID_ARGUMENT = -1,
+    /* Not executed; retry (with backoff, on a new connection if this one is gone):
+       no daemon / socket missing, connection refused, server statuses 2xx
+       (UNAVAILABLE, OVERLOADED, SHUTTING_DOWN, ...), the connection was lost
+       before the request was written, or a LOAD / PING lost with the connection
+       (reads are always safe to repeat). */
+    PGSTATE_ERR_UNAVAILABLE = -2,
+    /* A write may or may not have been applied: server status 300, or the
+       connection was lost after an UPSERT / DELETE was written.  LOAD first to
+       find out, then decide; never retry blindly. */
+    PGSTATE_ERR_OUTCOME_UNKNOWN = -3,
+    /* The call's timeout elapsed.  The connection stays usable; a late response
+       to the abandoned request is discarded.  For UPSERT / DELETE the outcome is
+       unknown (as with PGSTATE_ERR_OUTCOME_UNKNOWN). */
+    PGSTATE_ERR_TIMEOUT = -4,
+    /* Protocol violation (a bug on one side, or a version mismatch): a malformed
+       or unexpected response, HELLO refused (104), or a server status 1xx other
+       than 102.  The connection is closed; writes in flight have unknown outcome. */
+    PGSTATE_ERR_PROTOCOL = -5,
+    /* Server fault: status 500 and statuses of no known class.  Per the protocol,
+       a write answered this way MUST be treated like OUTCOME_UNKNOWN. */
+    PGSTATE_ERR_SERVER = -6,
+    /* Out of memory in this process. */
+    PGSTATE_ERR_NOMEM = -7,
+    /* Other operating-system error (socket(), poll(), permission denied on the
+       socket path, ...); errno text in pgstate_errmsg(). */
+    PGSTATE_ERR_IO = -8
+} pgstate_status_code;
+
+/* "PGSTATE_OK", "PGSTATE_ERR_TIMEOUT", ...; "PGSTATE_UNKNOWN_STATUS" otherwise.
+   Never NULL; static storage. */
+PGSTATE_EXPORT const char *pgstate_status_name(int status);
+
+/* ------------------------------------------------------------------------- */
+/* Connection handle                                                          */
+/* ------------------------------------------------------------------------- */
+
+typedef struct pgstate_client pgstate_client;
+
+/*
+ * Connects to pgstated at socket_path (NULL or "": $PGSTATE_SOCKET, else
+ * PGSTATE_DEFAULT_SOCKET) and performs the HELLO handshake.
+ *
+ * timeout_ms bounds the connect + handshake and becomes the handle's default
+ * timeout for every later call (see pgstate_set_timeout); <= 0 means no timeout.
+ *
+ * Always returns a handle (free it with pgstate_free) unless memory ran out, in
+ * which case it returns NULL.  Check pgstate_status(c) == PGSTATE_OK; otherwise
+ * pgstate_errmsg(c) says what went wrong (and names the socket path).
+ */
+PGSTATE_EXPORT pgstate_client *pgstate_connect(const char *socket_path, int timeout_ms);
+
+/* Closes the connection (if any), fails what was outstanding, connects again to
+   the same path and redoes the handshake.  Replies not yet read with
+   pgstate_read_reply() stay readable.  Returns the new pgstate_status(). */
+PGSTATE_EXPORT int pgstate_reconnect(pgstate_client *c);
+
+/* Closes the connection and frees everything owned by the handle.  Accepts NULL.
+   Requests not yet flushed are dropped. */
+PGSTATE_EXPORT void pgstate_free(pgstate_client *c);
+
+/* Status of the last call made on the handle (for a new handle: of the connect). */
+PGSTATE_EXPORT int pgstate_status(const pgstate_client *c);
+
+/* Text of the last error on this handle ("" after a successful call).  Says who
+   is at fault; for a missing socket it names the path.  Valid until the next
+   call on the handle.  Never NULL (also for c == NULL). */
+PGSTATE_EXPORT const char *pgstate_errmsg(const pgstate_client *c);
+
+/* Raw u16 status of the ERROR frame behind the last call's failure (e.g. 102,
+   201, 300), 0 if the last call did not end in a server ERROR. */
+PGSTATE_EXPORT int pgstate_server_status(const pgstate_client *c);
+
+/* Timeout in milliseconds for each later call on the handle (<= 0: none).  A
+   blocking call's timeout covers the whole call (waiting for an in-flight slot,
+   writing, waiting for the response). */
+PGSTATE_EXPORT void pgstate_set_timeout(pgstate_client *c, int timeout_ms);
+
+/* Nonzero while the handle has a live, handshaken connection. */
+PGSTATE_EXPORT int pgstate_is_connected(const pgstate_client *c);
+
+/* What the server announced in HELLO_OK (0 / "" before a successful handshake). */
+PGSTATE_EXPORT const char *pgstate_server_version(const pgstate_client *c);
+PGSTATE_EXPORT uint32_t pgstate_max_state_bytes(const pgstate_client *c);
+PGSTATE_EXPORT uint32_t pgstate_max_id_bytes(const pgstate_client *c);
+PGSTATE_EXPORT uint32_t pgstate_max_in_flight(const pgstate_client *c);
+#define PGSTATE_CAP_CONDITIONAL_DELETE 0x1u
+PGSTATE_EXPORT uint32_t pgstate_capabilities(const pgstate_client *c);
+
+/* ------------------------------------------------------------------------- */
+/* Records                                                                    */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * A stored record, allocated by the library in a single block and owned by the
+ * caller once returned; free it with pgstate_record_free().  Fields are
+ * read-only.  New fields may be appended at the end in later versions (the
+ * library always allocates the struct, so this is ABI-safe).
+ */
+typedef struct pgstate_record {
+    const char *persistence_id; /* persistence_id_len bytes + a terminating NUL */
+    size_t persistence_id_len;
+    uint64_t revision;          /* 1 .. 2^63-1 */
+    int64_t updated_at_us;      /* commit time, microseconds since the Unix epoch;
+                                   informational, never use it to order revisions */
+    const void *state;          /* state_len opaque bytes, followed by one NUL byte
+                                   (not part of the state) for convenience */
+    size_t state_len;
+} pgstate_record;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_record_free(pgstate_record *r);
+
+/* ------------------------------------------------------------------------- */
+/* Blocking calls                                                             */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Argument rules, checked before anything is sent (PGSTATE_ERR_INVALID_ARGUMENT):
+ *   - id: 1 .. max_id_bytes (<= 255) bytes of valid UTF-8 (no overlong forms, no
+ *     surrogates), no character U+0000-U+001F or U+007F.  Ids are compared byte
+ *     for byte.  id_len counts bytes; the id need not be NUL-terminated.
+ *   - upsert expected_revision: 0 (create) .. 2^63-2;
+ *   - delete_if expected_revision: 0 .. 2^63-1 (0 means "only if absent");
+ *   - state: 0 .. max_state_bytes bytes (state may be NULL when state_len is 0).
+ *
+ * Each call waits for its own response.  If pipelined requests (pgstate_send_*)
+ * are outstanding, their responses arriving meanwhile are queued for
+ * pgstate_read_reply().
+ */
+
+/* PGSTATE_OK with *out = the record, or PGSTATE_NOT_FOUND with *out = NULL, or an
+   error with *out = NULL.  out may be NULL (only the status is wanted). */
+PGSTATE_EXPORT int pgstate_load(pgstate_client *c, const char *id, size_t id_len,
+                                pgstate_record **out);
+
+/* expected_revision 0 creates (no record may exist), N > 0 replaces revision N.
+   PGSTATE_OK with *out = the new record (revision expected_revision + 1), or
+   PGSTATE_CONFLICT (nothing changed; see pgstate_conflict_actual()), or an error;
+   *out is NULL unless PGSTATE_OK.  out may be NULL. */
+PGSTATE_EXPORT int pgstate_upsert(pgstate_client *c, const char *id, size_t id_len,
+                                  uint64_t expected_revision, const void *state,
+                                  size_t state_len, pgstate_record **out);
+
+/* Unconditional delete: PGSTATE_OK whether or not a record existed. */
+PGSTATE_EXPORT int pgstate_delete(pgstate_client *c, const char *id, size_t id_len);
+
+/* Conditional delete of revision expected_revision (0: succeed only if absent):
+   PGSTATE_OK or PGSTATE_CONFLICT.  Requires the server's CONDITIONAL_DELETE
+   capability; without it the call fails with PGSTATE_ERR_INVALID_ARGUMENT and
+   sends nothing. */
+PGSTATE_EXPORT int pgstate_delete_if(pgstate_client *c, const char *id, size_t id_len,
+                                     uint64_t expected_revision);
+
+/* Round trip to the server: PGSTATE_OK if it answered. */
+PGSTATE_EXPORT int pgstate_ping(pgstate_client *c);
+
+/* After PGSTATE_CONFLICT: the revision the request expected, and the revision
+   committed when the server checked (0: no record).  0 after other outcomes. */
+PGSTATE_EXPORT uint64_t pgstate_conflict_expected(const pgstate_client *c);
+PGSTATE_EXPORT uint64_t pgstate_conflict_actual(const pgstate_client *c);
+
+/* ------------------------------------------------------------------------- */
+/* Pipelining                                                                 */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * pgstate_send_* check the arguments (rules above), encode the request into the
+ * handle's output buffer and return its request id (1 .. 2^32-1), or 0 on error
+ * (pgstate_status / pgstate_errmsg say why; nothing was queued).  The caller's
+ * id and state buffers may be reused as soon as the call returns.
+ *
+ * Requests are written by pgstate_flush() and by pgstate_read_reply() (which
+ * flushes first).  A send_* call also writes by itself when the output buffer
+ * exceeds 256 KiB.
+ *
+ * In-flight limit: when max_in_flight requests (the limit the server announced,
+ * capped at 4096 by the library) are unanswered, send_* FLUSHES AND BLOCKS,
+ * reading responses until a slot frees up (up to the handle's timeout; on
+ * timeout it returns 0 with PGSTATE_ERR_TIMEOUT and queues nothing).  Responses
+ * read this way are queued and returned later by pgstate_read_reply(), so the
+ * protocol limit is never exceeded.  While writing, the library keeps reading
+ * responses, so a long pipeline cannot deadlock against server back-pressure.
+ *
+ * Responses may come in any order (except in send order for the same id);
+ * match them by request id.  Every request gets exactly one reply; when the
+ * connection ends, each outstanding request gets a reply of kind
+ * PGSTATE_REPLY_ERROR (UNAVAILABLE, OUTCOME_UNKNOWN or PROTOCOL, as above).
+ */
+PGSTATE_EXPORT uint32_t pgstate_send_load(pgstate_client *c, const char *id, size_t id_len);
+PGSTATE_EXPORT uint32_t pgstate_send_upsert(pgstate_client *c, const char *id, size_t id_len,
+                                            uint64_t expected_revision, const void *state,
+                                            size_t state_len);
+PGSTATE_EXPORT uint32_t pgstate_send_delete(pgstate_client *c, const char *id, size_t id_len);
+PGSTATE_EXPORT uint32_t pgstate_send_delete_if(pgstate_client *c, const char *id, size_t id_len,
+                                               uint64_t expected_revision);
+PGSTATE_EXPORT uint32_t pgstate_send_ping(pgstate_client *c);
+
+/* Writes every buffered request (reading responses meanwhile).  PGSTATE_OK or an
+   error (PGSTATE_ERR_TIMEOUT leaves the rest buffered for the next flush). */
+PGSTATE_EXPORT int pgstate_flush(pgstate_client *c);
+
+/* Number of pipelined requests whose reply has not yet been returned by
+   pgstate_read_reply() (in flight or queued). */
+PGSTATE_EXPORT size_t pgstate_pending(const pgstate_client *c);
+
+typedef enum pgstate_reply_kind {
+    PGSTATE_REPLY_RECORD = 1,    /* record != NULL (LOAD found, UPSERT succeeded) */
+    PGSTATE_REPLY_NOT_FOUND = 2, /* LOAD: no record */
+    PGSTATE_REPLY_OK = 3,        /* DELETE / PING succeeded */
+    PGSTATE_REPLY_CONFLICT = 4,  /* expected_revision / actual_revision set */
+    PGSTATE_REPLY_ERROR = 5      /* status < 0; server_status, message */
+} pgstate_reply_kind;
+
+typedef enum pgstate_op {
+    PGSTATE_OP_PING = 1,
+    PGSTATE_OP_LOAD = 2,
+    PGSTATE_OP_UPSERT = 3,
+    PGSTATE_OP_DELETE = 4,
+    PGSTATE_OP_DELETE_IF = 5
+} pgstate_op;
+
+/*
+ * One reply, owned by the caller; free with pgstate_reply_free().  Fields are
+ * read-only, except that the caller may take `record` (set the field to NULL
+ * and later free the record with pgstate_record_free).  Fields may be appended
+ * in later versions.
+ */
+typedef struct pgstate_reply {
+    uint32_t request_id;        /* as returned by pgstate_send_* */
+    int op;                     /* pgstate_op of the request */
+    int kind;                   /* pgstate_reply_kind */
+    int status;                 /* what the blocking call would have returned:
+                                   PGSTATE_OK / NOT_FOUND / CONFLICT / PGSTATE_ERR_* */
+    const char *persistence_id; /* the request's id (NUL-terminated; "" for PING) */
+    size_t persistence_id_len;
+    pgstate_record *record;     /* kind RECORD, else NULL */
+    uint64_t expected_revision; /* kind CONFLICT: from the request */
+    uint64_t actual_revision;   /* kind CONFLICT: committed revision (0: none) */
+    int server_status;          /* kind ERROR: raw ERROR status, 0 if the error was
+                                   detected by the client (e.g. connection lost) */
+    const char *message;        /* kind ERROR: human-readable text (server message
+                                   or client explanation, maybe truncated); "" otherwise.
+                                   Never decide on it. */
+} pgstate_reply;
+
+/* Blocks (up to the handle's timeout) for the next reply of a pipelined request,
+   in whatever order the server answers, flushing buffered requests first.
+   Returns PGSTATE_OK with *out set (the reply's own status may be an error), or
+   an error with *out = NULL: PGSTATE_ERR_INVALID_ARGUMENT when no pipelined
+   request is pending, PGSTATE_ERR_TIMEOUT (call again later), NOMEM, IO. */
+PGSTATE_EXPORT int pgstate_read_reply(pgstate_client *c, pgstate_reply **out);
+
+/* Accepts NULL; also frees reply->record unless the caller took it. */
+PGSTATE_EXPORT void pgstate_reply_free(pgstate_reply *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PGSTATE_H */

@@ -1,0 +1,642 @@
+/*
+ * codec.c - pgstate wire protocol v1: frame reader, decoders, encoders.
+ * No I/O; see codec.h.
+ */
+#include "codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------- */
+/* Statuses and limits                                                        */
+/* ------------------------------------------------------------------------- */
+
+const char *pgs_status_wire_name(unsigned status) {
+    switch (status) {
+    case PGS_S_MALFORMED_FRAME: return "MALFORMED_FRAME";
+    case PGS_S_UNKNOWN_MESSAGE_TYPE: return "UNKNOWN_MESSAGE_TYPE";
+    case PGS_S_INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case PGS_S_FRAME_TOO_LARGE: return "FRAME_TOO_LARGE";
+    case PGS_S_UNSUPPORTED_VERSION: return "UNSUPPORTED_VERSION";
+    case PGS_S_NOT_ALLOWED: return "NOT_ALLOWED";
+    case PGS_S_UNAVAILABLE: return "UNAVAILABLE";
+    case PGS_S_OVERLOADED: return "OVERLOADED";
+    case PGS_S_SHUTTING_DOWN: return "SHUTTING_DOWN";
+    case PGS_S_OUTCOME_UNKNOWN: return "OUTCOME_UNKNOWN";
+    case PGS_S_INTERNAL_ERROR: return "INTERNAL_ERROR";
+    default: return NULL;
+    }
+}
+
+void pgs_limits_default(pgs_limits *l) {
+    l->max_frame_bytes = PGS_DEFAULT_MAX_FRAME_BYTES;
+    l->max_id_bytes = PGS_DEFAULT_MAX_ID_BYTES;
+    l->max_state_bytes = PGS_DEFAULT_MAX_STATE_BYTES;
+    l->max_in_flight = PGS_DEFAULT_MAX_IN_FLIGHT;
+    l->capabilities = PGS_CAP_CONDITIONAL_DELETE;
+}
+
+/* ------------------------------------------------------------------------- */
+/* UTF-8 and the persistence id rule                                          */
+/* ------------------------------------------------------------------------- */
+
+int pgs_utf8_valid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the first continuation byte */
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c == 0xE0) {
+            need = 2; lo = 0xA0;          /* no overlong 3-byte forms */
+        } else if (c == 0xED) {
+            need = 2; hi = 0x9F;          /* no surrogates U+D800..U+DFFF */
+        } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
+            need = 2;
+        } else if (c == 0xF0) {
+            need = 3; lo = 0x90;          /* no overlong 4-byte forms */
+        } else if (c >= 0xF1 && c <= 0xF3) {
+            need = 3;
+        } else if (c == 0xF4) {
+            need = 3; hi = 0x8F;          /* <= U+10FFFF */
+        } else {
+            return 0;                     /* 0x80..0xC1 and 0xF5..0xFF never start a character */
+        }
+        if (n - i - 1 < need) return 0;   /* truncated sequence */
+        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+        for (size_t k = 2; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+        }
+        i += need + 1;
+    }
+    return 1;
+}
+
+int pgs_id_valid(const uint8_t *id, size_t n, uint32_t max_id_bytes) {
+    if (n < 1 || n > max_id_bytes || n > 255) return 0;
+    /* Control characters U+0000-U+001F and U+007F are single ASCII bytes, and no
+       byte of a multi-byte sequence is below 0x80, so a byte scan suffices. */
+    for (size_t i = 0; i < n; i++) {
+        if (id[i] < 0x20 || id[i] == 0x7F) return 0;
+    }
+    return pgs_utf8_valid(id, n);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Big-endian helpers                                                         */
+/* ------------------------------------------------------------------------- */
+
+static uint32_t be32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static uint64_t be64(const uint8_t *p) {
+    return ((uint64_t)be32(p) << 32) | (uint64_t)be32(p + 4);
+}
+
+/* Two's-complement reinterpretation without implementation-defined conversion. */
+static int64_t to_i64(uint64_t v) {
+    if (v <= (uint64_t)INT64_MAX) return (int64_t)v;
+    return -(int64_t)(~v) - 1;
+}
+
+static void put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static void put64(uint8_t *p, uint64_t v) {
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Frame reader                                                               */
+/* ------------------------------------------------------------------------- */
+
+#define READER_READAHEAD ((size_t)64 * 1024)
+
+void pgs_reader_init(pgs_reader *r, uint32_t max_frame_bytes) {
+    memset(r, 0, sizeof *r);
+    r->max_frame_bytes = max_frame_bytes;
+}
+
+void pgs_reader_free(pgs_reader *r) {
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+void pgs_reader_reset(pgs_reader *r) {
+    r->start = r->end = 0;
+    r->err_status = 0;
+    r->err_length = 0;
+}
+
+void pgs_reader_set_max_frame(pgs_reader *r, uint32_t max_frame_bytes) {
+    r->max_frame_bytes = max_frame_bytes;
+}
+
+size_t pgs_reader_buffered(const pgs_reader *r) {
+    return r->end - r->start;
+}
+
+/* Most unconsumed bytes the reader may hold: one maximal frame. */
+static size_t reader_bound(const pgs_reader *r) {
+    return (size_t)PGS_LENGTH_BYTES + (size_t)r->max_frame_bytes;
+}
+
+/* Validates a complete length prefix; sets the sticky error. */
+static int reader_check_length(pgs_reader *r, uint32_t length) {
+    if (length > r->max_frame_bytes) {
+        r->err_status = PGS_S_FRAME_TOO_LARGE;
+        r->err_length = length;
+        return -1;
+    }
+    if (length < PGS_HEADER_BYTES) {
+        r->err_status = PGS_S_MALFORMED_FRAME;
+        r->err_length = length;
+        return -1;
+    }
+    return 0;
+}
+
+/* Moves the unconsumed bytes to the front of the buffer. */
+static void reader_compact(pgs_reader *r) {
+    if (r->start == 0) return;
+    size_t u = r->end - r->start;
+    if (u > 0) memmove(r->buf, r->buf + r->start, u);
+    r->start = 0;
+    r->end = u;
+}
+
+/* Ensures cap >= want (want <= bound); 0 or -1 (no memory). */
+static int reader_reserve(pgs_reader *r, size_t want) {
+    if (r->cap >= want) return 0;
+    size_t ncap = r->cap ? r->cap : 4096;
+    while (ncap < want) ncap = ncap > SIZE_MAX / 2 ? want : ncap * 2;
+    size_t bound = reader_bound(r);
+    if (ncap > bound && want <= bound) ncap = bound;
+    uint8_t *nb = realloc(r->buf, ncap);
+    if (nb == NULL) return -1;
+    r->buf = nb;
+    r->cap = ncap;
+    return 0;
+}
+
+int pgs_reader_space(pgs_reader *r, uint8_t **ptr, size_t *avail) {
+    *ptr = NULL;
+    *avail = 0;
+    reader_compact(r);
+    size_t u = r->end;
+    size_t bound = reader_bound(r);
+    if (r->err_status != 0 || u >= bound) return 0;
+    /* Room for the current frame (once its length is known) or some readahead. */
+    size_t want = u + READER_READAHEAD;
+    if (u >= PGS_LENGTH_BYTES) {
+        uint32_t length = be32(r->buf);
+        if (length <= r->max_frame_bytes) {
+            size_t frame = (size_t)PGS_LENGTH_BYTES + length;
+            if (frame > want) want = frame;
+        }
+    }
+    if (want > bound) want = bound;
+    if (reader_reserve(r, want) != 0) return -1;
+    *ptr = r->buf + u;
+    *avail = (r->cap < bound ? r->cap : bound) - u;
+    return 0;
+}
+
+void pgs_reader_commit(pgs_reader *r, size_t n) {
+    r->end += n;
+}
+
+size_t pgs_reader_feed(pgs_reader *r, const void *data, size_t n) {
+    reader_compact(r);
+    size_t bound = reader_bound(r);
+    size_t u = r->end;
+    if (r->err_status != 0 || u >= bound || n == 0) return 0;
+    size_t take = n < bound - u ? n : bound - u;
+    if (reader_reserve(r, u + take) != 0) return (size_t)-1;
+    memcpy(r->buf + u, data, take);
+    r->end += take;
+    return take;
+}
+
+int pgs_reader_next(pgs_reader *r, const uint8_t **body, uint32_t *body_len) {
+    if (r->err_status != 0) return PGS_READ_ERROR;
+    size_t u = r->end - r->start;
+    if (u < PGS_LENGTH_BYTES) return PGS_NEED_MORE;
+    uint32_t length = be32(r->buf + r->start);
+    if (reader_check_length(r, length) != 0) return PGS_READ_ERROR;
+    if (u - PGS_LENGTH_BYTES < length) return PGS_NEED_MORE; /* consume nothing */
+    *body = r->buf + r->start + PGS_LENGTH_BYTES;
+    *body_len = length;
+    r->start += (size_t)PGS_LENGTH_BYTES + length;
+    return PGS_FRAME;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Decoders                                                                   */
+/* ------------------------------------------------------------------------- */
+
+typedef struct cursor {
+    const uint8_t *p;
+    size_t left;
+    int bad; /* a field ran past the end of the body */
+} cursor;
+
+static const uint8_t *take(cursor *c, size_t n) {
+    if (c->bad || c->left < n) {
+        c->bad = 1;
+        return NULL;
+    }
+    const uint8_t *p = c->p;
+    c->p += n;
+    c->left -= n;
+    return p;
+}
+
+static uint8_t get8(cursor *c) {
+    const uint8_t *p = take(c, 1);
+    return p ? p[0] : 0;
+}
+
+static uint16_t get16(cursor *c) {
+    const uint8_t *p = take(c, 2);
+    return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
+}
+
+static uint32_t get32(cursor *c) {
+    const uint8_t *p = take(c, 4);
+    return p ? be32(p) : 0;
+}
+
+static uint64_t get64(cursor *c) {
+    const uint8_t *p = take(c, 8);
+    return p ? be64(p) : 0;
+}
+
+/* Length-prefixed field; len_bytes is 1, 2 or 4. */
+static const uint8_t *get_sized(cursor *c, int len_bytes, size_t *n) {
+    size_t len = len_bytes == 1 ? get8(c) : len_bytes == 2 ? get16(c) : get32(c);
+    *n = 0;
+    if (c->bad) return NULL;
+    const uint8_t *p = take(c, len);
+    if (p != NULL) *n = len;
+    return p;
+}
+
+static void header(const uint8_t *body, pgs_msg *m) {
+    memset(m, 0, sizeof *m);
+    m->type = body[0];
+    m->flags = body[1];
+    m->request_id = be32(body + 2);
+}
+
+int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, pgs_msg *m,
+                       uint32_t *err_rid) {
+    *err_rid = 0;
+    if (len < PGS_HEADER_BYTES) return PGS_S_MALFORMED_FRAME;
+    header(body, m);
+    uint32_t rid = m->request_id;
+    if (rid == 0) return PGS_S_MALFORMED_FRAME; /* check 3: id 0 is echoed as 0 */
+    *err_rid = rid;
+    if (m->type < PGS_T_HELLO || m->type > PGS_T_DELETE) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    uint8_t allowed = 0;
+    if (m->type == PGS_T_DELETE && (lim->capabilities & PGS_CAP_CONDITIONAL_DELETE)) {
+        allowed = PGS_FLAG_EXPECTED_REVISION;
+    }
+    if (m->flags & (uint8_t)~allowed) return PGS_S_MALFORMED_FRAME;
+
+    cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
+    const uint8_t *idp = NULL;
+    switch (m->type) {
+    case PGS_T_HELLO: {
+        m->versions_count = get8(&c);
+        if (c.bad || m->versions_count == 0) return PGS_S_MALFORMED_FRAME;
+        for (unsigned i = 0; i < m->versions_count; i++) m->versions[i] = get16(&c);
+        const uint8_t *name = get_sized(&c, 1, &m->text_len);
+        if (c.bad) return PGS_S_MALFORMED_FRAME;
+        if (!pgs_utf8_valid(name, m->text_len)) return PGS_S_MALFORMED_FRAME;
+        m->text = (const char *)name;
+        break;
+    }
+    case PGS_T_PING:
+        break;
+    case PGS_T_LOAD:
+        idp = get_sized(&c, 1, &m->id_len);
+        break;
+    case PGS_T_UPSERT:
+        idp = get_sized(&c, 1, &m->id_len);
+        m->has_expected = 1;
+        m->expected_revision = get64(&c);
+        m->state = get_sized(&c, 4, &m->state_len);
+        break;
+    case PGS_T_DELETE:
+        idp = get_sized(&c, 1, &m->id_len);
+        if (m->flags & PGS_FLAG_EXPECTED_REVISION) {
+            m->has_expected = 1;
+            m->expected_revision = get64(&c);
+        }
+        break;
+    default:
+        return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    }
+    if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME; /* truncated / trailing bytes */
+    if (m->state == NULL) m->state_len = 0;
+
+    /* ---- argument rules (section 8) ---- */
+    if (m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE) {
+        m->id = (const char *)idp;
+        if (!pgs_id_valid(idp, m->id_len, lim->max_id_bytes)) return PGS_S_INVALID_ARGUMENT;
+    }
+    if (m->type == PGS_T_UPSERT) {
+        if (m->expected_revision > PGS_MAX_UPSERT_EXPECTED) return PGS_S_INVALID_ARGUMENT;
+        if (m->state_len > lim->max_state_bytes) return PGS_S_INVALID_ARGUMENT;
+    }
+    if (m->type == PGS_T_DELETE && m->has_expected && m->expected_revision > PGS_MAX_REVISION) {
+        return PGS_S_INVALID_ARGUMENT;
+    }
+    return 0;
+}
+
+int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *err_rid) {
+    *err_rid = 0;
+    if (len < PGS_HEADER_BYTES) return PGS_S_MALFORMED_FRAME;
+    header(body, m);
+    uint32_t rid = m->request_id;
+    *err_rid = rid;
+    if (m->type < PGS_T_HELLO_OK || m->type > PGS_T_ERROR) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    if (rid == 0 && m->type != PGS_T_ERROR) {
+        *err_rid = 0;
+        return PGS_S_MALFORMED_FRAME;
+    }
+    if (m->flags != 0) return PGS_S_MALFORMED_FRAME;
+
+    cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
+    switch (m->type) {
+    case PGS_T_HELLO_OK: {
+        m->version = get16(&c);
+        const uint8_t *sv = get_sized(&c, 1, &m->text_len);
+        m->max_frame_bytes = get32(&c);
+        m->max_id_bytes = get16(&c);
+        m->max_state_bytes = get32(&c);
+        m->max_in_flight = get32(&c);
+        m->capabilities = get32(&c);
+        if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
+        if (!pgs_utf8_valid(sv, m->text_len)) return PGS_S_MALFORMED_FRAME;
+        m->text = (const char *)sv;
+        break;
+    }
+    case PGS_T_OK:
+    case PGS_T_NOT_FOUND:
+        break;
+    case PGS_T_RECORD:
+        m->revision = get64(&c);
+        m->updated_at_us = to_i64(get64(&c));
+        m->state = get_sized(&c, 4, &m->state_len);
+        break;
+    case PGS_T_CONFLICT:
+        m->has_expected = 1;
+        m->expected_revision = get64(&c);
+        m->actual_revision = get64(&c);
+        break;
+    case PGS_T_ERROR: {
+        m->status = get16(&c);
+        const uint8_t *msg = get_sized(&c, 2, &m->text_len);
+        if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
+        if (!pgs_utf8_valid(msg, m->text_len)) return PGS_S_MALFORMED_FRAME;
+        m->text = (const char *)msg;
+        break;
+    }
+    default:
+        return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    }
+    if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
+    if (m->state == NULL) m->state_len = 0;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Encoders                                                                   */
+/* ------------------------------------------------------------------------- */
+
+void pgs_buf_init(pgs_buf *b) {
+    memset(b, 0, sizeof *b);
+}
+
+void pgs_buf_free(pgs_buf *b) {
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+void pgs_buf_consume(pgs_buf *b, size_t n) {
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+static int buf_reserve(pgs_buf *b, size_t extra) {
+    if (extra > SIZE_MAX - b->len) return PGS_ENC_NOMEM;
+    size_t want = b->len + extra;
+    if (want <= b->cap) return PGS_ENC_OK;
+    size_t ncap = b->cap ? b->cap : 256;
+    while (ncap < want) ncap = ncap > SIZE_MAX / 2 ? want : ncap * 2;
+    uint8_t *nd = realloc(b->data, ncap);
+    if (nd == NULL) return PGS_ENC_NOMEM;
+    b->data = nd;
+    b->cap = ncap;
+    return PGS_ENC_OK;
+}
+
+/* Reserves a whole frame and writes its length prefix and header; returns a
+   pointer to the payload area (payload_len bytes), or NULL with *rc set. */
+static uint8_t *frame_begin(pgs_buf *b, uint8_t type, uint8_t flags, uint32_t rid,
+                            uint64_t payload_len, int *rc) {
+    if (payload_len > (uint64_t)UINT32_MAX - PGS_HEADER_BYTES) {
+        *rc = PGS_ENC_RANGE;
+        return NULL;
+    }
+    size_t total = (size_t)PGS_LENGTH_BYTES + PGS_HEADER_BYTES + (size_t)payload_len;
+    if ((*rc = buf_reserve(b, total)) != PGS_ENC_OK) return NULL;
+    uint8_t *p = b->data + b->len;
+    put32(p, (uint32_t)(PGS_HEADER_BYTES + payload_len));
+    p[4] = type;
+    p[5] = flags;
+    put32(p + 6, rid);
+    b->len += total;
+    return p + PGS_LENGTH_BYTES + PGS_HEADER_BYTES;
+}
+
+static uint8_t *put_bytes(uint8_t *p, const void *src, size_t n) {
+    if (n > 0) memcpy(p, src, n);
+    return p + n;
+}
+
+int pgs_encode_hello(pgs_buf *b, uint32_t rid, const uint16_t *versions, size_t count,
+                     const char *client_name, size_t name_len) {
+    int rc;
+    if (count < 1 || count > 255 || name_len > 255) return PGS_ENC_RANGE;
+    uint8_t *p = frame_begin(b, PGS_T_HELLO, 0, rid, 1 + 2 * count + 1 + name_len, &rc);
+    if (p == NULL) return rc;
+    *p++ = (uint8_t)count;
+    for (size_t i = 0; i < count; i++, p += 2) put16(p, versions[i]);
+    *p++ = (uint8_t)name_len;
+    put_bytes(p, client_name, name_len);
+    return PGS_ENC_OK;
+}
+
+static int encode_empty(pgs_buf *b, uint8_t type, uint32_t rid) {
+    int rc;
+    return frame_begin(b, type, 0, rid, 0, &rc) == NULL ? rc : PGS_ENC_OK;
+}
+
+int pgs_encode_ping(pgs_buf *b, uint32_t rid) {
+    return encode_empty(b, PGS_T_PING, rid);
+}
+
+int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *id, size_t id_len) {
+    int rc;
+    if (id_len > 255) return PGS_ENC_RANGE;
+    uint8_t *p = frame_begin(b, PGS_T_LOAD, 0, rid, 1 + id_len, &rc);
+    if (p == NULL) return rc;
+    *p++ = (uint8_t)id_len;
+    put_bytes(p, id, id_len);
+    return PGS_ENC_OK;
+}
+
+int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *id, size_t id_len,
+                      uint64_t expected_revision, const void *state, size_t state_len) {
+    int rc;
+    if (id_len > 255 || (uint64_t)state_len > UINT32_MAX) return PGS_ENC_RANGE;
+    uint8_t *p = frame_begin(b, PGS_T_UPSERT, 0, rid, 1 + (uint64_t)id_len + 8 + 4 + state_len, &rc);
+    if (p == NULL) return rc;
+    *p++ = (uint8_t)id_len;
+    p = put_bytes(p, id, id_len);
+    put64(p, expected_revision);
+    put32(p + 8, (uint32_t)state_len);
+    put_bytes(p + 12, state, state_len);
+    return PGS_ENC_OK;
+}
+
+int pgs_encode_delete(pgs_buf *b, uint32_t rid, const char *id, size_t id_len, int has_expected,
+                      uint64_t expected_revision) {
+    int rc;
+    if (id_len > 255) return PGS_ENC_RANGE;
+    uint8_t flags = has_expected ? PGS_FLAG_EXPECTED_REVISION : 0;
+    uint8_t *p = frame_begin(b, PGS_T_DELETE, flags, rid, 1 + id_len + (has_expected ? 8 : 0), &rc);
+    if (p == NULL) return rc;
+    *p++ = (uint8_t)id_len;
+    p = put_bytes(p, id, id_len);
+    if (has_expected) put64(p, expected_revision);
+    return PGS_ENC_OK;
+}
+
+int pgs_encode_hello_ok(pgs_buf *b, uint32_t rid, uint16_t version, const char *server_version,
+                        size_t sv_len, const pgs_limits *lim) {
+    int rc;
+    if (sv_len > 255 || lim->max_id_bytes > 0xFFFF) return PGS_ENC_RANGE;
+    uint8_t *p = frame_begin(b, PGS_T_HELLO_OK, 0, rid, 2 + 1 + sv_len + 4 + 2 + 4 + 4 + 4, &rc);
+    if (p == NULL) return rc;
+    put16(p, version);
+    p[2] = (uint8_t)sv_len;
+    p = put_bytes(p + 3, server_version, sv_len);
+    put32(p, lim->max_frame_bytes);
+    put16(p + 4, (uint16_t)lim->max_id_bytes);
+    put32(p + 6, lim->max_state_bytes);
+    put32(p + 10, lim->max_in_flight);
+    put32(p + 14, lim->capabilities);
+    return PGS_ENC_OK;
+}
+
+int pgs_encode_ok(pgs_buf *b, uint32_t rid) {
+    return encode_empty(b, PGS_T_OK, rid);
+}
+
+int pgs_encode_not_found(pgs_buf *b, uint32_t rid) {
+    return encode_empty(b, PGS_T_NOT_FOUND, rid);
+}
+
+int pgs_encode_record(pgs_buf *b, uint32_t rid, uint64_t revision, int64_t updated_at_us,
+                      const void *state, size_t state_len) {
+    int rc;
+    if ((uint64_t)state_len > UINT32_MAX) return PGS_ENC_RANGE;
+    uint8_t *p = frame_begin(b, PGS_T_RECORD, 0, rid, 8 + 8 + 4 + (uint64_t)state_len, &rc);
+    if (p == NULL) return rc;
+    put64(p, revision);
+    put64(p + 8, (uint64_t)updated_at_us);
+    put32(p + 16, (uint32_t)state_len);
+    put_bytes(p + 20, state, state_len);
+    return PGS_ENC_OK;
+}
+
+int pgs_encode_conflict(pgs_buf *b, uint32_t rid, uint64_t expected_revision,
+                        uint64_t actual_revision) {
+    int rc;
+    uint8_t *p = frame_begin(b, PGS_T_CONFLICT, 0, rid, 16, &rc);
+    if (p == NULL) return rc;
+    put64(p, expected_revision);
+    put64(p + 8, actual_revision);
+    return PGS_ENC_OK;
+}
+
+int pgs_encode_error(pgs_buf *b, uint32_t rid, uint16_t status, const char *msg, size_t msg_len) {
+    int rc;
+    if (msg_len > 0xFFFF) return PGS_ENC_RANGE;
+    uint8_t *p = frame_begin(b, PGS_T_ERROR, 0, rid, 2 + 2 + msg_len, &rc);
+    if (p == NULL) return rc;
+    put16(p, status);
+    put16(p + 2, (uint16_t)msg_len);
+    put_bytes(p + 4, msg, msg_len);
+    return PGS_ENC_OK;
+}
+
+int pgs_encode_msg(pgs_buf *b, const pgs_msg *m) {
+    switch (m->type) {
+    case PGS_T_HELLO:
+        return pgs_encode_hello(b, m->request_id, m->versions, m->versions_count, m->text, m->text_len);
+    case PGS_T_PING:
+        return pgs_encode_ping(b, m->request_id);
+    case PGS_T_LOAD:
+        return pgs_encode_load(b, m->request_id, m->id, m->id_len);
+    case PGS_T_UPSERT:
+        return pgs_encode_upsert(b, m->request_id, m->id, m->id_len, m->expected_revision, m->state,
+                                 m->state_len);
+    case PGS_T_DELETE:
+        return pgs_encode_delete(b, m->request_id, m->id, m->id_len, m->has_expected,
+                                 m->expected_revision);
+    case PGS_T_HELLO_OK: {
+        pgs_limits l = {m->max_frame_bytes, m->max_id_bytes, m->max_state_bytes, m->max_in_flight,
+                        m->capabilities};
+        return pgs_encode_hello_ok(b, m->request_id, m->version, m->text, m->text_len, &l);
+    }
+    case PGS_T_OK:
+        return pgs_encode_ok(b, m->request_id);
+    case PGS_T_RECORD:
+        return pgs_encode_record(b, m->request_id, m->revision, m->updated_at_us, m->state,
+                                 m->state_len);
+    case PGS_T_NOT_FOUND:
+        return pgs_encode_not_found(b, m->request_id);
+    case PGS_T_CONFLICT:
+        return pgs_encode_conflict(b, m->request_id, m->expected_revision, m->actual_revision);
+    case PGS_T_ERROR:
+        return pgs_encode_error(b, m->request_id, m->status, m->text, m->text_len);
+    default:
+        return PGS_ENC_RANGE;
+    }
+}

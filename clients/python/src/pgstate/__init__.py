@@ -1,0 +1,43 @@
+"""pgstate: client for pgstated, a PostgreSQL-backed durable state store.
+
+One record per persistence id, with optimistic concurrency on a revision::
+
+    import pgstate
+
+    with pgstate.Client() as c:                 # $PGSTATE_SOCKET or /run/pgstated/pgstated.sock
+        rec = c.upsert("order-42", 0, b"new")   # create: revision 1
+        rec = c.upsert("order-42", rec.revision, b"paid")
+        rec = c.load("order-42")                # Record, or None
+        c.delete("order-42")
+
+The asyncio client is :class:`pgstate.aio.AsyncClient` (``from pgstate import aio``).
+Exceptions derive from :class:`Error`; see :mod:`pgstate._errors` for who is at fault.
+"""
+
+from ._errors import (
+    ConcurrencyError,
+    Error,
+    InvalidArgument,
+    OutcomeUnknown,
+    ProtocolError,
+    ServerError,
+    Status,
+    Unavailable,
+)
+from ._record import Record
+from ._version import __version__
+from .client import Client
+
+__all__ = [
+    "Client",
+    "Record",
+    "Status",
+    "Error",
+    "ConcurrencyError",
+    "InvalidArgument",
+    "Unavailable",
+    "OutcomeUnknown",
+    "ProtocolError",
+    "ServerError",
+    "__version__",
+]

@@ -1,0 +1,171 @@
+"""Status codes and the exception hierarchy of the pgstate client.
+
+Every exception raised by this package derives from :class:`Error`. The subclasses are
+grouped by who is at fault, which is also what tells a caller whether to retry:
+
+* An ordinary outcome, nobody's fault: :class:`ConcurrencyError` (the revision you named is
+  not the current one; load, merge and retry).
+* The caller's fault: :class:`InvalidArgument` (fix the call; retrying it unchanged fails
+  again).
+* A condition of the server or the environment, the request was NOT executed:
+  :class:`Unavailable` (retry with backoff).
+* Nobody can tell: :class:`OutcomeUnknown` (a write may or may not have been applied;
+  LOAD before retrying).
+* A bug on one side or the other: :class:`ProtocolError` (the peers disagree about the
+  protocol) and :class:`ServerError` (the server reported an internal fault on a read).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Optional
+
+__all__ = [
+    "Status",
+    "Error",
+    "ConcurrencyError",
+    "InvalidArgument",
+    "Unavailable",
+    "OutcomeUnknown",
+    "ProtocolError",
+    "ServerError",
+    "status_name",
+]
+
+
+class Status(enum.IntEnum):
+    """The status codes of protocol v1 (PROTOCOL.md section 7).
+
+    The hundreds digit is the class: 1xx the client's fault, 2xx a server condition (not
+    executed, retryable), 3xx outcome unknown, 5xx a server fault. Codes outside the table
+    are handled by their class; codes outside every class like 500.
+    """
+
+    MALFORMED_FRAME = 100
+    UNKNOWN_MESSAGE_TYPE = 101
+    INVALID_ARGUMENT = 102
+    FRAME_TOO_LARGE = 103
+    UNSUPPORTED_VERSION = 104
+    NOT_ALLOWED = 105
+    UNAVAILABLE = 200
+    OVERLOADED = 201
+    SHUTTING_DOWN = 202
+    OUTCOME_UNKNOWN = 300
+    INTERNAL_ERROR = 500
+
+
+def status_name(status: int) -> str:
+    """``"INVALID_ARGUMENT"`` for 102; ``"STATUS_299"`` for a code outside the table."""
+    try:
+        return Status(status).name
+    except ValueError:
+        return "STATUS_%d" % status
+
+
+class Error(Exception):
+    """Base class of every exception raised by pgstate.
+
+    Attributes:
+        message: human-readable text. For an exception made from a server ERROR frame this
+            is the server's message, verbatim (for logs only: decide on ``status``).
+        status: the status code of the server ERROR (or, for an error the client detected
+            in a frame, the status a server would have answered), else ``None``.
+        request_id: the request id the status refers to, when there is one, else ``None``.
+    """
+
+    def __init__(self, message: str = "", *, status: Optional[int] = None,
+                 request_id: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.message: str = message
+        self.status: Optional[int] = status
+        self.request_id: Optional[int] = request_id
+
+    def __str__(self) -> str:
+        if self.status is None:
+            return self.message
+        label = "%d %s" % (self.status, status_name(self.status))
+        return "%s (%s)" % (self.message, label) if self.message else label
+
+
+# --- An ordinary outcome ------------------------------------------------------------------
+
+
+class ConcurrencyError(Error):
+    """The revision named by an upsert or a conditional delete is not the current one.
+
+    Not a fault: another writer got there first (or the record does not exist / already
+    exists). Nothing was changed. Load the record (or use ``actual_revision``), merge, and
+    retry. ``actual_revision`` is 0 when no record exists.
+    """
+
+    def __init__(self, persistence_id: str, expected_revision: int, actual_revision: int) -> None:
+        super().__init__("revision conflict on %r: expected %d, actual %d"
+                         % (persistence_id, expected_revision, actual_revision))
+        self.persistence_id: str = persistence_id
+        self.expected_revision: int = expected_revision
+        self.actual_revision: int = actual_revision
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.persistence_id, self.expected_revision, self.actual_revision))
+
+
+# --- The caller's fault -------------------------------------------------------------------
+
+
+class InvalidArgument(Error, ValueError):
+    """An argument breaks the rules of PROTOCOL.md section 8 (status 102).
+
+    Raised before anything is sent for an id that is not a ``str``, is empty, longer than
+    the server's ``max_id_bytes`` in UTF-8, not encodable as UTF-8 or holds a control
+    character (U+0000-U+001F, U+007F); a revision that is not an ``int`` or out of range
+    (upsert 0..2^63-2, delete 0..2^63-1); a state that is not bytes-like or larger than the
+    server's ``max_state_bytes``. Also raised when the server answers 102. Nothing was
+    executed; retrying the same call fails again.
+    """
+
+
+# --- A server condition: not executed, retry with backoff ---------------------------------
+
+
+class Unavailable(Error):
+    """The request was not executed; retry later (with backoff), usually on a new connection.
+
+    Raised when the daemon cannot be reached (socket missing, connection refused: the
+    message names the socket path), for the statuses 2xx (200 UNAVAILABLE, 201 OVERLOADED,
+    202 SHUTTING_DOWN and unassigned 2xx codes), when the connection ends before a request
+    was sent, and for a read (load, ping) that timed out or whose connection ended before
+    the answer (reads are safe to repeat).
+    """
+
+
+# --- Nobody can tell ----------------------------------------------------------------------
+
+
+class OutcomeUnknown(Error):
+    """A write may or may not have been applied.
+
+    Raised for status 300 (and unassigned 3xx), for status 500 (and codes outside every
+    class) answering a write, and when the connection ends or the call times out after a
+    write was sent. Do not retry blindly: load the record first and compare revisions.
+    """
+
+
+# --- A bug ----------------------------------------------------------------------------------
+
+
+class ProtocolError(Error):
+    """The client and the server disagree about the protocol: a bug on one side.
+
+    Raised for a malformed frame, a response of an unexpected type or request id, a frame
+    over the size limit, and for the statuses 1xx other than 102 (100 MALFORMED_FRAME,
+    101 UNKNOWN_MESSAGE_TYPE, 103 FRAME_TOO_LARGE, 104 UNSUPPORTED_VERSION, 105
+    NOT_ALLOWED). The connection is closed. If the call was a write whose answer was the
+    bad frame, its outcome is unknown: load before retrying.
+    """
+
+
+class ServerError(Error):
+    """The server reported an internal fault (500 or a code outside every class) on a read.
+
+    No automatic retry. (The same status answering a write raises :class:`OutcomeUnknown`.)
+    """

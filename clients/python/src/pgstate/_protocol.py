@@ -1,0 +1,700 @@
+"""Pure codec of the pgstate wire protocol v1 (proto-spec/PROTOCOL.md). No I/O.
+
+Encoding: ``encode_hello``, ``encode_ping``, ``encode_load``, ``encode_upsert`` and
+``encode_delete`` build whole request frames (length prefix included) and check the
+argument rules of section 8 first (raising :class:`~pgstate.InvalidArgument`); the
+``encode_*`` functions of the response types do the same for the server side (used by
+tests and fakes). Every message type is also a frozen dataclass with ``encode()``.
+
+Decoding: feed received bytes to a :class:`FrameReader` and pull :class:`Frame` objects
+from it; it enforces ``max_frame_bytes`` as soon as the 4 length bytes are in and consumes
+nothing until a frame is complete. :func:`decode_response` (client side) and
+:func:`decode_request` (server side) turn a frame into a message dataclass, applying the
+checks of section 3.4 in order. Failures raise :class:`~pgstate.ProtocolError` (status
+100, 101 or 103) or, for the argument rules, :class:`~pgstate.InvalidArgument` (102), each
+with ``status`` and ``request_id`` set to what a server would answer.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass, field
+from typing import ClassVar, Dict, Final, FrozenSet, Iterator, Optional, Sequence, Tuple, Union
+
+from ._errors import InvalidArgument, ProtocolError, Status
+
+__all__ = [
+    "PROTOCOL_VERSION", "LENGTH_BYTES", "HEADER_BYTES",
+    "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_ID_BYTES", "DEFAULT_MAX_STATE_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "FLAG_EXPECTED_REVISION",
+    "MAX_REQUEST_ID", "MAX_UPSERT_EXPECTED_REVISION", "MAX_DELETE_EXPECTED_REVISION",
+    "MessageType", "Limits", "DEFAULT_LIMITS", "Frame", "FrameReader",
+    "Hello", "Ping", "Load", "Upsert", "Delete", "Request",
+    "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "Response",
+    "encode_hello", "encode_ping", "encode_load", "encode_upsert", "encode_delete",
+    "encode_hello_ok", "encode_ok", "encode_record", "encode_not_found", "encode_conflict",
+    "encode_error", "decode_request", "decode_response", "allowed_responses",
+    "check_persistence_id", "check_upsert_revision", "check_delete_revision", "check_state",
+]
+
+# --- Constants ------------------------------------------------------------------------------
+
+PROTOCOL_VERSION: Final = 1
+LENGTH_BYTES: Final = 4
+HEADER_BYTES: Final = 6  # type, flags, request_id
+
+DEFAULT_MAX_FRAME_BYTES: Final = 8 * 1024 * 1024 + 4096  # 8392704
+DEFAULT_MAX_ID_BYTES: Final = 255
+DEFAULT_MAX_STATE_BYTES: Final = 8 * 1024 * 1024  # 8388608
+DEFAULT_MAX_IN_FLIGHT: Final = 1024
+MAX_ID_BYTES: Final = 255  # str8: never more, whatever a server announces
+
+CAP_CONDITIONAL_DELETE: Final = 0x1
+FLAG_EXPECTED_REVISION: Final = 0x01
+
+MAX_REQUEST_ID: Final = 2**32 - 1
+MAX_UPSERT_EXPECTED_REVISION: Final = 2**63 - 2  # the new revision must fit an i64
+MAX_DELETE_EXPECTED_REVISION: Final = 2**63 - 1
+
+_U8 = struct.Struct(">B")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+_I64 = struct.Struct(">q")
+_HEADER = struct.Struct(">IBBI")  # length, type, flags, request_id
+
+
+class MessageType(enum.IntEnum):
+    """Frame types. ``0x01``-``0x7F`` are requests, ``0x81``-``0xFF`` responses."""
+
+    HELLO = 0x01
+    PING = 0x02
+    LOAD = 0x03
+    UPSERT = 0x04
+    DELETE = 0x05
+    HELLO_OK = 0x81
+    OK = 0x82
+    RECORD = 0x83
+    NOT_FOUND = 0x84
+    CONFLICT = 0x85
+    ERROR = 0x86
+
+    @property
+    def is_request(self) -> bool:
+        return self < 0x80
+
+
+_REQUEST_TYPES: Final = frozenset(t for t in MessageType if t.is_request)
+_RESPONSE_TYPES: Final = frozenset(t for t in MessageType if not t.is_request)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Limits in effect on a connection (PROTOCOL.md section 9)."""
+
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    max_id_bytes: int = DEFAULT_MAX_ID_BYTES
+    max_state_bytes: int = DEFAULT_MAX_STATE_BYTES
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+
+
+DEFAULT_LIMITS: Final = Limits()
+
+
+# --- Argument rules (section 8) -------------------------------------------------------------
+
+
+def _invalid(message: str, request_id: Optional[int] = None) -> InvalidArgument:
+    return InvalidArgument(message, status=Status.INVALID_ARGUMENT, request_id=request_id)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_persistence_id(persistence_id: object, max_id_bytes: int = DEFAULT_MAX_ID_BYTES) -> bytes:
+    """Validate a persistence id given as ``str``; return its UTF-8 bytes.
+
+    Raises InvalidArgument if it is not a ``str``, cannot be encoded as UTF-8 (e.g. holds a
+    lone surrogate), is empty or longer than ``max_id_bytes`` bytes, or holds a control
+    character U+0000-U+001F or U+007F.
+    """
+    if not isinstance(persistence_id, str):
+        raise _invalid("persistence_id must be a str, not %s" % type(persistence_id).__name__)
+    try:
+        raw = persistence_id.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _invalid("persistence_id %r is not encodable as UTF-8" % persistence_id) from None
+    _check_id_bytes(raw, max_id_bytes, None)
+    return raw
+
+
+def _check_id_bytes(raw: bytes, max_id_bytes: int, request_id: Optional[int]) -> None:
+    if not raw:
+        raise _invalid("persistence_id must not be empty", request_id)
+    limit = min(max_id_bytes, MAX_ID_BYTES)
+    if len(raw) > limit:
+        raise _invalid("persistence_id is %d bytes, more than %d" % (len(raw), limit), request_id)
+    for i, b in enumerate(raw):
+        # In UTF-8 the forbidden characters are single bytes < 0x80 that never occur inside a
+        # multi-byte sequence, so a byte scan is exact.
+        if b < 0x20 or b == 0x7F:
+            raise _invalid("persistence_id has a control character at byte %d" % i, request_id)
+
+
+def _decode_id_bytes(raw: bytes, max_id_bytes: int, request_id: int) -> str:
+    _check_id_bytes(raw, max_id_bytes, request_id)
+    try:
+        return raw.decode("utf-8")  # strict: rejects overlong forms, surrogates, truncation
+    except UnicodeDecodeError:
+        raise _invalid("persistence_id is not valid UTF-8", request_id) from None
+
+
+def check_upsert_revision(expected_revision: object) -> int:
+    """Validate an upsert's expected revision: an ``int`` in 0..2^63-2."""
+    if not _is_int(expected_revision):
+        raise _invalid("expected_revision must be an int, not %s" % type(expected_revision).__name__)
+    assert isinstance(expected_revision, int)
+    if not 0 <= expected_revision <= MAX_UPSERT_EXPECTED_REVISION:
+        raise _invalid("upsert expected_revision %d is outside 0..2^63-2" % expected_revision)
+    return expected_revision
+
+
+def check_delete_revision(expected_revision: object) -> int:
+    """Validate a conditional delete's expected revision: an ``int`` in 0..2^63-1."""
+    if not _is_int(expected_revision):
+        raise _invalid("expected_revision must be an int, not %s" % type(expected_revision).__name__)
+    assert isinstance(expected_revision, int)
+    if not 0 <= expected_revision <= MAX_DELETE_EXPECTED_REVISION:
+        raise _invalid("delete expected_revision %d is outside 0..2^63-1" % expected_revision)
+    return expected_revision
+
+
+def check_state(state: object, max_state_bytes: int = DEFAULT_MAX_STATE_BYTES) -> bytes:
+    """Validate a state: ``bytes``, ``bytearray`` or ``memoryview``, at most ``max_state_bytes``."""
+    if not isinstance(state, (bytes, bytearray, memoryview)):
+        raise _invalid("state must be bytes, not %s" % type(state).__name__)
+    data = bytes(state)
+    if len(data) > max_state_bytes:
+        raise _invalid("state is %d bytes, more than max_state_bytes %d" % (len(data), max_state_bytes))
+    return data
+
+
+# --- Frame encoding -------------------------------------------------------------------------
+
+
+def _frame(type_: int, flags: int, request_id: int, payload: bytes = b"") -> bytes:
+    if not 0 <= request_id <= MAX_REQUEST_ID:
+        raise ValueError("request_id %d is outside 0..2^32-1" % request_id)
+    return _HEADER.pack(HEADER_BYTES + len(payload), type_, flags, request_id) + payload
+
+
+def _request_frame(type_: int, flags: int, request_id: int, payload: bytes, limits: Limits) -> bytes:
+    if not 1 <= request_id <= MAX_REQUEST_ID:
+        raise ValueError("request_id %d is outside 1..2^32-1" % request_id)
+    length = HEADER_BYTES + len(payload)
+    if length > limits.max_frame_bytes:
+        raise _invalid("request frame of %d bytes exceeds max_frame_bytes %d"
+                       % (length, limits.max_frame_bytes))
+    return _frame(type_, flags, request_id, payload)
+
+
+def _str8(raw: bytes) -> bytes:
+    if len(raw) > 255:
+        raise ValueError("str8 field of %d bytes" % len(raw))
+    return _U8.pack(len(raw)) + raw
+
+
+def _text8(text: str) -> bytes:
+    return _str8(text.encode("utf-8"))
+
+
+def _text16(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    if len(raw) > 0xFFFF:
+        raise ValueError("str16 field of %d bytes" % len(raw))
+    return _U16.pack(len(raw)) + raw
+
+
+def _bytes32(data: bytes) -> bytes:
+    return _U32.pack(len(data)) + data
+
+
+def encode_hello(request_id: int, versions: Sequence[int] = (PROTOCOL_VERSION,),
+                 client_name: str = "") -> bytes:
+    """HELLO: the protocol versions the client speaks (1..255 of them) and a name for logs."""
+    if not 1 <= len(versions) <= 255:
+        raise ValueError("HELLO needs 1..255 versions")
+    payload = _U8.pack(len(versions)) + b"".join(_U16.pack(v) for v in versions) + _text8(client_name)
+    return _request_frame(MessageType.HELLO, 0, request_id, payload, DEFAULT_LIMITS)
+
+
+def encode_ping(request_id: int) -> bytes:
+    """PING: empty payload, answered by OK."""
+    return _request_frame(MessageType.PING, 0, request_id, b"", DEFAULT_LIMITS)
+
+
+def encode_load(request_id: int, persistence_id: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """LOAD of one persistence id."""
+    raw_id = check_persistence_id(persistence_id, limits.max_id_bytes)
+    return _request_frame(MessageType.LOAD, 0, request_id, _str8(raw_id), limits)
+
+
+def encode_upsert(request_id: int, persistence_id: str, expected_revision: int, state: bytes,
+                  limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """UPSERT: create (expected_revision 0) or update revision N to N+1."""
+    raw_id = check_persistence_id(persistence_id, limits.max_id_bytes)
+    revision = check_upsert_revision(expected_revision)
+    data = check_state(state, limits.max_state_bytes)
+    payload = _str8(raw_id) + _U64.pack(revision) + _bytes32(data)
+    return _request_frame(MessageType.UPSERT, 0, request_id, payload, limits)
+
+
+def encode_delete(request_id: int, persistence_id: str, expected_revision: Optional[int] = None,
+                  limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """DELETE: unconditional when ``expected_revision`` is None, else conditional (flag 0x01)."""
+    raw_id = check_persistence_id(persistence_id, limits.max_id_bytes)
+    if expected_revision is None:
+        return _request_frame(MessageType.DELETE, 0, request_id, _str8(raw_id), limits)
+    revision = check_delete_revision(expected_revision)
+    return _request_frame(MessageType.DELETE, FLAG_EXPECTED_REVISION, request_id,
+                          _str8(raw_id) + _U64.pack(revision), limits)
+
+
+def encode_hello_ok(request_id: int, version: int, server_version: str, max_frame_bytes: int,
+                    max_id_bytes: int, max_state_bytes: int, max_in_flight: int,
+                    capabilities: int) -> bytes:
+    """HELLO_OK (server side)."""
+    payload = (_U16.pack(version) + _text8(server_version) + _U32.pack(max_frame_bytes)
+               + _U16.pack(max_id_bytes) + _U32.pack(max_state_bytes) + _U32.pack(max_in_flight)
+               + _U32.pack(capabilities))
+    return _frame(MessageType.HELLO_OK, 0, request_id, payload)
+
+
+def encode_ok(request_id: int) -> bytes:
+    """OK (server side)."""
+    return _frame(MessageType.OK, 0, request_id)
+
+
+def encode_record(request_id: int, revision: int, updated_at_us: int, state: bytes) -> bytes:
+    """RECORD (server side)."""
+    return _frame(MessageType.RECORD, 0, request_id,
+                  _U64.pack(revision) + _I64.pack(updated_at_us) + _bytes32(bytes(state)))
+
+
+def encode_not_found(request_id: int) -> bytes:
+    """NOT_FOUND (server side)."""
+    return _frame(MessageType.NOT_FOUND, 0, request_id)
+
+
+def encode_conflict(request_id: int, expected_revision: int, actual_revision: int) -> bytes:
+    """CONFLICT (server side)."""
+    return _frame(MessageType.CONFLICT, 0, request_id,
+                  _U64.pack(expected_revision) + _U64.pack(actual_revision))
+
+
+def encode_error(request_id: int, status: int, message: str = "") -> bytes:
+    """ERROR (server side); request id 0 when it belongs to no request."""
+    return _frame(MessageType.ERROR, 0, request_id, _U16.pack(status) + _text16(message))
+
+
+# --- Message dataclasses --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    request_id: int
+    versions: Tuple[int, ...]
+    client_name: str
+    TYPE: ClassVar[MessageType] = MessageType.HELLO
+    flags: ClassVar[int] = 0
+
+    def encode(self) -> bytes:
+        return encode_hello(self.request_id, self.versions, self.client_name)
+
+
+@dataclass(frozen=True)
+class Ping:
+    request_id: int
+    TYPE: ClassVar[MessageType] = MessageType.PING
+    flags: ClassVar[int] = 0
+
+    def encode(self) -> bytes:
+        return encode_ping(self.request_id)
+
+
+@dataclass(frozen=True)
+class Load:
+    request_id: int
+    persistence_id: str
+    TYPE: ClassVar[MessageType] = MessageType.LOAD
+    flags: ClassVar[int] = 0
+
+    def encode(self, limits: Limits = DEFAULT_LIMITS) -> bytes:
+        return encode_load(self.request_id, self.persistence_id, limits)
+
+
+@dataclass(frozen=True)
+class Upsert:
+    request_id: int
+    persistence_id: str
+    expected_revision: int
+    state: bytes = field(repr=False)
+    TYPE: ClassVar[MessageType] = MessageType.UPSERT
+    flags: ClassVar[int] = 0
+
+    def encode(self, limits: Limits = DEFAULT_LIMITS) -> bytes:
+        return encode_upsert(self.request_id, self.persistence_id, self.expected_revision,
+                             self.state, limits)
+
+
+@dataclass(frozen=True)
+class Delete:
+    request_id: int
+    persistence_id: str
+    expected_revision: Optional[int] = None  # None: unconditional
+    TYPE: ClassVar[MessageType] = MessageType.DELETE
+
+    @property
+    def flags(self) -> int:
+        return 0 if self.expected_revision is None else FLAG_EXPECTED_REVISION
+
+    def encode(self, limits: Limits = DEFAULT_LIMITS) -> bytes:
+        return encode_delete(self.request_id, self.persistence_id, self.expected_revision, limits)
+
+
+Request = Union[Hello, Ping, Load, Upsert, Delete]
+
+
+@dataclass(frozen=True)
+class HelloOk:
+    request_id: int
+    version: int
+    server_version: str
+    max_frame_bytes: int
+    max_id_bytes: int
+    max_state_bytes: int
+    max_in_flight: int
+    capabilities: int
+    TYPE: ClassVar[MessageType] = MessageType.HELLO_OK
+    flags: ClassVar[int] = 0
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_frame_bytes, self.max_id_bytes, self.max_state_bytes, self.max_in_flight)
+
+    @property
+    def conditional_delete(self) -> bool:
+        return bool(self.capabilities & CAP_CONDITIONAL_DELETE)
+
+    def encode(self) -> bytes:
+        return encode_hello_ok(self.request_id, self.version, self.server_version,
+                               self.max_frame_bytes, self.max_id_bytes, self.max_state_bytes,
+                               self.max_in_flight, self.capabilities)
+
+
+@dataclass(frozen=True)
+class Ok:
+    request_id: int
+    TYPE: ClassVar[MessageType] = MessageType.OK
+    flags: ClassVar[int] = 0
+
+    def encode(self) -> bytes:
+        return encode_ok(self.request_id)
+
+
+@dataclass(frozen=True)
+class RecordResponse:
+    request_id: int
+    revision: int
+    updated_at_us: int  # microseconds since the Unix epoch, may be negative
+    state: bytes = field(repr=False)
+    TYPE: ClassVar[MessageType] = MessageType.RECORD
+    flags: ClassVar[int] = 0
+
+    def encode(self) -> bytes:
+        return encode_record(self.request_id, self.revision, self.updated_at_us, self.state)
+
+
+@dataclass(frozen=True)
+class NotFound:
+    request_id: int
+    TYPE: ClassVar[MessageType] = MessageType.NOT_FOUND
+    flags: ClassVar[int] = 0
+
+    def encode(self) -> bytes:
+        return encode_not_found(self.request_id)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    request_id: int
+    expected_revision: int
+    actual_revision: int
+    TYPE: ClassVar[MessageType] = MessageType.CONFLICT
+    flags: ClassVar[int] = 0
+
+    def encode(self) -> bytes:
+        return encode_conflict(self.request_id, self.expected_revision, self.actual_revision)
+
+
+@dataclass(frozen=True)
+class ErrorResponse:
+    request_id: int
+    status: int
+    message: str
+    TYPE: ClassVar[MessageType] = MessageType.ERROR
+    flags: ClassVar[int] = 0
+
+    def encode(self) -> bytes:
+        return encode_error(self.request_id, self.status, self.message)
+
+
+Response = Union[HelloOk, Ok, RecordResponse, NotFound, Conflict, ErrorResponse]
+
+
+def allowed_responses(request: Request) -> FrozenSet[MessageType]:
+    """The response types that may answer ``request`` (PROTOCOL.md section 6); ERROR always may."""
+    return _ALLOWED[(request.TYPE, request.flags)]
+
+
+_ALLOWED: Final[Dict[Tuple[MessageType, int], FrozenSet[MessageType]]] = {
+    (MessageType.HELLO, 0): frozenset({MessageType.HELLO_OK, MessageType.ERROR}),
+    (MessageType.PING, 0): frozenset({MessageType.OK, MessageType.ERROR}),
+    (MessageType.LOAD, 0): frozenset({MessageType.RECORD, MessageType.NOT_FOUND, MessageType.ERROR}),
+    (MessageType.UPSERT, 0): frozenset({MessageType.RECORD, MessageType.CONFLICT, MessageType.ERROR}),
+    (MessageType.DELETE, 0): frozenset({MessageType.OK, MessageType.ERROR}),
+    (MessageType.DELETE, FLAG_EXPECTED_REVISION): frozenset(
+        {MessageType.OK, MessageType.CONFLICT, MessageType.ERROR}),
+}
+
+
+# --- Frame reading --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One complete frame: its header fields and its payload (the body after the header)."""
+
+    type: int
+    flags: int
+    request_id: int
+    payload: bytes = field(repr=False)
+
+    @property
+    def length(self) -> int:
+        """The frame's ``length`` field: header plus payload."""
+        return HEADER_BYTES + len(self.payload)
+
+
+class FrameReader:
+    """Incremental frame splitter: ``feed()`` bytes in, pull :class:`Frame` objects out.
+
+    ``next_frame()`` returns None until a whole frame is buffered, and consumes nothing
+    until then. It raises ProtocolError 103 FRAME_TOO_LARGE as soon as 4 length bytes
+    announcing more than ``max_frame_bytes`` are buffered (without waiting for the body),
+    and ProtocolError 100 MALFORMED_FRAME for a length below the 6-byte header; both with
+    request id 0. After an error the reader stays failed (the connection must be closed).
+    ``max_frame_bytes`` may be changed between frames (after the handshake).
+    """
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES) -> None:
+        self.max_frame_bytes: int = max_frame_bytes
+        self._buf = bytearray()
+        self._error: Optional[ProtocolError] = None
+
+    @property
+    def buffered(self) -> int:
+        """Number of bytes fed but not yet consumed as frames."""
+        return len(self._buf)
+
+    def feed(self, data: Union[bytes, bytearray, memoryview]) -> None:
+        self._buf += data
+
+    def next_frame(self) -> Optional[Frame]:
+        if self._error is not None:
+            raise self._error
+        buf = self._buf
+        if len(buf) < LENGTH_BYTES:
+            return None
+        (length,) = _U32.unpack_from(buf, 0)
+        if length > self.max_frame_bytes:
+            self._error = ProtocolError(
+                "frame length %d exceeds max_frame_bytes %d" % (length, self.max_frame_bytes),
+                status=Status.FRAME_TOO_LARGE, request_id=0)
+            raise self._error
+        if length < HEADER_BYTES:
+            self._error = ProtocolError(
+                "frame length %d is shorter than the %d-byte header" % (length, HEADER_BYTES),
+                status=Status.MALFORMED_FRAME, request_id=0)
+            raise self._error
+        end = LENGTH_BYTES + length
+        if len(buf) < end:
+            return None
+        _, type_, flags, request_id = _HEADER.unpack_from(buf, 0)
+        payload = bytes(buf[LENGTH_BYTES + HEADER_BYTES:end])
+        del buf[:end]
+        return Frame(type_, flags, request_id, payload)
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Every complete frame buffered so far."""
+        while True:
+            frame = self.next_frame()
+            if frame is None:
+                return
+            yield frame
+
+
+# --- Payload decoding -----------------------------------------------------------------------
+
+
+class _Cursor:
+    """Reads payload fields; a field running past the end is MALFORMED_FRAME."""
+
+    def __init__(self, frame: Frame) -> None:
+        self._data = frame.payload
+        self._pos = 0
+        self._request_id = frame.request_id
+        self._type_name = MessageType(frame.type).name
+
+    def malformed(self, what: str) -> ProtocolError:
+        return ProtocolError("%s: %s" % (self._type_name, what),
+                             status=Status.MALFORMED_FRAME, request_id=self._request_id)
+
+    def take(self, n: int, what: str) -> bytes:
+        end = self._pos + n
+        if end > len(self._data):
+            raise self.malformed("%s runs past the end of the frame" % what)
+        chunk = self._data[self._pos:end]
+        self._pos = end
+        return chunk
+
+    def u8(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def u16(self, what: str) -> int:
+        return int(_U16.unpack(self.take(2, what))[0])
+
+    def u32(self, what: str) -> int:
+        return int(_U32.unpack(self.take(4, what))[0])
+
+    def u64(self, what: str) -> int:
+        return int(_U64.unpack(self.take(8, what))[0])
+
+    def i64(self, what: str) -> int:
+        return int(_I64.unpack(self.take(8, what))[0])
+
+    def str8_raw(self, what: str) -> bytes:
+        return self.take(self.u8(what + " length"), what)
+
+    def text(self, raw: bytes, what: str) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self.malformed("%s is not valid UTF-8" % what) from None
+
+    def end(self) -> None:
+        if self._pos != len(self._data):
+            raise self.malformed("%d trailing bytes" % (len(self._data) - self._pos))
+
+
+def _check_flags(frame: Frame, allowed: int) -> None:
+    if frame.flags & ~allowed:
+        raise ProtocolError(
+            "%s with undefined flag bits 0x%02x" % (MessageType(frame.type).name, frame.flags & ~allowed),
+            status=Status.MALFORMED_FRAME, request_id=frame.request_id)
+
+
+def decode_request(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> Request:
+    """Decode a request frame (server side), checks 2-6 and 8 of PROTOCOL.md section 3.4.
+
+    (Check 1, the frame size, is the FrameReader's; check 7, the handshake state, is the
+    server's.) ``limits`` supplies ``max_id_bytes`` and ``max_state_bytes``.
+    """
+    rid = frame.request_id
+    if rid == 0:
+        raise ProtocolError("request id 0 is reserved", status=Status.MALFORMED_FRAME, request_id=0)
+    if frame.type not in _REQUEST_TYPES:
+        raise ProtocolError("unknown message type 0x%02x" % frame.type,
+                            status=Status.UNKNOWN_MESSAGE_TYPE, request_id=rid)
+    type_ = MessageType(frame.type)
+    _check_flags(frame, FLAG_EXPECTED_REVISION if type_ is MessageType.DELETE else 0)
+    c = _Cursor(frame)
+    if type_ is MessageType.HELLO:
+        count = c.u8("versions_count")
+        if count == 0:
+            raise c.malformed("versions_count is 0")
+        versions = tuple(c.u16("version") for _ in range(count))
+        client_name = c.text(c.str8_raw("client_name"), "client_name")
+        c.end()
+        return Hello(rid, versions, client_name)
+    if type_ is MessageType.PING:
+        c.end()
+        return Ping(rid)
+    raw_id = c.str8_raw("persistence_id")
+    if type_ is MessageType.LOAD:
+        c.end()
+        return Load(rid, _decode_id_bytes(raw_id, limits.max_id_bytes, rid))
+    if type_ is MessageType.UPSERT:
+        expected = c.u64("expected_revision")
+        state = c.take(c.u32("state length"), "state")
+        c.end()
+        pid = _decode_id_bytes(raw_id, limits.max_id_bytes, rid)
+        if expected > MAX_UPSERT_EXPECTED_REVISION:
+            raise _invalid("upsert expected_revision %d is outside 0..2^63-2" % expected, rid)
+        if len(state) > limits.max_state_bytes:
+            raise _invalid("state is %d bytes, more than max_state_bytes %d"
+                           % (len(state), limits.max_state_bytes), rid)
+        return Upsert(rid, pid, expected, state)
+    assert type_ is MessageType.DELETE, type_
+    conditional = bool(frame.flags & FLAG_EXPECTED_REVISION)
+    expected_opt = c.u64("expected_revision") if conditional else None
+    c.end()
+    pid = _decode_id_bytes(raw_id, limits.max_id_bytes, rid)
+    if expected_opt is not None and expected_opt > MAX_DELETE_EXPECTED_REVISION:
+        raise _invalid("delete expected_revision %d is outside 0..2^63-1" % expected_opt, rid)
+    return Delete(rid, pid, expected_opt)
+
+
+def decode_response(frame: Frame) -> Response:
+    """Decode a response frame (client side): checks 4, 5 and 6 of PROTOCOL.md section 3.4,
+    plus "a non-ERROR response with request id 0 is malformed".
+
+    Whether the response fits the request it answers is the caller's check
+    (:func:`allowed_responses`).
+    """
+    rid = frame.request_id
+    if frame.type not in _RESPONSE_TYPES:
+        raise ProtocolError("unknown response type 0x%02x" % frame.type,
+                            status=Status.UNKNOWN_MESSAGE_TYPE, request_id=rid)
+    type_ = MessageType(frame.type)
+    if rid == 0 and type_ is not MessageType.ERROR:
+        raise ProtocolError("%s with request id 0" % type_.name,
+                            status=Status.MALFORMED_FRAME, request_id=0)
+    _check_flags(frame, 0)
+    c = _Cursor(frame)
+    response: Response
+    if type_ is MessageType.HELLO_OK:
+        version = c.u16("version")
+        server_version = c.text(c.str8_raw("server_version"), "server_version")
+        response = HelloOk(rid, version, server_version, c.u32("max_frame_bytes"), c.u16("max_id_bytes"),
+                           c.u32("max_state_bytes"), c.u32("max_in_flight"), c.u32("capabilities"))
+    elif type_ is MessageType.OK:
+        response = Ok(rid)
+    elif type_ is MessageType.RECORD:
+        revision = c.u64("revision")
+        updated_at_us = c.i64("updated_at")
+        state = c.take(c.u32("state length"), "state")
+        response = RecordResponse(rid, revision, updated_at_us, state)
+    elif type_ is MessageType.NOT_FOUND:
+        response = NotFound(rid)
+    elif type_ is MessageType.CONFLICT:
+        response = Conflict(rid, c.u64("expected_revision"), c.u64("actual_revision"))
+    else:
+        assert type_ is MessageType.ERROR, type_
+        status = c.u16("status")
+        message = c.text(c.take(c.u16("message length"), "message"), "message")
+        response = ErrorResponse(rid, status, message)
+    c.end()
+    return response

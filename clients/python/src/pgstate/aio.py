@@ -1,0 +1,396 @@
+"""The asyncio client: many concurrent calls pipelined on one connection."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Any, Dict, Optional, Set, Type
+
+from . import _protocol as p
+from ._common import (
+    CLIENT_NAME,
+    HELLO_REQUEST_ID,
+    SUPPORTED_VERSIONS,
+    Call,
+    PathLike,
+    check_hello_ok,
+    check_timeout,
+    closes_connection,
+    connect_error,
+    error_for_status,
+    resolve_socket_path,
+)
+from ._errors import Error, ProtocolError, Unavailable
+from ._record import Record
+
+__all__ = ["AsyncClient"]
+
+_RECV_BYTES = 256 * 1024
+_MAX_ATTEMPTS = 3  # a call that was never sent is retried on a fresh connection
+
+
+class _Progress:
+    """How far one call got; read after a timeout to choose the exception."""
+
+    __slots__ = ("written",)
+
+    def __init__(self) -> None:
+        self.written = False
+
+
+class _NotSent(Exception):
+    """The connection stopped taking requests before this one was written (safe to retry)."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Pending:
+    __slots__ = ("call", "future", "written")
+
+    def __init__(self, call: Call, future: "asyncio.Future[Any]") -> None:
+        self.call = call
+        self.future = future
+        self.written = False
+
+
+class _Connection:
+    """One handshaken connection: a writer shared by the callers and a reader task.
+
+    Every request in flight holds one slot of a semaphore sized by the server's
+    ``max_in_flight``; the slot is released when its response arrives or the connection
+    ends -- not when the caller gives up, because the server still counts the request. A
+    frame is handed to the transport whole (``write`` does not await), so a cancelled
+    caller never leaves half a frame behind; its late response is read and discarded.
+    """
+
+    def __init__(self, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 hello: p.HelloOk, frames: p.FrameReader) -> None:
+        self.path = path
+        self.hello = hello
+        self._reader = reader
+        self._writer = writer
+        self._frames = frames
+        self._pending: Dict[int, _Pending] = {}
+        self._slots = asyncio.Semaphore(hello.max_in_flight)
+        self._next_id = HELLO_REQUEST_ID + 1
+        self._draining = False  # the server said it closes: send nothing new
+        self._closed = False
+        self._cause: Optional[BaseException] = None
+        self._task = asyncio.ensure_future(self._read_loop())
+
+    @classmethod
+    async def open(cls, path: str, client_name: str) -> "_Connection":
+        try:
+            reader, writer = await asyncio.open_unix_connection(path)
+        except OSError as exc:
+            raise connect_error(path, exc) from exc
+        try:
+            writer.write(p.encode_hello(HELLO_REQUEST_ID, SUPPORTED_VERSIONS, client_name))
+            await writer.drain()
+            frames = p.FrameReader()
+            frame = frames.next_frame()
+            while frame is None:
+                data = await reader.read(_RECV_BYTES)
+                if not data:
+                    raise Unavailable("pgstated at %s closed the connection during the handshake" % path)
+                frames.feed(data)
+                frame = frames.next_frame()
+            hello = check_hello_ok(p.decode_response(frame))
+        except OSError as exc:
+            writer.close()
+            raise Unavailable("handshake with pgstated at %s failed: %s" % (path, exc)) from exc
+        except BaseException:
+            writer.close()
+            raise
+        frames.max_frame_bytes = hello.max_frame_bytes
+        return cls(path, reader, writer, hello, frames)
+
+    @property
+    def usable(self) -> bool:
+        """Whether new requests may be sent on this connection."""
+        return not (self._closed or self._draining)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    def _take_request_id(self) -> int:
+        rid = self._next_id
+        while True:
+            following = rid + 1 if rid < p.MAX_REQUEST_ID else 1
+            if rid not in self._pending:
+                self._next_id = following
+                return rid
+            rid = following
+
+    async def call(self, call: Call, progress: _Progress) -> Any:
+        """Send ``call`` and wait for its result. Raises _NotSent if the connection is unusable."""
+        await self._slots.acquire()
+        # From here on the slot belongs to a pending entry or is released at once.
+        if not self.usable:
+            self._slots.release()
+            raise _NotSent(call.connection_lost(False, self._cause))
+        rid = self._take_request_id()
+        try:
+            frame = call.encode(rid, self.hello)
+        except BaseException:
+            self._slots.release()
+            raise
+        entry = _Pending(call, asyncio.get_running_loop().create_future())
+        self._pending[rid] = entry
+        self._writer.write(frame)
+        entry.written = progress.written = True
+        try:
+            try:
+                await self._writer.drain()
+            except ConnectionError as exc:
+                self._shutdown(exc)
+            return await entry.future
+        except asyncio.CancelledError:
+            entry.future.cancel()  # the answer will be read and discarded
+            raise
+
+    def close(self, cause: Optional[BaseException] = None) -> None:
+        self._shutdown(cause if cause is not None else Unavailable("the client closed the connection"))
+        if not self._task.done():
+            self._task.cancel()
+
+    async def wait_closed(self) -> None:
+        try:
+            await self._task
+        except BaseException:  # cancelled, or its failure is already recorded
+            pass
+        try:
+            await self._writer.wait_closed()
+        except (OSError, asyncio.CancelledError):
+            pass
+
+    def _shutdown(self, cause: BaseException) -> None:
+        """Close the connection and fail every outstanding request (PROTOCOL.md section 10)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._cause = cause
+        self._writer.close()
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            if not entry.future.done():
+                entry.future.set_exception(entry.call.connection_lost(entry.written, cause))
+            self._slots.release()  # wakes a waiting caller, which sees the connection closed
+
+    async def _read_loop(self) -> None:
+        cause: BaseException
+        try:
+            while not self._closed:
+                data = await self._reader.read(_RECV_BYTES)
+                if not data:
+                    cause = Unavailable("pgstated closed the connection")
+                    break
+                self._frames.feed(data)
+                for frame in self._frames:
+                    self._dispatch(p.decode_response(frame))
+                    if self._closed:
+                        return
+            else:
+                return
+        except ProtocolError as exc:
+            # The request the bad frame answers (if any) gets the ProtocolError itself.
+            entry = self._pending.pop(exc.request_id, None) if exc.request_id else None
+            if entry is not None:
+                self._slots.release()
+                if not entry.future.done():
+                    entry.future.set_exception(exc)
+            cause = exc
+        except asyncio.CancelledError:
+            cause = Unavailable("the client closed the connection")
+            self._shutdown(cause)
+            raise
+        except Exception as exc:  # the transport failed (or a bug): fail everything
+            cause = exc
+        self._shutdown(cause)
+
+    def _dispatch(self, response: p.Response) -> None:
+        rid = response.request_id
+        if rid == 0:
+            # Only ERROR may carry id 0 (decode_response checks): a connection-level error,
+            # after which the server closes.
+            assert isinstance(response, p.ErrorResponse)
+            self._shutdown(error_for_status(response.status, response.message, 0, False))
+            return
+        entry = self._pending.pop(rid, None)
+        if entry is None:
+            raise ProtocolError("response to request id %d, which is not in flight" % rid, request_id=rid)
+        self._slots.release()
+        if isinstance(response, p.ErrorResponse) and closes_connection(response):
+            self._draining = True
+        try:
+            result = entry.call.result(response)
+        except ProtocolError as exc:
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+            raise ProtocolError(exc.message) from exc  # and close the connection
+        except Error as exc:
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+        else:
+            if not entry.future.done():
+                entry.future.set_result(result)
+
+
+class AsyncClient:
+    """An asyncio connection to pgstated, shared by any number of tasks.
+
+    ``socket_path`` defaults to ``$PGSTATE_SOCKET``, else ``/run/pgstated/pgstated.sock``.
+    ``timeout`` (seconds, None for none) bounds each call, connecting included.
+
+    **Concurrency:** all calls made concurrently (``asyncio.gather``, many tasks) are
+    pipelined on ONE connection and matched to their responses by request id; at most the
+    server's ``max_in_flight`` are outstanding, the others wait for a slot. Use the client
+    from the event loop it was first used on; it is not thread-safe.
+
+    **Connection:** ``async with AsyncClient(...)`` (or :meth:`connect`) connects and
+    performs the handshake; otherwise the first call does. If the connection is lost or
+    closed, the next call reconnects lazily. When a connection ends, every call still
+    waiting on it fails: with :class:`~pgstate.Unavailable` if its request had not been
+    sent or was a read, with :class:`~pgstate.OutcomeUnknown` if it was a write already
+    sent. A call whose request was never sent is retried on a new connection first.
+
+    **Timeouts and cancellation:** a call that times out raises Unavailable (reads, and
+    writes not yet sent) or OutcomeUnknown (writes sent). Timing out or cancelling a call
+    leaves the connection usable: the late answer is read and discarded.
+    """
+
+    def __init__(self, socket_path: Optional[PathLike] = None, timeout: Optional[float] = None, *,
+                 client_name: str = CLIENT_NAME) -> None:
+        self._path = resolve_socket_path(socket_path)
+        self._timeout = check_timeout(timeout)
+        self._client_name = client_name
+        self._conn: Optional[_Connection] = None
+        self._all: Set[_Connection] = set()
+        self._connect_lock: Optional[asyncio.Lock] = None  # made on the loop, see _connection()
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def socket_path(self) -> str:
+        return self._path
+
+    @property
+    def timeout(self) -> Optional[float]:
+        return self._timeout
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self._conn.usable
+
+    @property
+    def server_info(self) -> Optional[p.HelloOk]:
+        """The HELLO_OK of the current connection (version, limits, capabilities), or None."""
+        return self._conn.hello if self._conn is not None and not self._conn.closed else None
+
+    def __repr__(self) -> str:
+        return "<pgstate.aio.AsyncClient %s %s>" % (self._path, "connected" if self.connected else "not connected")
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "AsyncClient":
+        await self.connect()
+        return self
+
+    async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
+                        tb: Optional[TracebackType]) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Connect and perform the handshake, unless already connected."""
+        if self._timeout is None:
+            await self._connection()
+            return
+        try:
+            await asyncio.wait_for(self._connection(), self._timeout)
+        except asyncio.TimeoutError:
+            raise Unavailable("connecting to pgstated at %s timed out after %gs"
+                              % (self._path, self._timeout)) from None
+
+    async def close(self) -> None:
+        """Close every connection; calls still waiting fail. The next call reconnects."""
+        conns, self._all, self._conn = self._all, set(), None
+        for conn in conns:
+            conn.close()
+        for conn in conns:
+            await conn.wait_closed()
+
+    # -- operations -------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        """Check that pgstated answers."""
+        await self._run(Call.ping())
+
+    async def load(self, persistence_id: str) -> Optional[Record]:
+        """The current record of ``persistence_id``, or None if there is none."""
+        result: Optional[Record] = await self._run(Call.load(persistence_id))
+        return result
+
+    async def upsert(self, persistence_id: str, expected_revision: int, state: bytes) -> Record:
+        """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
+
+        Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
+        the record does not exist); nothing was changed then.
+        """
+        result: Record = await self._run(Call.upsert(persistence_id, expected_revision, state))
+        return result
+
+    async def delete(self, persistence_id: str, expected_revision: Optional[int] = None) -> None:
+        """Delete the record of ``persistence_id``.
+
+        Without ``expected_revision`` the delete is unconditional and idempotent. With it, the
+        record is deleted only if its revision is ``expected_revision`` (with 0: succeed only
+        if there is no record), else ConcurrencyError is raised and nothing is changed.
+        """
+        await self._run(Call.delete(persistence_id, expected_revision))
+
+    # -- internals --------------------------------------------------------------------------------
+
+    async def _connection(self) -> _Connection:
+        conn = self._conn
+        if conn is not None and conn.usable:
+            return conn
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        async with self._connect_lock:
+            conn = self._conn
+            if conn is not None and conn.usable:
+                return conn
+            self._forget_closed()
+            conn = await _Connection.open(self._path, self._client_name)
+            self._conn = conn
+            self._all.add(conn)
+            return conn
+
+    def _forget_closed(self) -> None:
+        self._all = {c for c in self._all if not c.closed}
+
+    async def _attempt(self, call: Call, progress: _Progress) -> Any:
+        for attempt in range(_MAX_ATTEMPTS):
+            conn = await self._connection()
+            try:
+                return await conn.call(call, progress)
+            except _NotSent as exc:
+                if attempt == _MAX_ATTEMPTS - 1:
+                    raise exc.error from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _run(self, call: Call) -> Any:
+        progress = _Progress()
+        if self._timeout is None:
+            return await self._attempt(call, progress)
+        try:
+            return await asyncio.wait_for(self._attempt(call, progress), self._timeout)
+        except asyncio.TimeoutError:
+            raise call.timed_out(progress.written, self._timeout) from None
