@@ -43,7 +43,7 @@ public final class StorePool: @unchecked Sendable {
         workers.forEach { $0.start() }
     }
 
-    /// Returns once at least one connection is up with the schema ready.
+    /// Returns once at least one connection is up with the schema ready, or once ``shutdown()`` has begun.
     public func waitUntilReady() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = lock.withLock {
@@ -99,11 +99,13 @@ public final class StorePool: @unchecked Sendable {
 
     /// Refuses new requests, lets every queued one finish, then closes the connections.
     public func shutdown() async {
-        let workers: [PoolWorker] = lock.withLock {
+        let (workers, readyWaiters): ([PoolWorker], [CheckedContinuation<Void, Never>]) = lock.withLock {
             router.stopAccepting()
             isStopping = true
-            return self.workers
+            defer { self.readyWaiters = [] }
+            return (self.workers, self.readyWaiters)
         }
+        readyWaiters.forEach { $0.resume() }
         workers.forEach { $0.wake() }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = lock.withLock {
