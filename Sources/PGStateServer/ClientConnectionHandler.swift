@@ -17,6 +17,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// A user event that starts the connection's drain at shutdown.
     struct Drain {}
 
+    /// How long a connection whose output is closed waits for the client to close its side.
+    static let closeGracePeriod = TimeAmount.seconds(2)
+
     private var machine: ClientConnectionStateMachine
     private let pool: StorePool
     private let registry: ConnectionRegistry
@@ -100,7 +103,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     // MARK: Backpressure
 
     func read(context: ChannelHandlerContext) {
-        if machine.shouldPauseReading || !context.channel.isWritable {
+        if machine.state == .outputClosed {
+            context.read()
+        } else if machine.shouldPauseReading || !context.channel.isWritable {
             readPending = true
         } else {
             context.read()
@@ -131,6 +136,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             write(frame, context: context)
             context.flush()
             context.close(promise: nil)
+        case .sendAndCloseOutput(let frame):
+            write(frame, context: context)
+            context.flush()
+            context.close(mode: .output, promise: nil)
+            // Keep reading (and dropping) so the client's last frames do not turn its end of stream into a reset;
+            // a client that never closes is cut off after a grace period.
+            readPending = false
+            context.read()
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: Self.closeGracePeriod) { loopBound.value.close(promise: nil) }
         case .close:
             context.close(promise: nil)
         case .execute(let requestID, let operation):
@@ -151,15 +166,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func answer(requestID: UInt32, _ response: Response) {
         registry.requestFinished()
-        let (send, thenClose) = machine.responseReady()
+        let (send, then) = machine.responseReady()
         guard send, let context else { return }
         write(ResponseFrame(requestID: requestID, response: response), context: context)
         context.flush()
-        if thenClose {
-            context.close(promise: nil)
-        } else {
-            resumeReadingIfPossible(context: context)
-        }
+        perform(then, context: context)
+        resumeReadingIfPossible(context: context)
     }
 
     private func write(_ frame: ResponseFrame, context: ChannelHandlerContext) {

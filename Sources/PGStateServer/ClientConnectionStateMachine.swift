@@ -9,9 +9,12 @@ struct ClientConnectionStateMachine {
     enum State: Equatable {
         case awaitingHello
         case ready
-        /// Shutting down: new requests are refused with `SHUTTING_DOWN`; the connection closes once every
-        /// request in flight has been answered.
+        /// Shutting down: new requests are refused with `SHUTTING_DOWN`; once every request in flight has been
+        /// answered the server sends `ERROR SHUTTING_DOWN` with request id 0 and closes its side.
         case draining
+        /// The closing notice is sent and the output closed; input is read and dropped until the client closes
+        /// (so the client sees a clean end of stream rather than a reset).
+        case outputClosed
         case closed
     }
 
@@ -19,6 +22,8 @@ struct ClientConnectionStateMachine {
         case none
         case send(ResponseFrame)
         case sendAndClose(ResponseFrame)
+        /// Send the frame, then close the output side only.
+        case sendAndCloseOutput(ResponseFrame)
         case execute(requestID: UInt32, StoreOperation)
         case close
     }
@@ -71,14 +76,14 @@ struct ClientConnectionStateMachine {
             return .execute(requestID: id, StoreOperation(request)!)
         case (.draining, _):
             return .send(error(id, .shuttingDown, "pgstated is shutting down; the request was not executed"))
-        case (.closed, _):
+        case (.outputClosed, _), (.closed, _):
             return .none
         }
     }
 
     /// A framing error from the frame decoder, or a decode error of one frame.
     mutating func protocolError(_ error: ProtocolError) -> Action {
-        guard state != .closed else { return .none }
+        guard state != .closed && state != .outputClosed else { return .none }
         let response = ResponseFrame(requestID: error.requestID, response: .error(ErrorResponse(error)))
         if error.closesConnection {
             state = .closed
@@ -87,21 +92,17 @@ struct ClientConnectionStateMachine {
         return .send(response)
     }
 
-    /// A store operation answered. Returns whether to send the response, and then whether to close.
-    mutating func responseReady() -> (send: Bool, thenClose: Bool) {
+    /// A store operation answered. Returns whether to send the response, and what to do after it.
+    mutating func responseReady() -> (send: Bool, then: Action) {
         switch state {
         case .ready:
             inFlight -= 1
-            return (true, false)
+            return (true, .none)
         case .draining:
             inFlight -= 1
-            if inFlight == 0 {
-                state = .closed
-                return (true, true)
-            }
-            return (true, false)
-        case .closed:
-            return (false, false)
+            return (true, inFlight == 0 ? closingNotice() : .none)
+        case .outputClosed, .closed:
+            return (false, .none)
         case .awaitingHello:
             preconditionFailure("invalid state: \(state) with a response in flight")
         }
@@ -114,15 +115,18 @@ struct ClientConnectionStateMachine {
             state = .closed
             return .close
         case .ready:
-            if inFlight == 0 {
-                state = .closed
-                return .close
-            }
             state = .draining
-            return .none
-        case .draining, .closed:
+            return inFlight == 0 ? closingNotice() : .none
+        case .draining, .outputClosed, .closed:
             return .none
         }
+    }
+
+    /// Every request read so far is answered: tell the client that nothing after this was executed.
+    private mutating func closingNotice() -> Action {
+        state = .outputClosed
+        return .sendAndCloseOutput(error(0, .shuttingDown,
+            "pgstated is shutting down; every request not answered on this connection was not executed"))
     }
 
     mutating func closed() {
