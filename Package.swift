@@ -82,6 +82,7 @@ let package = Package(
             name: "PGStatedIntegrationTests",
             dependencies: [
                 "PGStateProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -136,7 +136,7 @@ class Call:
         return cls(p.MessageType.LOAD, persistence_id)
 
     @classmethod
-    def upsert(cls, persistence_id: str, expected_revision: int, state: bytes) -> "Call":
+    def upsert(cls, persistence_id: str, expected_revision: int, state: p.BytesLike) -> "Call":
         p.check_persistence_id(persistence_id, p.MAX_ID_BYTES)
         p.check_upsert_revision(expected_revision)
         data = p.check_state(state, 2**32 - 1)
@@ -149,7 +149,7 @@ class Call:
             p.check_delete_revision(expected_revision)
         return cls(p.MessageType.DELETE, persistence_id, expected_revision)
 
-    def _request(self, request_id: int) -> p.Request:
+    def _request(self, request_id: int) -> Union[p.Ping, p.Load, p.Upsert, p.Delete]:
         t = self.type
         if t is p.MessageType.PING:
             return p.Ping(request_id)
@@ -209,10 +209,18 @@ class Call:
     # -- failures without an answer ------------------------------------------------------------
 
     def connection_lost(self, written: bool, cause: Optional[BaseException] = None) -> Error:
-        """The error for this call when its connection ended before the answer."""
+        """The error for this call when its connection ended before the answer.
+
+        After ERROR 202 SHUTTING_DOWN with request id 0 (the server's last frame) every
+        request still unanswered was not executed (PROTOCOL.md section 10): Unavailable.
+        Otherwise a write that was sent has an unknown outcome.
+        """
         reason = "" if cause is None else ": %s" % (cause,)
-        if not written:
-            exc: Error = Unavailable("connection to pgstated closed before the %s was sent%s" % (self.name, reason))
+        if isinstance(cause, Error) and cause.status == Status.SHUTTING_DOWN and cause.request_id == 0:
+            exc: Error = Unavailable("pgstated is shutting down; the %s was not executed (%s)"
+                                     % (self.name, cause.message), status=cause.status)
+        elif not written:
+            exc = Unavailable("connection to pgstated closed before the %s was sent%s" % (self.name, reason))
         elif self.is_write:
             exc = OutcomeUnknown("connection to pgstated lost after the %s was sent%s; it may or may not "
                                  "have been applied (load to find out)" % (self.name, reason))

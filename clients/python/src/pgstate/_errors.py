@@ -133,8 +133,10 @@ class Unavailable(Error):
     Raised when the daemon cannot be reached (socket missing, connection refused: the
     message names the socket path), for the statuses 2xx (200 UNAVAILABLE, 201 OVERLOADED,
     202 SHUTTING_DOWN and unassigned 2xx codes), when the connection ends before a request
-    was sent, and for a read (load, ping) that timed out or whose connection ended before
-    the answer (reads are safe to repeat).
+    was sent, for every request -- writes included -- left unanswered by the server's
+    shutdown notice (ERROR 202 with request id 0: they were not executed), and for a read
+    (load, ping) that timed out or whose connection ended before the answer (reads are
+    safe to repeat).
     """
 
 

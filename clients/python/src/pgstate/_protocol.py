@@ -29,7 +29,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_ID_BYTES", "DEFAULT_MAX_STATE_BYTES",
     "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "FLAG_EXPECTED_REVISION",
     "MAX_REQUEST_ID", "MAX_UPSERT_EXPECTED_REVISION", "MAX_DELETE_EXPECTED_REVISION",
-    "MessageType", "Limits", "DEFAULT_LIMITS", "Frame", "FrameReader",
+    "MessageType", "Limits", "DEFAULT_LIMITS", "BytesLike", "Frame", "FrameReader",
     "Hello", "Ping", "Load", "Upsert", "Delete", "Request",
     "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "Response",
     "encode_hello", "encode_ping", "encode_load", "encode_upsert", "encode_delete",
@@ -100,6 +100,8 @@ class Limits:
 
 
 DEFAULT_LIMITS: Final = Limits()
+
+BytesLike = Union[bytes, bytearray, memoryview]
 
 
 # --- Argument rules (section 8) -------------------------------------------------------------
@@ -241,7 +243,7 @@ def encode_load(request_id: int, persistence_id: str, limits: Limits = DEFAULT_L
     return _request_frame(MessageType.LOAD, 0, request_id, _str8(raw_id), limits)
 
 
-def encode_upsert(request_id: int, persistence_id: str, expected_revision: int, state: bytes,
+def encode_upsert(request_id: int, persistence_id: str, expected_revision: int, state: BytesLike,
                   limits: Limits = DEFAULT_LIMITS) -> bytes:
     """UPSERT: create (expected_revision 0) or update revision N to N+1."""
     raw_id = check_persistence_id(persistence_id, limits.max_id_bytes)

@@ -110,7 +110,8 @@ class _Connection:
     @property
     def usable(self) -> bool:
         """Whether new requests may be sent on this connection."""
-        return not (self._closed or self._draining)
+        # The transport may already know the peer is gone before the reader task has seen EOF.
+        return not (self._closed or self._draining or self._writer.is_closing())
 
     @property
     def closed(self) -> bool:
@@ -162,10 +163,7 @@ class _Connection:
             self._task.cancel()
 
     async def wait_closed(self) -> None:
-        try:
-            await self._task
-        except BaseException:  # cancelled, or its failure is already recorded
-            pass
+        await asyncio.wait({self._task})  # its outcome is already recorded in self._cause
         try:
             await self._writer.wait_closed()
         except (OSError, asyncio.CancelledError):
@@ -185,20 +183,26 @@ class _Connection:
             self._slots.release()  # wakes a waiting caller, which sees the connection closed
 
     async def _read_loop(self) -> None:
-        cause: BaseException
+        try:
+            cause = await self._read_until_failure()
+        except asyncio.CancelledError:
+            self._shutdown(Unavailable("the client closed the connection"))
+            raise
+        self._shutdown(cause)
+
+    async def _read_until_failure(self) -> BaseException:
+        """Read and dispatch responses until the connection ends; return why it ended."""
         try:
             while not self._closed:
                 data = await self._reader.read(_RECV_BYTES)
                 if not data:
-                    cause = Unavailable("pgstated closed the connection")
-                    break
+                    return Unavailable("pgstated closed the connection")
                 self._frames.feed(data)
                 for frame in self._frames:
                     self._dispatch(p.decode_response(frame))
                     if self._closed:
-                        return
-            else:
-                return
+                        break
+            return self._cause or Unavailable("the connection was closed")
         except ProtocolError as exc:
             # The request the bad frame answers (if any) gets the ProtocolError itself.
             entry = self._pending.pop(exc.request_id, None) if exc.request_id else None
@@ -206,14 +210,9 @@ class _Connection:
                 self._slots.release()
                 if not entry.future.done():
                     entry.future.set_exception(exc)
-            cause = exc
-        except asyncio.CancelledError:
-            cause = Unavailable("the client closed the connection")
-            self._shutdown(cause)
-            raise
-        except Exception as exc:  # the transport failed (or a bug): fail everything
-            cause = exc
-        self._shutdown(cause)
+            return exc
+        except (OSError, EOFError) as exc:  # the transport failed
+            return exc
 
     def _dispatch(self, response: p.Response) -> None:
         rid = response.request_id
@@ -234,7 +233,9 @@ class _Connection:
         except ProtocolError as exc:
             if not entry.future.done():
                 entry.future.set_exception(exc)
-            raise ProtocolError(exc.message) from exc  # and close the connection
+            if not isinstance(response, p.ErrorResponse):
+                # The response does not fit its request: close, failing everything else.
+                raise ProtocolError(exc.message) from exc
         except Error as exc:
             if not entry.future.done():
                 entry.future.set_exception(exc)
@@ -337,7 +338,7 @@ class AsyncClient:
         result: Optional[Record] = await self._run(Call.load(persistence_id))
         return result
 
-    async def upsert(self, persistence_id: str, expected_revision: int, state: bytes) -> Record:
+    async def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike) -> Record:
         """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
 
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when

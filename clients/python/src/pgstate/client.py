@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from types import TracebackType
@@ -28,6 +27,18 @@ from ._record import Record
 __all__ = ["Client"]
 
 _RECV_BYTES = 256 * 1024
+
+
+def _peer_closed(sock: socket.socket) -> bool:
+    """Whether an idle connection is unusable: EOF, an error, or bytes nobody asked for."""
+    try:
+        sock.settimeout(0.0)  # non-blocking peek; each call sets its own timeout afterwards
+        sock.recv(1, socket.MSG_PEEK)
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: the connection looks alive
+    except OSError:
+        return True
+    return True
 
 
 class Client:
@@ -126,7 +137,7 @@ class Client:
         result: Optional[Record] = self._run(Call.load(persistence_id))
         return result
 
-    def upsert(self, persistence_id: str, expected_revision: int, state: bytes) -> Record:
+    def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike) -> Record:
         """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
 
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
@@ -187,15 +198,10 @@ class Client:
 
     def _ensure_connected(self, deadline: Optional[float]) -> None:
         sock = self._sock
-        if sock is not None:
+        if sock is not None and _peer_closed(sock):
             # Nothing is outstanding, so anything readable means the server has closed (or is
             # about to): e.g. the daemon restarted. Reconnect rather than fail the next call.
-            try:
-                readable, _, _ = select.select([sock], [], [], 0)
-            except (OSError, ValueError):
-                readable = [sock]
-            if readable:
-                self.close()
+            self.close()
         if self._sock is None:
             self._connect(deadline)
 
@@ -249,4 +255,9 @@ class Client:
             raise
         if isinstance(response, p.ErrorResponse) and closes_connection(response):
             self.close()
-        return call.result(response)
+        try:
+            return call.result(response)
+        except ProtocolError:
+            if not isinstance(response, p.ErrorResponse):  # it does not fit its request: out of sync
+                self.close()
+            raise

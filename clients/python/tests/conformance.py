@@ -1,0 +1,288 @@
+"""Interpreter of proto-spec/conformance/scenarios.json (format: proto-spec/conformance/README.md).
+
+Runs a scenario's steps through the sync :class:`pgstate.Client` or the async
+:class:`pgstate.aio.AsyncClient` and checks each outcome; a mismatch raises
+:class:`StepFailure` naming the scenario, the step and what differed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import os
+import pathlib
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+import pgstate
+from pgstate import aio
+
+SCENARIOS_PATH = pathlib.Path(__file__).resolve().parents[3] / "proto-spec" / "conformance" / "scenarios.json"
+
+OPS = ("load", "upsert", "delete", "ping", "race")
+EXPECT_KINDS = ("record", "not_found", "ok", "conflict", "error")
+CLOCK_TOLERANCE = datetime.timedelta(minutes=5)
+
+Outcome = Tuple[str, Any]
+
+
+class StepFailure(AssertionError):
+    pass
+
+
+def load_scenarios(path: pathlib.Path = SCENARIOS_PATH) -> Dict[str, Any]:
+    with path.open(encoding="utf-8") as f:
+        doc: Dict[str, Any] = json.load(f)  # integers stay exact: 2^64-1 is an int, not a float
+    return doc
+
+
+def make_prefix() -> str:
+    return "conf-%d-%s-" % (os.getpid(), os.urandom(6).hex())
+
+
+def resolve_id(step: Dict[str, Any], prefix: str) -> str:
+    """The step's persistence id: "id" with "{p}" substituted (padded to "id_pad_to" bytes),
+    or "id_hex" decoded. Bytes that are not UTF-8 become lone surrogates (surrogateescape),
+    which the client must refuse as it cannot send them."""
+    if "id" in step:
+        pid: str = step["id"].replace("{p}", prefix)
+        pad_to = step.get("id_pad_to")
+        if pad_to is not None:
+            missing = pad_to - len(pid.encode("utf-8"))
+            if missing < 0:
+                raise StepFailure("id %r is already longer than id_pad_to %d" % (pid, pad_to))
+            pid += "x" * missing
+        return pid
+    return bytes.fromhex(step["id_hex"]).decode("utf-8", "surrogateescape")
+
+
+def resolve_state(obj: Dict[str, Any]) -> bytes:
+    if "state_hex" in obj:
+        return bytes.fromhex(obj["state_hex"])
+    if "state_repeat" in obj:
+        rep = obj["state_repeat"]
+        return bytes.fromhex(rep["hex"]) * rep["count"]
+    raise StepFailure("no state_hex or state_repeat in %r" % (obj,))
+
+
+def validate_document(doc: Dict[str, Any]) -> List[str]:
+    """Structural problems of a scenarios document (empty list if none)."""
+    problems: List[str] = []
+    names = set()
+    if not isinstance(doc.get("description"), str):
+        problems.append("document has no description")
+    for sc in doc.get("scenarios", []):
+        name = sc.get("name", "?")
+        if name in names:
+            problems.append("duplicate scenario name %s" % name)
+        names.add(name)
+        if not isinstance(sc.get("description"), str):
+            problems.append("%s: no description" % name)
+        if not sc.get("steps"):
+            problems.append("%s: no steps" % name)
+        for i, step in enumerate(sc.get("steps", [])):
+            where = "%s step %d" % (name, i)
+            op = step.get("op")
+            if op not in OPS:
+                problems.append("%s: unknown op %r" % (where, op))
+                continue
+            if op != "ping" and ("id" in step) == ("id_hex" in step):
+                problems.append("%s: needs exactly one of id, id_hex" % where)
+            if "id" in step and "{p}" not in step["id"]:
+                problems.append("%s: id without the {p} prefix" % where)
+            if op in ("upsert", "race") and ("state_hex" in step) == ("state_repeat" in step):
+                problems.append("%s: needs exactly one of state_hex, state_repeat" % where)
+            if op in ("upsert", "race") and not isinstance(step.get("expected_revision"), int):
+                problems.append("%s: needs an integer expected_revision" % where)
+            expect = step.get("expect")
+            if not isinstance(expect, dict):
+                problems.append("%s: no expect" % where)
+                continue
+            if op == "race":
+                if set(expect) != {"winners", "conflicts"} or \
+                        expect["winners"] + expect["conflicts"] != step.get("writers"):
+                    problems.append("%s: race expect must be winners + conflicts = writers" % where)
+                continue
+            if len(expect) != 1 or next(iter(expect)) not in EXPECT_KINDS:
+                problems.append("%s: expect must be exactly one of %s" % (where, ", ".join(EXPECT_KINDS)))
+    return problems
+
+
+# --- outcomes -----------------------------------------------------------------------------------
+
+
+def outcome_of_result(op: str, result: Any) -> Outcome:
+    if isinstance(result, pgstate.Record):
+        return ("record", result)
+    if op == "load":
+        return ("not_found", None)
+    return ("ok", None)
+
+
+def outcome_of_error(exc: BaseException) -> Outcome:
+    if isinstance(exc, pgstate.ConcurrencyError):
+        return ("conflict", exc)
+    if isinstance(exc, pgstate.InvalidArgument):
+        return ("error", "INVALID_ARGUMENT")
+    raise exc
+
+
+def describe(outcome: Outcome) -> str:
+    kind, value = outcome
+    if kind == "record":
+        return "record(revision %d, %d state bytes)" % (value.revision, len(value.state))
+    if kind == "conflict":
+        return "conflict(expected %d, actual %d)" % (value.expected_revision, value.actual_revision)
+    if kind == "error":
+        return "error(%s)" % value
+    return kind
+
+
+def check_outcome(where: str, expect: Dict[str, Any], outcome: Outcome) -> None:
+    kind = next(iter(expect))
+    got_kind, value = outcome
+    if got_kind != kind:
+        raise StepFailure("%s: expected %s, got %s" % (where, json.dumps(expect)[:200], describe(outcome)))
+    if kind == "record":
+        want = expect["record"]
+        if value.revision != want["revision"]:
+            raise StepFailure("%s: expected revision %d, got %d" % (where, want["revision"], value.revision))
+        state = resolve_state(want)
+        if value.state != state:
+            raise StepFailure("%s: state differs (expected %d bytes, got %d bytes)"
+                              % (where, len(state), len(value.state)))
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if value.updated_at.tzinfo is None or abs(value.updated_at - now) > CLOCK_TOLERANCE:
+            raise StepFailure("%s: updated_at %s is not within 5 minutes of %s" % (where, value.updated_at, now))
+    elif kind == "conflict":
+        want = expect["conflict"]
+        if (value.expected_revision, value.actual_revision) != (want["expected"], want["actual"]):
+            raise StepFailure("%s: expected conflict(%d, %d), got %s"
+                              % (where, want["expected"], want["actual"], describe(outcome)))
+    elif kind == "error":
+        if value != expect["error"]:
+            raise StepFailure("%s: expected error %s, got %s" % (where, expect["error"], value))
+
+
+def check_race(where: str, step: Dict[str, Any], outcomes: List[Outcome]) -> None:
+    n = step["expected_revision"]
+    winners = [o for o in outcomes if o[0] == "record"]
+    conflicts = [o for o in outcomes if o[0] == "conflict"]
+    if len(winners) != step["expect"]["winners"] or len(conflicts) != step["expect"]["conflicts"]:
+        raise StepFailure("%s: expected %d winners and %d conflicts, got %s"
+                          % (where, step["expect"]["winners"], step["expect"]["conflicts"],
+                             ", ".join(describe(o) for o in outcomes)))
+    for _, rec in winners:
+        if rec.revision != n + 1:
+            raise StepFailure("%s: winner got revision %d, not %d" % (where, rec.revision, n + 1))
+    for _, exc in conflicts:
+        if (exc.expected_revision, exc.actual_revision) != (n, n + 1):
+            raise StepFailure("%s: loser got %s, not conflict(%d, %d)" % (where, describe(("conflict", exc)), n, n + 1))
+
+
+# --- sync runner --------------------------------------------------------------------------------
+
+
+def _sync_call(client: pgstate.Client, step: Dict[str, Any], prefix: str) -> Outcome:
+    op = step["op"]
+    try:
+        result: Any = None
+        if op == "ping":
+            client.ping()
+        elif op == "load":
+            result = client.load(resolve_id(step, prefix))
+        elif op == "upsert":
+            result = client.upsert(resolve_id(step, prefix), step["expected_revision"], resolve_state(step))
+        else:
+            client.delete(resolve_id(step, prefix), step.get("expected_revision"))
+    except pgstate.Error as exc:
+        return outcome_of_error(exc)
+    return outcome_of_result(op, result)
+
+
+def _sync_race(socket_path: str, step: Dict[str, Any], prefix: str, timeout: Optional[float]) -> List[Outcome]:
+    writers = step["writers"]
+    clients = [pgstate.Client(socket_path, timeout=timeout) for _ in range(writers)]
+    barrier = threading.Barrier(writers)
+    outcomes: List[Optional[Outcome]] = [None] * writers
+    errors: List[BaseException] = []
+    pid, state = resolve_id(step, prefix), resolve_state(step)
+
+    def write(i: int) -> None:
+        try:
+            barrier.wait(30)
+            outcomes[i] = outcome_of_result("upsert", clients[i].upsert(pid, step["expected_revision"], state))
+        except pgstate.ConcurrencyError as exc:
+            outcomes[i] = ("conflict", exc)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    try:
+        for c in clients:
+            c.connect()  # all connections open before anyone writes
+        threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        for c in clients:
+            c.close()
+    if errors:
+        raise errors[0]
+    return [o for o in outcomes if o is not None]
+
+
+def run_scenario_sync(socket_path: str, scenario: Dict[str, Any], prefix: Optional[str] = None,
+                      timeout: Optional[float] = 30.0) -> None:
+    prefix = prefix or make_prefix()
+    with pgstate.Client(socket_path, timeout=timeout) as client:
+        for i, step in enumerate(scenario["steps"]):
+            where = "%s step %d (%s)" % (scenario["name"], i, step["op"])
+            if step["op"] == "race":
+                check_race(where, step, _sync_race(socket_path, step, prefix, timeout))
+            else:
+                check_outcome(where, step["expect"], _sync_call(client, step, prefix))
+
+
+# --- async runner -------------------------------------------------------------------------------
+
+
+async def _async_call(client: aio.AsyncClient, step: Dict[str, Any], prefix: str) -> Outcome:
+    op = step["op"]
+    try:
+        result: Any = None
+        if op == "ping":
+            await client.ping()
+        elif op == "load":
+            result = await client.load(resolve_id(step, prefix))
+        elif op == "upsert":
+            result = await client.upsert(resolve_id(step, prefix), step["expected_revision"], resolve_state(step))
+        else:
+            await client.delete(resolve_id(step, prefix), step.get("expected_revision"))
+    except pgstate.Error as exc:
+        return outcome_of_error(exc)
+    return outcome_of_result(op, result)
+
+
+async def _async_race(socket_path: str, step: Dict[str, Any], prefix: str,
+                      timeout: Optional[float]) -> List[Outcome]:
+    clients = [aio.AsyncClient(socket_path, timeout=timeout) for _ in range(step["writers"])]
+    try:
+        await asyncio.gather(*(c.connect() for c in clients))  # separate connections
+        return list(await asyncio.gather(*(_async_call(c, dict(step, op="upsert"), prefix) for c in clients)))
+    finally:
+        await asyncio.gather(*(c.close() for c in clients))
+
+
+async def run_scenario_async(socket_path: str, scenario: Dict[str, Any], prefix: Optional[str] = None,
+                             timeout: Optional[float] = 30.0) -> None:
+    prefix = prefix or make_prefix()
+    async with aio.AsyncClient(socket_path, timeout=timeout) as client:
+        for i, step in enumerate(scenario["steps"]):
+            where = "%s step %d (%s)" % (scenario["name"], i, step["op"])
+            if step["op"] == "race":
+                check_race(where, step, await _async_race(socket_path, step, prefix, timeout))
+            else:
+                check_outcome(where, step["expect"], await _async_call(client, step, prefix))

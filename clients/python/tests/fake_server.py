@@ -1,0 +1,301 @@
+"""A tiny in-process fake pgstated for the client tests.
+
+It speaks protocol v1 on a Unix socket in a temporary directory, from an asyncio loop in a
+background thread (so both the sync and the async client can talk to it), and answers
+from an in-memory dict with the store semantics of PROTOCOL.md section 11. Tests steer it
+with a ``responder`` hook (per request: a canned frame, a delay, silence, or closing the
+connection), with ``reverse_batch`` (answer every N requests in reverse order) and with
+``hello_response`` (answer the HELLO with a canned frame and close).
+
+It is a test double, not a reference server: it encodes with the client's own codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+
+from pgstate import InvalidArgument, ProtocolError, Status
+from pgstate import _protocol as p
+
+CLOSE = "close"    # close the connection without answering
+SILENT = "silent"  # never answer this request
+
+
+@dataclass
+class Delay:
+    """Answer after ``seconds``: with ``frame`` if given, else with the store's answer."""
+
+    seconds: float
+    frame: Optional[bytes] = None
+
+
+Action = Union[None, bytes, str, Delay]
+Responder = Callable[["FakeServer", p.Request], Action]
+
+
+class FakeServer:
+    def __init__(self, *, max_frame_bytes: int = p.DEFAULT_MAX_FRAME_BYTES,
+                 max_id_bytes: int = p.DEFAULT_MAX_ID_BYTES,
+                 max_state_bytes: int = p.DEFAULT_MAX_STATE_BYTES,
+                 max_in_flight: int = p.DEFAULT_MAX_IN_FLIGHT,
+                 capabilities: int = p.CAP_CONDITIONAL_DELETE,
+                 version: int = 1,
+                 responder: Optional[Responder] = None,
+                 reverse_batch: int = 0,
+                 hello_response: Optional[bytes] = None,
+                 close_after_hello: int = 0) -> None:
+        self.limits = p.Limits(max_frame_bytes, max_id_bytes, max_state_bytes, max_in_flight)
+        self.capabilities = capabilities
+        self.version = version
+        self.responder = responder
+        self.reverse_batch = reverse_batch
+        self.hello_response = hello_response
+        self.close_after_hello = close_after_hello  # close the first N connections after HELLO_OK
+        self.store: Dict[str, Tuple[int, bytes, int]] = {}  # id -> (revision, state, updated_at_us)
+        self.requests: List[Tuple[int, p.Request]] = []  # (connection number, request)
+        self.connections = 0
+        self.max_outstanding = 0
+        self._dir = tempfile.mkdtemp(prefix="pgstate-fake-")
+        self.path = os.path.join(self._dir, "pgstated.sock")
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._server: Optional[asyncio.AbstractServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._writers: Set[asyncio.StreamWriter] = set()
+        self._tasks: Set["asyncio.Task[Any]"] = set()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def __enter__(self) -> "FakeServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        ready = threading.Event()
+        errors: List[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                self._server = loop.run_until_complete(asyncio.start_unix_server(self._handle, self.path))
+            except BaseException as exc:  # pragma: no cover
+                errors.append(exc)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="fake-pgstated", daemon=True)
+        self._thread.start()
+        ready.wait(5)
+        if errors:
+            raise errors[0]
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is None or self._thread is None:
+            return
+
+        async def shutdown() -> None:
+            assert self._server is not None
+            self._server.close()
+            for w in list(self._writers):
+                w.close()
+            for t in list(self._tasks):
+                t.cancel()
+            await asyncio.sleep(0)
+            loop.stop()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop)
+        self._thread.join(5)
+        self._loop = None
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+        try:
+            os.rmdir(self._dir)
+        except OSError:
+            pass
+
+    def call_soon(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the server's loop (e.g. to drop every connection)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(fn)
+
+    def drop_connections(self) -> None:
+        """Close every client connection (from any thread)."""
+        def drop() -> None:
+            for w in list(self._writers):
+                w.close()
+        self.call_soon(drop)
+
+    @property
+    def data_requests(self) -> List[p.Request]:
+        """Every request received except HELLOs."""
+        return [r for _, r in self.requests if not isinstance(r, p.Hello)]
+
+    # -- one connection ---------------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
+        self.connections += 1
+        conn = _Conn(self, self.connections, writer)
+        try:
+            await conn.serve(reader)
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            self._writers.discard(writer)
+            writer.close()
+
+    # -- store semantics (PROTOCOL.md section 11) ------------------------------------------------
+
+    def answer(self, request: p.Request) -> bytes:
+        rid = request.request_id
+        if isinstance(request, p.Ping):
+            return p.encode_ok(rid)
+        if isinstance(request, p.Load):
+            current = self.store.get(request.persistence_id)
+            if current is None:
+                return p.encode_not_found(rid)
+            return p.encode_record(rid, current[0], current[2], current[1])
+        if isinstance(request, p.Upsert):
+            current = self.store.get(request.persistence_id)
+            actual = current[0] if current is not None else 0
+            if actual != request.expected_revision:
+                return p.encode_conflict(rid, request.expected_revision, actual)
+            now = int(time.time() * 1_000_000)
+            self.store[request.persistence_id] = (actual + 1, request.state, now)
+            return p.encode_record(rid, actual + 1, now, request.state)
+        assert isinstance(request, p.Delete), request
+        current = self.store.get(request.persistence_id)
+        actual = current[0] if current is not None else 0
+        if request.expected_revision is None:
+            self.store.pop(request.persistence_id, None)
+            return p.encode_ok(rid)
+        if actual != request.expected_revision:
+            return p.encode_conflict(rid, request.expected_revision, actual)
+        self.store.pop(request.persistence_id, None)
+        return p.encode_ok(rid)
+
+
+class _Conn:
+    def __init__(self, server: FakeServer, number: int, writer: asyncio.StreamWriter) -> None:
+        self.server = server
+        self.number = number
+        self.writer = writer
+        self.outstanding = 0
+        self.held: List[bytes] = []
+        self.hello_done = False
+
+    def send(self, frame: bytes, answers_request: bool = True) -> None:
+        if self.writer.is_closing():
+            return
+        self.writer.write(frame)
+        if answers_request:
+            self.outstanding -= 1
+
+    def received(self) -> None:
+        self.outstanding += 1
+        self.server.max_outstanding = max(self.server.max_outstanding, self.outstanding)
+
+    async def serve(self, reader: asyncio.StreamReader) -> None:
+        server = self.server
+        frames = p.FrameReader(p.DEFAULT_MAX_FRAME_BYTES)
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                return
+            frames.feed(data)
+            while True:
+                try:
+                    frame = frames.next_frame()
+                except ProtocolError as exc:
+                    self.send(p.encode_error(0, exc.status or 100, exc.message), False)
+                    return
+                if frame is None:
+                    break
+                try:
+                    request = p.decode_request(frame, server.limits)
+                except InvalidArgument as exc:
+                    self.send(p.encode_error(frame.request_id, Status.INVALID_ARGUMENT, exc.message), False)
+                    continue
+                except ProtocolError as exc:
+                    self.send(p.encode_error(exc.request_id or 0, exc.status or 100, exc.message), False)
+                    if exc.status == Status.UNKNOWN_MESSAGE_TYPE:
+                        continue
+                    return
+                server.requests.append((self.number, request))
+                if not self.hello_done:
+                    if not await self.handshake(request):
+                        return
+                    continue
+                if isinstance(request, p.Hello):
+                    self.send(p.encode_error(request.request_id, Status.NOT_ALLOWED, "HELLO already received"),
+                              False)
+                    return
+                self.received()
+                if not self.dispatch(request):
+                    return
+                await self.writer.drain()
+
+    async def handshake(self, request: p.Request) -> bool:
+        server = self.server
+        if not isinstance(request, p.Hello):
+            self.send(p.encode_error(request.request_id, Status.NOT_ALLOWED, "first frame must be HELLO"), False)
+            return False
+        if server.hello_response is not None:
+            self.send(server.hello_response, False)
+            await self.writer.drain()
+            return False
+        lim = server.limits
+        self.send(p.encode_hello_ok(request.request_id, server.version, "fake-pgstated 0.0.1",
+                                    lim.max_frame_bytes, lim.max_id_bytes, lim.max_state_bytes,
+                                    lim.max_in_flight, server.capabilities), False)
+        await self.writer.drain()
+        self.hello_done = True
+        if server.close_after_hello > 0:
+            server.close_after_hello -= 1
+            return False
+        return True
+
+    def dispatch(self, request: p.Request) -> bool:
+        """Answer (or schedule the answer to) one request; False to close the connection."""
+        server = self.server
+        action = server.responder(server, request) if server.responder is not None else None
+        if action == CLOSE:
+            return False
+        if action == SILENT:
+            return True
+        if isinstance(action, Delay):
+            frame = action.frame if action.frame is not None else server.answer(request)
+            loop = asyncio.get_running_loop()
+            loop.call_later(action.seconds, self.send, frame)
+            return True
+        frame = action if isinstance(action, bytes) else server.answer(request)
+        if server.reverse_batch:
+            self.held.append(frame)
+            if len(self.held) >= server.reverse_batch:
+                for f in reversed(self.held):
+                    self.send(f)
+                self.held.clear()
+            return True
+        self.send(frame)
+        return True

@@ -1,0 +1,307 @@
+"""Every shared test vector of proto-spec/vectors/ through the Python codec.
+
+Valid vectors must encode byte-exactly from their "message" and decode back to it (fed
+all at once and one byte at a time); invalid vectors must fail with the named status and
+request id; incomplete vectors must yield no frame and consume nothing. Per-vector
+"limits" override the defaults.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import pathlib
+import unittest
+from typing import Any, Dict, List, Optional, Tuple
+
+from pgstate import Error, InvalidArgument, ProtocolError, Status
+from pgstate import _protocol as p
+from pgstate._record import datetime_from_us
+
+VECTOR_DIR = pathlib.Path(__file__).resolve().parents[3] / "proto-spec" / "vectors"
+
+
+def load_vectors() -> List[Tuple[str, Dict[str, Any]]]:
+    vectors = []
+    for path in sorted(VECTOR_DIR.glob("*.json")):
+        with path.open(encoding="utf-8") as f:
+            for v in json.load(f)["vectors"]:
+                vectors.append((path.name, v))
+    return vectors
+
+
+def vector_limits(v: Dict[str, Any]) -> p.Limits:
+    limits = v.get("limits", {})
+    return p.Limits(
+        max_frame_bytes=limits.get("max_frame_bytes", p.DEFAULT_MAX_FRAME_BYTES),
+        max_id_bytes=limits.get("max_id_bytes", p.DEFAULT_MAX_ID_BYTES),
+        max_state_bytes=limits.get("max_state_bytes", p.DEFAULT_MAX_STATE_BYTES),
+        max_in_flight=limits.get("max_in_flight", p.DEFAULT_MAX_IN_FLIGHT),
+    )
+
+
+def to_message(m: Any) -> Dict[str, Any]:
+    """A decoded message dataclass in the vectors' "message" notation."""
+    d: Dict[str, Any] = {"type": m.TYPE.name, "request_id": m.request_id, "flags": m.flags}
+    if isinstance(m, p.Hello):
+        d.update(versions=list(m.versions), client_name=m.client_name)
+    elif isinstance(m, p.Load):
+        d.update(persistence_id=m.persistence_id)
+    elif isinstance(m, p.Upsert):
+        d.update(persistence_id=m.persistence_id, expected_revision=m.expected_revision,
+                 state_hex=m.state.hex())
+    elif isinstance(m, p.Delete):
+        d.update(persistence_id=m.persistence_id, expected_revision=m.expected_revision)
+    elif isinstance(m, p.HelloOk):
+        d.update(version=m.version, server_version=m.server_version, max_frame_bytes=m.max_frame_bytes,
+                 max_id_bytes=m.max_id_bytes, max_state_bytes=m.max_state_bytes,
+                 max_in_flight=m.max_in_flight, capabilities=m.capabilities)
+    elif isinstance(m, p.RecordResponse):
+        d.update(revision=m.revision, updated_at_us=m.updated_at_us, state_hex=m.state.hex())
+    elif isinstance(m, p.Conflict):
+        d.update(expected_revision=m.expected_revision, actual_revision=m.actual_revision)
+    elif isinstance(m, p.ErrorResponse):
+        d.update(status=m.status, message=m.message)
+    return d
+
+
+def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
+    """Encode a vector's "message" with the module-level encode_* functions."""
+    t, rid = m["type"], m["request_id"]
+    if t == "HELLO":
+        return p.encode_hello(rid, m["versions"], m["client_name"])
+    if t == "PING":
+        return p.encode_ping(rid)
+    if t == "LOAD":
+        return p.encode_load(rid, m["persistence_id"], limits)
+    if t == "UPSERT":
+        return p.encode_upsert(rid, m["persistence_id"], m["expected_revision"],
+                               bytes.fromhex(m["state_hex"]), limits)
+    if t == "DELETE":
+        return p.encode_delete(rid, m["persistence_id"], m["expected_revision"], limits)
+    if t == "HELLO_OK":
+        return p.encode_hello_ok(rid, m["version"], m["server_version"], m["max_frame_bytes"],
+                                 m["max_id_bytes"], m["max_state_bytes"], m["max_in_flight"],
+                                 m["capabilities"])
+    if t == "OK":
+        return p.encode_ok(rid)
+    if t == "RECORD":
+        return p.encode_record(rid, m["revision"], m["updated_at_us"], bytes.fromhex(m["state_hex"]))
+    if t == "NOT_FOUND":
+        return p.encode_not_found(rid)
+    if t == "CONFLICT":
+        return p.encode_conflict(rid, m["expected_revision"], m["actual_revision"])
+    if t == "ERROR":
+        return p.encode_error(rid, m["status"], m["message"])
+    raise AssertionError("unknown message type " + t)
+
+
+def decode(data: bytes, direction: str, limits: p.Limits) -> Optional[Any]:
+    """Feed ``data`` to a FrameReader and decode one frame; None if it is incomplete."""
+    reader = p.FrameReader(limits.max_frame_bytes)
+    reader.feed(data)
+    frame = reader.next_frame()
+    if frame is None:
+        return None
+    if direction == "request":
+        return p.decode_request(frame, limits)
+    return p.decode_response(frame)
+
+
+VECTORS = load_vectors()
+
+
+class VectorFilesTest(unittest.TestCase):
+    def test_vector_files_are_found(self) -> None:
+        names = sorted(path.name for path in VECTOR_DIR.glob("*.json"))
+        self.assertIn("requests.json", names)
+        self.assertIn("responses.json", names)
+        self.assertGreater(len(VECTORS), 50)
+
+    def test_names_are_unique(self) -> None:
+        names = [v["name"] for _, v in VECTORS]
+        self.assertEqual(len(names), len(set(names)))
+
+    def test_every_vector_is_valid_invalid_or_incomplete(self) -> None:
+        for fname, v in VECTORS:
+            kinds = ["message" in v, "error" in v, bool(v.get("incomplete"))]
+            self.assertEqual(sum(kinds), 1, "%s/%s" % (fname, v["name"]))
+
+
+class ValidVectorsTest(unittest.TestCase):
+    def valid(self) -> List[Tuple[str, Dict[str, Any]]]:
+        return [(f, v) for f, v in VECTORS if "message" in v]
+
+    def test_encode_is_byte_exact(self) -> None:
+        for fname, v in self.valid():
+            with self.subTest(vector=v["name"], file=fname):
+                encoded = encode_message(v["message"], vector_limits(v))
+                self.assertEqual(encoded.hex(), v["hex"])
+
+    def test_dataclass_encode_is_byte_exact(self) -> None:
+        for fname, v in self.valid():
+            with self.subTest(vector=v["name"], file=fname):
+                limits = vector_limits(v)
+                msg = decode(bytes.fromhex(v["hex"]), v["direction"], limits)
+                if isinstance(msg, (p.Load, p.Upsert, p.Delete)):
+                    encoded = msg.encode(limits)
+                else:
+                    encoded = msg.encode()
+                self.assertEqual(encoded.hex(), v["hex"])
+
+    def test_decode_gives_the_message(self) -> None:
+        for fname, v in self.valid():
+            with self.subTest(vector=v["name"], file=fname):
+                msg = decode(bytes.fromhex(v["hex"]), v["direction"], vector_limits(v))
+                self.assertIsNotNone(msg)
+                self.assertEqual(to_message(msg), v["message"])
+                self.assertEqual(msg.TYPE.is_request, v["direction"] == "request")
+
+    def test_decode_one_byte_at_a_time(self) -> None:
+        for fname, v in self.valid():
+            with self.subTest(vector=v["name"], file=fname):
+                data = bytes.fromhex(v["hex"])
+                limits = vector_limits(v)
+                reader = p.FrameReader(limits.max_frame_bytes)
+                for i, b in enumerate(data[:-1]):
+                    reader.feed(bytes([b]))
+                    self.assertIsNone(reader.next_frame())
+                    self.assertEqual(reader.buffered, i + 1)
+                reader.feed(data[-1:])
+                frame = reader.next_frame()
+                self.assertIsNotNone(frame)
+                self.assertEqual(reader.buffered, 0)
+                self.assertEqual(frame.length, len(data) - 4)
+                if v["direction"] == "request":
+                    msg = p.decode_request(frame, limits)
+                else:
+                    msg = p.decode_response(frame)
+                self.assertEqual(to_message(msg), v["message"])
+
+    def test_two_frames_back_to_back(self) -> None:
+        for fname, v in self.valid():
+            with self.subTest(vector=v["name"], file=fname):
+                data = bytes.fromhex(v["hex"])
+                reader = p.FrameReader(vector_limits(v).max_frame_bytes)
+                reader.feed(data + data + data[:5])
+                frames = list(reader)
+                self.assertEqual(len(frames), 2)
+                self.assertEqual(frames[0], frames[1])
+                self.assertEqual(reader.buffered, 5)
+
+    def test_record_vectors_give_utc_datetimes(self) -> None:
+        self.assertEqual(datetime_from_us(1773480413589793),
+                         datetime.datetime(2026, 3, 14, 9, 26, 53, 589793, tzinfo=datetime.timezone.utc))
+        self.assertEqual(datetime_from_us(-14182940000000),
+                         datetime.datetime(1969, 7, 20, 20, 17, 40, tzinfo=datetime.timezone.utc))
+        for _, v in self.valid():
+            if v["message"]["type"] == "RECORD":
+                dt = datetime_from_us(v["message"]["updated_at_us"])
+                self.assertIs(dt.tzinfo, datetime.timezone.utc)
+
+
+class InvalidVectorsTest(unittest.TestCase):
+    def test_invalid_vectors_give_status_and_request_id(self) -> None:
+        for fname, v in VECTORS:
+            if "error" not in v:
+                continue
+            with self.subTest(vector=v["name"], file=fname):
+                status = v["error"]["status"]
+                self.assertEqual(Status(status).name, v["error"]["name"])
+                with self.assertRaises(Error) as cm:
+                    decode(bytes.fromhex(v["hex"]), v["direction"], vector_limits(v))
+                exc = cm.exception
+                self.assertEqual(exc.status, status)
+                self.assertEqual(exc.request_id, v["request_id"])
+                if status == Status.INVALID_ARGUMENT:
+                    self.assertIsInstance(exc, InvalidArgument)
+                    self.assertIsInstance(exc, ValueError)
+                else:
+                    self.assertIsInstance(exc, ProtocolError)
+
+    def test_frame_too_large_needs_only_the_length_bytes(self) -> None:
+        for fname, v in VECTORS:
+            if v.get("error", {}).get("status") != Status.FRAME_TOO_LARGE:
+                continue
+            with self.subTest(vector=v["name"], file=fname):
+                reader = p.FrameReader(vector_limits(v).max_frame_bytes)
+                reader.feed(bytes.fromhex(v["hex"])[:4])
+                with self.assertRaises(ProtocolError) as cm:
+                    reader.next_frame()
+                self.assertEqual(cm.exception.status, Status.FRAME_TOO_LARGE)
+                self.assertEqual(cm.exception.request_id, 0)
+                with self.assertRaises(ProtocolError):  # the reader stays failed
+                    reader.next_frame()
+
+    def test_incomplete_vectors_consume_nothing(self) -> None:
+        for fname, v in VECTORS:
+            if not v.get("incomplete"):
+                continue
+            with self.subTest(vector=v["name"], file=fname):
+                data = bytes.fromhex(v["hex"])
+                limits = vector_limits(v)
+                reader = p.FrameReader(limits.max_frame_bytes)
+                reader.feed(data)
+                self.assertIsNone(reader.next_frame())
+                self.assertEqual(reader.buffered, len(data))
+                self.assertIsNone(decode(data, v["direction"], limits))
+
+
+class EncoderArgumentRulesTest(unittest.TestCase):
+    """The encoders refuse what the invalid vectors show a server refusing (section 8)."""
+
+    def assertInvalid(self, fn: Any, *args: Any) -> None:
+        with self.assertRaises(InvalidArgument) as cm:
+            fn(*args)
+        self.assertEqual(cm.exception.status, Status.INVALID_ARGUMENT)
+
+    def test_bad_ids(self) -> None:
+        for bad in ["", "a\x00b", "a\x1fb", "a\x7fb", "order\n1", "\ud800", "x" * 256, "订" * 86,
+                    b"order-1", None, 42]:
+            with self.subTest(id=repr(bad)[:40]):
+                self.assertInvalid(p.encode_load, 1, bad)
+                self.assertInvalid(p.encode_upsert, 1, bad, 0, b"")
+                self.assertInvalid(p.encode_delete, 1, bad)
+
+    def test_good_ids(self) -> None:
+        for good in ["a", "x" * 255, "订" * 85, "cart-\U0001f6d2-7", "order 1", "\x80\u00ff"]:
+            with self.subTest(id=good[:20]):
+                p.encode_load(1, good)
+
+    def test_announced_max_id_bytes(self) -> None:
+        limits = p.Limits(max_id_bytes=128)
+        p.encode_load(1, "x" * 128, limits)
+        self.assertInvalid(p.encode_load, 1, "x" * 129, limits)
+
+    def test_upsert_revisions(self) -> None:
+        p.encode_upsert(1, "a", 2**63 - 2, b"")
+        for bad in [-1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, True, 1.0, "1", None]:
+            with self.subTest(revision=bad):
+                self.assertInvalid(p.encode_upsert, 1, "a", bad, b"")
+
+    def test_delete_revisions(self) -> None:
+        p.encode_delete(1, "a", 2**63 - 1)
+        p.encode_delete(1, "a", 0)
+        for bad in [-1, 2**63, 2**64 - 1, False, 2.0, "3"]:
+            with self.subTest(revision=bad):
+                self.assertInvalid(p.encode_delete, 1, "a", bad)
+
+    def test_states(self) -> None:
+        limits = p.Limits(max_frame_bytes=4112, max_state_bytes=16)
+        p.encode_upsert(1, "s", 0, b"x" * 16, limits)
+        p.encode_upsert(1, "s", 0, bytearray(b"x"), limits)
+        p.encode_upsert(1, "s", 0, memoryview(b"x"), limits)
+        self.assertInvalid(p.encode_upsert, 1, "s", 0, b"x" * 17, limits)
+        for bad in ["text", None, 5, [1, 2]]:
+            with self.subTest(state=bad):
+                self.assertInvalid(p.encode_upsert, 1, "s", 0, bad)
+
+    def test_request_id_zero_is_refused(self) -> None:
+        with self.assertRaises(ValueError):
+            p.encode_ping(0)
+        with self.assertRaises(ValueError):
+            p.encode_ping(2**32)
+
+
+if __name__ == "__main__":
+    unittest.main()
