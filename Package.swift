@@ -87,6 +87,19 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "PGStateStoreTests",
+            dependencies: ["PGStateStore", "PGStateProtocol", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "PGStateServerTests",
+            dependencies: [
+                "PGStateServer", "PGStateStore", "PGStateProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "CLibPQTests", dependencies: ["CLibPQ"]),
         .testTarget(name: "CSystemdTests", dependencies: ["CSystemd"]),
     ]
