@@ -49,3 +49,17 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension Array where Element == UInt8 {
+    /// Bytes from lowercase or uppercase hex digits, as the shared JSON files write them.
+    init(hex: String) throws {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { throw TestFailure("odd number of hex digits") }
+        self = try stride(from: 0, to: digits.count, by: 2).map {
+            guard let byte = UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16) else {
+                throw TestFailure("bad hex digits at \($0)")
+            }
+            return byte
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import NIOCore
+import PGStateProtocol
+import Testing
+
+/// `proto-spec/conformance/scenarios.json`, the end-to-end list every client runs, through raw protocol frames:
+/// the Swift runner sends even the values a client library would refuse, so the server's own checks are tested.
+@Suite("Conformance scenarios", .enabled(if: TestEnvironment.hasDatabase, "PGSTATE_TEST_DATABASE_URL is not set"))
+struct ConformanceTests {
+    struct Scenario: Sendable, CustomStringConvertible {
+        var name: String
+        var steps: [[String: SendableJSON]]
+        var description: String { name }
+    }
+
+    /// JSON values made Sendable for test arguments.
+    indirect enum SendableJSON: Sendable {
+        case number(NSNumber)
+        case string(String)
+        case bool(Bool)
+        case object([String: SendableJSON])
+        case array([SendableJSON])
+        case null
+
+        init(_ value: Any) {
+            switch value {
+            case let n as NSNumber where String(cString: n.objCType) == "c": self = .bool(n.boolValue)
+            case let n as NSNumber: self = .number(n)
+            case let s as String: self = .string(s)
+            case let o as [String: Any]: self = .object(o.mapValues(SendableJSON.init))
+            case let a as [Any]: self = .array(a.map(SendableJSON.init))
+            default: self = .null
+            }
+        }
+
+        var uint64: UInt64? { if case .number(let n) = self { return n.uint64Value }; return nil }
+        var int: Int? { if case .number(let n) = self { return n.intValue }; return nil }
+        var string: String? { if case .string(let s) = self { return s }; return nil }
+        var object: [String: SendableJSON]? { if case .object(let o) = self { return o }; return nil }
+    }
+
+    static let scenarios: [Scenario] = {
+        let url = TestEnvironment.root.appendingPathComponent("proto-spec/conformance/scenarios.json")
+        let root = try! JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        return (root["scenarios"] as! [[String: Any]]).map {
+            Scenario(name: $0["name"] as! String,
+                     steps: ($0["steps"] as! [[String: Any]]).map { $0.mapValues(SendableJSON.init) })
+        }
+    }()
+
+    @Test func scenariosExist() {
+        #expect(Self.scenarios.count >= 10)
+    }
+
+    @Test(arguments: ConformanceTests.scenarios)
+    func scenario(_ scenario: Scenario) async throws {
+        let daemon = try await DaemonProcess.start()
+        let prefix = "conf-swift-\(UUID().uuidString.prefix(8))-"
+        try await TestClient.withConnection(to: daemon.socketPath) { (client: inout TestClient) async throws in
+            for (index, step) in scenario.steps.enumerated() {
+                try await Self.run(step, index: index, prefix: prefix, client: &client, socket: daemon.socketPath)
+            }
+        }
+        #expect(await daemon.terminate() == 0)
+    }
+
+    static func idBytes(_ step: [String: SendableJSON], prefix: String) throws -> [UInt8] {
+        if let hex = step["id_hex"]?.string { return try [UInt8](hex: hex) }
+        var id = Array(step["id"]!.string!.replacingOccurrences(of: "{p}", with: prefix).utf8)
+        if let pad = step["id_pad_to"]?.int { id += Array(repeating: UInt8(ascii: "x"), count: max(0, pad - id.count)) }
+        return id
+    }
+
+    static func state(_ object: [String: SendableJSON]) throws -> [UInt8] {
+        if let hex = object["state_hex"]?.string { return try [UInt8](hex: hex) }
+        if let pattern = object["state_repeat"]?.object {
+            let unit = try [UInt8](hex: pattern["hex"]!.string!)
+            return Array((0..<pattern["count"]!.int!).map { _ in unit }.joined())
+        }
+        return []
+    }
+
+    /// A frame from raw field values (ids and revisions are not validated here: that is the server's job).
+    static func frame(_ type: MessageType, flags: UInt8 = 0, requestID: UInt32, _ write: (inout ByteBuffer) -> Void) -> [UInt8] {
+        var buffer = ByteBuffer()
+        buffer.writeFrame(type: type, flags: flags, requestID: requestID, write)
+        return Array(buffer.readableBytesView)
+    }
+
+    static func run(
+        _ step: [String: SendableJSON], index: Int, prefix: String, client: inout TestClient, socket: String
+    ) async throws {
+        let op = step["op"]!.string!
+        let expect = step["expect"]!.object!
+        let where_ = "step \(index) (\(op))"
+        if op == "race" {
+            try await race(step, prefix: prefix, socket: socket, expect: expect)
+            return
+        }
+        let id = op == "ping" ? [] : try idBytes(step, prefix: prefix)
+        guard id.count <= 255 else {
+            // Not even expressible in a frame: refused before sending, as the contract allows.
+            #expect(expect["error"]?.string == "INVALID_ARGUMENT", "\(where_)")
+            return
+        }
+        let requestID = UInt32(index + 1)
+        let bytes: [UInt8]
+        switch op {
+        case "ping":
+            bytes = frame(.ping, requestID: requestID) { _ in }
+        case "load":
+            bytes = frame(.load, requestID: requestID) { $0.writeInteger(UInt8(id.count)); $0.writeBytes(id) }
+        case "upsert":
+            let state = try state(step)
+            bytes = frame(.upsert, requestID: requestID) {
+                $0.writeInteger(UInt8(id.count)); $0.writeBytes(id)
+                $0.writeInteger(step["expected_revision"]!.uint64!)
+                $0.writeInteger(UInt32(state.count)); $0.writeBytes(state)
+            }
+        case "delete":
+            let expected = step["expected_revision"]?.uint64
+            bytes = frame(.delete, flags: expected == nil ? 0 : 1, requestID: requestID) {
+                $0.writeInteger(UInt8(id.count)); $0.writeBytes(id)
+                if let expected { $0.writeInteger(expected) }
+            }
+        default:
+            Issue.record("unknown op \(op)")
+            return
+        }
+        try await client.sendRaw(bytes)
+        let response = try #require(try await client.receive(), "\(where_): connection closed")
+        #expect(response.requestID == requestID)
+        try check(response.response, against: expect, where_)
+    }
+
+    static func check(_ response: Response, against expect: [String: SendableJSON], _ where_: String) throws {
+        if let record = expect["record"]?.object {
+            guard case .record(let got) = response else { Issue.record("\(where_): expected a record, got \(response)"); return }
+            #expect(got.revision == record["revision"]!.uint64!, "\(where_)")
+            #expect(Array(got.state.readableBytesView) == (try state(record)), "\(where_): state")
+            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            #expect(abs(got.updatedAtMicroseconds - now) < 300_000_000, "\(where_): updated_at")
+        } else if expect["not_found"] != nil {
+            #expect(response == .notFound, "\(where_)")
+        } else if expect["ok"] != nil {
+            #expect(response == .ok, "\(where_)")
+        } else if let conflict = expect["conflict"]?.object {
+            #expect(response == .conflict(conflict["expected"]!.uint64!, conflict["actual"]!.uint64!), "\(where_): \(response)")
+        } else if let error = expect["error"]?.string {
+            #expect(response.status?.name == error, "\(where_): \(response)")
+        } else {
+            Issue.record("\(where_): unknown expectation \(expect)")
+        }
+    }
+
+    static func race(_ step: [String: SendableJSON], prefix: String, socket: String, expect: [String: SendableJSON]) async throws {
+        let id = String(decoding: try idBytes(step, prefix: prefix), as: UTF8.self)
+        let expected = step["expected_revision"]!.uint64!
+        let state = try state(step)
+        let writers = step["writers"]!.int!
+        let results = try await withThrowingTaskGroup(of: Response.self) { group in
+            for _ in 0..<writers {
+                group.addTask {
+                    try await TestClient.withConnection(to: socket) { (client: inout TestClient) async throws in
+                        try await client.upsert(id, expected, state)
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.filter { $0.revision == expected + 1 }.count == expect["winners"]!.int!)
+        #expect(results.filter { $0 == .conflict(expected, expected + 1) }.count == expect["conflicts"]!.int!)
+    }
+}
