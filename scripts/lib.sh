@@ -96,3 +96,27 @@ ensure_database() {
         pg_start
     fi
 }
+
+# Starts pgstated the way systemd does, with systemd-socket-activate: the socket is bound now, the daemon
+# starts on the first connection and adopts it. Sets ACTIVATED_SOCKET and ACTIVATED_PID.
+start_activated_daemon() {
+    local bin=${PGSTATED_BIN:-$ROOT/.build/debug/pgstated}
+    ACTIVATED_SOCKET=$RUN_DIR/activated.sock
+    [ ${#ACTIVATED_SOCKET} -lt 100 ] || ACTIVATED_SOCKET=$(mktemp -d /tmp/pgstate-XXXXXX)/activated.sock
+    rm -f "$ACTIVATED_SOCKET"
+    systemd-socket-activate -l "$ACTIVATED_SOCKET" \
+        -E PGSTATED_DATABASE_URL="$PGSTATED_DATABASE_URL" -E PGSTATED_LOG_LEVEL=info \
+        "$bin" >"$RUN_DIR/activated-pgstated.log" 2>&1 &
+    ACTIVATED_PID=$!
+    local waited=0
+    until [ -S "$ACTIVATED_SOCKET" ] || [ $waited -ge 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+    [ -S "$ACTIVATED_SOCKET" ] || die "systemd-socket-activate did not bind $ACTIVATED_SOCKET"
+    log "socket-activated pgstated listens on $ACTIVATED_SOCKET (log: $RUN_DIR/activated-pgstated.log)"
+}
+
+stop_activated_daemon() {
+    [ -n "${ACTIVATED_PID:-}" ] || return 0
+    kill -TERM "$ACTIVATED_PID" 2>/dev/null || true
+    wait "$ACTIVATED_PID" 2>/dev/null || true
+    ACTIVATED_PID=
+}

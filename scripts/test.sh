@@ -29,7 +29,26 @@ step() {
 step "protocol test vectors are what the generator makes" python3 proto-spec/tools/gen_vectors.py --check
 step "protocol test vectors agree with their independent decoder" python3 proto-spec/tools/gen_vectors.py --self-test
 step "swift build" swift build --build-tests
-step "swift test" swift test --skip-build
+export PGSTATED_BIN
+PGSTATED_BIN=$(swift build --show-bin-path)/pgstated
+export PGSTATE_TEST_PG_BINDIR
+PGSTATE_TEST_PG_BINDIR=$(pg_bindir)
+step "swift test (codec, pure parts, integration against PostgreSQL)" swift test --skip-build
+
+# The clients' end-to-end tests run against a socket-activated pgstated, as in production.
+start_activated_daemon
+trap 'stop_activated_daemon; pg_stop' EXIT
+export PGSTATE_SOCKET=$ACTIVATED_SOCKET
+
+step "python client: unit, vector and conformance tests" \
+    env PYTHONPATH=clients/python/src python3 -m unittest discover -s clients/python/tests
+step "python client: counter example under contention" \
+    env PYTHONPATH=clients/python/src python3 clients/python/examples/counter.py
+if [ -f clients/c/Makefile ]; then
+    step "C client: build, unit, vector and conformance tests" make -C clients/c test
+    step "C client: the same under AddressSanitizer and UndefinedBehaviorSanitizer" make -C clients/c asan
+fi
+stop_activated_daemon
 
 log "done in $(( $(date +%s) - start ))s"
 for f in "${failures[@]+"${failures[@]}"}"; do log "FAILED: $f"; done

@@ -84,6 +84,13 @@ struct ClientConnectionStateMachine {
     /// A framing error from the frame decoder, or a decode error of one frame.
     mutating func protocolError(_ error: ProtocolError) -> Action {
         guard state != .closed && state != .outputClosed else { return .none }
+        if state == .awaitingHello && error.status == .invalidArgument {
+            // The handshake check comes before the argument rules (PROTOCOL.md, "Order of checks"): a well-formed
+            // request before HELLO is NOT_ALLOWED whatever its arguments.
+            state = .closed
+            return .sendAndClose(ResponseFrame(requestID: error.requestID, response: .error(ErrorResponse(
+                status: .notAllowed, message: "request before HELLO; the first frame must be HELLO"))))
+        }
         let response = ResponseFrame(requestID: error.requestID, response: .error(ErrorResponse(error)))
         if error.closesConnection {
             state = .closed

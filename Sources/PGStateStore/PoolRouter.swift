@@ -4,11 +4,14 @@ import NIOCore
 /// what each one has queued, and where each request goes.
 ///
 /// Routing rules:
-/// - Key affinity: a request's *home* is `hash(persistence id) % poolSize`, so requests for one id run in
-///   arrival order on one connection and two connections never wait on the same row's lock.
-/// - When the home is down, the request goes to the next connection that is up (ring order) and counts as
-///   *delegated*. The home, once back, holds its own requests until every delegated one has finished, so the
-///   order per id survives a failover.
+/// - Key affinity: a request's *home* is `hash(persistence id) % poolSize`. Requests of one home (so every request
+///   for one id) normally run on that one connection, in arrival order, and two connections never wait on the
+///   same row's lock.
+/// - A request goes to its *placement*: the home if up, else the next connection that is up (ring order).
+/// - Order per id across failovers: a connection runs a request only while every unfinished request of the same
+///   home is on that connection. Requests placed on a new connection (the home came back, or another fallback
+///   came up) wait there until the older ones elsewhere have finished. Queues are kept in arrival order
+///   (``Entry/sequence``), also when a broken connection's requests move elsewhere.
 /// - When no connection is up the request is refused (`UNAVAILABLE`, not executed); beyond the queue limit it is
 ///   refused with `OVERLOADED`; after ``stopAccepting()`` with `SHUTTING_DOWN`.
 struct PoolRouter<Item> {
@@ -16,13 +19,14 @@ struct PoolRouter<Item> {
         var item: Item
         var home: Int
         var stateBytes: Int
+        /// Arrival order across the whole pool.
+        var sequence: UInt64
     }
 
     struct Worker {
         var isUp = false
+        /// Entries in arrival order.
         var queue = CircularBuffer<Entry>()
-        /// Requests homed here that sit on, or run on, another worker.
-        var delegatedAway = 0
         /// The worker sleeps waiting for work and must be woken.
         var isIdle = false
     }
@@ -33,15 +37,27 @@ struct PoolRouter<Item> {
         case shuttingDown
     }
 
+    struct RefusalError: Error, Hashable {
+        var refusal: Refusal
+        init(_ refusal: Refusal) { self.refusal = refusal }
+    }
+
     private(set) var workers: [Worker]
+    /// Unfinished requests (queued or executing) per home, per worker: `unfinished[home][worker]`.
+    private var unfinished: [[Int]]
+    /// Unfinished requests per home.
+    private var unfinishedByHome: [Int]
     /// Requests accepted and not yet finished (queued or executing).
     private(set) var outstanding = 0
+    private var nextSequence: UInt64 = 0
     let queueLimit: Int
     private(set) var isAccepting = true
 
     init(poolSize: Int, queueLimit: Int) {
         precondition(poolSize > 0, "pool size must be positive")
         self.workers = Array(repeating: Worker(), count: poolSize)
+        self.unfinished = Array(repeating: Array(repeating: 0, count: poolSize), count: poolSize)
+        self.unfinishedByHome = Array(repeating: 0, count: poolSize)
         self.queueLimit = queueLimit
     }
 
@@ -56,7 +72,7 @@ struct PoolRouter<Item> {
         return Int(hash % UInt64(poolSize))
     }
 
-    /// The worker that runs requests homed at `home` right now: the home if up, else the next up in ring order.
+    /// Where requests of `home` go now: the home if up, else the next up in ring order.
     func placement(forHome home: Int) -> Int? {
         for offset in 0..<workers.count {
             let index = (home + offset) % workers.count
@@ -65,27 +81,27 @@ struct PoolRouter<Item> {
         return nil
     }
 
+    /// Requests of `home` that are unfinished on a worker other than the home.
+    func delegatedAway(_ home: Int) -> Int {
+        unfinishedByHome[home] - unfinished[home][home]
+    }
+
+    /// Whether `worker` may run an entry of `home` now: no unfinished request of that home is elsewhere.
+    func isRunnable(home: Int, on worker: Int) -> Bool {
+        unfinished[home][worker] == unfinishedByHome[home]
+    }
+
     /// Accepts a new request. Returns the worker to wake (if it was idle) or the refusal.
     mutating func submit(_ item: Item, home: Int, stateBytes: Int) -> Result<Int?, RefusalError> {
         guard isAccepting else { return .failure(RefusalError(.shuttingDown)) }
         guard outstanding < queueLimit else { return .failure(RefusalError(.overloaded)) }
-        guard let target = enqueue(Entry(item: item, home: home, stateBytes: stateBytes)) else {
-            return .failure(RefusalError(.unavailable))
-        }
+        guard let target = placement(forHome: home) else { return .failure(RefusalError(.unavailable)) }
+        nextSequence += 1
         outstanding += 1
+        unfinishedByHome[home] += 1
+        unfinished[home][target] += 1
+        workers[target].queue.append(Entry(item: item, home: home, stateBytes: stateBytes, sequence: nextSequence))
         return .success(wakeIfIdle(target))
-    }
-
-    struct RefusalError: Error, Hashable {
-        var refusal: Refusal
-        init(_ refusal: Refusal) { self.refusal = refusal }
-    }
-
-    private mutating func enqueue(_ entry: Entry) -> Int? {
-        guard let target = placement(forHome: entry.home) else { return nil }
-        if target != entry.home { workers[entry.home].delegatedAway += 1 }
-        workers[target].queue.append(entry)
-        return target
     }
 
     private mutating func wakeIfIdle(_ worker: Int) -> Int? {
@@ -94,17 +110,20 @@ struct PoolRouter<Item> {
         return worker
     }
 
-    /// Takes the next batch for `worker`: queued requests in arrival order, except the worker's own requests
-    /// while some of them are still delegated elsewhere. Empty when there is nothing to do; then the worker is
-    /// marked idle if `markIdle`.
+    /// Takes the next batch for `worker`: queued requests in arrival order, skipping those that must wait for older
+    /// requests of their home elsewhere (all later requests of the same id wait with them), and stopping at the
+    /// first runnable one that does not fit, so nothing overtakes it. Empty when there is nothing to do; then the
+    /// worker is marked idle if `markIdle`.
     mutating func takeBatch(worker: Int, maxRequests: Int, maxBytes: Int, markIdle: Bool) -> [Entry] {
         var batch: [Entry] = []
         var bytes = 0
         var kept = CircularBuffer<Entry>()
-        let holdOwn = workers[worker].delegatedAway > 0
+        var full = false
         while let entry = workers[worker].queue.popFirst() {
-            let full = batch.count >= maxRequests || (!batch.isEmpty && bytes + entry.stateBytes > maxBytes)
-            if full || (holdOwn && entry.home == worker) {
+            if !full && isRunnable(home: entry.home, on: worker) {
+                full = batch.count >= maxRequests || (!batch.isEmpty && bytes + entry.stateBytes > maxBytes)
+            }
+            if full || !isRunnable(home: entry.home, on: worker) {
                 kept.append(entry)
             } else {
                 batch.append(entry)
@@ -116,20 +135,29 @@ struct PoolRouter<Item> {
         return batch
     }
 
-    /// Marks requests taken by `worker` as finished. Returns a worker to wake: a home that was holding its own
-    /// requests until its last delegated one finished.
+    /// Marks requests taken by `worker` as finished. Returns idle workers to wake: those holding requests that
+    /// waited for these.
     mutating func finished(_ entries: [Entry], on worker: Int) -> [Int] {
         outstanding -= entries.count
+        var homes = Set<Int>()
+        for entry in entries {
+            unfinished[entry.home][worker] -= 1
+            unfinishedByHome[entry.home] -= 1
+            homes.insert(entry.home)
+        }
         var wake: [Int] = []
-        for entry in entries where entry.home != worker {
-            workers[entry.home].delegatedAway -= 1
-            if workers[entry.home].delegatedAway == 0, let index = wakeIfIdle(entry.home) { wake.append(index) }
+        for home in homes {
+            for other in workers.indices where other != worker && unfinished[home][other] > 0
+                && isRunnable(home: home, on: other) {
+                if let index = wakeIfIdle(other) { wake.append(index) }
+            }
         }
         return wake
     }
 
-    /// Puts requests taken by `worker` back at the front of the line (their connection broke before they could
-    /// have taken effect) and everything queued on a down worker elsewhere.
+    /// Places again requests that `worker` had taken but that cannot have taken effect (its connection broke
+    /// before their commit), and, if `worker` is down, everything still queued on it. Each goes to its home's
+    /// placement, merged into that queue in arrival order.
     /// Returns the workers to wake and the requests that found no connection up (to answer `UNAVAILABLE`).
     mutating func requeue(_ entries: [Entry], from worker: Int) -> (wake: [Int], unplaced: [Entry]) {
         var moving = entries
@@ -137,35 +165,32 @@ struct PoolRouter<Item> {
             moving.append(contentsOf: workers[worker].queue)
             workers[worker].queue.removeAll()
         }
-        var wake: [Int] = []
+        var wake = Set<Int>()
         var unplaced: [Entry] = []
-        // Undo each entry's old placement, then place it anew in the same order.
-        var placedFront: [Int: [Entry]] = [:]
+        var arriving: [Int: [Entry]] = [:]
         for entry in moving {
-            if worker != entry.home { workers[entry.home].delegatedAway -= 1 }
+            unfinished[entry.home][worker] -= 1
             guard let target = placement(forHome: entry.home) else {
+                unfinishedByHome[entry.home] -= 1
                 unplaced.append(entry)
                 continue
             }
-            if target != entry.home { workers[entry.home].delegatedAway += 1 }
-            placedFront[target, default: []].append(entry)
+            unfinished[entry.home][target] += 1
+            arriving[target, default: []].append(entry)
         }
-        for (target, entries) in placedFront {
-            // In front: these arrived before anything queued on the target for the same ids.
-            workers[target].queue.insert(contentsOf: entries, at: workers[target].queue.startIndex)
-            if let index = wakeIfIdle(target) { wake.append(index) }
+        for (target, entries) in arriving {
+            let merged = (Array(workers[target].queue) + entries).sorted { $0.sequence < $1.sequence }
+            workers[target].queue = CircularBuffer(merged)
+            if let index = wakeIfIdle(target) { wake.insert(index) }
         }
         outstanding -= unplaced.count
-        return (wake, unplaced)
+        return (Array(wake), unplaced)
     }
 
-    /// Records a connection going up or down. Going down moves its queue elsewhere (see ``requeue``).
+    /// Records a connection going up or down. Going down moves its queue elsewhere (see ``requeue(_:from:)``).
     mutating func setUp(_ worker: Int, _ isUp: Bool) -> (wake: [Int], unplaced: [Entry]) {
         workers[worker].isUp = isUp
-        if isUp {
-            // Its own requests that were placed elsewhere while it was down stay there and finish first.
-            return ([], [])
-        }
+        if isUp { return ([], []) }
         return requeue([], from: worker)
     }
 

@@ -4,11 +4,11 @@ import NIOPosix
 
 /// A pgstated child process for one test, logging to a file that is printed when a test needs it.
 final class DaemonProcess: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let socketPath: String
     let logPath: String
 
-    private init(process: Process, socketPath: String, logPath: String) {
+    private init(process: ChildProcess, socketPath: String, logPath: String) {
         self.process = process
         self.socketPath = socketPath
         self.logPath = logPath
@@ -27,10 +27,7 @@ final class DaemonProcess: @unchecked Sendable {
         let directory = TestEnvironment.scratchDirectory()
         let socket = socketPath ?? "\(directory)/pgstated.sock"
         let log = "\(directory)/pgstated.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable ?? TestEnvironment.daemonBinary)
-        process.arguments = fullArguments ?? (["--socket", socket, "--pool-size", "2", "--log-level", "debug"] + arguments)
+        let arguments = fullArguments ?? (["--socket", socket, "--pool-size", "2", "--log-level", "debug"] + arguments)
         var env = ProcessInfo.processInfo.environment
         for key in env.keys where key.hasPrefix("PGSTATED_") || key == "NOTIFY_SOCKET" || key.hasPrefix("LISTEN_")
             || key.hasPrefix("WATCHDOG_") {
@@ -38,11 +35,8 @@ final class DaemonProcess: @unchecked Sendable {
         }
         if let databaseURL { env["PGSTATED_DATABASE_URL"] = databaseURL }
         env.merge(environment) { $1 }
-        process.environment = env
-        let handle = FileHandle(forWritingAtPath: log)!
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let process = try ChildProcess(executable ?? TestEnvironment.daemonBinary, arguments, environment: env,
+                                       outputPath: log)
         let daemon = DaemonProcess(process: process, socketPath: socket, logPath: log)
         if waitUntilServing { try await daemon.waitUntilServing() }
         return daemon
@@ -53,7 +47,7 @@ final class DaemonProcess: @unchecked Sendable {
         let deadline = NIODeadline.now() + timeout
         while NIODeadline.now() < deadline {
             guard process.isRunning else {
-                throw TestFailure("pgstated exited with \(process.terminationStatus):\n\(log)")
+                throw TestFailure("pgstated exited with \(process.exitStatus ?? -1):\n\(log)")
             }
             if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(unixDomainSocketPath: socketPath).get() {
@@ -70,24 +64,16 @@ final class DaemonProcess: @unchecked Sendable {
     /// SIGTERM, then waits for the exit status.
     @discardableResult
     func terminate(timeout: TimeInterval = 30) async -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.signal(SIGTERM)
         return await waitForExit(timeout: timeout)
     }
 
     func waitForExit(timeout: TimeInterval = 30) async -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline {
-            try? await Task.sleep(nanoseconds: 20_000_000)
-        }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            return -1
-        }
-        return process.terminationStatus
+        await process.waitForExit(timeout: timeout)
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.signal(SIGKILL)
+        _ = process.exitStatus
     }
 }

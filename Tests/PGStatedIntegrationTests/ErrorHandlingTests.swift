@@ -153,7 +153,7 @@ struct ErrorHandlingTests {
             #expect(try await client.call(.ping) == .ok)
         }
         // The vanished clients' writes either happened entirely or not at all; none is half-written.
-        let states = try TestEnvironment.psql(
+        let states = try await TestEnvironment.psql(
             "SELECT count(*) FILTER (WHERE revision <> 1 OR state <> '\\x01'::bytea) FROM durable_state WHERE persistence_id LIKE '\(id)-%'")
         #expect(states == "0")
         #expect(await daemon.terminate() == 0)

@@ -15,8 +15,7 @@ struct FaultTests {
     /// (never a hang), the daemon stays up and serves again once the database is back, and every acknowledged
     /// write is durable.
     @Test func databaseRestartMidRun() async throws {
-        let cluster = try ThrowawayCluster()
-        defer { cluster.destroy() }
+        let cluster = try await ThrowawayCluster()
         let daemon = try await DaemonProcess.start(arguments: ["--pool-size", "2"], databaseURL: cluster.url)
         let prefix = TestEnvironment.uniqueID("restart")
         let phase = PhaseClock()
@@ -51,9 +50,9 @@ struct FaultTests {
             }
             group.addTask {
                 try await Task.sleep(nanoseconds: 1_500_000_000)
-                try cluster.stop()
+                try await cluster.stop()
                 try await Task.sleep(nanoseconds: 2_000_000_000)
-                try cluster.start()
+                try await cluster.start()
                 return []
             }
             return try await group.reduce(into: []) { $0.append(contentsOf: $1) }
@@ -74,11 +73,12 @@ struct FaultTests {
         #expect(resumed.count > 100, "served again once the database was back")
 
         // Every acknowledged write is in the database.
-        let stored = Set(try TestEnvironment.psql(
+        let stored = Set(try await TestEnvironment.psql(
             "SELECT persistence_id FROM durable_state WHERE persistence_id LIKE '\(prefix)-%'", url: cluster.url
         ).split(separator: "\n").map(String.init))
         #expect(Set(acknowledged).isSubset(of: stored))
         #expect(await daemon.terminate() == 0)
+        await cluster.destroy()
     }
 
     /// SIGTERM while a client has hundreds of requests in flight: whatever was acknowledged is stored, whatever
@@ -93,7 +93,7 @@ struct FaultTests {
                     persistenceID: try! PersistenceID("\(prefix)-\($0)"), expectedRevision: 0,
                     state: ByteBuffer(bytes: [1]))))
             })
-            kill(daemon.process.processIdentifier, SIGTERM)
+            daemon.process.signal(SIGTERM)
             var responses: [UInt32: Response] = [:]
             while let response = try await client.receive() { responses[response.requestID] = response.response }
             return responses
@@ -104,7 +104,7 @@ struct FaultTests {
         let acknowledged = Set(responses.filter { $0.value.revision == 1 }.keys)
         let refused = responses.filter { $0.value.status == .shuttingDown }.count
         #expect(acknowledged.count + refused == responses.count, "only records and SHUTTING_DOWN")
-        let stored = Set(try TestEnvironment.psql(
+        let stored = Set(try await TestEnvironment.psql(
             "SELECT persistence_id FROM durable_state WHERE persistence_id LIKE '\(prefix)-%'"
         ).split(separator: "\n").map { UInt32($0.split(separator: "-").last!)! })
         print("sigterm: \(acknowledged.count) acknowledged, \(refused) refused, \(Int(count) - responses.count) unread")

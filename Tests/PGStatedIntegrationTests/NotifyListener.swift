@@ -17,7 +17,7 @@ final class NotifyListener: Sendable {
 
     init() async throws {
         path = TestEnvironment.scratchDirectory() + "/notify.sock"
-        descriptor = socket(AF_UNIX, 2 /* SOCK_DGRAM */, 0)
+        descriptor = socket(AF_UNIX, 2 /* SOCK_DGRAM */ | 0o2000000 /* SOCK_CLOEXEC */, 0)
         guard descriptor >= 0 else { throw TestFailure("socket failed: errno \(errno)") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)

@@ -57,9 +57,9 @@ struct PipeliningTests {
                 #expect(response.response.revision == 1)
             }
         }
-        let transactions = Int(try TestEnvironment.psql(
+        let transactions = Int(try await TestEnvironment.psql(
             "SELECT count(DISTINCT xmin::text) FROM durable_state WHERE persistence_id LIKE '\(prefix)-%'"))!
-        let rows = Int(try TestEnvironment.psql(
+        let rows = Int(try await TestEnvironment.psql(
             "SELECT count(*) FROM durable_state WHERE persistence_id LIKE '\(prefix)-%'"))!
         print("group commit: 400 writes committed in \(transactions) transactions")
         #expect(rows == 400)
@@ -71,7 +71,7 @@ struct PipeliningTests {
     /// own and succeed, durably; only the bad one gets an error.
     @Test func oneFailingRequestDoesNotFailItsBatch() async throws {
         let table = "poison_\(UUID().uuidString.prefix(8).lowercased())"
-        try TestEnvironment.psql("""
+        try await TestEnvironment.psql("""
             CREATE TABLE \(table) (persistence_id text PRIMARY KEY, revision bigint NOT NULL, state bytea NOT NULL,
                                    updated_at timestamptz NOT NULL);
             CREATE FUNCTION \(table)_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -79,7 +79,6 @@ struct PipeliningTests {
             CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON \(table) FOR EACH ROW
                 WHEN (NEW.persistence_id LIKE '%poison%') EXECUTE FUNCTION \(table)_refuse();
             """)
-        defer { _ = try? TestEnvironment.psql("DROP TABLE \(table); DROP FUNCTION \(table)_refuse()") }
         let daemon = try await DaemonProcess.start(arguments: ["--table", table, "--no-create-schema", "--pool-size", "1"])
         let prefix = TestEnvironment.uniqueID("batch")
         let poisoned: Set<UInt32> = [7, 20, 33]
@@ -97,8 +96,9 @@ struct PipeliningTests {
                 }
             }
         }
-        let rows = try TestEnvironment.psql("SELECT count(*) FROM \(table) WHERE persistence_id LIKE '\(prefix)-%'")
+        let rows = try await TestEnvironment.psql("SELECT count(*) FROM \(table) WHERE persistence_id LIKE '\(prefix)-%'")
         #expect(rows == "37")
         #expect(await daemon.terminate() == 0)
+        try await TestEnvironment.psql("DROP TABLE \(table); DROP FUNCTION \(table)_refuse()")
     }
 }

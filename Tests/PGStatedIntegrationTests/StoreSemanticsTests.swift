@@ -88,10 +88,10 @@ struct StoreSemanticsTests {
             _ = try await client.upsert(id, 0, [0xDE, 0xAD])
             _ = try await client.upsert(id, 1, [0xBE, 0xEF])
         }
-        let row = try TestEnvironment.psql(
+        let row = try await TestEnvironment.psql(
             "SELECT revision, encode(state, 'hex') FROM durable_state WHERE persistence_id = '\(id)'")
         #expect(row == "2|beef")
-        let columns = try TestEnvironment.psql("""
+        let columns = try await TestEnvironment.psql("""
             SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY ordinal_position)
             FROM information_schema.columns WHERE table_name = 'durable_state'
             """)

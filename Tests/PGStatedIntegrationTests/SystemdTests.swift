@@ -114,7 +114,7 @@ struct SystemdTests {
 
         // A stale socket file (nobody listening) is replaced.
         let stale = try await DaemonProcess.start(socketPath: socket)
-        kill(stale.process.processIdentifier, SIGKILL)
+        stale.process.signal(SIGKILL)
         _ = await stale.waitForExit()
         #expect(FileManager.default.fileExists(atPath: socket))
         let successor = try await DaemonProcess.start(socketPath: socket)

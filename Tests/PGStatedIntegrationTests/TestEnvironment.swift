@@ -27,21 +27,13 @@ enum TestEnvironment {
         "\(label)-\(UUID().uuidString.prefix(12))"
     }
 
-    /// Runs psql against the test database; returns its stdout.
+    /// Runs psql against the test database; returns its output.
     @discardableResult
-    static func psql(_ sql: String, url: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = [url ?? databaseURL!, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure("psql failed (\(process.terminationStatus)) for: \(sql)")
-        }
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    static func psql(_ sql: String, url: String? = nil) async throws -> String {
+        let (status, output) = try await ChildProcess.run(
+            "/usr/bin/psql", [url ?? databaseURL!, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        guard status == 0 else { throw TestFailure("psql failed (\(status)) for: \(sql)\n\(output)") }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -1,0 +1,397 @@
+import NIOCore
+import PGStateProtocol
+import PGStateStore
+import Testing
+
+@testable import PGStateServer
+
+typealias Machine = ClientConnectionStateMachine
+typealias Action = ClientConnectionStateMachine.Action
+
+enum ActionKind: Equatable {
+    case none, send, sendAndClose, sendAndCloseOutput, execute, close
+}
+
+extension ClientConnectionStateMachine.Action {
+    var kind: ActionKind {
+        switch self {
+        case .none: return .none
+        case .send: return .send
+        case .sendAndClose: return .sendAndClose
+        case .sendAndCloseOutput: return .sendAndCloseOutput
+        case .execute: return .execute
+        case .close: return .close
+        }
+    }
+
+    /// The frame this action sends, as a client would read it off the wire (encoded, then decoded).
+    var sentFrame: ResponseFrame? {
+        let frame: ResponseFrame
+        switch self {
+        case .send(let f), .sendAndClose(let f), .sendAndCloseOutput(let f): frame = f
+        case .none, .execute, .close: return nil
+        }
+        var buffer = ByteBuffer()
+        frame.encode(into: &buffer)
+        let decoded = try? Frames.responses(in: buffer)
+        #expect(decoded?.count == 1, "the action's frame encodes to one valid response frame")
+        return decoded?.first
+    }
+}
+
+private let serverVersion = "pgstated 9.9.9-test"
+private let limits = ProtocolLimits(maxFrameBytes: 5_000, maxIDBytes: 255, maxStateBytes: 100, maxInFlight: 3)
+
+private func machine() -> Machine {
+    Machine(limits: limits, serverVersion: serverVersion)
+}
+
+private func readyMachine(sourceLocation: SourceLocation = #_sourceLocation) throws -> Machine {
+    var machine = machine()
+    let action = machine.frameReceived(try Frames.hello())
+    #expect(action.kind == .send, sourceLocation: sourceLocation)
+    #expect(machine.state == .ready, sourceLocation: sourceLocation)
+    return machine
+}
+
+/// Expects an error frame with `status` and `id`, sent by an action of `kind`.
+private func expectError(
+    _ action: Action, _ kind: ActionKind, _ status: Status, id: UInt32,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
+    #expect(action.kind == kind, "\(action)", sourceLocation: sourceLocation)
+    let frame = action.sentFrame
+    #expect(frame?.requestID == id, sourceLocation: sourceLocation)
+    #expect(frame?.errorStatus == status, "\(String(describing: frame))", sourceLocation: sourceLocation)
+}
+
+private let key = try! PersistenceID("cart-1")
+
+@Suite("ClientConnectionStateMachine: handshake")
+struct HandshakeTests {
+    @Test func helloIsAnsweredWithLimitsAndCapabilities() throws {
+        var machine = machine()
+        #expect(machine.state == .awaitingHello)
+        let action = machine.frameReceived(try Frames.hello([1], id: 77))
+        #expect(action.kind == .send)
+        let frame = try #require(action.sentFrame)
+        #expect(frame.requestID == 77)
+        guard case .helloOK(let hello) = frame.response else {
+            Issue.record("expected HELLO_OK, got \(frame.response)")
+            return
+        }
+        #expect(hello.version == 1)
+        #expect(hello.serverVersion == serverVersion)
+        #expect(hello.limits == limits)
+        #expect(hello.capabilities.contains(.conditionalDelete))
+        #expect(machine.state == .ready)
+        #expect(machine.inFlight == 0)
+    }
+
+    @Test(arguments: [[2, 1], [1, 2, 3], [0, 1], [1, 1]] as [[UInt16]])
+    func picksVersionOneFromAnyListThatHasIt(versions: [UInt16]) throws {
+        var machine = machine()
+        let frame = try #require(machine.frameReceived(try Frames.hello(versions)).sentFrame)
+        guard case .helloOK(let hello) = frame.response else {
+            Issue.record("expected HELLO_OK, got \(frame.response)")
+            return
+        }
+        #expect(hello.version == 1)
+        #expect(machine.state == .ready)
+    }
+
+    @Test(arguments: [[2], [0], [2, 3, 65_535]] as [[UInt16]])
+    func unsupportedVersionsAreRefusedAndClosed(versions: [UInt16]) throws {
+        var machine = machine()
+        let action = machine.frameReceived(try Frames.hello(versions, id: 5))
+        expectError(action, .sendAndClose, .unsupportedVersion, id: 5)
+        #expect(action.sentFrame?.errorMessage?.contains("[1]") == true, "names the server's versions")
+        #expect(machine.state == .closed)
+        #expect(machine.frameReceived(try Frames.hello()).kind == .none, "nothing after the close")
+    }
+
+    @Test(arguments: [
+        Request.ping, .load(key), .upsert(Upsert(persistenceID: key, expectedRevision: 0, state: ByteBuffer())),
+        .delete(Delete(persistenceID: key)), .delete(Delete(persistenceID: key, expectedRevision: 2)),
+    ])
+    func anyRequestBeforeHelloIsNotAllowedAndCloses(request: Request) throws {
+        var machine = machine()
+        let action = machine.frameReceived(try Frames.request(request, id: 9))
+        expectError(action, .sendAndClose, .notAllowed, id: 9)
+        #expect(machine.state == .closed)
+        #expect(machine.inFlight == 0, "nothing executed")
+    }
+
+    @Test func aSecondHelloIsNotAllowedAndCloses() throws {
+        var machine = try readyMachine()
+        let action = machine.frameReceived(try Frames.hello([1], id: 2))
+        expectError(action, .sendAndClose, .notAllowed, id: 2)
+        #expect(machine.state == .closed)
+    }
+
+    /// PROTOCOL.md 3.4: the type check (#4) comes before the handshake check (#7), and 101 keeps the connection.
+    @Test func anUnknownTypeBeforeHelloIsAnsweredAndTheHandshakeCanStillHappen() throws {
+        var machine = machine()
+        expectError(machine.frameReceived(try Frames.raw(MessageType(rawValue: 0x7F), id: 4)),
+                    .send, .unknownMessageType, id: 4)
+        #expect(machine.state == .awaitingHello)
+        #expect(machine.frameReceived(try Frames.hello()).kind == .send)
+        #expect(machine.state == .ready)
+    }
+
+    @Test func aMalformedHelloClosesWithMalformedFrame() throws {
+        var machine = machine()
+        // versions_count 0.
+        let frame = try Frames.raw(.hello, id: 3) {
+            $0.writeInteger(UInt8(0))
+            $0.writeInteger(UInt8(0))
+        }
+        expectError(machine.frameReceived(frame), .sendAndClose, .malformedFrame, id: 3)
+        #expect(machine.state == .closed)
+    }
+
+    /// PROTOCOL.md 3.4 orders the checks: handshake state (#7, NOT_ALLOWED, close) before argument rules
+    /// (#8, INVALID_ARGUMENT, stays open): a LOAD with an invalid persistence id before HELLO is NOT_ALLOWED.
+    @Test func anInvalidArgumentBeforeHelloIsStillNotAllowed() throws {
+        var machine = machine()
+        let action = machine.frameReceived(try Frames.load(rawID: [], id: 6))
+        expectError(action, .sendAndClose, .notAllowed, id: 6)
+        #expect(machine.state == .closed)
+    }
+}
+
+@Suite("ClientConnectionStateMachine: requests")
+struct RequestTests {
+    @Test func pingIsAnsweredWithoutTheStore() throws {
+        var machine = try readyMachine()
+        let action = machine.frameReceived(try Frames.request(.ping, id: 12))
+        #expect(action.kind == .send)
+        #expect(action.sentFrame == ResponseFrame(requestID: 12, response: .ok))
+        #expect(machine.inFlight == 0)
+        #expect(machine.state == .ready)
+    }
+
+    @Test func storeRequestsAreExecutedAndCounted() throws {
+        var machine = try readyMachine()
+        let state = ByteBuffer(bytes: [1, 2, 3])
+        let upsert = Upsert(persistenceID: key, expectedRevision: 4, state: state)
+        let conditional = Delete(persistenceID: key, expectedRevision: 5)
+        let cases: [(Request, StoreOperation)] = [
+            (.load(key), .load(key)),
+            (.upsert(upsert), .upsert(upsert)),
+            (.delete(conditional), .delete(conditional)),
+        ]
+        for (offset, (request, operation)) in cases.enumerated() {
+            let id = UInt32(100 + offset)
+            let action = machine.frameReceived(try Frames.request(request, id: id))
+            #expect(action == .execute(requestID: id, operation))
+            #expect(machine.inFlight == offset + 1)
+        }
+        let unconditional = Delete(persistenceID: key)
+        #expect(machine.responseReady().send)
+        #expect(machine.frameReceived(try Frames.request(.delete(unconditional), id: 200))
+            == .execute(requestID: 200, .delete(unconditional)))
+        #expect(machine.inFlight == 3)
+    }
+
+    @Test func pausesReadingAtMaxInFlight() throws {
+        var machine = try readyMachine()
+        for id in 1...2 as ClosedRange<UInt32> {
+            _ = machine.frameReceived(try Frames.load("k\(id)", id: id))
+            #expect(!machine.shouldPauseReading)
+        }
+        _ = machine.frameReceived(try Frames.load("k3", id: 3))
+        #expect(machine.inFlight == limits.maxInFlight)
+        #expect(machine.shouldPauseReading)
+        // PINGs do not count.
+        _ = machine.frameReceived(try Frames.request(.ping, id: 4))
+        #expect(machine.inFlight == 3)
+        let (send, then) = machine.responseReady()
+        #expect(send)
+        #expect(then.kind == .none)
+        #expect(machine.inFlight == 2)
+        #expect(!machine.shouldPauseReading)
+    }
+
+    @Test func responsesInReadyAreSentAndLeaveTheConnectionOpen() throws {
+        var machine = try readyMachine()
+        _ = machine.frameReceived(try Frames.load("a", id: 1))
+        _ = machine.frameReceived(try Frames.load("b", id: 2))
+        for expected in [1, 0] {
+            let (send, then) = machine.responseReady()
+            #expect(send && then.kind == .none)
+            #expect(machine.inFlight == expected)
+            #expect(machine.state == .ready)
+        }
+    }
+}
+
+@Suite("ClientConnectionStateMachine: protocol errors")
+struct ProtocolErrorTests {
+    @Test func invalidArgumentKeepsTheConnection() throws {
+        var machine = try readyMachine()
+        expectError(machine.frameReceived(try Frames.load(rawID: [], id: 21)), .send, .invalidArgument, id: 21)
+        expectError(machine.frameReceived(try Frames.load(rawID: [0x61, 0x00], id: 22)),
+                    .send, .invalidArgument, id: 22)
+        expectError(machine.frameReceived(try Frames.load(rawID: [0xC3, 0x28], id: 23)),
+                    .send, .invalidArgument, id: 23)
+        // A state over maxStateBytes (100) in a frame within maxFrameBytes.
+        let big = Upsert(persistenceID: key, expectedRevision: 0, state: ByteBuffer(repeating: 0, count: 101))
+        expectError(machine.frameReceived(try Frames.request(.upsert(big), id: 24)), .send, .invalidArgument, id: 24)
+        let badRevision = Upsert(persistenceID: key, expectedRevision: Revision.max, state: ByteBuffer())
+        expectError(machine.frameReceived(try Frames.request(.upsert(badRevision), id: 25)),
+                    .send, .invalidArgument, id: 25)
+        #expect(machine.state == .ready)
+        #expect(machine.inFlight == 0, "nothing executed")
+        #expect(machine.frameReceived(try Frames.load("ok", id: 26)).kind == .execute)
+    }
+
+    @Test func unknownMessageTypeKeepsTheConnection() throws {
+        var machine = try readyMachine()
+        expectError(machine.frameReceived(try Frames.raw(MessageType(rawValue: 0x42), id: 31)),
+                    .send, .unknownMessageType, id: 31)
+        // A response type sent as a request.
+        expectError(machine.frameReceived(try Frames.raw(.ok, id: 32)), .send, .unknownMessageType, id: 32)
+        #expect(machine.state == .ready)
+    }
+
+    @Test func structuralFaultsAreMalformedAndClose() throws {
+        let faults: [(String, Frame, UInt32)] = [
+            ("trailing bytes", try Frames.raw(.ping, id: 41) { $0.writeInteger(UInt8(0)) }, 41),
+            ("undefined flag", try Frames.raw(.load, flags: 0x01, id: 42) {
+                $0.writeInteger(UInt8(1))
+                $0.writeString("k")
+            }, 42),
+            ("truncated field", try Frames.raw(.load, id: 43) { $0.writeInteger(UInt8(9)); $0.writeString("k") }, 43),
+            ("request id 0", try Frames.raw(.ping, id: 0), 0),
+        ]
+        for (what, frame, id) in faults {
+            var machine = try readyMachine()
+            let action = machine.frameReceived(frame)
+            #expect(action.kind == .sendAndClose, "\(what)")
+            #expect(action.sentFrame?.errorStatus == .malformedFrame, "\(what)")
+            #expect(action.sentFrame?.requestID == id, "\(what)")
+            #expect(machine.state == .closed, "\(what)")
+        }
+    }
+
+    @Test func framingErrorsFromTheDecoderCloseWithRequestIDZero() throws {
+        var machine = try readyMachine()
+        var input = ByteBuffer()
+        input.writeInteger(UInt32(limits.maxFrameBytes + 1))
+        var decoder = FrameDecoder(maxFrameBytes: limits.maxFrameBytes)
+        do {
+            _ = try decoder.decode(buffer: &input)
+            Issue.record("the decoder accepted an oversized frame")
+        } catch let error as ProtocolError {
+            expectError(machine.protocolError(error), .sendAndClose, .frameTooLarge, id: 0)
+        }
+        #expect(machine.state == .closed)
+    }
+
+    /// PROTOCOL.md section 10: the server closes after 100, 103, 104, 105 and after no other status.
+    @Test(arguments: Status.allDefined)
+    func closesExactlyForTheClosingStatuses(status: Status) throws {
+        var machine = try readyMachine()
+        let action = machine.protocolError(ProtocolError(status, requestID: 8, "test"))
+        let closing: Set<UInt16> = [100, 103, 104, 105]
+        expectError(action, closing.contains(status.rawValue) ? .sendAndClose : .send, status, id: 8)
+        #expect(machine.state == (closing.contains(status.rawValue) ? .closed : .ready))
+    }
+
+    @Test func protocolErrorsAfterTheCloseAreNotAnswered() throws {
+        var machine = try readyMachine()
+        machine.closed()
+        #expect(machine.protocolError(ProtocolError(.malformedFrame, requestID: 0, "x")).kind == .none)
+        var draining = try readyMachine()
+        _ = draining.drain()
+        #expect(draining.state == .outputClosed)
+        #expect(draining.protocolError(ProtocolError(.invalidArgument, requestID: 3, "x")).kind == .none)
+    }
+}
+
+@Suite("ClientConnectionStateMachine: drain and close")
+struct DrainTests {
+    @Test func drainDuringTheHandshakeJustCloses() {
+        var machine = machine()
+        #expect(machine.drain() == .close)
+        #expect(machine.state == .closed)
+    }
+
+    @Test func drainWhenIdleSendsTheFinalNoticeAndClosesOutput() throws {
+        var machine = try readyMachine()
+        let action = machine.drain()
+        expectError(action, .sendAndCloseOutput, .shuttingDown, id: 0)
+        #expect(machine.state == .outputClosed)
+        #expect(machine.drain().kind == .none, "only once")
+    }
+
+    @Test func drainWithRequestsInFlightWaitsForTheirResponses() throws {
+        var machine = try readyMachine()
+        _ = machine.frameReceived(try Frames.load("a", id: 1))
+        _ = machine.frameReceived(try Frames.load("b", id: 2))
+        #expect(machine.drain() == .none)
+        #expect(machine.state == .draining)
+        #expect(machine.drain() == .none)
+
+        // New requests are refused with their own id and not executed; PING too.
+        expectError(machine.frameReceived(try Frames.load("c", id: 3)), .send, .shuttingDown, id: 3)
+        expectError(machine.frameReceived(try Frames.request(.ping, id: 4)), .send, .shuttingDown, id: 4)
+        #expect(machine.inFlight == 2)
+
+        let first = machine.responseReady()
+        #expect(first.send)
+        #expect(first.then == .none)
+        #expect(machine.state == .draining)
+
+        let last = machine.responseReady()
+        #expect(last.send, "the last response is sent before the notice")
+        expectError(last.then, .sendAndCloseOutput, .shuttingDown, id: 0)
+        #expect(machine.state == .outputClosed)
+        #expect(machine.inFlight == 0)
+    }
+
+    @Test func protocolErrorsWhileDraining() throws {
+        var machine = try readyMachine()
+        _ = machine.frameReceived(try Frames.load("a", id: 1))
+        _ = machine.drain()
+        expectError(machine.frameReceived(try Frames.load(rawID: [], id: 5)), .send, .invalidArgument, id: 5)
+        #expect(machine.state == .draining)
+        expectError(machine.frameReceived(try Frames.hello([1], id: 6)), .sendAndClose, .notAllowed, id: 6)
+        #expect(machine.state == .closed)
+        #expect(machine.responseReady() == (send: false, then: .none), "the connection is gone")
+    }
+
+    @Test func afterOutputClosedNothingIsSent() throws {
+        var machine = try readyMachine()
+        _ = machine.drain()
+        #expect(machine.frameReceived(try Frames.load("a", id: 1)) == .none)
+        #expect(machine.frameReceived(try Frames.hello()) == .none)
+        #expect(machine.frameReceived(try Frames.load(rawID: [], id: 2)) == .none)
+        #expect(machine.frameReceived(try Frames.raw(.ping, id: 0)) == .none)
+        #expect(machine.drain() == .none)
+        #expect(machine.state == .outputClosed)
+        machine.closed()
+        #expect(machine.state == .closed)
+    }
+
+    @Test func responsesAfterTheClientLeftAreDropped() throws {
+        var machine = try readyMachine()
+        _ = machine.frameReceived(try Frames.load("a", id: 1))
+        machine.closed()
+        let (send, then) = machine.responseReady()
+        #expect(!send)
+        #expect(then == .none)
+        #expect(machine.frameReceived(try Frames.request(.ping, id: 2)) == .none)
+        #expect(machine.drain() == .none)
+        #expect(machine.state == .closed)
+    }
+
+    @Test func aClosingProtocolErrorWithRequestsInFlightDropsTheirResponses() throws {
+        var machine = try readyMachine()
+        _ = machine.frameReceived(try Frames.load("a", id: 1))
+        expectError(machine.frameReceived(try Frames.raw(.ping, flags: 0x80, id: 2)), .sendAndClose,
+                    .malformedFrame, id: 2)
+        #expect(machine.responseReady().send == false)
+    }
+}
