@@ -72,20 +72,23 @@ typedef enum pgstate_status_code {
     /* Not executed; retry (with backoff, on a new connection if this one is gone):
        no daemon / socket missing, connection refused, server statuses 2xx
        (UNAVAILABLE, OVERLOADED, SHUTTING_DOWN, ...), the connection was lost
-       before the request was written, or a LOAD / PING lost with the connection
-       (reads are always safe to repeat). */
+       before the request was written, a request left unanswered by the server's
+       final SHUTTING_DOWN notice (not executed), or a LOAD / PING lost with the
+       connection (reads are always safe to repeat). */
     PGSTATE_ERR_UNAVAILABLE = -2,
     /* A write may or may not have been applied: server status 300, or the
        connection was lost after an UPSERT / DELETE was written.  LOAD first to
        find out, then decide; never retry blindly. */
     PGSTATE_ERR_OUTCOME_UNKNOWN = -3,
-    /* The call's timeout elapsed.  The connection stays usable; a late response
-       to the abandoned request is discarded.  For UPSERT / DELETE the outcome is
-       unknown (as with PGSTATE_ERR_OUTCOME_UNKNOWN). */
+    /* The call's timeout elapsed.  The connection stays usable.  If no byte of
+       the request had been written it is withdrawn and never sent (errmsg says
+       "not sent"); otherwise a late response is discarded and, for UPSERT /
+       DELETE, the outcome is unknown (as with PGSTATE_ERR_OUTCOME_UNKNOWN). */
     PGSTATE_ERR_TIMEOUT = -4,
     /* Protocol violation (a bug on one side, or a version mismatch): a malformed
        or unexpected response, HELLO refused (104), or a server status 1xx other
-       than 102.  The connection is closed; writes in flight have unknown outcome. */
+       than 102.  The connection is closed (except after 101 UNKNOWN_MESSAGE_TYPE,
+       which the server survives); writes in flight then have unknown outcome. */
     PGSTATE_ERR_PROTOCOL = -5,
     /* Server fault: status 500 and statuses of no known class.  Per the protocol,
        a write answered this way MUST be treated like OUTCOME_UNKNOWN. */

@@ -1,0 +1,1265 @@
+/*
+ * test_client.c - transport tests of libpgstate against a FAKE pgstated.
+ *
+ * Each test forks a child that listens on a temporary Unix socket and plays a
+ * scripted server (written with the library's own codec), while the parent
+ * drives the public API and checks statuses, messages and data.  The child
+ * checks what it receives and reports through its exit status.
+ * Ends with "N passed, M failed".
+ */
+#include "codec.h"
+#include "harness.h"
+#include "pgstate.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT_MS 5000
+#define BIG_TIMEOUT_STATE ((size_t)4 * 1024 * 1024)
+
+/* ------------------------------------------------------------------------- */
+/* Fake server                                                                */
+/* ------------------------------------------------------------------------- */
+
+static int g_child_failures;
+
+#define SCHECK(cond)                                                                          \
+    do {                                                                                      \
+        if (!(cond)) {                                                                        \
+            fprintf(stderr, "  SERVER FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
+            g_child_failures++;                                                               \
+        }                                                                                     \
+    } while (0)
+
+typedef struct srv {
+    int fd;
+    pgs_reader rd;
+    pgs_limits lim;
+    pgs_buf out;
+    uint32_t hello_rid;
+} srv;
+
+typedef void (*script_fn)(srv *s, int conn_index);
+
+typedef struct fake {
+    pid_t pid;
+    char dir[64];
+    char path[128];
+} fake;
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Next request frame: 1 (decoded into *m, valid until the next call), 0 on
+   EOF, -1 on timeout / error / undecodable frame. */
+static int srv_next(srv *s, pgs_msg *m) {
+    for (;;) {
+        const uint8_t *body;
+        uint32_t len;
+        int r = pgs_reader_next(&s->rd, &body, &len);
+        if (r == PGS_FRAME) {
+            uint32_t erid;
+            int st = pgs_decode_request(body, len, &s->lim, m, &erid);
+            if (st != 0) {
+                fprintf(stderr, "  SERVER: undecodable request: status %d rid %u\n", st, erid);
+                return -1;
+            }
+            return 1;
+        }
+        if (r == PGS_READ_ERROR) return -1;
+        struct pollfd pfd = {s->fd, POLLIN, 0};
+        int pr = poll(&pfd, 1, 5000);
+        if (pr <= 0) return -1;
+        uint8_t *ptr;
+        size_t avail;
+        if (pgs_reader_space(&s->rd, &ptr, &avail) != 0 || avail == 0) return -1;
+        ssize_t n = read(s->fd, ptr, avail);
+        if (n == 0) return 0;
+        if (n < 0) return errno == EINTR ? -1 : (errno == ECONNRESET ? 0 : -1);
+        pgs_reader_commit(&s->rd, (size_t)n);
+    }
+}
+
+/* Expects a request of the given type. */
+static int srv_expect(srv *s, uint8_t type, pgs_msg *m) {
+    int r = srv_next(s, m);
+    SCHECK(r == 1);
+    if (r != 1) return 0;
+    if (m->type != type) fprintf(stderr, "  SERVER: got type 0x%02x, expected 0x%02x\n", m->type, type);
+    SCHECK(m->type == type);
+    return m->type == type;
+}
+
+static void srv_expect_eof(srv *s) {
+    pgs_msg m;
+    int r = srv_next(s, &m);
+    if (r != 0) fprintf(stderr, "  SERVER: expected EOF, got %d (type 0x%02x)\n", r, r == 1 ? m.type : 0);
+    SCHECK(r == 0);
+}
+
+/* 1 if nothing arrives for ms milliseconds (and nothing is buffered). */
+static int srv_quiet(srv *s, int ms) {
+    if (pgs_reader_buffered(&s->rd) != 0) return 0;
+    struct pollfd pfd = {s->fd, POLLIN, 0};
+    return poll(&pfd, 1, ms) == 0;
+}
+
+static void srv_flush(srv *s) {
+    size_t off = 0;
+    while (off < s->out.len) {
+        ssize_t n = write(s->fd, s->out.data + off, s->out.len - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break; /* the client may have gone away: that is its test's business */
+        off += (size_t)n;
+    }
+    s->out.len = 0;
+}
+
+static void srv_ok(srv *s, uint32_t rid) {
+    pgs_encode_ok(&s->out, rid);
+    srv_flush(s);
+}
+
+static void srv_not_found(srv *s, uint32_t rid) {
+    pgs_encode_not_found(&s->out, rid);
+    srv_flush(s);
+}
+
+static void srv_record(srv *s, uint32_t rid, uint64_t rev, int64_t ts, const void *state, size_t len) {
+    pgs_encode_record(&s->out, rid, rev, ts, state, len);
+    srv_flush(s);
+}
+
+static void srv_conflict(srv *s, uint32_t rid, uint64_t expected, uint64_t actual) {
+    pgs_encode_conflict(&s->out, rid, expected, actual);
+    srv_flush(s);
+}
+
+static void srv_error(srv *s, uint32_t rid, uint16_t status, const char *msg) {
+    pgs_encode_error(&s->out, rid, status, msg, strlen(msg));
+    srv_flush(s);
+}
+
+static void srv_raw(srv *s, const void *bytes, size_t n) {
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = write(s->fd, (const uint8_t *)bytes + off, n - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+}
+
+/* Reads HELLO and checks it; returns its request id (0 on failure). */
+static uint32_t srv_read_hello(srv *s) {
+    pgs_msg m;
+    if (!srv_expect(s, PGS_T_HELLO, &m)) return 0;
+    SCHECK(m.request_id != 0);
+    SCHECK(m.versions_count >= 1);
+    int has_v1 = 0;
+    for (unsigned i = 0; i < m.versions_count; i++) has_v1 |= m.versions[i] == 1;
+    SCHECK(has_v1);
+    SCHECK(m.text_len == strlen("pgstate-c/" PGSTATE_VERSION_STRING) &&
+           memcmp(m.text, "pgstate-c/" PGSTATE_VERSION_STRING, m.text_len) == 0);
+    s->hello_rid = m.request_id;
+    return m.request_id;
+}
+
+/* HELLO -> HELLO_OK with the given limits (NULL: defaults). */
+static void srv_handshake(srv *s, const pgs_limits *lim) {
+    pgs_limits l;
+    if (lim) l = *lim;
+    else pgs_limits_default(&l);
+    uint32_t rid = srv_read_hello(s);
+    s->lim = l;
+    pgs_reader_set_max_frame(&s->rd, l.max_frame_bytes);
+    pgs_encode_hello_ok(&s->out, rid, 1, "fake-pgstated 1.0", 17, &l);
+    srv_flush(s);
+}
+
+static void small_limits(pgs_limits *l) {
+    pgs_limits_default(l);
+    l->max_frame_bytes = 4112;
+    l->max_state_bytes = 16;
+}
+
+/* Starts a child serving nconns connections, one after the other, with fn. */
+static int fake_start(fake *f, script_fn fn, int nconns) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/pgstate-c-test-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) return -1;
+    snprintf(f->path, sizeof f->path, "%s/pgstated.sock", f->dir);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (lfd < 0) return -1;
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, f->path, strlen(f->path) + 1); /* < 64 bytes */
+    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 16) != 0) {
+        close(lfd);
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    f->pid = fork();
+    if (f->pid < 0) {
+        close(lfd);
+        return -1;
+    }
+    if (f->pid == 0) {
+        alarm(30); /* never hang the test run */
+        signal(SIGPIPE, SIG_IGN); /* the fake server may write to a client that left */
+        g_child_failures = 0;
+        for (int i = 0; i < nconns; i++) {
+            int cfd = accept(lfd, NULL, NULL);
+            if (cfd < 0) {
+                g_child_failures++;
+                break;
+            }
+            srv s;
+            memset(&s, 0, sizeof s);
+            s.fd = cfd;
+            pgs_limits_default(&s.lim);
+            pgs_reader_init(&s.rd, PGS_DEFAULT_MAX_FRAME_BYTES);
+            pgs_buf_init(&s.out);
+            fn(&s, i);
+            close(cfd);
+            pgs_reader_free(&s.rd);
+            pgs_buf_free(&s.out);
+        }
+        close(lfd);
+        fflush(stderr);
+        _exit(g_child_failures ? 1 : 0);
+    }
+    close(lfd);
+    return 0;
+}
+
+/* Waits for the child; 0 if its script passed. */
+static int fake_wait(fake *f) {
+    int st = 0;
+    if (f->pid > 0) {
+        while (waitpid(f->pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        f->pid = 0;
+    }
+    unlink(f->path);
+    rmdir(f->dir);
+    if (WIFSIGNALED(st)) fprintf(stderr, "  fake server killed by signal %d\n", WTERMSIG(st));
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+#define START(f, fn, n) CHECK(fake_start(&(f), (fn), (n)) == 0)
+#define FINISH(f) CHECKF(fake_wait(&(f)) == 0, "fake server script failed")
+
+static int contains(const char *hay, const char *needle) {
+    return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tests                                                                      */
+/* ------------------------------------------------------------------------- */
+
+static void srv_handshake_ok(srv *s, int i) {
+    (void)i;
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_frame_bytes = 1052672;
+    l.max_id_bytes = 128;
+    l.max_state_bytes = 1048576;
+    l.max_in_flight = 64;
+    l.capabilities = 0x80000001u; /* an unknown bit next to CONDITIONAL_DELETE */
+    srv_handshake(s, &l);
+    pgs_msg m;
+    if (srv_expect(s, PGS_T_PING, &m)) {
+        SCHECK(m.request_id != 0 && m.request_id != s->hello_rid);
+        srv_ok(s, m.request_id);
+    }
+    srv_expect_eof(s);
+}
+
+static void test_handshake_ok(void) {
+    fake f;
+    START(f, srv_handshake_ok, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECK(c != NULL);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(strcmp(pgstate_errmsg(c), "") == 0);
+    CHECK(pgstate_is_connected(c));
+    CHECK(strcmp(pgstate_server_version(c), "fake-pgstated 1.0") == 0);
+    CHECK(pgstate_max_state_bytes(c) == 1048576);
+    CHECK(pgstate_max_id_bytes(c) == 128);
+    CHECK(pgstate_max_in_flight(c) == 64);
+    CHECK(pgstate_capabilities(c) & PGSTATE_CAP_CONDITIONAL_DELETE);
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    CHECK(pgstate_server_status(c) == 0);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_basic_ops(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    pgs_msg m;
+    if (srv_expect(s, PGS_T_LOAD, &m)) {
+        SCHECK(m.id_len == 7 && memcmp(m.id, "order-1", 7) == 0);
+        srv_record(s, m.request_id, 3, -5, "abc", 3);
+    }
+    if (srv_expect(s, PGS_T_LOAD, &m)) {
+        SCHECK(m.id_len == 4 && memcmp(m.id, "nope", 4) == 0);
+        srv_not_found(s, m.request_id);
+    }
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        SCHECK(m.expected_revision == 3 && m.state_len == 6 && memcmp(m.state, "hel\0lo", 6) == 0);
+        srv_record(s, m.request_id, 4, 1773480413589793LL, m.state, m.state_len);
+    }
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        SCHECK(m.expected_revision == 3 && m.state_len == 0);
+        srv_conflict(s, m.request_id, 3, 4);
+    }
+    if (srv_expect(s, PGS_T_UPSERT, &m)) { /* out == NULL */
+        SCHECK(m.expected_revision == 0);
+        srv_record(s, m.request_id, 1, 0, m.state, m.state_len);
+    }
+    if (srv_expect(s, PGS_T_DELETE, &m)) {
+        SCHECK(!m.has_expected && m.flags == 0 && m.id_len == 7);
+        srv_ok(s, m.request_id);
+    }
+    if (srv_expect(s, PGS_T_DELETE, &m)) {
+        SCHECK(m.has_expected && m.flags == 1 && m.expected_revision == 4);
+        srv_conflict(s, m.request_id, 4, 0);
+    }
+    if (srv_expect(s, PGS_T_DELETE, &m)) {
+        SCHECK(m.has_expected && m.expected_revision == UINT64_C(0x7fffffffffffffff));
+        srv_ok(s, m.request_id);
+    }
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        SCHECK(m.expected_revision == UINT64_C(0x7ffffffffffffffe));
+        srv_record(s, m.request_id, UINT64_C(0x7fffffffffffffff), 0, "", 0);
+    }
+    srv_expect_eof(s);
+}
+
+static void test_basic_ops(void) {
+    fake f;
+    START(f, srv_basic_ops, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+
+    pgstate_record *r = (pgstate_record *)1;
+    CHECK(pgstate_load(c, "order-1", 7, &r) == PGSTATE_OK);
+    CHECK(r != NULL);
+    if (r) {
+        CHECK(strcmp(r->persistence_id, "order-1") == 0 && r->persistence_id_len == 7);
+        CHECK(r->revision == 3 && r->updated_at_us == -5);
+        CHECK(r->state_len == 3 && memcmp(r->state, "abc", 4) == 0); /* NUL-terminated too */
+    }
+    pgstate_record_free(r);
+
+    r = (pgstate_record *)1;
+    CHECK(pgstate_load(c, "nope", 4, &r) == PGSTATE_NOT_FOUND);
+    CHECK(r == NULL);
+    CHECK(pgstate_status(c) == PGSTATE_NOT_FOUND);
+
+    CHECK(pgstate_upsert(c, "order-1", 7, 3, "hel\0lo", 6, &r) == PGSTATE_OK);
+    if (r) {
+        CHECK(r->revision == 4 && r->updated_at_us == 1773480413589793LL);
+        CHECK(r->state_len == 6 && memcmp(r->state, "hel\0lo", 6) == 0);
+    }
+    pgstate_record_free(r);
+
+    r = (pgstate_record *)1;
+    CHECK(pgstate_upsert(c, "order-1", 7, 3, NULL, 0, &r) == PGSTATE_CONFLICT);
+    CHECK(r == NULL);
+    CHECK(pgstate_conflict_expected(c) == 3 && pgstate_conflict_actual(c) == 4);
+
+    CHECK(pgstate_upsert(c, "order-1", 7, 0, "x", 1, NULL) == PGSTATE_OK);
+    CHECK(pgstate_conflict_actual(c) == 0); /* reset by the next call */
+
+    CHECK(pgstate_delete(c, "order-1", 7) == PGSTATE_OK);
+    CHECK(pgstate_delete_if(c, "order-1", 7, 4) == PGSTATE_CONFLICT);
+    CHECK(pgstate_conflict_expected(c) == 4 && pgstate_conflict_actual(c) == 0);
+    CHECK(pgstate_delete_if(c, "order-1", 7, UINT64_C(0x8000000000000000)) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_delete_if(c, "order-1", 7, UINT64_C(0x7fffffffffffffff)) == PGSTATE_OK);
+    CHECK(pgstate_upsert(c, "order-1", 7, UINT64_C(0x7fffffffffffffff), "", 0, NULL) ==
+          PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_upsert(c, "order-1", 7, UINT64_C(0x7ffffffffffffffe), "", 0, &r) == PGSTATE_OK);
+    if (r) CHECK(r->revision == UINT64_C(0x7fffffffffffffff) && r->state_len == 0);
+    pgstate_record_free(r);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_pipeline(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    pgs_msg m;
+    uint32_t rid[4] = {0, 0, 0, 0};
+    uint8_t types[4] = {PGS_T_LOAD, PGS_T_LOAD, PGS_T_UPSERT, PGS_T_PING};
+    for (int k = 0; k < 4; k++) {
+        if (srv_expect(s, types[k], &m)) rid[k] = m.request_id;
+    }
+    /* all four are in before any answer; answer in reverse order */
+    SCHECK(rid[0] && rid[1] && rid[2] && rid[3]);
+    SCHECK(rid[0] != rid[1] && rid[1] != rid[2] && rid[2] != rid[3] && rid[0] != rid[3]);
+    srv_ok(s, rid[3]);
+    srv_record(s, rid[2], 1, 42, "c-state", 7);
+    srv_not_found(s, rid[1]);
+    srv_record(s, rid[0], 9, 43, "a-state", 7);
+    srv_expect_eof(s);
+}
+
+static void test_pipeline_out_of_order(void) {
+    fake f;
+    START(f, srv_pipeline, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    uint32_t a = pgstate_send_load(c, "a", 1);
+    uint32_t b = pgstate_send_load(c, "b", 1);
+    uint32_t cc = pgstate_send_upsert(c, "c", 1, 0, "c-state", 7);
+    uint32_t p = pgstate_send_ping(c);
+    CHECK(a && b && cc && p);
+    CHECK(pgstate_pending(c) == 4);
+    CHECK(pgstate_flush(c) == PGSTATE_OK);
+
+    pgstate_reply *r = NULL;
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == p && r->op == PGSTATE_OP_PING && r->kind == PGSTATE_REPLY_OK);
+    CHECK(r && r->status == PGSTATE_OK && strcmp(r->message, "") == 0);
+    pgstate_reply_free(r);
+
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == cc && r->kind == PGSTATE_REPLY_RECORD && r->record != NULL);
+    if (r && r->record) {
+        CHECK(r->record->revision == 1 && r->record->updated_at_us == 42);
+        CHECK(strcmp(r->record->persistence_id, "c") == 0 && strcmp(r->persistence_id, "c") == 0);
+    }
+    /* the caller may take the record */
+    pgstate_record *taken = r ? r->record : NULL;
+    if (r) r->record = NULL;
+    pgstate_reply_free(r);
+    CHECK(taken && taken->state_len == 7 && memcmp(taken->state, "c-state", 7) == 0);
+    pgstate_record_free(taken);
+
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == b && r->kind == PGSTATE_REPLY_NOT_FOUND && r->status == PGSTATE_NOT_FOUND);
+    CHECK(r && r->record == NULL && strcmp(r->persistence_id, "b") == 0);
+    pgstate_reply_free(r);
+
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == a && r->kind == PGSTATE_REPLY_RECORD && r->record && r->record->revision == 9);
+    pgstate_reply_free(r);
+
+    CHECK(pgstate_pending(c) == 0);
+    r = (pgstate_reply *)1;
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_ERR_INVALID_ARGUMENT && r == NULL);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_in_flight(srv *s, int i) {
+    (void)i;
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_in_flight = 2;
+    srv_handshake(s, &l);
+    uint32_t rids[5];
+    int n_read = 0, n_answered = 0;
+    pgs_msg m;
+    while (n_answered < 5) {
+        while (n_read - n_answered < 2 && n_read < 5) {
+            if (!srv_expect(s, PGS_T_LOAD, &m)) return;
+            rids[n_read++] = m.request_id;
+        }
+        if (n_read - n_answered == 2) SCHECK(srv_quiet(s, 150)); /* never a third in flight */
+        srv_not_found(s, rids[n_answered++]);
+    }
+    srv_expect_eof(s);
+}
+
+static void test_max_in_flight(void) {
+    fake f;
+    START(f, srv_in_flight, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_max_in_flight(c) == 2);
+    uint32_t ids[5];
+    for (int k = 0; k < 5; k++) {
+        ids[k] = pgstate_send_load(c, "k", 1);
+        CHECKF(ids[k] != 0, "%s", pgstate_errmsg(c));
+    }
+    CHECK(pgstate_pending(c) == 5);
+    int seen = 0;
+    for (int k = 0; k < 5; k++) {
+        pgstate_reply *r = NULL;
+        CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+        if (r) {
+            CHECK(r->kind == PGSTATE_REPLY_NOT_FOUND);
+            for (int j = 0; j < 5; j++) seen += r->request_id == ids[j];
+        }
+        pgstate_reply_free(r);
+    }
+    CHECK(seen == 5);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static const struct {
+    uint16_t wire;
+    int status;
+} ERROR_MAP[] = {
+    {102, PGSTATE_ERR_INVALID_ARGUMENT}, {101, PGSTATE_ERR_PROTOCOL},     {150, PGSTATE_ERR_PROTOCOL},
+    {200, PGSTATE_ERR_UNAVAILABLE},      {201, PGSTATE_ERR_UNAVAILABLE},  {299, PGSTATE_ERR_UNAVAILABLE},
+    {300, PGSTATE_ERR_OUTCOME_UNKNOWN},  {399, PGSTATE_ERR_OUTCOME_UNKNOWN}, {500, PGSTATE_ERR_SERVER},
+    {503, PGSTATE_ERR_SERVER},           {0, PGSTATE_ERR_SERVER},         {404, PGSTATE_ERR_SERVER},
+    {600, PGSTATE_ERR_SERVER},           {65535, PGSTATE_ERR_SERVER},
+};
+#define N_ERROR_MAP (sizeof ERROR_MAP / sizeof ERROR_MAP[0])
+
+static void srv_error_classes(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    pgs_msg m;
+    for (size_t k = 0; k < N_ERROR_MAP; k++) {
+        if (!srv_expect(s, PGS_T_LOAD, &m)) return;
+        char msg[64];
+        snprintf(msg, sizeof msg, "boom-%u \xe2\x9c\x97", ERROR_MAP[k].wire);
+        srv_error(s, m.request_id, ERROR_MAP[k].wire, msg);
+    }
+    if (srv_expect(s, PGS_T_UPSERT, &m)) srv_error(s, m.request_id, 300, "db connection lost");
+    if (srv_expect(s, PGS_T_DELETE, &m)) srv_error(s, m.request_id, 500, "internal error");
+    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_expect_eof(s);
+}
+
+static void test_error_classes(void) {
+    fake f;
+    START(f, srv_error_classes, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    for (size_t k = 0; k < N_ERROR_MAP; k++) {
+        pgstate_record *r = (pgstate_record *)1;
+        int rc = pgstate_load(c, "k", 1, &r);
+        CHECKF(rc == ERROR_MAP[k].status, "status %u -> %s, want %s", ERROR_MAP[k].wire, pgstate_status_name(rc),
+               pgstate_status_name(ERROR_MAP[k].status));
+        CHECK(r == NULL);
+        CHECK(pgstate_status(c) == rc);
+        CHECKF(pgstate_server_status(c) == ERROR_MAP[k].wire, "server_status %d", pgstate_server_status(c));
+        char want[32];
+        snprintf(want, sizeof want, "boom-%u", ERROR_MAP[k].wire);
+        CHECKF(contains(pgstate_errmsg(c), want), "errmsg: %s", pgstate_errmsg(c));
+        CHECK(pgstate_is_connected(c)); /* none of these closes the connection */
+    }
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_OUTCOME_UNKNOWN);
+    CHECK(pgstate_server_status(c) == 300);
+    CHECK(pgstate_delete(c, "k", 1) == PGSTATE_ERR_SERVER);
+    CHECK(pgstate_server_status(c) == 500);
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    CHECK(pgstate_server_status(c) == 0 && strcmp(pgstate_errmsg(c), "") == 0);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_closing_errors(srv *s, int i) {
+    pgs_msg m;
+    srv_handshake(s, NULL);
+    if (i == 0) {
+        /* ERROR 100 echoing the request: the server closes */
+        if (srv_expect(s, PGS_T_LOAD, &m)) srv_error(s, m.request_id, 100, "trailing bytes");
+    } else if (i == 1 || i == 2) {
+        /* ERROR with request id 0 while two requests are in flight, then close */
+        SCHECK(srv_expect(s, PGS_T_UPSERT, &m));
+        SCHECK(srv_expect(s, PGS_T_LOAD, &m));
+        if (i == 1) srv_error(s, 0, 100, "frame length 5 is shorter than the 6-byte header");
+        else srv_error(s, 0, 201, "too many connections");
+    } else if (i == 3) {
+        /* draining: 202 to the first, still an answer to the second, then close */
+        uint32_t r1 = 0, r2 = 0;
+        if (srv_expect(s, PGS_T_LOAD, &m)) r1 = m.request_id;
+        if (srv_expect(s, PGS_T_LOAD, &m)) r2 = m.request_id;
+        srv_error(s, r1, 202, "server is shutting down");
+        srv_not_found(s, r2);
+        sleep_ms(100);
+        srv_error(s, 0, 202, "server is shutting down"); /* the final notice */
+    } else {
+        /* i == 4: the final id-0 SHUTTING_DOWN while requests are in flight:
+           they were not executed.  Half-close, then drain until the client closes. */
+        SCHECK(srv_expect(s, PGS_T_UPSERT, &m));
+        SCHECK(srv_expect(s, PGS_T_LOAD, &m));
+        srv_error(s, 0, 202, "server is shutting down");
+        shutdown(s->fd, SHUT_WR);
+        while (srv_next(s, &m) == 1) {
+        }
+    }
+}
+
+static void test_closing_errors(void) {
+    fake f;
+    START(f, srv_closing_errors, 5);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    /* 0: ERROR 100 with an id */
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_PROTOCOL);
+    CHECK(pgstate_server_status(c) == 100);
+    CHECK(!pgstate_is_connected(c));
+    CHECK(pgstate_ping(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECKF(contains(pgstate_errmsg(c), "not connected"), "%s", pgstate_errmsg(c));
+
+    /* 1: ERROR 100 with id 0: everything outstanding is a protocol failure */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    uint32_t u = pgstate_send_upsert(c, "k", 1, 0, "v", 1);
+    uint32_t l = pgstate_send_load(c, "k", 1);
+    CHECK(u && l);
+    pgstate_reply *r = NULL;
+    for (int k = 0; k < 2; k++) {
+        CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+        CHECK(r && r->kind == PGSTATE_REPLY_ERROR && r->status == PGSTATE_ERR_PROTOCOL && r->server_status == 100);
+        CHECK(r && (r->request_id == u || r->request_id == l));
+        CHECKF(r && contains(r->message, "MALFORMED_FRAME"), "%s", r ? r->message : "");
+        pgstate_reply_free(r);
+    }
+    CHECK(!pgstate_is_connected(c));
+
+    /* 2: ERROR 201 with id 0: the written upsert has an unknown outcome, the load is retryable */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    u = pgstate_send_upsert(c, "k", 1, 0, "v", 1);
+    l = pgstate_send_load(c, "k", 1);
+    for (int k = 0; k < 2; k++) {
+        CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+        if (r && r->request_id == u) CHECK(r->status == PGSTATE_ERR_OUTCOME_UNKNOWN && r->server_status == 201);
+        else if (r && r->request_id == l) CHECK(r->status == PGSTATE_ERR_UNAVAILABLE && r->server_status == 201);
+        else CHECK(0);
+        pgstate_reply_free(r);
+    }
+
+    /* 3: SHUTTING_DOWN drains: later replies still arrive, new requests are refused */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    uint32_t a = pgstate_send_load(c, "a", 1);
+    uint32_t b = pgstate_send_load(c, "b", 1);
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == a && r->status == PGSTATE_ERR_UNAVAILABLE && r->server_status == 202);
+    pgstate_reply_free(r);
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == b && r->status == PGSTATE_NOT_FOUND);
+    pgstate_reply_free(r);
+    CHECK(pgstate_send_ping(c) == 0);
+    CHECK(pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECKF(contains(pgstate_errmsg(c), "shutting down"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_ping(c) == PGSTATE_ERR_UNAVAILABLE);
+
+    /* 4: final SHUTTING_DOWN with id 0: unanswered requests were not executed,
+       so even the written upsert is retryable, not of unknown outcome */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    u = pgstate_send_upsert(c, "k", 1, 0, "v", 1);
+    l = pgstate_send_load(c, "k", 1);
+    CHECK(pgstate_flush(c) == PGSTATE_OK);
+    for (int k = 0; k < 2; k++) {
+        CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+        CHECK(r && (r->request_id == u || r->request_id == l));
+        CHECKF(r && r->status == PGSTATE_ERR_UNAVAILABLE && r->server_status == 202, "%s: %s",
+               r ? pgstate_status_name(r->status) : "-", r ? r->message : "");
+        CHECKF(r && contains(r->message, "not executed"), "%s", r ? r->message : "");
+        pgstate_reply_free(r);
+    }
+    CHECK(!pgstate_is_connected(c));
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_disconnects(srv *s, int i) {
+    pgs_msg m;
+    srv_handshake(s, NULL);
+    if (i == 0) SCHECK(srv_expect(s, PGS_T_UPSERT, &m)); /* then close without answering */
+    if (i == 1) SCHECK(srv_expect(s, PGS_T_LOAD, &m));
+    /* i == 2: close right after the handshake */
+}
+
+static void test_connection_lost(void) {
+    fake f;
+    START(f, srv_disconnects, 3);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    /* a write lost after it was sent: outcome unknown */
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_OUTCOME_UNKNOWN);
+    CHECKF(contains(pgstate_errmsg(c), f.path) && contains(pgstate_errmsg(c), "may or may not"), "%s",
+           pgstate_errmsg(c));
+    CHECK(!pgstate_is_connected(c));
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_UNAVAILABLE);
+
+    /* a read lost: retryable */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_UNAVAILABLE);
+
+    /* a write on a connection that is already gone: never sent, retryable */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    FINISH(f); /* the server has closed for sure */
+    int rc = pgstate_upsert(c, "k", 1, 0, "v", 1, NULL);
+    CHECKF(rc == PGSTATE_ERR_UNAVAILABLE, "%s: %s", pgstate_status_name(rc), pgstate_errmsg(c));
+    /* and with no server at all, reconnect names the path */
+    CHECK(pgstate_reconnect(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECKF(contains(pgstate_errmsg(c), f.path), "%s", pgstate_errmsg(c));
+    pgstate_free(c);
+}
+
+static void srv_timeouts(srv *s, int i) {
+    (void)i;
+    pgs_msg m;
+    srv_handshake(s, NULL);
+    uint32_t late = 0;
+    if (srv_expect(s, PGS_T_LOAD, &m)) late = m.request_id;
+    sleep_ms(1000);
+    srv_not_found(s, late); /* for a request whose caller gave up */
+    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    if (srv_expect(s, PGS_T_LOAD, &m)) {
+        sleep_ms(400);
+        srv_not_found(s, m.request_id);
+    }
+    srv_expect_eof(s);
+}
+
+static void test_timeouts(void) {
+    fake f;
+    START(f, srv_timeouts, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    pgstate_set_timeout(c, 200);
+    int64_t t0 = mono_ms();
+    CHECK(pgstate_load(c, "slow", 4, NULL) == PGSTATE_ERR_TIMEOUT);
+    int64_t dt = mono_ms() - t0;
+    CHECKF(dt >= 150 && dt < 3000, "timed out after %lld ms", (long long)dt);
+    CHECKF(contains(pgstate_errmsg(c), "timed out"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_is_connected(c)); /* a timeout does not close the connection */
+    pgstate_set_timeout(c, TIMEOUT_MS);
+    CHECK(pgstate_ping(c) == PGSTATE_OK); /* the late NOT_FOUND is discarded */
+
+    /* pipelined: a read_reply timeout is not fatal either */
+    uint32_t id = pgstate_send_load(c, "slow", 4);
+    CHECK(id != 0);
+    pgstate_set_timeout(c, 100);
+    pgstate_reply *r = (pgstate_reply *)1;
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_ERR_TIMEOUT && r == NULL);
+    pgstate_set_timeout(c, TIMEOUT_MS);
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == id && r->kind == PGSTATE_REPLY_NOT_FOUND);
+    pgstate_reply_free(r);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_slow_reader(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    sleep_ms(800); /* not reading: the client's writes back up */
+    pgs_msg m;
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        SCHECK(m.state_len == BIG_TIMEOUT_STATE);
+        srv_record(s, m.request_id, 1, 0, "", 0);
+    }
+    /* the timed-out PING was withdrawn, so the next frame is the second PING */
+    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_expect_eof(s);
+}
+
+static void test_timeout_before_sending(void) {
+    fake f;
+    START(f, srv_slow_reader, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    uint8_t *big = calloc(1, BIG_TIMEOUT_STATE);
+    uint32_t u = pgstate_send_upsert(c, "big", 3, 0, big, BIG_TIMEOUT_STATE);
+    CHECK(u != 0);
+    free(big);
+    pgstate_set_timeout(c, 300);
+    CHECK(pgstate_ping(c) == PGSTATE_ERR_TIMEOUT); /* stuck behind the big upsert */
+    CHECKF(contains(pgstate_errmsg(c), "not sent"), "%s", pgstate_errmsg(c));
+    pgstate_set_timeout(c, TIMEOUT_MS);
+    pgstate_reply *r = NULL;
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == u && r->kind == PGSTATE_REPLY_RECORD);
+    pgstate_reply_free(r);
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_silent(srv *s, int i) {
+    (void)i;
+    srv_read_hello(s);
+    sleep_ms(1200); /* never answers */
+}
+
+static void test_connect_timeout(void) {
+    fake f;
+    START(f, srv_silent, 1);
+    int64_t t0 = mono_ms();
+    pgstate_client *c = pgstate_connect(f.path, 200);
+    int64_t dt = mono_ms() - t0;
+    CHECK(c != NULL);
+    CHECK(pgstate_status(c) == PGSTATE_ERR_TIMEOUT);
+    CHECKF(dt >= 150 && dt < 3000, "timed out after %lld ms", (long long)dt);
+    CHECKF(contains(pgstate_errmsg(c), "timed out") && contains(pgstate_errmsg(c), f.path), "%s",
+           pgstate_errmsg(c));
+    CHECK(!pgstate_is_connected(c));
+    CHECK(pgstate_ping(c) == PGSTATE_ERR_UNAVAILABLE);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_handshake_failures(srv *s, int i) {
+    uint32_t rid;
+    pgs_limits l;
+    pgs_limits_default(&l);
+    switch (i) {
+    case 0:
+        rid = srv_read_hello(s);
+        srv_error(s, rid, 104, "no common protocol version; server speaks: 2");
+        break;
+    case 1:
+        srv_error(s, 0, 201, "too many connections"); /* before even reading HELLO */
+        break;
+    case 2:
+        rid = srv_read_hello(s);
+        srv_not_found(s, rid);
+        break;
+    case 3:
+        rid = srv_read_hello(s);
+        pgs_encode_hello_ok(&s->out, rid + 1, 1, "x", 1, &l);
+        srv_flush(s);
+        break;
+    case 4:
+        srv_read_hello(s);
+        break; /* close without answering */
+    case 5:
+        rid = srv_read_hello(s);
+        pgs_encode_hello_ok(&s->out, rid, 2, "x", 1, &l);
+        srv_flush(s);
+        break;
+    default:
+        break;
+    }
+}
+
+static void test_handshake_failures(void) {
+    fake f;
+    START(f, srv_handshake_failures, 6);
+    struct {
+        int status;
+        int server_status;
+        const char *text;
+    } want[6] = {
+        {PGSTATE_ERR_PROTOCOL, 104, "UNSUPPORTED_VERSION"},
+        {PGSTATE_ERR_UNAVAILABLE, 201, "too many connections"},
+        {PGSTATE_ERR_PROTOCOL, 0, "NOT_FOUND"},
+        {PGSTATE_ERR_PROTOCOL, 0, "HELLO_OK"},
+        {PGSTATE_ERR_UNAVAILABLE, 0, "handshake"},
+        {PGSTATE_ERR_PROTOCOL, 0, "version 2"},
+    };
+    for (int i = 0; i < 6; i++) {
+        pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+        CHECK(c != NULL);
+        CHECKF(pgstate_status(c) == want[i].status, "case %d: %s: %s", i, pgstate_status_name(pgstate_status(c)),
+               pgstate_errmsg(c));
+        CHECKF(pgstate_server_status(c) == want[i].server_status, "case %d: server status %d", i,
+               pgstate_server_status(c));
+        CHECKF(contains(pgstate_errmsg(c), want[i].text), "case %d: %s", i, pgstate_errmsg(c));
+        CHECK(!pgstate_is_connected(c));
+        CHECK(pgstate_max_state_bytes(c) == 0);
+        pgstate_free(c);
+    }
+    FINISH(f);
+}
+
+/* Bad responses, one per connection. */
+static void srv_bad_responses(srv *s, int i) {
+    pgs_limits l;
+    small_limits(&l);
+    srv_handshake(s, &l);
+    pgs_msg m;
+    uint8_t t = (i == 2 || i == 7 || i == 8 || i == 9) ? PGS_T_UPSERT : (i == 3 ? PGS_T_DELETE : PGS_T_LOAD);
+    if (!srv_expect(s, t, &m)) return;
+    uint32_t rid = m.request_id;
+    switch (i) {
+    case 0: { /* RECORD with a trailing byte */
+        pgs_encode_record(&s->out, rid, 1, 0, "x", 1);
+        uint8_t fr[64];
+        memcpy(fr, s->out.data, s->out.len);
+        fr[3] += 1;
+        fr[s->out.len] = 0;
+        srv_raw(s, fr, s->out.len + 1);
+        s->out.len = 0;
+        break;
+    }
+    case 1: srv_not_found(s, rid + 100); break;       /* id not in flight */
+    case 2: srv_not_found(s, rid); break;             /* NOT_FOUND to UPSERT */
+    case 3: srv_conflict(s, rid, 0, 1); break;        /* CONFLICT to unconditional DELETE */
+    case 4: {                                         /* over the announced max_frame_bytes */
+        uint8_t hdr[4] = {0x00, 0x10, 0x00, 0x00};
+        srv_raw(s, hdr, 4);
+        break;
+    }
+    case 5: { /* unknown response type 0x90 */
+        uint8_t fr[10] = {0, 0, 0, 6, 0x90, 0, 0, 0, 0, 0};
+        fr[6] = (uint8_t)(rid >> 24); fr[7] = (uint8_t)(rid >> 16); fr[8] = (uint8_t)(rid >> 8); fr[9] = (uint8_t)rid;
+        srv_raw(s, fr, 10);
+        break;
+    }
+    case 6: { /* NOT_FOUND with a flag set */
+        uint8_t fr[10] = {0, 0, 0, 6, PGS_T_NOT_FOUND, 1, 0, 0, 0, 0};
+        fr[6] = (uint8_t)(rid >> 24); fr[7] = (uint8_t)(rid >> 16); fr[8] = (uint8_t)(rid >> 8); fr[9] = (uint8_t)rid;
+        srv_raw(s, fr, 10);
+        break;
+    }
+    case 7: srv_record(s, rid, 5, 0, "", 0); break;   /* UPSERT expected 0 answered with revision 5 */
+    case 8: srv_conflict(s, rid, 3, 4); break;        /* CONFLICT not matching the request's expected 2 */
+    case 9: {                                         /* pipelined: UPSERT + LOAD, LOAD answered by HELLO_OK */
+        pgs_msg m2;
+        if (srv_expect(s, PGS_T_LOAD, &m2)) {
+            pgs_encode_hello_ok(&s->out, m2.request_id, 1, "x", 1, &l);
+            srv_flush(s);
+        }
+        break;
+    }
+    case 10: srv_record(s, rid, 1, 0, "0123456789abcdefg", 17); break; /* state over max_state_bytes */
+    default: break;
+    }
+    srv_expect_eof(s); /* the client closes after a protocol error */
+}
+
+static void test_bad_responses(void) {
+    fake f;
+    START(f, srv_bad_responses, 11);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    for (int i = 0; i < 11; i++) {
+        if (i > 0) CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+        CHECKF(pgstate_is_connected(c), "case %d: %s", i, pgstate_errmsg(c));
+        int rc;
+        if (i == 2 || i == 7) {
+            rc = pgstate_upsert(c, "k", 1, 0, "v", 1, NULL);
+        } else if (i == 8) {
+            rc = pgstate_upsert(c, "k", 1, 2, "v", 1, NULL);
+        } else if (i == 3) {
+            rc = pgstate_delete(c, "k", 1);
+        } else if (i == 9) {
+            uint32_t u = pgstate_send_upsert(c, "k", 1, 0, "v", 1);
+            uint32_t l = pgstate_send_load(c, "k", 1);
+            CHECK(u && l);
+            pgstate_reply *r = NULL;
+            rc = PGSTATE_ERR_PROTOCOL;
+            for (int k = 0; k < 2; k++) {
+                CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+                if (r && r->status != PGSTATE_ERR_PROTOCOL) rc = r->status;
+                pgstate_reply_free(r);
+            }
+        } else {
+            rc = pgstate_load(c, "k", 1, NULL);
+        }
+        CHECKF(rc == PGSTATE_ERR_PROTOCOL, "case %d: %s: %s", i, pgstate_status_name(rc), pgstate_errmsg(c));
+        CHECKF(i == 9 || contains(pgstate_errmsg(c), "protocol error"), "case %d: %s", i, pgstate_errmsg(c));
+        CHECK(!pgstate_is_connected(c));
+    }
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_arg_checks(srv *s, int i) {
+    (void)i;
+    pgs_limits l;
+    small_limits(&l);
+    l.max_id_bytes = 10;
+    l.capabilities = 0;
+    srv_handshake(s, &l);
+    pgs_msg m;
+    /* the first request to arrive must be the PING: nothing invalid was sent */
+    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        SCHECK(m.id_len == 10 && m.state_len == 16);
+        srv_record(s, m.request_id, 1, 0, m.state, m.state_len);
+    }
+    srv_expect_eof(s);
+}
+
+static void test_argument_checks(void) {
+    fake f;
+    START(f, srv_arg_checks, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    const char *state17 = "0123456789abcdefg";
+    struct {
+        int rc;
+        const char *what;
+    } cases[16];
+    int n = 0;
+#define ARG_CASE(expr, text) do { cases[n].rc = (expr); cases[n].what = (text); n++; } while (0)
+    ARG_CASE(pgstate_load(c, "", 0, NULL), "empty");
+    ARG_CASE(pgstate_load(c, "0123456789x", 11, NULL), "maximum is 10");
+    ARG_CASE(pgstate_load(c, "a\nb", 3, NULL), "control character");
+    ARG_CASE(pgstate_load(c, "a\x7f", 2, NULL), "control character");
+    ARG_CASE(pgstate_load(c, "a\0b", 3, NULL), "control character");
+    ARG_CASE(pgstate_load(c, "\xc3\x28", 2, NULL), "UTF-8");
+    ARG_CASE(pgstate_load(c, "\xed\xa0\x80", 3, NULL), "UTF-8");
+    ARG_CASE(pgstate_load(c, NULL, 3, NULL), "NULL");
+    ARG_CASE(pgstate_upsert(c, "k", 1, UINT64_C(0x7fffffffffffffff), "", 0, NULL), "out of range");
+    ARG_CASE(pgstate_upsert(c, "k", 1, UINT64_MAX, "", 0, NULL), "out of range");
+    ARG_CASE(pgstate_upsert(c, "k", 1, 0, state17, 17, NULL), "at most 16");
+    ARG_CASE(pgstate_upsert(c, "k", 1, 0, NULL, 5, NULL), "NULL");
+    ARG_CASE(pgstate_delete_if(c, "k", 1, 1), "CONDITIONAL_DELETE");
+    ARG_CASE(pgstate_delete(c, "", 0), "empty");
+    ARG_CASE((int)pgstate_send_load(c, "", 0) == 0 ? pgstate_status(c) : 0, "empty");
+    ARG_CASE((int)pgstate_send_upsert(c, "k", 1, 0, state17, 17) == 0 ? pgstate_status(c) : 0, "at most 16");
+#undef ARG_CASE
+    for (int k = 0; k < n; k++) {
+        CHECKF(cases[k].rc == PGSTATE_ERR_INVALID_ARGUMENT, "case %d: %s", k, pgstate_status_name(cases[k].rc));
+    }
+    /* messages (checked on fresh calls, since errmsg is per call) */
+    for (int k = 0; k < n; k++) (void)cases[k].what;
+    CHECK(pgstate_load(c, "0123456789x", 11, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "maximum is 10"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_upsert(c, "k", 1, 0, state17, 17, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "at most 16"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_delete_if(c, "k", 1, 1) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "CONDITIONAL_DELETE"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_server_status(c) == 0);
+    CHECK(pgstate_pending(c) == 0);
+    CHECK(pgstate_is_connected(c));
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    CHECK(pgstate_upsert(c, "0123456789", 10, 0, state17, 16, NULL) == PGSTATE_OK); /* limits are inclusive */
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_interleave(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    pgs_msg m;
+    uint32_t a = 0, p = 0;
+    if (srv_expect(s, PGS_T_LOAD, &m)) a = m.request_id;
+    if (srv_expect(s, PGS_T_PING, &m)) p = m.request_id;
+    srv_not_found(s, a); /* the pipelined reply arrives while the blocking call waits */
+    srv_ok(s, p);
+    srv_expect_eof(s);
+}
+
+static void test_blocking_and_pipelined(void) {
+    fake f;
+    START(f, srv_interleave, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    uint32_t a = pgstate_send_load(c, "p1", 2);
+    CHECK(a != 0);
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    CHECK(pgstate_pending(c) == 1);
+    pgstate_reply *r = NULL;
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == a && r->kind == PGSTATE_REPLY_NOT_FOUND);
+    pgstate_reply_free(r);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+#define BIG ((size_t)4 * 1024 * 1024 + 7)
+#define MID ((size_t)1024 * 1024)
+
+static uint8_t pattern(size_t i, unsigned seed) {
+    return (uint8_t)((i * 131u + seed) ^ (i >> 9));
+}
+
+static void srv_large(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    pgs_msg m;
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        int ok = m.state_len == BIG;
+        for (size_t k = 0; ok && k < BIG; k++) ok = m.state[k] == pattern(k, 1);
+        SCHECK(ok);
+        srv_record(s, m.request_id, 1, 0, m.state, m.state_len);
+    }
+    /* pipelined big writes answered at once with big records: both sides write
+       megabytes at the same time, which deadlocks a client that does not read
+       while it writes */
+    for (int k = 0; k < 3; k++) {
+        if (!srv_expect(s, PGS_T_UPSERT, &m)) return;
+        int ok = m.state_len == MID;
+        for (size_t j = 0; ok && j < MID; j++) ok = m.state[j] == pattern(j, (unsigned)k + 2);
+        SCHECK(ok);
+        srv_record(s, m.request_id, m.expected_revision + 1, k, m.state, m.state_len);
+    }
+    srv_expect_eof(s);
+}
+
+static void test_large_states(void) {
+    fake f;
+    START(f, srv_large, 1);
+    pgstate_client *c = pgstate_connect(f.path, 20000);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    uint8_t *big = malloc(BIG);
+    for (size_t k = 0; k < BIG; k++) big[k] = pattern(k, 1);
+    pgstate_record *r = NULL;
+    CHECK(pgstate_upsert(c, "big", 3, 0, big, BIG, &r) == PGSTATE_OK);
+    CHECK(r && r->state_len == BIG && memcmp(r->state, big, BIG) == 0);
+    pgstate_record_free(r);
+    free(big);
+
+    uint8_t *mids[3];
+    uint32_t ids[3];
+    for (int k = 0; k < 3; k++) {
+        mids[k] = malloc(MID);
+        for (size_t j = 0; j < MID; j++) mids[k][j] = pattern(j, (unsigned)k + 2);
+        ids[k] = pgstate_send_upsert(c, "mid", 3, (uint64_t)k, mids[k], MID);
+        CHECK(ids[k] != 0);
+    }
+    for (int k = 0; k < 3; k++) {
+        pgstate_reply *rep = NULL;
+        CHECK(pgstate_read_reply(c, &rep) == PGSTATE_OK);
+        CHECK(rep && rep->kind == PGSTATE_REPLY_RECORD && rep->request_id == ids[k]); /* same id: in order */
+        if (rep && rep->record) {
+            CHECK(rep->record->revision == (uint64_t)k + 1);
+            CHECK(rep->record->state_len == MID && memcmp(rep->record->state, mids[k], MID) == 0);
+        }
+        pgstate_reply_free(rep);
+        free(mids[k]);
+    }
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_env(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    pgs_msg m;
+    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_expect_eof(s);
+}
+
+static void test_socket_from_env(void) {
+    fake f;
+    START(f, srv_env, 2);
+    setenv("PGSTATE_SOCKET", f.path, 1);
+    pgstate_client *c = pgstate_connect(NULL, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    pgstate_free(c);
+    c = pgstate_connect("", TIMEOUT_MS); /* "" also means: from the environment */
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    pgstate_free(c);
+    unsetenv("PGSTATE_SOCKET");
+    FINISH(f);
+}
+
+static void test_missing_socket(void) {
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/pgstate-c-test-missing-%ld/pgstated.sock", (long)getpid());
+    pgstate_client *c = pgstate_connect(path, TIMEOUT_MS);
+    CHECK(c != NULL);
+    CHECK(pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECKF(contains(pgstate_errmsg(c), path), "%s", pgstate_errmsg(c));
+    CHECK(!pgstate_is_connected(c));
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_UNAVAILABLE);
+    CHECKF(contains(pgstate_errmsg(c), path), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_send_load(c, "k", 1) == 0 && pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE);
+    pgstate_free(c);
+
+    setenv("PGSTATE_SOCKET", path, 1);
+    c = pgstate_connect(NULL, TIMEOUT_MS);
+    CHECK(pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECKF(contains(pgstate_errmsg(c), path), "%s", pgstate_errmsg(c));
+    pgstate_free(c);
+    unsetenv("PGSTATE_SOCKET");
+
+    c = pgstate_connect(NULL, 1000);
+    if (pgstate_status(c) != PGSTATE_OK) {
+        CHECKF(contains(pgstate_errmsg(c), PGSTATE_DEFAULT_SOCKET), "%s", pgstate_errmsg(c));
+    }
+    pgstate_free(c);
+
+    /* a path too long for sockaddr_un */
+    char longpath[300];
+    memset(longpath, 'x', sizeof longpath - 1);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = '\0';
+    c = pgstate_connect(longpath, 1000);
+    CHECK(pgstate_status(c) == PGSTATE_ERR_INVALID_ARGUMENT);
+    pgstate_free(c);
+}
+
+static void test_connection_refused(void) {
+    char dir[64] = "/tmp/pgstate-c-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[128];
+    snprintf(path, sizeof path, "%s/stale.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, path, strlen(path) + 1); /* < 64 bytes */
+    CHECK(bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    close(fd); /* a socket file nobody listens on */
+    pgstate_client *c = pgstate_connect(path, TIMEOUT_MS);
+    CHECK(pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECKF(contains(pgstate_errmsg(c), "refused") && contains(pgstate_errmsg(c), path), "%s", pgstate_errmsg(c));
+    pgstate_free(c);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void test_misc_api(void) {
+    pgstate_free(NULL);
+    pgstate_record_free(NULL);
+    pgstate_reply_free(NULL);
+    CHECK(strcmp(pgstate_status_name(PGSTATE_OK), "PGSTATE_OK") == 0);
+    CHECK(strcmp(pgstate_status_name(PGSTATE_CONFLICT), "PGSTATE_CONFLICT") == 0);
+    CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_OUTCOME_UNKNOWN), "PGSTATE_ERR_OUTCOME_UNKNOWN") == 0);
+    CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_IO), "PGSTATE_ERR_IO") == 0);
+    CHECK(strcmp(pgstate_status_name(12345), "PGSTATE_UNKNOWN_STATUS") == 0);
+    for (int s = PGSTATE_ERR_IO; s <= PGSTATE_CONFLICT; s++) {
+        CHECK(strcmp(pgstate_status_name(s), "PGSTATE_UNKNOWN_STATUS") != 0);
+    }
+    CHECK(pgstate_errmsg(NULL) != NULL);
+    CHECK(pgstate_server_status(NULL) == 0);
+    CHECK(pgstate_pending(NULL) == 0);
+    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 1 && PGSTATE_VERSION_PATCH == 0);
+    CHECK(PGSTATE_VERSION_NUMBER == 0x000100);
+}
+
+int main(void) {
+    /* SIGPIPE stays at its default (fatal) in this process: the library must
+       never raise it, also when writing to a connection the server closed. */
+    alarm(300);
+    RUN(test_misc_api);
+    RUN(test_handshake_ok);
+    RUN(test_basic_ops);
+    RUN(test_pipeline_out_of_order);
+    RUN(test_max_in_flight);
+    RUN(test_error_classes);
+    RUN(test_closing_errors);
+    RUN(test_connection_lost);
+    RUN(test_timeouts);
+    RUN(test_timeout_before_sending);
+    RUN(test_connect_timeout);
+    RUN(test_handshake_failures);
+    RUN(test_bad_responses);
+    RUN(test_argument_checks);
+    RUN(test_blocking_and_pipelined);
+    RUN(test_large_states);
+    RUN(test_socket_from_env);
+    RUN(test_missing_socket);
+    RUN(test_connection_refused);
+    return harness_summary();
+}

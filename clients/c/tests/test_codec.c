@@ -1,0 +1,406 @@
+/*
+ * test_codec.c - unit tests of src/codec.c (no sockets): UTF-8 and id rules,
+ * the incremental reader's bounds and rewinding, encoder range checks, decoder
+ * edge cases not covered by the shared vectors.  Ends with "N passed, M failed".
+ */
+#include "codec.h"
+#include "harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define U8(s) ((const uint8_t *)(s))
+
+static void test_utf8(void) {
+    CHECK(pgs_utf8_valid(U8(""), 0));
+    CHECK(pgs_utf8_valid(U8("plain ascii"), 11));
+    CHECK(pgs_utf8_valid(U8("\xc3\xbc"), 2));                 /* ü */
+    CHECK(pgs_utf8_valid(U8("\xe8\xae\xa2"), 3));             /* 订 */
+    CHECK(pgs_utf8_valid(U8("\xf0\x9f\x9b\x92"), 4));         /* U+1F6D2 */
+    CHECK(pgs_utf8_valid(U8("\xf4\x8f\xbf\xbf"), 4));         /* U+10FFFF */
+    CHECK(pgs_utf8_valid(U8("\xee\x80\x80"), 3));             /* U+E000 */
+    CHECK(!pgs_utf8_valid(U8("\xc0\xaf"), 2));                /* overlong '/' */
+    CHECK(!pgs_utf8_valid(U8("\xc1\xbf"), 2));                /* overlong */
+    CHECK(!pgs_utf8_valid(U8("\xe0\x80\xaf"), 3));            /* overlong 3-byte */
+    CHECK(!pgs_utf8_valid(U8("\xf0\x80\x80\xaf"), 4));        /* overlong 4-byte */
+    CHECK(!pgs_utf8_valid(U8("\xed\xa0\x80"), 3));            /* U+D800 */
+    CHECK(!pgs_utf8_valid(U8("\xed\xbf\xbf"), 3));            /* U+DFFF */
+    CHECK(pgs_utf8_valid(U8("\xed\x9f\xbf"), 3));             /* U+D7FF */
+    CHECK(!pgs_utf8_valid(U8("\xf4\x90\x80\x80"), 4));        /* U+110000 */
+    CHECK(!pgs_utf8_valid(U8("\xf5\x80\x80\x80"), 4));
+    CHECK(!pgs_utf8_valid(U8("\xff"), 1));
+    CHECK(!pgs_utf8_valid(U8("\x80"), 1));                    /* lone continuation */
+    CHECK(!pgs_utf8_valid(U8("ab\xe8\xae"), 4));              /* truncated */
+    CHECK(!pgs_utf8_valid(U8("\xc3\x28"), 2));
+    CHECK(!pgs_utf8_valid(U8("\xe8\x28\xa2"), 3));
+    CHECK(pgs_utf8_valid(U8("a\0b"), 3));                     /* NUL is valid UTF-8 (ids reject it) */
+}
+
+static void test_id_rule(void) {
+    char buf[300];
+    memset(buf, 'a', sizeof buf);
+    CHECK(!pgs_id_valid(U8(buf), 0, 255));
+    CHECK(pgs_id_valid(U8(buf), 1, 255));
+    CHECK(pgs_id_valid(U8(buf), 255, 255));
+    CHECK(!pgs_id_valid(U8(buf), 256, 255));
+    CHECK(!pgs_id_valid(U8(buf), 256, 1000)); /* never above 255 */
+    CHECK(!pgs_id_valid(U8(buf), 11, 10));
+    CHECK(pgs_id_valid(U8(buf), 10, 10));
+    CHECK(!pgs_id_valid(U8("a\0b"), 3, 255));
+    CHECK(!pgs_id_valid(U8("a\x1f"), 2, 255));
+    CHECK(!pgs_id_valid(U8("a\x7f"), 2, 255));
+    CHECK(!pgs_id_valid(U8("a\n"), 2, 255));
+    CHECK(!pgs_id_valid(U8("\t"), 1, 255));
+    CHECK(pgs_id_valid(U8("a b"), 3, 255));
+    CHECK(pgs_id_valid(U8("\xc2\x80"), 2, 255)); /* U+0080 (C1 control) is allowed by the rule */
+    CHECK(pgs_id_valid(U8("\xe8\xae\xa2\xe5\x8d\x95-42"), 9, 255));
+    CHECK(!pgs_id_valid(U8("\xc0\xaf"), 2, 255));
+}
+
+static size_t frame_hex(const char *hex, uint8_t *out) {
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(hex + 2 * i, "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+    return n;
+}
+
+static void test_reader_bound_and_rewind(void) {
+    pgs_reader r;
+    pgs_reader_init(&r, 100); /* at most 104 bytes buffered */
+    uint8_t big[1000];
+    memset(big, 0, sizeof big);
+    /* frames of length 94 (total 98): type OK, id 1.. */
+    size_t off = 0;
+    for (int i = 0; i < 10; i++) {
+        uint8_t *f = big + off;
+        f[0] = 0; f[1] = 0; f[2] = 0; f[3] = 94;
+        f[4] = PGS_T_OK;
+        f[9] = (uint8_t)(i + 1);
+        off += 98;
+    }
+    size_t took = pgs_reader_feed(&r, big, off);
+    CHECKF(took == 104, "took %zu", took);
+    CHECK(pgs_reader_buffered(&r) == 104);
+    CHECK(pgs_reader_feed(&r, big + took, off - took) == 0); /* full */
+    const uint8_t *body;
+    uint32_t len;
+    size_t fed = took;
+    int frames = 0;
+    for (;;) {
+        int n = pgs_reader_next(&r, &body, &len);
+        if (n == PGS_FRAME) {
+            CHECK(len == 94);
+            CHECK(body[5] == (uint8_t)(frames + 1));
+            frames++;
+            continue;
+        }
+        CHECK(n == PGS_NEED_MORE);
+        if (fed == off) break;
+        size_t t = pgs_reader_feed(&r, big + fed, off - fed);
+        CHECK(t > 0 && t != (size_t)-1);
+        CHECK(pgs_reader_buffered(&r) <= 104);
+        fed += t;
+    }
+    CHECKF(frames == 10, "frames %d", frames);
+    CHECK(pgs_reader_buffered(&r) == 0);
+    pgs_reader_free(&r);
+}
+
+static void test_reader_partial_consumes_nothing(void) {
+    uint8_t f[64];
+    size_t n = frame_hex("0000000e030000000007076f726465722d31", f);
+    pgs_reader r;
+    pgs_reader_init(&r, PGS_DEFAULT_MAX_FRAME_BYTES);
+    const uint8_t *body;
+    uint32_t len;
+    for (size_t i = 0; i < n - 1; i++) {
+        CHECK(pgs_reader_feed(&r, f + i, 1) == 1);
+        CHECK(pgs_reader_next(&r, &body, &len) == PGS_NEED_MORE);
+        CHECK(pgs_reader_next(&r, &body, &len) == PGS_NEED_MORE); /* idempotent */
+        CHECK(pgs_reader_buffered(&r) == i + 1);
+    }
+    CHECK(pgs_reader_feed(&r, f + n - 1, 1) == 1);
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_FRAME);
+    CHECK(len == n - 4 && memcmp(body, f + 4, len) == 0);
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_NEED_MORE);
+    pgs_reader_free(&r);
+}
+
+static void test_reader_too_large_without_body(void) {
+    pgs_reader r;
+    pgs_reader_init(&r, 4112);
+    const uint8_t *body;
+    uint32_t len;
+    uint8_t hdr[4] = {0x00, 0x00, 0x10, 0x11}; /* 4113 */
+    CHECK(pgs_reader_feed(&r, hdr, 3) == 3);
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_NEED_MORE);
+    CHECK(pgs_reader_feed(&r, hdr + 3, 1) == 1);
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_READ_ERROR);
+    CHECK(r.err_status == PGS_S_FRAME_TOO_LARGE && r.err_length == 4113);
+    /* sticky, and nothing more is taken */
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_READ_ERROR);
+    CHECK(pgs_reader_feed(&r, hdr, 4) == 0);
+    uint8_t *ptr;
+    size_t avail;
+    CHECK(pgs_reader_space(&r, &ptr, &avail) == 0 && avail == 0);
+    /* never allocated room for the body */
+    CHECK(r.cap < 4113);
+    pgs_reader_reset(&r);
+    CHECK(pgs_reader_buffered(&r) == 0 && r.err_status == 0);
+    pgs_reader_free(&r);
+
+    pgs_reader_init(&r, PGS_DEFAULT_MAX_FRAME_BYTES);
+    uint8_t huge[4] = {0xff, 0xff, 0xff, 0xff};
+    CHECK(pgs_reader_feed(&r, huge, 4) == 4);
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_READ_ERROR && r.err_status == PGS_S_FRAME_TOO_LARGE);
+    pgs_reader_free(&r);
+
+    pgs_reader_init(&r, PGS_DEFAULT_MAX_FRAME_BYTES);
+    uint8_t shorty[4] = {0, 0, 0, 5};
+    CHECK(pgs_reader_feed(&r, shorty, 4) == 4);
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_READ_ERROR && r.err_status == PGS_S_MALFORMED_FRAME);
+    pgs_reader_free(&r);
+}
+
+static void test_reader_space_commit(void) {
+    /* write straight into the reader, as the socket code does */
+    pgs_buf b;
+    pgs_buf_init(&b);
+    uint8_t state[5000];
+    for (size_t i = 0; i < sizeof state; i++) state[i] = (uint8_t)(i * 7);
+    CHECK(pgs_encode_record(&b, 9, 3, -1, state, sizeof state) == 0);
+    CHECK(pgs_encode_not_found(&b, 10) == 0);
+    pgs_reader r;
+    pgs_reader_init(&r, 6000);
+    size_t off = 0;
+    int frames = 0;
+    while (frames < 2) {
+        uint8_t *ptr;
+        size_t avail;
+        CHECK(pgs_reader_space(&r, &ptr, &avail) == 0);
+        CHECK(r.end + avail <= 4 + 6000);
+        size_t n = b.len - off < 777 ? b.len - off : 777; /* odd chunk size */
+        if (n > avail) n = avail;
+        if (n > 0) memcpy(ptr, b.data + off, n);
+        pgs_reader_commit(&r, n);
+        off += n;
+        const uint8_t *body;
+        uint32_t len;
+        int k;
+        while ((k = pgs_reader_next(&r, &body, &len)) == PGS_FRAME) {
+            pgs_msg m;
+            uint32_t erid;
+            CHECK(pgs_decode_response(body, len, &m, &erid) == 0);
+            if (frames == 0) {
+                CHECK(m.type == PGS_T_RECORD && m.request_id == 9 && m.revision == 3 && m.updated_at_us == -1);
+                CHECK(m.state_len == sizeof state && memcmp(m.state, state, sizeof state) == 0);
+            } else {
+                CHECK(m.type == PGS_T_NOT_FOUND && m.request_id == 10);
+            }
+            frames++;
+        }
+        CHECK(k == PGS_NEED_MORE);
+        if (n == 0 && off == b.len) break;
+    }
+    CHECK(frames == 2);
+    pgs_reader_free(&r);
+    pgs_buf_free(&b);
+}
+
+static void test_encoder_ranges(void) {
+    pgs_buf b;
+    pgs_buf_init(&b);
+    char id[256];
+    memset(id, 'x', sizeof id);
+    CHECK(pgs_encode_load(&b, 1, id, 256) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_upsert(&b, 1, id, 256, 0, "", 0) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_delete(&b, 1, id, 256, 0, 0) == PGS_ENC_RANGE);
+    uint16_t v[1] = {1};
+    CHECK(pgs_encode_hello(&b, 1, v, 0, "", 0) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_hello(&b, 1, v, 1, id, 256) == PGS_ENC_RANGE);
+    char *msg = malloc(70000);
+    if (msg) {
+        memset(msg, 'm', 70000);
+        CHECK(pgs_encode_error(&b, 1, 500, msg, 65536) == PGS_ENC_RANGE);
+        CHECK(pgs_encode_error(&b, 1, 500, msg, 65535) == PGS_ENC_OK);
+        CHECK(b.len == 4 + 6 + 4 + 65535);
+        free(msg);
+    }
+    pgs_buf_consume(&b, b.len);
+    CHECK(b.len == 0);
+    CHECK(pgs_encode_load(&b, 1, id, 255) == PGS_ENC_OK && b.len == 4 + 6 + 1 + 255);
+    pgs_buf_free(&b);
+}
+
+static void roundtrip_response(pgs_buf *b, pgs_msg *out) {
+    pgs_reader r;
+    pgs_reader_init(&r, PGS_DEFAULT_MAX_FRAME_BYTES);
+    CHECK(pgs_reader_feed(&r, b->data, b->len) == b->len);
+    const uint8_t *body;
+    uint32_t len;
+    CHECK(pgs_reader_next(&r, &body, &len) == PGS_FRAME);
+    uint32_t erid;
+    static uint8_t keep[1 << 16];
+    memcpy(keep, body, len < sizeof keep ? len : sizeof keep);
+    CHECK(pgs_decode_response(keep, len, out, &erid) == 0);
+    pgs_reader_free(&r);
+    pgs_buf_consume(b, b->len);
+}
+
+static void test_decode_response_edges(void) {
+    pgs_buf b;
+    pgs_buf_init(&b);
+    pgs_msg m;
+    uint32_t erid;
+    /* non-ERROR response with request id 0 is malformed, echoed as 0 */
+    CHECK(pgs_encode_ok(&b, 0) == 0);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 0);
+    pgs_buf_consume(&b, b.len);
+    /* ERROR with request id 0 is fine */
+    CHECK(pgs_encode_error(&b, 0, 201, "too many", 8) == 0);
+    roundtrip_response(&b, &m);
+    CHECK(m.type == PGS_T_ERROR && m.request_id == 0 && m.status == 201 && m.text_len == 8);
+    /* ERROR with invalid UTF-8 message */
+    CHECK(pgs_encode_error(&b, 4, 500, "\xff", 1) == 0);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 4);
+    pgs_buf_consume(&b, b.len);
+    /* HELLO_OK with invalid UTF-8 server_version */
+    pgs_limits l;
+    pgs_limits_default(&l);
+    CHECK(pgs_encode_hello_ok(&b, 1, 1, "\xc0\xaf", 2, &l) == 0);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 1);
+    pgs_buf_consume(&b, b.len);
+    /* request types are unknown response types */
+    CHECK(pgs_encode_ping(&b, 5) == 0);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_UNKNOWN_MESSAGE_TYPE && erid == 5);
+    pgs_buf_consume(&b, b.len);
+    /* CONFLICT truncated */
+    CHECK(pgs_encode_conflict(&b, 6, 1, 2) == 0);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4 - 1, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 6);
+    pgs_buf_consume(&b, b.len);
+    /* RECORD with the smallest updated_at */
+    CHECK(pgs_encode_record(&b, 7, 1, INT64_MIN, "", 0) == 0);
+    roundtrip_response(&b, &m);
+    CHECK(m.updated_at_us == INT64_MIN && m.state_len == 0);
+    pgs_buf_free(&b);
+}
+
+static void test_decode_request_edges(void) {
+    pgs_buf b;
+    pgs_buf_init(&b);
+    pgs_msg m;
+    uint32_t erid;
+    pgs_limits l;
+    pgs_limits_default(&l);
+    /* conditional DELETE without the capability: flag undefined */
+    CHECK(pgs_encode_delete(&b, 3, "a", 1, 1, 2) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == 0 && m.has_expected && m.expected_revision == 2);
+    l.capabilities = 0;
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 3);
+    pgs_buf_consume(&b, b.len);
+    /* a smaller max_id_bytes applies */
+    l.max_id_bytes = 3;
+    CHECK(pgs_encode_load(&b, 4, "abcd", 4) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_INVALID_ARGUMENT && erid == 4);
+    pgs_buf_consume(&b, b.len);
+    /* HELLO with 255 versions */
+    uint16_t vs[255];
+    for (int i = 0; i < 255; i++) vs[i] = (uint16_t)(i + 1);
+    CHECK(pgs_encode_hello(&b, 9, vs, 255, "n", 1) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == 0);
+    CHECK(m.versions_count == 255 && m.versions[254] == 255 && m.text_len == 1);
+    pgs_buf_free(&b);
+}
+
+/* Deterministic mutation fuzzing: random edits of valid frames must never
+   crash or overread (run under `make asan`), and whatever decodes must
+   re-encode to the same bytes. */
+static uint32_t lcg(uint32_t *st) {
+    *st = *st * 1664525u + 1013904223u;
+    return *st >> 8;
+}
+
+static void test_decoder_mutations(void) {
+    pgs_buf seeds;
+    pgs_buf_init(&seeds);
+    size_t starts[16];
+    int n = 0;
+    pgs_limits l;
+    pgs_limits_default(&l);
+    uint16_t v[2] = {1, 2};
+#define SEED(expr) do { starts[n++] = seeds.len; CHECK((expr) == 0); } while (0)
+    SEED(pgs_encode_hello(&seeds, 1, v, 2, "c", 1));
+    SEED(pgs_encode_load(&seeds, 2, "order-1", 7));
+    SEED(pgs_encode_upsert(&seeds, 3, "k", 1, 5, "state", 5));
+    SEED(pgs_encode_delete(&seeds, 4, "k", 1, 1, 9));
+    SEED(pgs_encode_hello_ok(&seeds, 1, 1, "srv", 3, &l));
+    SEED(pgs_encode_record(&seeds, 5, 2, -3, "xyz", 3));
+    SEED(pgs_encode_conflict(&seeds, 6, 1, 2));
+    SEED(pgs_encode_error(&seeds, 7, 102, "bad id", 6));
+    SEED(pgs_encode_ok(&seeds, 8));
+#undef SEED
+    starts[n] = seeds.len;
+    uint32_t st = 12345;
+    int decoded = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        int k = (int)(lcg(&st) % (uint32_t)n);
+        size_t len = starts[k + 1] - starts[k];
+        uint8_t f[64];
+        memcpy(f, seeds.data + starts[k], len);
+        int edits = 1 + (int)(lcg(&st) % 3);
+        for (int e = 0; e < edits; e++) f[lcg(&st) % len] = (uint8_t)lcg(&st);
+        if (lcg(&st) % 4 == 0) len = lcg(&st) % (len + 1); /* truncate */
+        /* exact-size heap copy so that ASan sees any overread */
+        uint8_t *heap = malloc(len ? len : 1);
+        memcpy(heap, f, len);
+        pgs_reader r;
+        pgs_reader_init(&r, 4096);
+        CHECK(pgs_reader_feed(&r, heap, len) == len);
+        const uint8_t *body;
+        uint32_t blen;
+        if (pgs_reader_next(&r, &body, &blen) == PGS_FRAME) {
+            pgs_msg m;
+            uint32_t erid;
+            for (int dir = 0; dir < 2; dir++) {
+                int st2 = dir ? pgs_decode_response(body, blen, &m, &erid)
+                              : pgs_decode_request(body, blen, &l, &m, &erid);
+                if (st2 != 0) continue;
+                decoded++;
+                pgs_buf out;
+                pgs_buf_init(&out);
+                CHECK(pgs_encode_msg(&out, &m) == 0);
+                CHECK(out.len == 4 + (size_t)blen && memcmp(out.data + 4, body, blen) == 0);
+                pgs_buf_free(&out);
+            }
+        }
+        pgs_reader_free(&r);
+        free(heap);
+    }
+    CHECK(decoded > 100);
+    pgs_buf_free(&seeds);
+}
+
+static void test_status_names(void) {
+    CHECK(strcmp(pgs_status_wire_name(102), "INVALID_ARGUMENT") == 0);
+    CHECK(strcmp(pgs_status_wire_name(300), "OUTCOME_UNKNOWN") == 0);
+    CHECK(pgs_status_wire_name(299) == NULL);
+    CHECK(pgs_status_wire_name(0) == NULL);
+}
+
+int main(void) {
+    RUN(test_utf8);
+    RUN(test_id_rule);
+    RUN(test_reader_bound_and_rewind);
+    RUN(test_reader_partial_consumes_nothing);
+    RUN(test_reader_too_large_without_body);
+    RUN(test_reader_space_commit);
+    RUN(test_encoder_ranges);
+    RUN(test_decode_response_edges);
+    RUN(test_decode_request_edges);
+    RUN(test_decoder_mutations);
+    RUN(test_status_names);
+    return harness_summary();
+}

@@ -1,0 +1,465 @@
+/*
+ * test_conformance.c - runs every scenario of proto-spec/conformance/scenarios.json
+ * (format: proto-spec/conformance/README.md) through libpgstate against a LIVE
+ * pgstated at $PGSTATE_SOCKET.
+ *
+ * Without $PGSTATE_SOCKET it only parses the scenarios and checks that this
+ * runner understands every step (a dry run), then skips.  The file path is
+ * ../../proto-spec/conformance/scenarios.json (relative to clients/c), or
+ * $PGSTATE_SCENARIOS.  Ends with "N passed, M failed" (scenarios).
+ */
+#include "harness.h"
+#include "json.h"
+#include "pgstate.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT_MS 30000
+
+typedef struct ctx {
+    const char *socket_path; /* NULL: dry run */
+    char prefix[64];
+    pgstate_client *c;
+    char why[512];
+} ctx;
+
+static int fail(ctx *x, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(x->why, sizeof x->why, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* ---- ids and states ---- */
+
+typedef struct bytes {
+    uint8_t *p;
+    size_t n;
+} bytes;
+
+static int resolve_id(ctx *x, const jval *step, bytes *out) {
+    out->p = NULL;
+    out->n = 0;
+    const jval *tid = json_get(step, "id");
+    const jval *hid = json_get(step, "id_hex");
+    if ((tid != NULL) == (hid != NULL)) return fail(x, "step needs exactly one of id / id_hex");
+    if (hid) {
+        if (hid->t != J_STR) return fail(x, "id_hex is not a string");
+        out->p = hex_decode(hid->s, hid->slen, &out->n);
+        return out->p ? 0 : fail(x, "bad id_hex");
+    }
+    if (tid->t != J_STR) return fail(x, "id is not a string");
+    uint64_t pad = 0;
+    int has_pad = json_u64(step, "id_pad_to", &pad);
+    size_t plen = strlen(x->prefix);
+    size_t cap = tid->slen * (plen + 1) + (has_pad ? pad : 0) + 1;
+    uint8_t *buf = malloc(cap);
+    if (buf == NULL) return fail(x, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < tid->slen;) {
+        if (i + 3 <= tid->slen && memcmp(tid->s + i, "{p}", 3) == 0) {
+            memcpy(buf + n, x->prefix, plen);
+            n += plen;
+            i += 3;
+        } else {
+            buf[n++] = (uint8_t)tid->s[i++];
+        }
+    }
+    if (has_pad) {
+        if (n > pad) {
+            free(buf);
+            return fail(x, "id is already longer than id_pad_to %llu", (unsigned long long)pad);
+        }
+        while (n < pad) buf[n++] = 'x';
+    }
+    out->p = buf;
+    out->n = n;
+    return 0;
+}
+
+/* From "state_hex" or "state_repeat" of obj. */
+static int resolve_state(ctx *x, const jval *obj, bytes *out) {
+    out->p = NULL;
+    out->n = 0;
+    const jval *h = json_get(obj, "state_hex");
+    const jval *r = json_get(obj, "state_repeat");
+    if ((h != NULL) == (r != NULL)) return fail(x, "need exactly one of state_hex / state_repeat");
+    if (h) {
+        if (h->t != J_STR) return fail(x, "state_hex is not a string");
+        out->p = hex_decode(h->s, h->slen, &out->n);
+        return out->p ? 0 : fail(x, "bad state_hex");
+    }
+    const char *hx = json_str(r, "hex");
+    uint64_t count;
+    if (hx == NULL || !json_u64(r, "count", &count)) return fail(x, "state_repeat needs hex and count");
+    size_t plen;
+    uint8_t *pat = hex_decode(hx, strlen(hx), &plen);
+    if (pat == NULL) return fail(x, "bad state_repeat hex");
+    if (count > ((uint64_t)1 << 32) || (plen > 0 && count > SIZE_MAX / plen)) {
+        free(pat);
+        return fail(x, "state_repeat too large");
+    }
+    size_t n = plen * (size_t)count;
+    out->p = malloc(n + 1);
+    if (out->p == NULL) {
+        free(pat);
+        return fail(x, "out of memory");
+    }
+    for (size_t i = 0; i < (size_t)count; i++) memcpy(out->p + i * plen, pat, plen);
+    out->n = n;
+    free(pat);
+    return 0;
+}
+
+/* ---- expectations ---- */
+
+enum { EX_RECORD, EX_NOT_FOUND, EX_OK, EX_CONFLICT, EX_ERROR };
+
+typedef struct expect {
+    int kind;
+    uint64_t revision;
+    bytes state;
+    uint64_t expected, actual;
+    int error_status;
+} expect;
+
+static int parse_expect(ctx *x, const jval *step, expect *e) {
+    memset(e, 0, sizeof *e);
+    const jval *ex = json_get(step, "expect");
+    if (ex == NULL || ex->t != J_OBJ || ex->n != 1) return fail(x, "expect must be an object with one key");
+    const char *k = ex->k[0];
+    const jval *v = &ex->v[0];
+    if (strcmp(k, "record") == 0) {
+        e->kind = EX_RECORD;
+        if (!json_u64(v, "revision", &e->revision)) return fail(x, "record needs revision");
+        return resolve_state(x, v, &e->state);
+    }
+    if (strcmp(k, "not_found") == 0) {
+        e->kind = EX_NOT_FOUND;
+        return v->t == J_BOOL && v->b ? 0 : fail(x, "not_found must be true");
+    }
+    if (strcmp(k, "ok") == 0) {
+        e->kind = EX_OK;
+        return v->t == J_BOOL && v->b ? 0 : fail(x, "ok must be true");
+    }
+    if (strcmp(k, "conflict") == 0) {
+        e->kind = EX_CONFLICT;
+        if (!json_u64(v, "expected", &e->expected) || !json_u64(v, "actual", &e->actual)) {
+            return fail(x, "conflict needs expected and actual");
+        }
+        return 0;
+    }
+    if (strcmp(k, "error") == 0) {
+        e->kind = EX_ERROR;
+        if (v->t != J_STR) return fail(x, "error must be a string");
+        if (strcmp(v->s, "INVALID_ARGUMENT") == 0) e->error_status = PGSTATE_ERR_INVALID_ARGUMENT;
+        else return fail(x, "unknown error class %s", v->s);
+        return 0;
+    }
+    return fail(x, "unknown expectation %s", k);
+}
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int check_outcome(ctx *x, const expect *e, int rc, const pgstate_record *rec, uint64_t c_exp,
+                         uint64_t c_act) {
+    const char *got = pgstate_status_name(rc);
+    switch (e->kind) {
+    case EX_RECORD:
+        if (rc != PGSTATE_OK || rec == NULL) {
+            return fail(x, "expected a record, got %s (%s)", got, pgstate_errmsg(x->c));
+        }
+        if (rec->revision != e->revision) {
+            return fail(x, "record revision %llu, expected %llu", (unsigned long long)rec->revision,
+                        (unsigned long long)e->revision);
+        }
+        if (rec->state_len != e->state.n || (e->state.n && memcmp(rec->state, e->state.p, e->state.n) != 0)) {
+            return fail(x, "record state differs (%zu bytes, expected %zu)", rec->state_len, e->state.n);
+        }
+        {
+            int64_t skew = rec->updated_at_us - now_us();
+            if (skew < 0) skew = -skew;
+            if (skew > (int64_t)5 * 60 * 1000000) {
+                return fail(x, "updated_at %lld is more than 5 minutes from the local clock",
+                            (long long)rec->updated_at_us);
+            }
+        }
+        return 0;
+    case EX_NOT_FOUND:
+        return rc == PGSTATE_NOT_FOUND ? 0 : fail(x, "expected not_found, got %s (%s)", got, pgstate_errmsg(x->c));
+    case EX_OK:
+        return rc == PGSTATE_OK ? 0 : fail(x, "expected ok, got %s (%s)", got, pgstate_errmsg(x->c));
+    case EX_CONFLICT:
+        if (rc != PGSTATE_CONFLICT) return fail(x, "expected a conflict, got %s (%s)", got, pgstate_errmsg(x->c));
+        if (c_exp != e->expected || c_act != e->actual) {
+            return fail(x, "conflict(%llu, %llu), expected conflict(%llu, %llu)", (unsigned long long)c_exp,
+                        (unsigned long long)c_act, (unsigned long long)e->expected, (unsigned long long)e->actual);
+        }
+        return 0;
+    case EX_ERROR:
+        return rc == e->error_status ? 0 : fail(x, "expected %s, got %s (%s)", pgstate_status_name(e->error_status),
+                                                got, pgstate_errmsg(x->c));
+    default:
+        return fail(x, "bad expectation");
+    }
+}
+
+/* ---- steps ---- */
+
+static int run_race(ctx *x, const jval *step, const bytes *id) {
+    uint64_t writers, expected, want_win, want_conf;
+    bytes state;
+    if (!json_u64(step, "writers", &writers) || writers < 1 || writers > 256) return fail(x, "race needs writers");
+    if (!json_u64(step, "expected_revision", &expected)) return fail(x, "race needs expected_revision");
+    const jval *ex = json_get(step, "expect");
+    if (!json_u64(ex, "winners", &want_win) || !json_u64(ex, "conflicts", &want_conf)) {
+        return fail(x, "race expect needs winners and conflicts");
+    }
+    if (want_win + want_conf != writers) return fail(x, "winners + conflicts != writers");
+    if (resolve_state(x, step, &state) != 0) return -1;
+    if (x->socket_path == NULL) {
+        free(state.p);
+        return 0;
+    }
+    int rc = 0;
+    pgstate_client *cs[256];
+    uint32_t ids[256];
+    size_t n = (size_t)writers;
+    memset(cs, 0, sizeof cs);
+    /* open every connection first ... */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cs[i] = pgstate_connect(x->socket_path, TIMEOUT_MS);
+        if (cs[i] == NULL || pgstate_status(cs[i]) != PGSTATE_OK) {
+            rc = fail(x, "race: connect %zu: %s", i, pgstate_errmsg(cs[i]));
+        }
+    }
+    /* ... then release the writers together: queue on all, then write all */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        ids[i] = pgstate_send_upsert(cs[i], (const char *)id->p, id->n, expected, state.p, state.n);
+        if (ids[i] == 0) rc = fail(x, "race: send %zu: %s", i, pgstate_errmsg(cs[i]));
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (pgstate_flush(cs[i]) != PGSTATE_OK) rc = fail(x, "race: flush %zu: %s", i, pgstate_errmsg(cs[i]));
+    }
+    uint64_t wins = 0, conflicts = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        pgstate_reply *r = NULL;
+        if (pgstate_read_reply(cs[i], &r) != PGSTATE_OK) {
+            rc = fail(x, "race: read %zu: %s", i, pgstate_errmsg(cs[i]));
+            break;
+        }
+        if (r->kind == PGSTATE_REPLY_RECORD && r->record->revision == expected + 1 &&
+            r->record->state_len == state.n && (state.n == 0 || memcmp(r->record->state, state.p, state.n) == 0)) {
+            wins++;
+        } else if (r->kind == PGSTATE_REPLY_CONFLICT && r->expected_revision == expected &&
+                   r->actual_revision == expected + 1) {
+            conflicts++;
+        } else {
+            rc = fail(x, "race: writer %zu got %s (%s)", i, pgstate_status_name(r->status), r->message);
+        }
+        pgstate_reply_free(r);
+    }
+    if (rc == 0 && (wins != want_win || conflicts != want_conf)) {
+        rc = fail(x, "race: %llu winners and %llu conflicts, expected %llu and %llu", (unsigned long long)wins,
+                  (unsigned long long)conflicts, (unsigned long long)want_win, (unsigned long long)want_conf);
+    }
+    for (size_t i = 0; i < n; i++) pgstate_free(cs[i]);
+    free(state.p);
+    return rc;
+}
+
+static int run_step(ctx *x, const jval *step) {
+    const char *op = json_str(step, "op");
+    if (op == NULL) return fail(x, "step without op");
+    int dry = x->socket_path == NULL;
+    if (strcmp(op, "ping") == 0) {
+        expect e;
+        if (parse_expect(x, step, &e) != 0) return -1;
+        if (dry) return 0;
+        int rc = pgstate_ping(x->c);
+        return check_outcome(x, &e, rc, NULL, 0, 0);
+    }
+    bytes id;
+    if (resolve_id(x, step, &id) != 0) return -1;
+    int rc = -1;
+    if (strcmp(op, "race") == 0) {
+        rc = run_race(x, step, &id);
+        free(id.p);
+        return rc;
+    }
+    expect e;
+    bytes state = {NULL, 0};
+    uint64_t expected = 0;
+    int has_expected = json_get(step, "expected_revision") != NULL;
+    if (has_expected && !json_u64(step, "expected_revision", &expected)) {
+        rc = fail(x, "expected_revision must be a non-negative integer");
+        goto done;
+    }
+    if (parse_expect(x, step, &e) != 0) goto done;
+    const char *cid = (const char *)id.p;
+    pgstate_record *rec = NULL;
+    if (strcmp(op, "load") == 0) {
+        if (dry) {
+            rc = 0;
+        } else {
+            int s = pgstate_load(x->c, cid, id.n, &rec); /* before rec is read */
+            rc = check_outcome(x, &e, s, rec, 0, 0);
+        }
+    } else if (strcmp(op, "upsert") == 0) {
+        if (!has_expected) {
+            rc = fail(x, "upsert needs expected_revision");
+        } else if (resolve_state(x, step, &state) == 0) {
+            if (dry) {
+                rc = 0;
+            } else {
+                int s = pgstate_upsert(x->c, cid, id.n, expected, state.p, state.n, &rec);
+                rc = check_outcome(x, &e, s, rec, pgstate_conflict_expected(x->c), pgstate_conflict_actual(x->c));
+            }
+        }
+    } else if (strcmp(op, "delete") == 0) {
+        if (dry) {
+            rc = 0;
+        } else {
+            int s = has_expected ? pgstate_delete_if(x->c, cid, id.n, expected) : pgstate_delete(x->c, cid, id.n);
+            rc = check_outcome(x, &e, s, NULL, pgstate_conflict_expected(x->c), pgstate_conflict_actual(x->c));
+        }
+    } else {
+        rc = fail(x, "unknown op %s", op);
+    }
+    pgstate_record_free(rec);
+    free(e.state.p);
+done:
+    free(state.p);
+    free(id.p);
+    return rc;
+}
+
+static void make_prefix(ctx *x) {
+    unsigned char rnd[6] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(rnd, 1, sizeof rnd, f) : 0;
+    if (f) fclose(f);
+    if (got != sizeof rnd) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+        for (size_t i = 0; i < sizeof rnd; i++) rnd[i] = (unsigned char)(v >> (8 * i));
+    }
+    snprintf(x->prefix, sizeof x->prefix, "conf-c-%ld-%02x%02x%02x%02x%02x%02x-", (long)getpid(), rnd[0], rnd[1],
+             rnd[2], rnd[3], rnd[4], rnd[5]);
+}
+
+int main(void) {
+    const char *file = getenv("PGSTATE_SCENARIOS");
+    if (file == NULL || file[0] == '\0') file = "../../proto-spec/conformance/scenarios.json";
+    const char *sock = getenv("PGSTATE_SOCKET");
+    if (sock != NULL && sock[0] == '\0') sock = NULL;
+
+    if (access(file, R_OK) != 0) {
+        if (sock == NULL) {
+            printf("test_conformance: skipped: PGSTATE_SOCKET is not set (and %s does not exist yet)\n", file);
+            return 0;
+        }
+        fprintf(stderr, "test_conformance: cannot read %s (set PGSTATE_SCENARIOS)\n", file);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    jval root;
+    char err[256];
+    if (json_parse_file(file, &root, err, sizeof err) != 0) {
+        fprintf(stderr, "test_conformance: %s: %s\n", file, err);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    const jval *scen = json_get(&root, "scenarios");
+    if (scen == NULL || scen->t != J_ARR) {
+        fprintf(stderr, "test_conformance: %s: no \"scenarios\" array\n", file);
+        json_free(&root);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+
+    ctx x;
+    memset(&x, 0, sizeof x);
+    make_prefix(&x);
+
+    /* Dry run first: every step must be understood, with or without a daemon. */
+    int dry_failed = 0;
+    for (size_t i = 0; i < scen->n; i++) {
+        const jval *s = &scen->v[i];
+        const char *name = json_str(s, "name");
+        const jval *steps = json_get(s, "steps");
+        if (name == NULL || steps == NULL || steps->t != J_ARR) {
+            fprintf(stderr, "scenario %zu: needs name and steps\n", i);
+            dry_failed++;
+            continue;
+        }
+        for (size_t k = 0; k < i; k++) {
+            const char *other = json_str(&scen->v[k], "name");
+            if (other && strcmp(other, name) == 0) {
+                fprintf(stderr, "scenario %s: duplicate name\n", name);
+                dry_failed++;
+            }
+        }
+        for (size_t k = 0; k < steps->n; k++) {
+            if (run_step(&x, &steps->v[k]) != 0) {
+                fprintf(stderr, "scenario %s: step %zu not understood: %s\n", name, k + 1, x.why);
+                dry_failed++;
+                break;
+            }
+        }
+    }
+    if (sock == NULL) {
+        printf("test_conformance: skipped: PGSTATE_SOCKET is not set (%zu scenarios parsed, %s)\n", scen->n,
+               dry_failed ? "SOME NOT UNDERSTOOD" : "all understood");
+        json_free(&root);
+        return dry_failed ? 1 : 0;
+    }
+    if (dry_failed) {
+        h_failed += dry_failed;
+    }
+
+    printf("test_conformance: %zu scenarios against %s, id prefix %s\n", scen->n, sock, x.prefix);
+    x.socket_path = sock;
+    for (size_t i = 0; i < scen->n; i++) {
+        const jval *s = &scen->v[i];
+        const char *name = json_str(s, "name");
+        const jval *steps = json_get(s, "steps");
+        if (name == NULL || steps == NULL || steps->t != J_ARR) continue;
+        x.c = pgstate_connect(sock, TIMEOUT_MS);
+        if (x.c == NULL || pgstate_status(x.c) != PGSTATE_OK) {
+            printf("FAIL %s: connect: %s\n", name, pgstate_errmsg(x.c));
+            h_failed++;
+            pgstate_free(x.c);
+            continue;
+        }
+        int ok = 1;
+        for (size_t k = 0; k < steps->n; k++) {
+            if (run_step(&x, &steps->v[k]) != 0) {
+                const char *op = json_str(&steps->v[k], "op");
+                printf("FAIL %s: step %zu (%s): %s\n", name, k + 1, op ? op : "?", x.why);
+                ok = 0;
+                break;
+            }
+        }
+        if (ok) {
+            printf("ok   %s\n", name);
+            h_passed++;
+        } else {
+            h_failed++;
+        }
+        pgstate_free(x.c);
+        x.c = NULL;
+    }
+    json_free(&root);
+    return harness_summary();
+}

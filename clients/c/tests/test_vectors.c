@@ -1,0 +1,513 @@
+/*
+ * test_vectors.c - runs every shared test vector in proto-spec/vectors/ (*.json)
+ * through the C codec (src/codec.c), without sockets.
+ *
+ *   valid vectors:      encode(message) == hex byte for byte, and decode(hex) ==
+ *                       message, fed all at once and one byte at a time;
+ *   invalid vectors:    decoding yields the named status and request id (with
+ *                       the vector's limits); header errors are seen after the
+ *                       4 length bytes;
+ *   incomplete vectors: no frame, nothing consumed.
+ *
+ * Directory: $PGSTATE_VECTORS_DIR, else ../../proto-spec/vectors (relative to
+ * clients/c, where `make test` runs).  Ends with "N passed, M failed".
+ */
+#include "codec.h"
+#include "harness.h"
+#include "json.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    uint8_t type;
+} TYPES[] = {
+    {"HELLO", PGS_T_HELLO},       {"PING", PGS_T_PING},         {"LOAD", PGS_T_LOAD},
+    {"UPSERT", PGS_T_UPSERT},     {"DELETE", PGS_T_DELETE},     {"HELLO_OK", PGS_T_HELLO_OK},
+    {"OK", PGS_T_OK},             {"RECORD", PGS_T_RECORD},     {"NOT_FOUND", PGS_T_NOT_FOUND},
+    {"CONFLICT", PGS_T_CONFLICT}, {"ERROR", PGS_T_ERROR},
+};
+
+static int type_code(const char *name) {
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
+        if (strcmp(TYPES[i].name, name) == 0) return TYPES[i].type;
+    }
+    return -1;
+}
+
+/* Fields of "message" per type, besides type / request_id / flags. */
+static const char *const *fields_of(uint8_t t) {
+    static const char *const hello[] = {"versions", "client_name", NULL};
+    static const char *const none[] = {NULL};
+    static const char *const load[] = {"persistence_id", NULL};
+    static const char *const upsert[] = {"persistence_id", "expected_revision", "state_hex", NULL};
+    static const char *const del[] = {"persistence_id", "expected_revision", NULL};
+    static const char *const hello_ok[] = {"version", "server_version", "max_frame_bytes", "max_id_bytes",
+                                           "max_state_bytes", "max_in_flight", "capabilities", NULL};
+    static const char *const record[] = {"revision", "updated_at_us", "state_hex", NULL};
+    static const char *const conflict[] = {"expected_revision", "actual_revision", NULL};
+    static const char *const error[] = {"status", "message", NULL};
+    switch (t) {
+    case PGS_T_HELLO: return hello;
+    case PGS_T_LOAD: return load;
+    case PGS_T_UPSERT: return upsert;
+    case PGS_T_DELETE: return del;
+    case PGS_T_HELLO_OK: return hello_ok;
+    case PGS_T_RECORD: return record;
+    case PGS_T_CONFLICT: return conflict;
+    case PGS_T_ERROR: return error;
+    default: return none;
+    }
+}
+
+/* Storage that a message built from JSON points into. */
+typedef struct built {
+    pgs_msg m;
+    uint8_t *state;
+} built;
+
+/* Builds a pgs_msg from a vector's "message" object. */
+static int build_msg(const jval *jm, built *b) {
+    memset(b, 0, sizeof *b);
+    pgs_msg *m = &b->m;
+    const char *tname = json_str(jm, "type");
+    int t = tname ? type_code(tname) : -1;
+    uint64_t u = 0;
+    CHECKF(t >= 0, "unknown message type %s", tname ? tname : "(missing)");
+    if (t < 0) return -1;
+    m->type = (uint8_t)t;
+    CHECKF(json_u64(jm, "request_id", &u) && u <= UINT32_MAX, "request_id");
+    m->request_id = (uint32_t)u;
+    CHECKF(json_u64(jm, "flags", &u) && u <= 255, "flags");
+    m->flags = (uint8_t)u;
+    /* no unknown keys, no missing keys */
+    const char *const *fl = fields_of(m->type);
+    size_t nfields = 0;
+    while (fl[nfields]) nfields++;
+    CHECKF(jm->n == 3 + nfields, "message has %zu keys, expected %zu for %s", jm->n, 3 + nfields, tname);
+    for (size_t i = 0; i < nfields; i++) CHECKF(json_get(jm, fl[i]) != NULL, "missing field %s", fl[i]);
+
+    const jval *v;
+    switch (m->type) {
+    case PGS_T_HELLO:
+        v = json_get(jm, "versions");
+        if (v && v->t == J_ARR) {
+            CHECK(v->n <= 255);
+            m->versions_count = (uint8_t)(v->n > 255 ? 255 : v->n);
+            for (size_t i = 0; i < m->versions_count; i++) {
+                CHECK(v->v[i].t == J_INT && !v->v[i].neg && v->v[i].u <= 0xFFFF);
+                m->versions[i] = (uint16_t)v->v[i].u;
+            }
+        }
+        if ((v = json_get(jm, "client_name")) && v->t == J_STR) {
+            m->text = v->s;
+            m->text_len = v->slen;
+        }
+        break;
+    case PGS_T_LOAD:
+    case PGS_T_UPSERT:
+    case PGS_T_DELETE:
+        if ((v = json_get(jm, "persistence_id")) && v->t == J_STR) {
+            m->id = v->s;
+            m->id_len = v->slen;
+        } else {
+            CHECKF(0, "persistence_id is not a string");
+        }
+        if (m->type != PGS_T_LOAD) {
+            v = json_get(jm, "expected_revision");
+            if (v && v->t == J_NULL && m->type == PGS_T_DELETE) {
+                m->has_expected = 0;
+            } else {
+                CHECKF(json_u64(jm, "expected_revision", &m->expected_revision), "expected_revision");
+                m->has_expected = 1;
+            }
+        }
+        if (m->type == PGS_T_UPSERT) {
+            const char *hx = json_str(jm, "state_hex");
+            CHECK(hx != NULL);
+            if (hx) {
+                b->state = hex_decode(hx, strlen(hx), &m->state_len);
+                CHECKF(b->state != NULL, "bad state_hex");
+                m->state = b->state;
+            }
+        }
+        break;
+    case PGS_T_HELLO_OK:
+        CHECK(json_u64(jm, "version", &u) && u <= 0xFFFF);
+        m->version = (uint16_t)u;
+        if ((v = json_get(jm, "server_version")) && v->t == J_STR) {
+            m->text = v->s;
+            m->text_len = v->slen;
+        }
+        CHECK(json_u64(jm, "max_frame_bytes", &u) && u <= UINT32_MAX);
+        m->max_frame_bytes = (uint32_t)u;
+        CHECK(json_u64(jm, "max_id_bytes", &u) && u <= 0xFFFF);
+        m->max_id_bytes = (uint16_t)u;
+        CHECK(json_u64(jm, "max_state_bytes", &u) && u <= UINT32_MAX);
+        m->max_state_bytes = (uint32_t)u;
+        CHECK(json_u64(jm, "max_in_flight", &u) && u <= UINT32_MAX);
+        m->max_in_flight = (uint32_t)u;
+        CHECK(json_u64(jm, "capabilities", &u) && u <= UINT32_MAX);
+        m->capabilities = (uint32_t)u;
+        break;
+    case PGS_T_RECORD: {
+        CHECK(json_u64(jm, "revision", &m->revision));
+        CHECK(json_i64(jm, "updated_at_us", &m->updated_at_us));
+        const char *hx = json_str(jm, "state_hex");
+        CHECK(hx != NULL);
+        if (hx) {
+            b->state = hex_decode(hx, strlen(hx), &m->state_len);
+            CHECKF(b->state != NULL, "bad state_hex");
+            m->state = b->state;
+        }
+        break;
+    }
+    case PGS_T_CONFLICT:
+        CHECK(json_u64(jm, "expected_revision", &m->expected_revision));
+        CHECK(json_u64(jm, "actual_revision", &m->actual_revision));
+        break;
+    case PGS_T_ERROR:
+        CHECK(json_u64(jm, "status", &u) && u <= 0xFFFF);
+        m->status = (uint16_t)u;
+        if ((v = json_get(jm, "message")) && v->t == J_STR) {
+            m->text = v->s;
+            m->text_len = v->slen;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int bytes_eq(const void *a, size_t alen, const void *b, size_t blen) {
+    return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
+}
+
+/* Compares a decoded message with the expected one, field by field. */
+static void compare_msg(const pgs_msg *got, const pgs_msg *want, const char *how) {
+    CHECKF(got->type == want->type, "%s: type 0x%02x, want 0x%02x", how, got->type, want->type);
+    CHECKF(got->request_id == want->request_id, "%s: request_id %u, want %u", how, got->request_id,
+           want->request_id);
+    CHECKF(got->flags == want->flags, "%s: flags %u, want %u", how, got->flags, want->flags);
+    switch (want->type) {
+    case PGS_T_HELLO:
+        CHECKF(got->versions_count == want->versions_count, "%s: versions_count", how);
+        CHECKF(bytes_eq(got->versions, got->versions_count * 2u, want->versions, want->versions_count * 2u),
+               "%s: versions", how);
+        CHECKF(bytes_eq(got->text, got->text_len, want->text, want->text_len), "%s: client_name", how);
+        break;
+    case PGS_T_LOAD:
+    case PGS_T_UPSERT:
+    case PGS_T_DELETE:
+        CHECKF(bytes_eq(got->id, got->id_len, want->id, want->id_len), "%s: persistence_id", how);
+        CHECKF(got->has_expected == want->has_expected, "%s: expected_revision presence %d, want %d", how,
+               got->has_expected, want->has_expected);
+        CHECKF(got->expected_revision == want->expected_revision, "%s: expected_revision %llu, want %llu", how,
+               (unsigned long long)got->expected_revision, (unsigned long long)want->expected_revision);
+        CHECKF(bytes_eq(got->state, got->state_len, want->state, want->state_len), "%s: state (%zu vs %zu bytes)",
+               how, got->state_len, want->state_len);
+        break;
+    case PGS_T_HELLO_OK:
+        CHECKF(got->version == want->version, "%s: version", how);
+        CHECKF(bytes_eq(got->text, got->text_len, want->text, want->text_len), "%s: server_version", how);
+        CHECKF(got->max_frame_bytes == want->max_frame_bytes, "%s: max_frame_bytes", how);
+        CHECKF(got->max_id_bytes == want->max_id_bytes, "%s: max_id_bytes", how);
+        CHECKF(got->max_state_bytes == want->max_state_bytes, "%s: max_state_bytes", how);
+        CHECKF(got->max_in_flight == want->max_in_flight, "%s: max_in_flight", how);
+        CHECKF(got->capabilities == want->capabilities, "%s: capabilities", how);
+        break;
+    case PGS_T_RECORD:
+        CHECKF(got->revision == want->revision, "%s: revision", how);
+        CHECKF(got->updated_at_us == want->updated_at_us, "%s: updated_at_us %lld, want %lld", how,
+               (long long)got->updated_at_us, (long long)want->updated_at_us);
+        CHECKF(bytes_eq(got->state, got->state_len, want->state, want->state_len), "%s: state", how);
+        break;
+    case PGS_T_CONFLICT:
+        CHECKF(got->expected_revision == want->expected_revision, "%s: expected_revision", how);
+        CHECKF(got->actual_revision == want->actual_revision, "%s: actual_revision", how);
+        break;
+    case PGS_T_ERROR:
+        CHECKF(got->status == want->status, "%s: status %u, want %u", how, got->status, want->status);
+        CHECKF(bytes_eq(got->text, got->text_len, want->text, want->text_len), "%s: message", how);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Outcome of decoding one frame from the start of a byte string. */
+typedef struct outcome {
+    int kind; /* 0 need more, 1 message, 2 error */
+    int status;
+    uint32_t rid;
+    pgs_msg m;
+    size_t consumed_after; /* unconsumed bytes left in the reader */
+} outcome;
+
+/* Decodes the frame the reader holds (if any) in the vector's direction. */
+static void decode_next(pgs_reader *r, int is_request, const pgs_limits *lim, outcome *o) {
+    const uint8_t *body;
+    uint32_t len;
+    memset(o, 0, sizeof *o);
+    int n = pgs_reader_next(r, &body, &len);
+    if (n == PGS_NEED_MORE) {
+        o->kind = 0;
+    } else if (n == PGS_READ_ERROR) {
+        o->kind = 2;
+        o->status = r->err_status;
+        o->rid = 0;
+    } else {
+        uint32_t erid;
+        int st = is_request ? pgs_decode_request(body, len, lim, &o->m, &erid)
+                            : pgs_decode_response(body, len, &o->m, &erid);
+        if (st == 0) {
+            o->kind = 1;
+        } else {
+            o->kind = 2;
+            o->status = st;
+            o->rid = erid;
+        }
+    }
+    o->consumed_after = pgs_reader_buffered(r);
+}
+
+/* Feeds all bytes at once (as much as the reader takes: it holds at most one
+   maximal frame), then decodes; *fed says how many bytes went in. */
+static void decode_all(const uint8_t *data, size_t n, int is_request, const pgs_limits *lim, pgs_reader *r,
+                       outcome *o, size_t *fed) {
+    pgs_reader_init(r, lim->max_frame_bytes);
+    size_t off = 0;
+    for (;;) {
+        size_t took = pgs_reader_feed(r, data + off, n - off);
+        CHECK(took != (size_t)-1);
+        if (took == (size_t)-1) took = 0;
+        off += took;
+        decode_next(r, is_request, lim, o);
+        if (o->kind != 0 || off == n || took == 0) break;
+    }
+    *fed = off;
+}
+
+static void run_vector(const jval *v, const char *file) {
+    const char *name = json_str(v, "name");
+    const char *dir = json_str(v, "direction");
+    const char *hex = json_str(v, "hex");
+    CHECKF(name && dir && hex, "%s: vector lacks name/direction/hex", file);
+    if (!name || !dir || !hex) return;
+    int is_request = strcmp(dir, "request") == 0;
+    CHECKF(is_request || strcmp(dir, "response") == 0, "bad direction %s", dir);
+
+    pgs_limits lim;
+    pgs_limits_default(&lim);
+    const jval *jl = json_get(v, "limits");
+    if (jl) {
+        uint64_t u;
+        if (json_u64(jl, "max_frame_bytes", &u)) lim.max_frame_bytes = (uint32_t)u;
+        if (json_u64(jl, "max_state_bytes", &u)) lim.max_state_bytes = (uint32_t)u;
+        if (json_u64(jl, "max_id_bytes", &u)) lim.max_id_bytes = (uint32_t)u;
+    }
+
+    size_t n;
+    uint8_t *data = hex_decode(hex, strlen(hex), &n);
+    CHECKF(data != NULL, "bad hex");
+    if (data == NULL) return;
+
+    const jval *jmsg = json_get(v, "message");
+    const jval *jerr = json_get(v, "error");
+    const jval *jinc = json_get(v, "incomplete");
+    int incomplete = jinc && jinc->t == J_BOOL && jinc->b;
+    CHECKF((jmsg != NULL) + (jerr != NULL) + incomplete == 1, "vector must be exactly one of valid/invalid/incomplete");
+
+    pgs_reader r;
+    outcome all;
+    size_t fed_all;
+    decode_all(data, n, is_request, &lim, &r, &all, &fed_all);
+
+    if (jmsg) {
+        built want;
+        if (build_msg(jmsg, &want) == 0) {
+            /* encode */
+            pgs_buf b;
+            pgs_buf_init(&b);
+            int rc = pgs_encode_msg(&b, &want.m);
+            CHECKF(rc == PGS_ENC_OK, "encode failed: %d", rc);
+            CHECKF(bytes_eq(b.data, b.len, data, n), "encoding differs from hex (%zu vs %zu bytes)", b.len, n);
+            pgs_buf_free(&b);
+            /* decode all at once */
+            CHECKF(all.kind == 1, "decode: kind %d status %d rid %u", all.kind, all.status, all.rid);
+            if (all.kind == 1) compare_msg(&all.m, &want.m, "all at once");
+            CHECKF(fed_all == n && all.consumed_after == 0, "frame not fully consumed (%zu left)",
+                   all.consumed_after);
+            /* one byte at a time: no frame before the last byte */
+            pgs_reader r1;
+            pgs_reader_init(&r1, lim.max_frame_bytes);
+            outcome o;
+            for (size_t i = 0; i < n; i++) {
+                CHECK(pgs_reader_feed(&r1, data + i, 1) == 1);
+                decode_next(&r1, is_request, &lim, &o);
+                if (i + 1 < n) {
+                    if (o.kind != 0) {
+                        CHECKF(0, "byte-at-a-time: got kind %d after %zu of %zu bytes", o.kind, i + 1, n);
+                        break;
+                    }
+                    CHECKF(o.consumed_after == i + 1, "partial frame consumed bytes");
+                } else {
+                    CHECKF(o.kind == 1, "byte-at-a-time: kind %d at the end", o.kind);
+                    if (o.kind == 1) compare_msg(&o.m, &want.m, "byte at a time");
+                }
+            }
+            pgs_reader_free(&r1);
+            /* two copies back to back: two identical frames, nothing left */
+            pgs_reader r2;
+            pgs_reader_init(&r2, lim.max_frame_bytes);
+            uint8_t *two = malloc(2 * n);
+            if (two) {
+                memcpy(two, data, n);
+                memcpy(two + n, data, n);
+                size_t off = 0;
+                int frames = 0;
+                while (off < 2 * n) {
+                    size_t took = pgs_reader_feed(&r2, two + off, 2 * n - off);
+                    CHECK(took != (size_t)-1);
+                    if (took == (size_t)-1) break;
+                    off += took;
+                    for (;;) {
+                        decode_next(&r2, is_request, &lim, &o);
+                        if (o.kind != 1) break;
+                        compare_msg(&o.m, &want.m, "back to back");
+                        frames++;
+                    }
+                    if (took == 0 && o.kind != 1) break;
+                }
+                CHECKF(frames == 2 && pgs_reader_buffered(&r2) == 0, "back to back: %d frames", frames);
+                free(two);
+            }
+            pgs_reader_free(&r2);
+            /* a vector's type must match its direction */
+            CHECKF((want.m.type < 0x80) == is_request, "type/direction mismatch");
+        }
+        free(want.state);
+    } else if (jerr) {
+        uint64_t want_status = 0, want_rid = 0;
+        CHECK(json_u64(jerr, "status", &want_status));
+        CHECK(json_u64(v, "request_id", &want_rid));
+        const char *sname = json_str(jerr, "name");
+        const char *known = pgs_status_wire_name((unsigned)want_status);
+        CHECKF(sname && known && strcmp(sname, known) == 0, "status name %s", sname ? sname : "(none)");
+        CHECKF(all.kind == 2, "expected error %llu, got kind %d", (unsigned long long)want_status, all.kind);
+        CHECKF((uint64_t)all.status == want_status, "status %d, want %llu", all.status,
+               (unsigned long long)want_status);
+        CHECKF((uint64_t)all.rid == want_rid, "request id %u, want %llu", all.rid, (unsigned long long)want_rid);
+        /* byte at a time: the same outcome, with header errors found right after
+           the 4 length bytes (never waiting for the body) */
+        pgs_reader r1;
+        pgs_reader_init(&r1, lim.max_frame_bytes);
+        outcome o;
+        memset(&o, 0, sizeof o);
+        size_t fed = 0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK(pgs_reader_feed(&r1, data + i, 1) == 1);
+            fed++;
+            decode_next(&r1, is_request, &lim, &o);
+            if (o.kind != 0) break;
+        }
+        CHECKF(o.kind == 2 && o.status == all.status && o.rid == all.rid, "byte-at-a-time outcome differs");
+        if (o.kind == 2 && r1.err_status != 0) {
+            CHECKF(fed == 4, "header error reported after %zu bytes instead of 4", fed);
+        }
+        pgs_reader_free(&r1);
+    } else {
+        CHECKF(all.kind == 0, "incomplete vector produced kind %d (status %d)", all.kind, all.status);
+        CHECKF(fed_all == n && all.consumed_after == n, "incomplete vector consumed bytes (%zu of %zu left)",
+               all.consumed_after, n);
+        /* also byte by byte */
+        pgs_reader r1;
+        pgs_reader_init(&r1, lim.max_frame_bytes);
+        for (size_t i = 0; i < n; i++) {
+            outcome o;
+            CHECK(pgs_reader_feed(&r1, data + i, 1) == 1);
+            decode_next(&r1, is_request, &lim, &o);
+            CHECKF(o.kind == 0 && o.consumed_after == i + 1, "byte %zu: kind %d", i, o.kind);
+        }
+        pgs_reader_free(&r1);
+    }
+    pgs_reader_free(&r);
+    free(data);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int main(void) {
+    const char *dir = getenv("PGSTATE_VECTORS_DIR");
+    if (dir == NULL || dir[0] == '\0') dir = "../../proto-spec/vectors";
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        fprintf(stderr, "test_vectors: cannot open vector directory %s (set PGSTATE_VECTORS_DIR)\n", dir);
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    char *files[256];
+    size_t nfiles = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && nfiles < 256) {
+        size_t l = strlen(de->d_name);
+        if (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0) files[nfiles++] = strdup(de->d_name);
+    }
+    closedir(d);
+    qsort(files, nfiles, sizeof files[0], cmp_str);
+    if (nfiles == 0) {
+        fprintf(stderr, "test_vectors: no *.json files in %s\n", dir);
+        h_failed++;
+    }
+
+    char *names[4096];
+    size_t nnames = 0;
+    for (size_t f = 0; f < nfiles; f++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        jval root;
+        char err[256];
+        if (json_parse_file(path, &root, err, sizeof err) != 0) {
+            fprintf(stderr, "test_vectors: %s: %s\n", path, err);
+            h_failed++;
+            continue;
+        }
+        const jval *vecs = json_get(&root, "vectors");
+        if (vecs == NULL || vecs->t != J_ARR) {
+            fprintf(stderr, "test_vectors: %s: no \"vectors\" array\n", path);
+            h_failed++;
+            json_free(&root);
+            continue;
+        }
+        int file_passed = 0, file_failed = 0;
+        for (size_t i = 0; i < vecs->n; i++) {
+            const jval *v = &vecs->v[i];
+            const char *name = json_str(v, "name");
+            h_cur_name = name ? name : "(unnamed)";
+            h_cur_failures = 0;
+            for (size_t k = 0; name && k < nnames; k++) {
+                CHECKF(strcmp(names[k], name) != 0, "duplicate vector name");
+            }
+            if (name && nnames < 4096) names[nnames++] = strdup(name);
+            run_vector(v, files[f]);
+            if (h_cur_failures == 0) {
+                h_passed++;
+                file_passed++;
+            } else {
+                h_failed++;
+                file_failed++;
+                printf("FAIL %s/%s\n", files[f], h_cur_name);
+            }
+        }
+        printf("%-16s %d vectors passed, %d failed\n", files[f], file_passed, file_failed);
+        json_free(&root);
+    }
+    for (size_t k = 0; k < nnames; k++) free(names[k]);
+    for (size_t f = 0; f < nfiles; f++) free(files[f]);
+    return harness_summary();
+}
