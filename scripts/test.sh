@@ -47,6 +47,8 @@ step "python client: counter example under contention" \
 if [ -f clients/c/Makefile ]; then
     step "C client: build, unit, vector and conformance tests" make -C clients/c test
     step "C client: the same under AddressSanitizer and UndefinedBehaviorSanitizer" make -C clients/c asan
+    step "C client: counter example under contention" \
+        sh -c 'make -s -C clients/c examples && clients/c/build/examples/counter'
 fi
 stop_activated_daemon
 
