@@ -1,5 +1,14 @@
 # A new user's two commands: `make run` and `make test` (see README.md).
-.PHONY: run test build clean
+.PHONY: run test build release install uninstall clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+SYSCONFDIR ?= /etc
+# The binary to install; the default builds it in release mode.
+PGSTATED_BIN ?= .build/release/pgstated
 
 run:
 	@scripts/run.sh
@@ -10,5 +19,27 @@ test:
 build:
 	swift build
 
+release:
+	swift build -c release --product pgstated
+
+# Installs pgstated, its systemd units (ExecStart pointing at BINDIR), the sysusers.d entry, an example
+# environment file, and the C client library with its header and pkg-config file.
+install: $(if $(filter .build/release/pgstated,$(PGSTATED_BIN)),release)
+	install -D -m 0755 $(PGSTATED_BIN) $(DESTDIR)$(BINDIR)/pgstated
+	install -D -m 0644 deploy/pgstated.socket $(DESTDIR)$(UNITDIR)/pgstated.socket
+	sed 's#^ExecStart=/usr/local/bin/pgstated#ExecStart=$(BINDIR)/pgstated#' deploy/pgstated.service \
+		> deploy/.pgstated.service.tmp
+	install -D -m 0644 deploy/.pgstated.service.tmp $(DESTDIR)$(UNITDIR)/pgstated.service
+	rm -f deploy/.pgstated.service.tmp
+	install -D -m 0644 deploy/pgstated.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/pgstated.conf
+	install -D -m 0644 deploy/pgstated.env.example $(DESTDIR)$(SYSCONFDIR)/pgstated/pgstated.env.example
+	$(MAKE) -C clients/c install PREFIX=$(PREFIX) DESTDIR=$(abspath $(DESTDIR))
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pgstated $(DESTDIR)$(UNITDIR)/pgstated.socket $(DESTDIR)$(UNITDIR)/pgstated.service
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/pgstated.conf $(DESTDIR)$(SYSCONFDIR)/pgstated/pgstated.env.example
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/pgstated 2>/dev/null
+	$(MAKE) -C clients/c uninstall PREFIX=$(PREFIX) DESTDIR=$(abspath $(DESTDIR))
+
 clean:
-	rm -rf .build .run
+	rm -rf .build .run clients/c/build

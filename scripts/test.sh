@@ -35,6 +35,11 @@ export PGSTATE_TEST_PG_BINDIR
 PGSTATE_TEST_PG_BINDIR=$(pg_bindir)
 step "swift test (codec, pure parts, integration against PostgreSQL)" swift test --skip-build
 
+step "deploy: systemd-analyze verify on the units" scripts/test-deploy.sh verify
+step "deploy: systemd-analyze security exposure of pgstated.service" scripts/test-deploy.sh security
+step "deploy: make install / uninstall with DESTDIR" scripts/test-deploy.sh install
+step "deploy: restart under load without refusal (socket held as systemd does)" scripts/test-deploy.sh restart
+
 # The clients' end-to-end tests run against a socket-activated pgstated, as in production.
 start_activated_daemon
 trap 'stop_activated_daemon; pg_stop' EXIT

@@ -50,14 +50,17 @@ final class NotifyListener: Sendable {
 
     /// Waits until a message containing `line` (as one of its lines) arrives.
     func waitFor(_ line: String, timeout: TimeInterval = 30) async throws -> Message {
+        try await waitFor(timeout: timeout) { $0.text.split(separator: "\n").contains { $0 == line } }
+    }
+
+    /// Waits until a message satisfying `matches` arrives.
+    func waitFor(timeout: TimeInterval = 30, _ matches: (Message) -> Bool) async throws -> Message {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let message = messages.first(where: { $0.text.split(separator: "\n").contains { $0 == line } }) {
-                return message
-            }
+            if let message = messages.first(where: matches) { return message }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
-        throw TestFailure("no \(line) on \(path); got \(messages.map(\.text))")
+        throw TestFailure("no matching notification on \(path); got \(messages.map(\.text))")
     }
 
     func close() async {
