@@ -48,6 +48,18 @@ struct TestClient {
         try await outbound.write(buffer)
     }
 
+    /// Sends frames from a separate task, for tests where the server stops reading before all are written.
+    func sendInBackground(_ frames: [RequestFrame]) -> Task<Void, Error> {
+        let outbound = self.outbound
+        return Task {
+            for frame in frames {
+                var buffer = ByteBuffer()
+                frame.encode(into: &buffer)
+                try await outbound.write(buffer)
+            }
+        }
+    }
+
     func sendRaw(_ bytes: [UInt8]) async throws {
         try await outbound.write(ByteBuffer(bytes: bytes))
     }
