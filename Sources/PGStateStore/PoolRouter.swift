@@ -8,10 +8,10 @@ import NIOCore
 ///   for one id) normally run on that one connection, in arrival order, and two connections never wait on the
 ///   same row's lock.
 /// - A request goes to its *placement*: the home if up, else the next connection that is up (ring order).
-/// - Order per id across failovers: a connection runs a request only while every unfinished request of the same
-///   home is on that connection. Requests placed on a new connection (the home came back, or another fallback
-///   came up) wait there until the older ones elsewhere have finished. Queues are kept in arrival order
-///   (``Entry/sequence``), also when a broken connection's requests move elsewhere.
+/// - Order per id across failovers: a connection runs a request only once every *older* unfinished request of the
+///   same home is on that connection (``mayRun(_:on:)``). Requests placed on a new connection (the home came back,
+///   or another fallback came up) wait there until the older ones elsewhere have finished. Queues are kept in
+///   arrival order (``Entry/sequence``), also when a broken connection's requests move elsewhere.
 /// - When no connection is up the request is refused (`UNAVAILABLE`, not executed); beyond the queue limit it is
 ///   refused with `OVERLOADED`; after ``stopAccepting()`` with `SHUTTING_DOWN`.
 struct PoolRouter<Item> {
@@ -47,6 +47,9 @@ struct PoolRouter<Item> {
     private var unfinished: [[Int]]
     /// Unfinished requests per home.
     private var unfinishedByHome: [Int]
+    /// Unfinished requests per home in arrival order, with the worker each is on. Consulted only while a home's
+    /// requests are split over several workers (after a failover); otherwise the counts above decide.
+    private var unfinishedOrder: [CircularBuffer<(sequence: UInt64, worker: Int)>]
     /// Requests accepted and not yet finished (queued or executing).
     private(set) var outstanding = 0
     private var nextSequence: UInt64 = 0
@@ -58,6 +61,7 @@ struct PoolRouter<Item> {
         self.workers = Array(repeating: Worker(), count: poolSize)
         self.unfinished = Array(repeating: Array(repeating: 0, count: poolSize), count: poolSize)
         self.unfinishedByHome = Array(repeating: 0, count: poolSize)
+        self.unfinishedOrder = Array(repeating: CircularBuffer(), count: poolSize)
         self.queueLimit = queueLimit
     }
 
@@ -86,9 +90,31 @@ struct PoolRouter<Item> {
         unfinishedByHome[home] - unfinished[home][home]
     }
 
-    /// Whether `worker` may run an entry of `home` now: no unfinished request of that home is elsewhere.
+    /// Whether every unfinished request of `home` is on `worker` (the normal case: then any may run there).
     func isRunnable(home: Int, on worker: Int) -> Bool {
         unfinished[home][worker] == unfinishedByHome[home]
+    }
+
+    /// Whether `worker` may run `entry` now: every older unfinished request of its home is on `worker` too.
+    func mayRun(_ entry: Entry, on worker: Int) -> Bool {
+        isRunnable(home: entry.home, on: worker) || entry.sequence < firstElsewhere(home: entry.home, than: worker)
+    }
+
+    /// The arrival number of the oldest unfinished request of `home` on a worker other than `worker`.
+    private func firstElsewhere(home: Int, than worker: Int) -> UInt64 {
+        unfinishedOrder[home].first { $0.worker != worker }?.sequence ?? .max
+    }
+
+    private func orderIndex(home: Int, sequence: UInt64) -> Int {
+        let order = unfinishedOrder[home]
+        var low = order.startIndex
+        var high = order.endIndex
+        while low < high {
+            let middle = order.index(low, offsetBy: order.distance(from: low, to: high) / 2)
+            if order[middle].sequence < sequence { low = order.index(after: middle) } else { high = middle }
+        }
+        precondition(low != order.endIndex && order[low].sequence == sequence, "unknown request \(sequence)")
+        return order.distance(from: order.startIndex, to: low)
     }
 
     /// Accepts a new request. Returns the worker to wake (if it was idle) or the refusal.
@@ -100,6 +126,7 @@ struct PoolRouter<Item> {
         outstanding += 1
         unfinishedByHome[home] += 1
         unfinished[home][target] += 1
+        unfinishedOrder[home].append((nextSequence, target))
         workers[target].queue.append(Entry(item: item, home: home, stateBytes: stateBytes, sequence: nextSequence))
         return .success(wakeIfIdle(target))
     }
@@ -112,18 +139,28 @@ struct PoolRouter<Item> {
 
     /// Takes the next batch for `worker`: queued requests in arrival order, skipping those that must wait for older
     /// requests of their home elsewhere (all later requests of the same id wait with them), and stopping at the
-    /// first runnable one that does not fit, so nothing overtakes it. Empty when there is nothing to do; then the
-    /// worker is marked idle if `markIdle`.
+    /// first one that may run but does not fit, so nothing overtakes it. Empty when there is nothing to do; then
+    /// the worker is marked idle if `markIdle`.
     mutating func takeBatch(worker: Int, maxRequests: Int, maxBytes: Int, markIdle: Bool) -> [Entry] {
         var batch: [Entry] = []
         var bytes = 0
         var kept = CircularBuffer<Entry>()
         var full = false
+        // Per home, computed once per batch: the oldest request of that home elsewhere (only for split homes).
+        var firstElsewhere: [Int: UInt64] = [:]
         while let entry = workers[worker].queue.popFirst() {
-            if !full && isRunnable(home: entry.home, on: worker) {
-                full = batch.count >= maxRequests || (!batch.isEmpty && bytes + entry.stateBytes > maxBytes)
+            let mayRun: Bool
+            if isRunnable(home: entry.home, on: worker) {
+                mayRun = true
+            } else {
+                let limit = firstElsewhere[entry.home] ?? self.firstElsewhere(home: entry.home, than: worker)
+                firstElsewhere[entry.home] = limit
+                mayRun = entry.sequence < limit
             }
-            if full || !isRunnable(home: entry.home, on: worker) {
+            if mayRun && !full {
+                full = batch.count >= max(1, maxRequests) || (!batch.isEmpty && bytes + entry.stateBytes > maxBytes)
+            }
+            if full || !mayRun {
                 kept.append(entry)
             } else {
                 batch.append(entry)
@@ -143,13 +180,18 @@ struct PoolRouter<Item> {
         for entry in entries {
             unfinished[entry.home][worker] -= 1
             unfinishedByHome[entry.home] -= 1
+            unfinishedOrder[entry.home].remove(at: unfinishedOrder[entry.home].index(
+                unfinishedOrder[entry.home].startIndex, offsetBy: orderIndex(home: entry.home, sequence: entry.sequence)))
             homes.insert(entry.home)
         }
+        // Requests of these homes waiting on other workers may run now: wake those workers if they sleep.
         var wake: [Int] = []
         for home in homes {
-            for other in workers.indices where other != worker && unfinished[home][other] > 0
-                && isRunnable(home: home, on: other) {
-                if let index = wakeIfIdle(other) { wake.append(index) }
+            for other in workers.indices where other != worker && unfinished[home][other] > 0 && workers[other].isIdle {
+                let oldestWaiting = workers[other].queue.first { $0.home == home }
+                if let oldestWaiting, mayRun(oldestWaiting, on: other), let index = wakeIfIdle(other) {
+                    wake.append(index)
+                }
             }
         }
         return wake
@@ -170,12 +212,16 @@ struct PoolRouter<Item> {
         var arriving: [Int: [Entry]] = [:]
         for entry in moving {
             unfinished[entry.home][worker] -= 1
+            let position = unfinishedOrder[entry.home].index(
+                unfinishedOrder[entry.home].startIndex, offsetBy: orderIndex(home: entry.home, sequence: entry.sequence))
             guard let target = placement(forHome: entry.home) else {
                 unfinishedByHome[entry.home] -= 1
+                unfinishedOrder[entry.home].remove(at: position)
                 unplaced.append(entry)
                 continue
             }
             unfinished[entry.home][target] += 1
+            unfinishedOrder[entry.home][position].worker = target
             arriving[target, default: []].append(entry)
         }
         for (target, entries) in arriving {

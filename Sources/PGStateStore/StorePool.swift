@@ -134,8 +134,9 @@ public final class StorePool: @unchecked Sendable {
         waiters.forEach { $0.resume() }
     }
 
-    /// Marks a worker down and places what was queued on it elsewhere, putting `unsent` (requests it had taken
-    /// but that cannot have taken effect) in front. Requests that find no connection are answered `UNAVAILABLE`.
+    /// Marks a worker down and places what was queued on it elsewhere, together with `unsent` (requests it had
+    /// taken but that cannot have taken effect), in arrival order. Requests that find no connection are answered
+    /// `UNAVAILABLE`.
     func workerDown(_ index: Int, unsent: [Entry]) {
         let (wake, unplaced) = lock.withLock { () -> ([Int], [Entry]) in
             let down = router.setUp(index, false)
@@ -157,7 +158,7 @@ public final class StorePool: @unchecked Sendable {
         lock.withLock { router.isDrained(index) }
     }
 
-    /// Records entries as answered (their completions have run) and wakes homes waiting on them.
+    /// Records entries as answered (their completions have run) and wakes workers whose requests waited on them.
     func finished(_ entries: [Entry], on index: Int) {
         let wake = lock.withLock { router.finished(entries, on: index) }
         for worker in wake { workers[worker].wake() }
