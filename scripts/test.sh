@@ -47,6 +47,10 @@ export PGSTATE_SOCKET=$ACTIVATED_SOCKET
 
 step "python client: unit, vector and conformance tests" \
     env PYTHONPATH=clients/python/src python3 -m unittest discover -s clients/python/tests
+step "python client: pip install into a fresh venv, then use it" sh -c '
+    rm -rf .run/venv && python3 -m venv .run/venv &&
+    .run/venv/bin/pip install -q ./clients/python &&
+    cd /tmp && "$OLDPWD/.run/venv/bin/python" -c "import pgstate; pgstate.Client().ping(); print(\"pgstate\", pgstate.__version__, \"installed and answering\")"'
 step "python client: counter example under contention" \
     env PYTHONPATH=clients/python/src python3 clients/python/examples/counter.py
 if [ -f clients/c/Makefile ]; then
