@@ -16,6 +16,11 @@ run:
 test:
 	@scripts/test.sh
 
+# bench/ is a folder: the target must be phony or make would find it up to date.
+.PHONY: bench
+bench:
+	@scripts/bench.sh
+
 build:
 	swift build
 
