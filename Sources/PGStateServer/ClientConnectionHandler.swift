@@ -27,16 +27,32 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var context: ChannelHandlerContext?
     private var readPending = false
     private var registered = false
+    private let mailboxes: ResponseMailboxes?
+    private var mailbox: ResponseMailbox?
+    private var loopBoundSelf: NIOLoopBound<ClientConnectionHandler>?
 
-    init(limits: ProtocolLimits, serverVersion: String, pool: StorePool, registry: ConnectionRegistry, logger: Logger) {
+    /// - Parameter mailboxes: how answers reach the event loop; nil gives each connection its own mailbox.
+    init(
+        limits: ProtocolLimits, serverVersion: String, pool: StorePool, registry: ConnectionRegistry,
+        logger: Logger, mailboxes: ResponseMailboxes? = nil
+    ) {
         self.machine = ClientConnectionStateMachine(limits: limits, serverVersion: serverVersion)
         self.pool = pool
         self.registry = registry
         self.logger = logger
+        self.mailboxes = mailboxes
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.mailbox = mailboxes?.mailbox(for: context.eventLoop) ?? ResponseMailbox(eventLoop: context.eventLoop)
+        self.loopBoundSelf = NIOLoopBound(self, eventLoop: context.eventLoop)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        // Break the cycle handler → loop-bound box → handler.
+        self.loopBoundSelf = nil
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -155,22 +171,29 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     private func execute(requestID: UInt32, _ operation: StoreOperation, context: ChannelHandlerContext) {
         registry.requestStarted()
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
+        guard let mailbox, let handler = loopBoundSelf else { preconditionFailure("handler not added") }
         pool.submit(operation) { response in
-            eventLoop.execute {
-                loopBound.value.answer(requestID: requestID, response)
-            }
+            mailbox.post(.init(handler: handler, requestID: requestID, response: response))
         }
     }
 
-    private func answer(requestID: UInt32, _ response: Response) {
+    /// Writes the answer to a store operation (on the event loop). Returns whether something awaits a flush
+    /// (``flushAnswers()``), which the mailbox does once per connection for a whole delivery.
+    func answer(requestID: UInt32, _ response: Response) -> Bool {
         registry.requestFinished()
         let (send, then) = machine.responseReady()
-        guard send, let context else { return }
+        guard send, let context else { return false }
         write(ResponseFrame(requestID: requestID, response: response), context: context)
+        if then != .none {
+            perform(then, context: context)
+            return false
+        }
+        return true
+    }
+
+    func flushAnswers() {
+        guard let context else { return }
         context.flush()
-        perform(then, context: context)
         resumeReadingIfPossible(context: context)
     }
 

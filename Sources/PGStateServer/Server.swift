@@ -37,6 +37,7 @@ public final class PGStateServer: Sendable {
     private let group: EventLoopGroup
     private let logger: Logger
     private let registry: ConnectionRegistry
+    private let mailboxes: ResponseMailboxes
     private let listener: NIOLockedValueBox<(channel: Channel, ownsPath: Bool)?> = .init(nil)
 
     public init(configuration: ServerConfiguration, pool: StorePool, group: EventLoopGroup, logger: Logger) {
@@ -45,6 +46,7 @@ public final class PGStateServer: Sendable {
         self.group = group
         self.logger = logger
         self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
+        self.mailboxes = ResponseMailboxes(group: group)
     }
 
     public var clientCount: Int { registry.count }
@@ -57,7 +59,7 @@ public final class PGStateServer: Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.autoRead, value: true)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-            .childChannelInitializer { [configuration, pool, registry, logger] channel in
+            .childChannelInitializer { [configuration, pool, registry, logger, mailboxes] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let limits = configuration.limits
                     try channel.pipeline.syncOperations.addHandlers([
@@ -67,7 +69,7 @@ public final class PGStateServer: Sendable {
                         ),
                         ClientConnectionHandler(
                             limits: limits, serverVersion: configuration.serverVersion,
-                            pool: pool, registry: registry, logger: logger
+                            pool: pool, registry: registry, logger: logger, mailboxes: mailboxes
                         ),
                     ])
                 }

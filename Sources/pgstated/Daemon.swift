@@ -18,7 +18,7 @@ struct Daemon: Service, CustomStringConvertible {
     func run() async throws {
         // Take the inherited socket first: sd_listen_fds must run once, before anything else reads LISTEN_*.
         let inherited = try Systemd.takeListeningSocket()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads)
         let pool = StorePool(configuration: settings.store, logger: logger)
         pool.start()
         logger.info("connecting to the database", metadata: [

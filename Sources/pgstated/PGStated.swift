@@ -60,6 +60,9 @@ struct PGStated: AsyncParsableCommand {
     @Option(help: "Seconds a shutdown waits for requests in flight. [env: PGSTATED_SHUTDOWN_TIMEOUT] (default: 10)")
     var shutdownTimeout: Int?
 
+    @Option(help: "Event loop threads serving clients. [env: PGSTATED_THREADS] (default: the number of CPUs)")
+    var threads: Int?
+
     func run() async throws {
         let settings = try Settings(self, environment: Environment.current)
         LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: settings.logLevel) }

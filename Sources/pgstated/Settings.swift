@@ -34,6 +34,8 @@ struct Settings {
     var store: StoreConfiguration
     var server: ServerConfiguration
     var logLevel: Logger.Level
+    /// Event loop threads for client connections.
+    var threads: Int
 
     init(_ options: PGStated, environment: Environment) throws {
         func integer(_ value: Int?, _ variable: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
@@ -57,6 +59,7 @@ struct Settings {
             throw Invalid(description: "unknown log level \(levelText)")
         }
         logLevel = level
+        threads = try integer(options.threads, "PGSTATED_THREADS", default: System.coreCount, range: 1...256)
 
         let tableText = options.table ?? environment["PGSTATED_TABLE"] ?? "durable_state"
         let table: TableName
