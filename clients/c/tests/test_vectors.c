@@ -68,6 +68,17 @@ typedef struct built {
     uint8_t *state;
 } built;
 
+/* The message's state from the vector's "state_hex" (owned by b). */
+static void set_state(const jval *jm, built *b) {
+    const char *hx = json_str(jm, "state_hex");
+    CHECK(hx != NULL);
+    if (hx) {
+        b->state = hex_decode(hx, strlen(hx), &b->m.state_len);
+        CHECKF(b->state != NULL, "bad state_hex");
+        b->m.state = b->state;
+    }
+}
+
 /* Builds a pgs_msg from a vector's "message" object. */
 static int build_msg(const jval *jm, built *b) {
     memset(b, 0, sizeof *b);
@@ -124,15 +135,7 @@ static int build_msg(const jval *jm, built *b) {
                 m->has_expected = 1;
             }
         }
-        if (m->type == PGS_T_UPSERT) {
-            const char *hx = json_str(jm, "state_hex");
-            CHECK(hx != NULL);
-            if (hx) {
-                b->state = hex_decode(hx, strlen(hx), &m->state_len);
-                CHECKF(b->state != NULL, "bad state_hex");
-                m->state = b->state;
-            }
-        }
+        if (m->type == PGS_T_UPSERT) set_state(jm, b);
         break;
     case PGS_T_HELLO_OK:
         CHECK(json_u64(jm, "version", &u) && u <= 0xFFFF);
@@ -155,13 +158,7 @@ static int build_msg(const jval *jm, built *b) {
     case PGS_T_RECORD: {
         CHECK(json_u64(jm, "revision", &m->revision));
         CHECK(json_i64(jm, "updated_at_us", &m->updated_at_us));
-        const char *hx = json_str(jm, "state_hex");
-        CHECK(hx != NULL);
-        if (hx) {
-            b->state = hex_decode(hx, strlen(hx), &m->state_len);
-            CHECKF(b->state != NULL, "bad state_hex");
-            m->state = b->state;
-        }
+        set_state(jm, b);
         break;
     }
     case PGS_T_CONFLICT:
