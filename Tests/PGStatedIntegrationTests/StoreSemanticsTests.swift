@@ -50,6 +50,9 @@ struct StoreSemanticsTests {
             // PING.
             #expect(try await client.call(.ping) == .ok)
         }
+        // At debug level each client's peer credentials are logged (SO_PEERCRED).
+        #expect(daemon.log.contains("client connected peer=pid=\(getpid()) uid=\(getuid()) gid=\(getgid())"),
+                "\(daemon.log)")
         #expect(await daemon.terminate() == 0)
     }
 
