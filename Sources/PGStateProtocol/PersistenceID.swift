@@ -35,6 +35,17 @@ public struct PersistenceID: Sendable, Hashable, Comparable, CustomStringConvert
 
     public var description: String { value }
 
+    // Ids are compared byte for byte, as the protocol and PostgreSQL do: Swift's String comparison would treat
+    // canonically equivalent spellings ("é" precomposed and decomposed) as equal.
+
+    public static func == (lhs: PersistenceID, rhs: PersistenceID) -> Bool {
+        lhs.value.utf8.elementsEqual(rhs.value.utf8)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for byte in value.utf8 { hasher.combine(byte) }
+    }
+
     public static func < (lhs: PersistenceID, rhs: PersistenceID) -> Bool {
         // Byte order, the same order PostgreSQL uses for text under the C collation.
         lhs.value.utf8.lexicographicallyPrecedes(rhs.value.utf8)

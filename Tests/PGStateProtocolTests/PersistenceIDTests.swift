@@ -20,6 +20,14 @@ struct PersistenceIDTests {
         }
     }
 
+    @Test func canonicallyEquivalentSpellingsAreDifferentIDs() throws {
+        let precomposed = try PersistenceID("caf\u{E9}")
+        let decomposed = try PersistenceID("cafe\u{301}")
+        #expect(precomposed.value == decomposed.value, "Swift's String equality says equal")
+        #expect(precomposed != decomposed, "but they are different ids, as in PostgreSQL")
+        #expect(Set([precomposed, decomposed]).count == 2)
+    }
+
     @Test func ordersByBytes() throws {
         let ids = try ["b", "a", "Z", "é", "aa"].map(PersistenceID.init)
         #expect(ids.sorted().map(\.value) == ["Z", "a", "aa", "b", "é"])

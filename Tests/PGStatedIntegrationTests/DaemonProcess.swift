@@ -61,6 +61,19 @@ final class DaemonProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// Waits until the debug log shows as many clients disconnected as connected.
+    func waitUntilNoClients(timeout: TimeInterval = 10) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let log = self.log
+            let connected = log.components(separatedBy: "client connected").count
+            let disconnected = log.components(separatedBy: "client disconnected").count
+            if connected == disconnected { return }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        throw TestFailure("clients still connected after \(timeout) s:\n\(log)")
+    }
+
     /// SIGTERM, then waits for the exit status.
     @discardableResult
     func terminate(timeout: TimeInterval = 30) async -> Int32 {
