@@ -15,7 +15,10 @@ struct FaultTests {
     /// (never a hang), the daemon stays up and serves again once the database is back, and every acknowledged
     /// write is durable.
     @Test func databaseRestartMidRun() async throws {
-        let cluster = try await ThrowawayCluster()
+        try await ThrowawayCluster.with { cluster in try await restartMidRun(cluster) }
+    }
+
+    func restartMidRun(_ cluster: ThrowawayCluster) async throws {
         let daemon = try await DaemonProcess.start(arguments: ["--pool-size", "2"], databaseURL: cluster.url)
         let prefix = TestEnvironment.uniqueID("restart")
         let phase = PhaseClock()
@@ -78,7 +81,6 @@ struct FaultTests {
         ).split(separator: "\n").map(String.init))
         #expect(Set(acknowledged).isSubset(of: stored))
         #expect(await daemon.terminate() == 0)
-        await cluster.destroy()
     }
 
     /// SIGTERM while a client has hundreds of requests in flight: whatever was acknowledged is stored, whatever

@@ -27,6 +27,19 @@ final class ThrowawayCluster: @unchecked Sendable {
         return "/usr/lib/postgresql/\(newest)/bin"
     }
 
+    /// Runs `body` with a new cluster and destroys the cluster afterwards, also when `body` throws.
+    static func with<R>(_ body: (ThrowawayCluster) async throws -> R) async throws -> R {
+        let cluster = try await ThrowawayCluster()
+        do {
+            let result = try await body(cluster)
+            await cluster.destroy()
+            return result
+        } catch {
+            await cluster.destroy()
+            throw error
+        }
+    }
+
     func start() async throws {
         try await run("\(bindir)/pg_ctl", [
             "-D", "\(directory)/data", "-l", "\(directory)/postgres.log", "-w", "-t", "60",
