@@ -46,4 +46,12 @@ extension ByteBuffer {
         let length = writerIndex - lengthIndex - Frame.lengthPrefixBytes
         setInteger(UInt32(length), at: lengthIndex)
     }
+
+    /// `str8`: a u8 length and the bytes. Callers guarantee at most 255 bytes (longer input is truncated).
+    @inlinable
+    mutating func writeStr8<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        let count = Swift.min(bytes.count, 255)
+        writeInteger(UInt8(count))
+        writeBytes(bytes.prefix(count))
+    }
 }

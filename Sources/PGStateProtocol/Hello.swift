@@ -83,13 +83,3 @@ public struct Capabilities: OptionSet, Sendable, Hashable {
     /// `DELETE` with the `EXPECTED_REVISION` flag is supported.
     public static let conditionalDelete = Capabilities(rawValue: 1 << 0)
 }
-
-extension ByteBuffer {
-    /// `str8`: a u8 length and the bytes. Callers guarantee at most 255 bytes (longer input is truncated).
-    @inlinable
-    mutating func writeStr8<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        let count = Swift.min(bytes.count, 255)
-        writeInteger(UInt8(count))
-        writeBytes(bytes.prefix(count))
-    }
-}

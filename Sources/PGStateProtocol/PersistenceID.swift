@@ -30,7 +30,7 @@ public struct PersistenceID: Sendable, Hashable, Comparable, CustomStringConvert
 
     /// Validates a Swift string (used by clients before sending).
     public init(_ string: String) throws {
-        try self.init(validating: Array(string.utf8))
+        try self.init(validating: string.utf8)
     }
 
     public var description: String { value }

@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 import Glibc
 import NIOCore
 import PGStateProtocol
@@ -56,7 +57,7 @@ final class PGConnection {
     }
 
     var errorMessage: String {
-        String(cString: PQerrorMessage(conn)).trimmingCharacters(in: " \n")
+        String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     var isBroken: Bool { PQstatus(conn) != CONNECTION_OK }
@@ -99,7 +100,7 @@ final class PGConnection {
 
     static func failure(_ result: OpaquePointer) -> StatementFailure {
         let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? "XX000"
-        let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: " \n")
+        let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
         return StatementFailure(sqlState: state, message: message)
     }
 
@@ -219,14 +220,4 @@ private func withCStrings<R>(
     pointers.append(nil)
     defer { pointers.forEach { free($0) } }
     return try body(pointers.map { $0.map { UnsafePointer($0) } })
-}
-
-extension String {
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let characters = Set(set)
-        var result = Substring(self)
-        while let last = result.last, characters.contains(last) { result = result.dropLast() }
-        while let first = result.first, characters.contains(first) { result = result.dropFirst() }
-        return String(result)
-    }
 }

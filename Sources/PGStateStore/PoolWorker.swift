@@ -124,10 +124,8 @@ final class PoolWorker: @unchecked Sendable {
     private func execute(_ batch: [StorePool.Entry], on connection: PGConnection) -> Bool {
         // One global lock order for every daemon: by persistence id, stable so one id keeps its sequence.
         var pending = batch.enumerated().sorted {
-            $0.element.item.operation.persistenceID < $1.element.item.operation.persistenceID
-                || ($0.element.item.operation.persistenceID == $1.element.item.operation.persistenceID
-                    && $0.offset < $1.offset)
-        }.map { $0.element }
+            ($0.element.item.operation.persistenceID, $0.offset) < ($1.element.item.operation.persistenceID, $1.offset)
+        }.map(\.element)
         var answered: [StorePool.Entry] = []
         var attempt = 0
         var individually = false
