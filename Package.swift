@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "pgstate",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "pgstated", targets: ["pgstated"]),
         .library(name: "PGStateProtocol", targets: ["PGStateProtocol"]),
@@ -32,27 +32,28 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
-        // The store: a pipelined libpq pool. Pure routing and result interpretation, thin libpq I/O.
+        // epoll, eventfd, peer credentials: the Linux calls Swift's Glibc module does not export.
+        .target(name: "CPGStateSys"),
+        // The store: one definition per operation (SQL, binding, decoding, verdict), the pure router and batch
+        // rules, and the libpq connection the reactors drive.
         .target(
             name: "PGStateStore",
             dependencies: [
                 "PGStateProtocol",
                 "CLibPQ",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The socket side: NIO server, client connection state machine, systemd integration.
+        // The request path: reactor threads with their own epoll loops, owning clients and libpq connections;
+        // the client connection state machine; systemd integration.
         .target(
             name: "PGStateServer",
             dependencies: [
                 "PGStateProtocol",
                 "PGStateStore",
                 "CSystemd",
+                "CPGStateSys",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -62,12 +63,9 @@ let package = Package(
                 "PGStateProtocol",
                 "PGStateStore",
                 "PGStateServer",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
@@ -96,8 +94,6 @@ let package = Package(
             dependencies: [
                 "PGStateServer", "PGStateStore", "PGStateProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "CLibPQTests", dependencies: ["CLibPQ"]),

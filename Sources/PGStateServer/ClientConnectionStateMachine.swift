@@ -1,10 +1,15 @@
 import PGStateProtocol
-import PGStateStore
 
-/// The life of one client connection, without I/O: handshake → ready → draining → closed.
+/// The life of one client connection, without I/O: handshake → ready → draining → closed, and every decision
+/// about reading and writing it.
 ///
-/// The channel handler turns events into calls here and performs the returned action; every protocol rule about
-/// what a connection may do next lives in this type and is tested without sockets.
+/// The reactor turns socket events into calls here and performs the returned actions; it asks ``wantsInput``
+/// before reading and ``mayTakeFrame`` before decoding the next buffered frame. Backpressure lives here too:
+/// - a request counts as *in flight* from the moment it is read until its answer has been written to the socket
+///   (not merely produced), so a client that reads nothing holds at most `maxInFlight` requests;
+/// - at most ``Limits/maxExecuting`` of them wait on the database at once, so one client cannot fill a batch;
+/// - no new request is taken while the unwritten output is at or above ``Limits/outputHighWater`` bytes.
+/// A request is taken only while all three allow it; the rest stays unread in the socket (the client waits).
 struct ClientConnectionStateMachine {
     enum State: Equatable {
         case awaitingHello
@@ -21,29 +26,72 @@ struct ClientConnectionStateMachine {
     enum Action: Equatable {
         case none
         case send(ResponseFrame)
+        /// Send the frame, then close the connection.
         case sendAndClose(ResponseFrame)
-        /// Send the frame, then close the output side only.
+        /// Send the frame (the closing notice), then close the output side only.
         case sendAndCloseOutput(ResponseFrame)
-        case execute(requestID: UInt32, StoreOperation)
+        /// Send the answer, then the closing notice, then close the output side.
+        case sendAnswerAndCloseOutput(ResponseFrame, notice: ResponseFrame)
+        /// Hand the request to the store; its answer comes back through ``answered(_:)``.
+        case execute(requestID: UInt32, Request)
         case close
+    }
+
+    struct Limits: Equatable {
+        var maxExecuting: Int
+        var outputHighWater: Int
+
+        static let `default` = Limits(maxExecuting: 64, outputHighWater: 256 * 1024)
     }
 
     static let supportedVersions: [UInt16] = [1]
 
     private(set) var state: State = .awaitingHello
-    private(set) var inFlight = 0
+    /// Requests handed to the store and not yet answered.
+    private(set) var executing = 0
+    /// Answers (and other responses) in the output that the socket has not taken completely yet.
+    private(set) var unwrittenResponses = 0
+    /// Bytes of output the socket has not taken yet.
+    private(set) var outputBytes = 0
+    /// The client shut its sending side down (or it ended): no more frames come.
+    private(set) var inputEnded = false
     let limits: ProtocolLimits
+    let connectionLimits: Limits
     let hello: HelloOK
 
-    init(limits: ProtocolLimits, serverVersion: String) {
+    init(limits: ProtocolLimits, serverVersion: String, connectionLimits: Limits = .default) {
         self.limits = limits
+        self.connectionLimits = connectionLimits
         self.hello = HelloOK(version: 1, serverVersion: serverVersion, limits: limits, capabilities: [.conditionalDelete])
     }
 
-    /// Reading pauses while this many requests are in flight (backpressure: the client waits, memory does not grow).
-    var shouldPauseReading: Bool { inFlight >= limits.maxInFlight }
+    /// Requests read and not yet written back.
+    var inFlight: Int { executing + unwrittenResponses }
+
+    /// Whether the next complete frame of the input may be taken now.
+    var mayTakeFrame: Bool {
+        switch state {
+        case .awaitingHello, .ready, .draining:
+            return inFlight < limits.maxInFlight && executing < connectionLimits.maxExecuting
+                && outputBytes < connectionLimits.outputHighWater
+        case .outputClosed:
+            return true  // read and dropped
+        case .closed:
+            return false
+        }
+    }
+
+    /// Whether the reactor should read from the socket.
+    var wantsInput: Bool { !inputEnded && mayTakeFrame }
+
+    /// Whether the connection has nothing left to do once its output is written: the client ended its input
+    /// and every request it sent has been answered.
+    var isFinished: Bool {
+        state == .closed || (inputEnded && executing == 0)
+    }
 
     mutating func frameReceived(_ frame: Frame) -> Action {
+        if state == .outputClosed || state == .closed { return .none }
         let decoded: RequestFrame
         do {
             decoded = try RequestFrame.decode(frame, limits: limits)
@@ -61,7 +109,7 @@ struct ClientConnectionStateMachine {
                     "client speaks versions \(hello.versions); this server speaks \(Self.supportedVersions)"))
             }
             state = .ready
-            return .send(ResponseFrame(requestID: id, response: .helloOK(self.hello)))
+            return send(ResponseFrame(requestID: id, response: .helloOK(self.hello)))
         case (.awaitingHello, let request):
             state = .closed
             return .sendAndClose(error(id, .notAllowed, "\(request.type) before HELLO; the first frame must be HELLO"))
@@ -69,15 +117,14 @@ struct ClientConnectionStateMachine {
             state = .closed
             return .sendAndClose(error(id, .notAllowed, "HELLO was already received on this connection"))
         case (.ready, .ping):
-            return .send(ResponseFrame(requestID: id, response: .ok))
+            return send(ResponseFrame(requestID: id, response: .ok))
         case (.ready, let request):
-            // Only LOAD / UPSERT / DELETE remain, all store operations.
-            inFlight += 1
-            return .execute(requestID: id, StoreOperation(request)!)
+            executing += 1
+            return .execute(requestID: id, request)
         case (.draining, _):
-            return .send(error(id, .shuttingDown, "pgstated is shutting down; the request was not executed"))
+            return send(error(id, .shuttingDown, "pgstated is shutting down; the request was not executed"))
         case (.outputClosed, _), (.closed, _):
-            return .none
+            preconditionFailure("invalid state: \(state) handled above")
         }
     }
 
@@ -96,22 +143,45 @@ struct ClientConnectionStateMachine {
             state = .closed
             return .sendAndClose(response)
         }
-        return .send(response)
+        return send(response)
     }
 
-    /// A store operation answered. Returns whether to send the response, and what to do after it.
-    mutating func responseReady() -> (send: Bool, then: Action) {
+    /// A request handed to the store has its answer.
+    mutating func answered(_ frame: ResponseFrame) -> Action {
         switch state {
         case .ready:
-            inFlight -= 1
-            return (true, .none)
+            executing -= 1
+            return send(frame)
         case .draining:
-            inFlight -= 1
-            return (true, inFlight == 0 ? closingNotice() : .none)
+            executing -= 1
+            guard executing == 0 else { return send(frame) }
+            unwrittenResponses += 1
+            state = .outputClosed
+            return .sendAnswerAndCloseOutput(frame, notice: closingNotice)
         case .outputClosed, .closed:
-            return (false, .none)
+            executing -= 1
+            return .none
         case .awaitingHello:
-            preconditionFailure("invalid state: \(state) with a response in flight")
+            preconditionFailure("invalid state: \(state) with a request in flight")
+        }
+    }
+
+    /// The unwritten output is now `bytes` long (after queueing or writing). When all of it is written, every
+    /// response queued so far has reached the socket.
+    mutating func outputBuffered(_ bytes: Int) {
+        outputBytes = bytes
+        if bytes == 0 { unwrittenResponses = 0 }
+    }
+
+    /// The client shut its sending side down; answers to what it sent are still delivered.
+    mutating func inputClosed() -> Action {
+        inputEnded = true
+        switch state {
+        case .awaitingHello, .outputClosed:
+            state = .closed
+            return .close
+        case .ready, .draining, .closed:
+            return .none
         }
     }
 
@@ -123,21 +193,27 @@ struct ClientConnectionStateMachine {
             return .close
         case .ready:
             state = .draining
-            return inFlight == 0 ? closingNotice() : .none
+            guard executing == 0 else { return .none }
+            state = .outputClosed
+            unwrittenResponses += 1
+            return .sendAndCloseOutput(closingNotice)
         case .draining, .outputClosed, .closed:
             return .none
         }
     }
 
     /// Every request read so far is answered: tell the client that nothing after this was executed.
-    private mutating func closingNotice() -> Action {
-        state = .outputClosed
-        return .sendAndCloseOutput(error(0, .shuttingDown,
-            "pgstated is shutting down; every request not answered on this connection was not executed"))
+    private var closingNotice: ResponseFrame {
+        error(0, .shuttingDown, "pgstated is shutting down; every request not answered on this connection was not executed")
     }
 
     mutating func closed() {
         state = .closed
+    }
+
+    private mutating func send(_ frame: ResponseFrame) -> Action {
+        unwrittenResponses += 1
+        return .send(frame)
     }
 
     private func error(_ requestID: UInt32, _ status: Status, _ message: String) -> ResponseFrame {

@@ -1,8 +1,5 @@
 import Glibc
 import Logging
-import NIOConcurrencyHelpers
-import NIOCore
-import NIOPosix
 import PGStateProtocol
 import PGStateStore
 
@@ -13,105 +10,136 @@ public struct ServerConfiguration: Sendable {
     public var socketMode: mode_t
     public var maxConnections: Int
     public var limits: ProtocolLimits
-    /// How long a shutdown waits for requests in flight before closing connections anyway.
-    public var shutdownTimeout: TimeAmount
+    /// How many seconds a shutdown waits for requests in flight before closing connections anyway.
+    public var shutdownTimeoutSeconds: Int
     public var serverVersion: String
+    /// Reactor threads; each owns a share of the clients and of the pool's connections.
+    public var threads: Int
+    /// Per-connection backpressure beyond `max_in_flight` (see ``ClientConnectionStateMachine``).
+    var connectionLimits: ClientConnectionStateMachine.Limits = .default
+    /// How long a connection whose output is closed waits for the client to close its side.
+    var closeGracePeriodMilliseconds: Int64 = 2000
 
     public init(
         socketPath: String, socketMode: mode_t = 0o660, maxConnections: Int = 16_384,
-        limits: ProtocolLimits = .default, shutdownTimeout: TimeAmount = .seconds(10), serverVersion: String
+        limits: ProtocolLimits = .default, shutdownTimeoutSeconds: Int = 10, serverVersion: String, threads: Int = 1
     ) {
         self.socketPath = socketPath
         self.socketMode = socketMode
         self.maxConnections = maxConnections
         self.limits = limits
-        self.shutdownTimeout = shutdownTimeout
+        self.shutdownTimeoutSeconds = shutdownTimeoutSeconds
         self.serverVersion = serverVersion
+        self.threads = threads
+    }
+
+    /// The default number of reactors for `cpus` processors and a pool of `poolSize` connections: one per two
+    /// processors (PostgreSQL and the clients need the rest), at most one per pool connection (a reactor without a
+    /// connection could serve nothing).
+    public static func defaultThreads(cpus: Int, poolSize: Int) -> Int {
+        max(1, min(cpus / 2, poolSize))
     }
 }
 
-/// The Unix socket server: accepts clients (on an inherited or self-bound socket) and serves them from the pool.
+/// pgstated's server: reactor threads serving the clients of one Unix socket from one libpq pool.
+///
+/// Life: ``start()`` (reactors connect to the database) → ``waitUntilReady()`` → ``listen(inheritedSocket:)``
+/// → serve → ``drain()`` (SIGTERM: stop accepting, finish what is in flight, closing notice) → ``stop()``.
 public final class PGStateServer: Sendable {
     public let configuration: ServerConfiguration
-    private let pool: StorePool
-    private let group: EventLoopGroup
+    public let store: StoreConfiguration
     private let logger: Logger
-    private let registry: ConnectionRegistry
-    private let mailboxes: ResponseMailboxes
-    private let listener: NIOLockedValueBox<(channel: Channel, ownsPath: Bool)?> = .init(nil)
+    private let shared: ServerShared
 
-    public init(configuration: ServerConfiguration, pool: StorePool, group: EventLoopGroup, logger: Logger) {
+    public init(configuration: ServerConfiguration, store: StoreConfiguration, logger: Logger) {
+        precondition(configuration.threads >= 1, "at least one reactor")
+        let reactors = min(configuration.threads, store.poolSize)
         self.configuration = configuration
-        self.pool = pool
-        self.group = group
+        self.store = store
         self.logger = logger
-        self.registry = ConnectionRegistry(maxConnections: configuration.maxConnections)
-        self.mailboxes = ResponseMailboxes(group: group)
+        self.shared = ServerShared(reactors: reactors, maxConnections: configuration.maxConnections)
     }
 
-    public var clientCount: Int { registry.count }
-    public var requestsInFlight: Int { registry.requestsInFlight }
+    public var reactorCount: Int { shared.handles.count }
+
+    /// Starts the reactor threads; each connects its share of the pool (pool connection `i` belongs to reactor
+    /// `i % reactors`) in the background, with backoff.
+    public func start() throws {
+        let reactors = shared.handles.count
+        for handle in shared.handles {
+            let slots = Array(stride(from: handle.index, to: store.poolSize, by: reactors))
+            let (shared, configuration, store, logger) = (self.shared, self.configuration, self.store, self.logger)
+            spawnThread(name: "pgstate-r\(handle.index)") {
+                do {
+                    let reactor = try Reactor(handle: handle, shared: shared, configuration: configuration,
+                                              store: store, poolSlots: slots, logger: logger)
+                    reactor.run()
+                } catch {
+                    logger.critical("reactor \(handle.index) cannot start: \(error)")
+                    shared.stopped.report()
+                }
+            }
+        }
+    }
+
+    /// Returns once a database connection is up with the schema ready, or once ``stop()`` has begun.
+    public func waitUntilReady() async {
+        await shared.ready.wait()
+    }
 
     /// Starts accepting on the socket systemd passed (`inheritedSocket`) or on `configuration.socketPath`.
     /// Returns a description of where it listens.
-    public func start(inheritedSocket: Int32?) async throws -> String {
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
-            .childChannelOption(.autoRead, value: true)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-            .childChannelInitializer { [configuration, pool, registry, logger, mailboxes] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let limits = configuration.limits
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(
-                            FrameDecoder(maxFrameBytes: limits.maxFrameBytes),
-                            maximumBufferSize: 2 * limits.maxFrameBytes
-                        ),
-                        ClientConnectionHandler(
-                            limits: limits, serverVersion: configuration.serverVersion,
-                            pool: pool, registry: registry, logger: logger, mailboxes: mailboxes
-                        ),
-                    ])
-                }
-            }
-        let channel: Channel
+    public func listen(inheritedSocket: Int32?) throws -> String {
+        let descriptor: Int32
         let description: String
-        let ownsPath: Bool
         if let inheritedSocket {
-            channel = try await bootstrap.withBoundSocket(inheritedSocket).get()
+            descriptor = inheritedSocket
             description = "socket passed by systemd (fd \(inheritedSocket))"
-            ownsPath = false
         } else {
-            let path = configuration.socketPath
-            try await UnixSocketPath.prepare(path, group: group)
-            channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
-            try UnixSocketPath.setMode(path, configuration.socketMode)
-            description = path
-            ownsPath = true
+            descriptor = try UnixSocketPath.bindAndListen(configuration.socketPath, mode: configuration.socketMode)
+            description = configuration.socketPath
         }
-        listener.withLockedValue { $0 = (channel, ownsPath) }
+        shared.handles[0].post(.listen(descriptor))
         return description
     }
 
-    /// Stops accepting, lets every connection finish the requests it has in flight (each then closes), and after
-    /// `shutdownTimeout` closes whatever is left.
-    public func drain() async {
-        if let (channel, ownsPath) = listener.withLockedValue({ $0 }) {
-            try? await channel.close()
-            if ownsPath { unlink(configuration.socketPath) }
+    public struct Statistics: Sendable {
+        public var clients: Int
+        public var requestsInFlight: Int
+        public var connectionsUp: Int
+        public var poolSize: Int
+    }
+
+    public var statistics: Statistics {
+        var statistics = Statistics(clients: 0, requestsInFlight: 0, connectionsUp: 0, poolSize: store.poolSize)
+        for handle in shared.handles {
+            statistics.clients += handle.clients.load(ordering: .relaxed)
+            statistics.requestsInFlight += handle.requestsInFlight.load(ordering: .relaxed)
+            statistics.connectionsUp += handle.connectionsUp.load(ordering: .relaxed)
         }
-        let channels = registry.closeRegistration()
-        for channel in channels {
-            channel.pipeline.fireUserInboundEventTriggered(ClientConnectionHandler.Drain())
-        }
-        let deadline = NIODeadline.now() + configuration.shutdownTimeout
-        while registry.count > 0 && NIODeadline.now() < deadline {
+        return statistics
+    }
+
+    /// Stops accepting, lets every connection finish the requests it has in flight (each then gets the closing
+    /// notice and closes), and after the shutdown timeout closes whatever is left.
+    public func drain(ownsSocketPath: Bool) async {
+        for handle in shared.handles { handle.post(.drain) }
+        if ownsSocketPath { unlink(configuration.socketPath) }
+        let deadline = monotonicMilliseconds() + Int64(configuration.shutdownTimeoutSeconds) * 1000
+        while statistics.clients > 0 && monotonicMilliseconds() < deadline {
             try? await Task.sleep(nanoseconds: 20_000_000)
         }
-        let left = registry.closeRegistration()
-        if !left.isEmpty {
-            logger.warning("closing \(left.count) connections still busy after the shutdown timeout")
-            for channel in left { channel.close(promise: nil) }
+        let left = statistics.clients
+        if left > 0 {
+            logger.warning("closing \(left) connections still busy after the shutdown timeout")
+            for handle in shared.handles { handle.post(.closeClients) }
         }
+    }
+
+    /// Finishes the requests queued, closes the database connections and ends the reactor threads.
+    public func stop() async {
+        shared.ready.force()
+        for handle in shared.handles { handle.post(.stop) }
+        await shared.stopped.wait()
     }
 }

@@ -1,15 +1,38 @@
+import CPGStateSys
 import Glibc
-import NIOCore
-import NIOPosix
 
-/// Preparing a socket path pgstated binds itself (not under socket activation).
+/// The socket path pgstated binds itself (not under socket activation).
 enum UnixSocketPath {
     struct Error: Swift.Error, CustomStringConvertible {
         let description: String
     }
 
-    /// Creates the parent folder, refuses a path another live server answers on, and removes a stale socket file.
-    static func prepare(_ path: String, group: EventLoopGroup) async throws {
+    /// Creates the parent folder, refuses a path another live server answers on, removes a stale socket file,
+    /// then binds, sets the mode and listens. Returns the listening descriptor (non-blocking, close-on-exec).
+    static func bindAndListen(_ path: String, mode: mode_t, backlog: Int32 = 1024) throws -> Int32 {
+        try prepare(path)
+        let descriptor = pgstate_unix_stream_socket(1)
+        guard descriptor >= 0 else { throw Error(description: "socket failed: \(lastError)") }
+        let bound = withAddress(of: path) { bind(descriptor, $0, $1) }
+        guard bound == 0 else {
+            let why = lastError
+            close(descriptor)
+            throw Error(description: "cannot bind \(path): \(why)")
+        }
+        guard chmod(path, mode) == 0 else {
+            let why = lastError
+            close(descriptor)
+            throw Error(description: "cannot chmod \(path): \(why)")
+        }
+        guard Glibc.listen(descriptor, backlog) == 0 else {
+            let why = lastError
+            close(descriptor)
+            throw Error(description: "cannot listen on \(path): \(why)")
+        }
+        return descriptor
+    }
+
+    static func prepare(_ path: String) throws {
         guard path.utf8.count < 108 else {
             throw Error(description: "socket path \(path) is \(path.utf8.count) bytes; Unix sockets allow 107")
         }
@@ -19,40 +42,46 @@ enum UnixSocketPath {
         guard info.st_mode & S_IFMT == S_IFSOCK else {
             throw Error(description: "\(path) exists and is not a socket; refusing to replace it")
         }
-        if await isLive(path, group: group) {
+        if isLive(path) {
             throw Error(description: "another server is listening on \(path); refusing to start")
         }
         guard unlink(path) == 0 || errno == ENOENT else {
-            throw Error(description: "cannot remove stale socket \(path): \(String(cString: strerror(errno)))")
+            throw Error(description: "cannot remove stale socket \(path): \(lastError)")
         }
     }
 
-    static func setMode(_ path: String, _ mode: mode_t) throws {
-        guard chmod(path, mode) == 0 else {
-            throw Error(description: "cannot chmod \(path): \(String(cString: strerror(errno)))")
-        }
-    }
+    private static var lastError: String { String(cString: strerror(errno)) }
 
     private static func makeParentFolder(of path: String) throws {
         var folder = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/").dropLast() {
             folder += "/\(component)"
             if mkdir(folder, 0o755) != 0 && errno != EEXIST {
-                throw Error(description: "cannot create folder \(folder): \(String(cString: strerror(errno)))")
+                throw Error(description: "cannot create folder \(folder): \(lastError)")
             }
         }
     }
 
-    /// Whether a server accepts connections on `path` right now.
-    private static func isLive(_ path: String, group: EventLoopGroup) async -> Bool {
-        do {
-            let channel = try await ClientBootstrap(group: group)
-                .connectTimeout(.seconds(2))
-                .connect(unixDomainSocketPath: path).get()
-            try? await channel.close()
-            return true
-        } catch {
-            return false
+    /// Whether a server accepts connections on `path` right now (a blocking connect: the path is local).
+    private static func isLive(_ path: String) -> Bool {
+        let descriptor = pgstate_unix_stream_socket(0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return withAddress(of: path) { connect(descriptor, $0, $1) } == 0
+    }
+
+    private static func withAddress<R>(of path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            let bytes = Array(path.utf8.prefix(raw.count - 1))
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                body($0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
     }
 }

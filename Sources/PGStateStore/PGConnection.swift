@@ -1,30 +1,35 @@
 import CLibPQ
-import Foundation
 import Glibc
 import NIOCore
 import PGStateProtocol
 
 /// The connection to PostgreSQL broke (or could not be used): the request was not answered by the database.
-struct ConnectionBroken: Error, CustomStringConvertible {
-    var description: String
+public struct ConnectionBroken: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// A statement failed inside PostgreSQL.
-struct StatementFailure: Error, Hashable, CustomStringConvertible {
-    var sqlState: String
-    var message: String
-    var description: String { "\(message) (SQLSTATE \(sqlState))" }
+public struct StatementFailure: Error, Hashable, CustomStringConvertible {
+    public var sqlState: String
+    public var message: String
+    public var description: String { "\(message) (SQLSTATE \(sqlState))" }
 
     /// Deadlocks and serialization failures go away when the request runs again.
-    var isTransient: Bool { sqlState == "40P01" || sqlState == "40001" }
+    public var isTransient: Bool { sqlState == "40P01" || sqlState == "40001" }
 }
 
-/// One libpq connection, driven from its own thread: blocking set-up, then pipeline mode in non-blocking I/O
-/// with `poll()` on its socket (and on a wake-up descriptor while idle).
+/// One libpq connection, owned and driven by one reactor; nothing here blocks.
 ///
-/// Not thread-safe: only its worker thread touches it.
-final class PGConnection {
+/// Its life: ``start(_:applicationName:)`` begins a non-blocking connect; the reactor calls ``pollConnect()``
+/// whenever the socket is ready as asked, until ready; ``beginSetup(_:)`` then enters pipeline mode and queues
+/// the set-up (the table under an advisory lock, every statement prepared, one Sync), whose results the reactor
+/// reads like a batch's; after that it carries batches (`send`, `sync`, `flush`, `consumeInput`, `next`).
+/// The reactor watches ``socket`` in its epoll set; during the connect the socket may change (libpq tries the
+/// conninfo's hosts in turn).
+public final class PGConnection {
     private let conn: OpaquePointer
+    /// Parameter bytes of the statement being sent, reused from call to call.
+    private var parameterBytes = ByteBuffer()
 
     private init(_ conn: OpaquePointer) {
         self.conn = conn
@@ -34,183 +39,222 @@ final class PGConnection {
         PQfinish(conn)
     }
 
-    /// Connects (blocking). The conninfo's own settings win over the defaults given here.
-    static func connect(_ configuration: StoreConfiguration, applicationName: String) throws -> PGConnection {
-        let keys = ["connect_timeout", "application_name", "dbname"]
-        let values = ["\(configuration.connectTimeoutSeconds)", applicationName, configuration.connectionString]
+    /// Begins connecting. The conninfo's own settings win over the defaults given here. (Name resolution of a
+    /// `host` name may block briefly inside libpq; Unix sockets and `hostaddr` never do.)
+    public static func start(_ configuration: StoreConfiguration, applicationName: String) throws -> PGConnection {
+        let keys = ["application_name", "dbname"]
+        let values = [applicationName, configuration.connectionString]
         let conn = try withCStrings(keys) { keyPointers in
             try withCStrings(values) { valuePointers -> OpaquePointer in
-                guard let conn = PQconnectdbParams(keyPointers, valuePointers, 1) else {
+                guard let conn = PQconnectStartParams(keyPointers, valuePointers, 1) else {
                     throw ConnectionBroken(description: "out of memory creating a libpq connection")
                 }
                 return conn
             }
         }
         let connection = PGConnection(conn)
-        guard PQstatus(conn) == CONNECTION_OK else {
+        guard PQstatus(conn) != CONNECTION_BAD else {
             throw ConnectionBroken(description: connection.errorMessage)
         }
-        // libpq prints notices ("relation already exists, skipping") to stderr by default; they carry nothing
-        // an operator needs, and errors arrive as results anyway.
-        PQsetNoticeProcessor(conn, { _, _ in }, nil)
         return connection
     }
 
-    var errorMessage: String {
-        String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// What the connect needs next.
+    public enum ConnectProgress: Equatable {
+        case waitForInput
+        case waitForOutput
+        case connected
+        case failed
     }
 
-    var isBroken: Bool { PQstatus(conn) != CONNECTION_OK }
+    /// Advances the connect (`PQconnectPoll`). Before the first call, wait for output.
+    public func pollConnect() -> ConnectProgress {
+        switch PQconnectPoll(conn) {
+        case PGRES_POLLING_READING: return .waitForInput
+        case PGRES_POLLING_WRITING: return .waitForOutput
+        case PGRES_POLLING_OK:
+            // libpq prints notices ("relation already exists, skipping") to stderr by default; they carry
+            // nothing an operator needs, and errors arrive as results anyway.
+            PQsetNoticeProcessor(conn, { _, _ in }, nil)
+            return .connected
+        default: return .failed
+        }
+    }
 
-    var socket: Int32 { PQsocket(conn) }
+    /// Enters pipeline mode with non-blocking I/O and queues the set-up: with `createSchema`, an advisory lock
+    /// (several daemons may start at once) and `CREATE TABLE IF NOT EXISTS`; then `PQsendPrepare` of every
+    /// statement; one Sync (one implicit transaction: the lock is held until it commits). Returns the number of
+    /// statements whose results to read before the Sync, or nil when the connection failed.
+    public func beginSetup(_ configuration: StoreConfiguration) -> Int? {
+        guard PQsetnonblocking(conn, 1) == 0, PQenterPipelineMode(conn) == 1 else { return nil }
+        var statements = 0
+        if configuration.createSchema {
+            for sql in ["SELECT pg_advisory_xact_lock(hashtext('pgstate schema'))",
+                        Schema.createTable(configuration.table)] {
+                guard PQsendQueryParams(conn, sql, 0, nil, nil, nil, nil, 1) == 1 else { return nil }
+                statements += 1
+            }
+        }
+        for statement in StoreOperations.allStatements {
+            let types = statement.parameterTypes.map(\.rawValue)
+            let sent = types.withUnsafeBufferPointer { types in
+                PQsendPrepare(conn, statement.name, statement.sql(table: configuration.table), Int32(types.count),
+                              types.baseAddress)
+            }
+            guard sent == 1 else { return nil }
+            statements += 1
+        }
+        guard PQpipelineSync(conn) == 1 else { return nil }
+        return statements
+    }
+
+    public var errorMessage: String {
+        trimmed(String(cString: PQerrorMessage(conn)))
+    }
+
+    public var isBroken: Bool { PQstatus(conn) != CONNECTION_OK }
+
+    /// The socket to watch. It may change while connecting (one host after another), never after.
+    public var socket: Int32 { PQsocket(conn) }
 
     /// `host:port/db` for logs.
-    var target: String {
+    public var target: String {
         let host = PQhost(conn).map { String(cString: $0) } ?? "?"
         let port = PQport(conn).map { String(cString: $0) } ?? "?"
         let db = PQdb(conn).map { String(cString: $0) } ?? "?"
         return "\(host):\(port)/\(db)"
     }
 
-    /// Runs SQL outside pipeline mode (set-up only).
-    func execute(_ sql: String) throws {
-        guard let result = PQexec(conn, sql) else { throw ConnectionBroken(description: errorMessage) }
-        defer { PQclear(result) }
-        let status = PQresultStatus(result)
-        guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
-            throw Self.failure(result)
-        }
-    }
-
-    /// Prepares every statement (outside pipeline mode), then enters pipeline mode with non-blocking I/O.
-    func prepareAndEnterPipelineMode(table: TableName) throws {
-        for statement in Statement.allCases {
-            let types = statement.parameterTypes
-            let result = types.withUnsafeBufferPointer { types in
-                PQprepare(conn, statement.name, statement.sql(table: table), Int32(types.count), types.baseAddress)
-            }
-            guard let result else { throw ConnectionBroken(description: errorMessage) }
-            defer { PQclear(result) }
-            guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw Self.failure(result) }
-        }
-        guard PQsetnonblocking(conn, 1) == 0, PQenterPipelineMode(conn) == 1 else {
-            throw ConnectionBroken(description: "cannot enter pipeline mode: \(errorMessage)")
-        }
-    }
-
     static func failure(_ result: OpaquePointer) -> StatementFailure {
         let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? "XX000"
-        let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+        let message = trimmed(String(cString: PQresultErrorMessage(result)))
         return StatementFailure(sqlState: state, message: message)
     }
 
-    // MARK: Pipeline
+    // MARK: Pipeline (reactor thread only; none of these block)
 
     /// A valid address for zero-length parameters (a NULL value pointer would mean SQL NULL).
     private static let emptyValue: StaticString = ""
 
-    /// Queues one prepared statement with binary parameters and binary results.
-    func send(_ statement: Statement, for operation: StoreOperation) throws {
-        var id = operation.persistenceID.value
-        var revision: UInt64?
-        var state: ByteBuffer?
-        switch (statement, operation) {
-        case (.update, .upsert(let upsert)):
-            revision = upsert.expectedRevision
-            state = upsert.state
-        case (.create, .upsert(let upsert)):
-            state = upsert.state
-        case (.deleteIf, .delete(let delete)):
-            revision = delete.expectedRevision
-        default:
-            break
+    /// Queues one prepared statement with binary parameters and binary results in libpq's output buffer.
+    public func send(_ call: StatementCall) -> Bool {
+        parameterBytes.clear()
+        var ends: (Int, Int, Int) = (0, 0, 0)
+        let count = call.parameters.count
+        precondition(count <= 3, "at most 3 parameters per statement")
+        for (index, parameter) in call.parameters.enumerated() {
+            switch parameter {
+            case .text(var text): text.withUTF8 { _ = parameterBytes.writeBytes($0) }
+            case .int8(let value): parameterBytes.writeInteger(value)
+            case .bytea(let bytes): parameterBytes.writeImmutableBuffer(bytes)
+            }
+            switch index {
+            case 0: ends.0 = parameterBytes.readableBytes
+            case 1: ends.1 = parameterBytes.readableBytes
+            default: ends.2 = parameterBytes.readableBytes
+            }
         }
-        var revisionBigEndian = (revision ?? 0).bigEndian
-        let sent: Int32 = id.withUTF8 { idBytes in
-            withUnsafeBytes(of: &revisionBigEndian) { revisionBytes in
-                (state ?? ByteBuffer()).withUnsafeReadableBytes { stateBytes in
-                    var parameters = [UnsafeRawBufferPointer(idBytes)]
-                    if revision != nil { parameters.append(revisionBytes) }
-                    if state != nil { parameters.append(stateBytes) }
-                    // A NULL value pointer means SQL NULL even in binary format: give empty values a real one.
-                    let values: [UnsafePointer<CChar>?] = parameters.map {
-                        UnsafePointer(($0.baseAddress ?? UnsafeRawPointer(Self.emptyValue.utf8Start))
-                            .assumingMemoryBound(to: CChar.self))
+        let sent: Int32 = parameterBytes.withUnsafeReadableBytes { bytes in
+            let base = bytes.baseAddress ?? UnsafeRawPointer(Self.emptyValue.utf8Start)
+            let starts = [0, ends.0, ends.1]
+            let stops = [ends.0, ends.1, ends.2]
+            return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: 3) { values in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { lengths in
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { formats in
+                        for index in 0..<count {
+                            // A NULL value pointer means SQL NULL even in binary format: empty values get a real one.
+                            values[index] = (base + starts[index]).assumingMemoryBound(to: CChar.self)
+                            lengths[index] = Int32(stops[index] - starts[index])
+                            formats[index] = 1
+                        }
+                        return PQsendQueryPrepared(conn, call.statement.name, Int32(count), values.baseAddress,
+                                                   lengths.baseAddress, formats.baseAddress, 1)
                     }
-                    let lengths = parameters.map { Int32($0.count) }
-                    let formats = [Int32](repeating: 1, count: parameters.count)
-                    return PQsendQueryPrepared(
-                        conn, statement.name, Int32(parameters.count), values, lengths, formats, 1
-                    )
                 }
             }
         }
-        guard sent == 1 else { throw ConnectionBroken(description: errorMessage) }
+        if parameterBytes.capacity > 1 << 20 { parameterBytes = ByteBuffer() }  // do not keep a large state's room
+        return sent == 1
     }
 
-    func sync() throws {
-        guard PQpipelineSync(conn) == 1 else { throw ConnectionBroken(description: errorMessage) }
+    /// Ends the current implicit transaction of the pipeline.
+    public func sync() -> Bool {
+        PQpipelineSync(conn) == 1
     }
 
-    /// Sends everything queued, reading input meanwhile so neither side can block the other.
-    func flush() throws {
-        while true {
-            let pending = PQflush(conn)
-            if pending == 0 { return }
-            guard pending == 1 else { throw ConnectionBroken(description: errorMessage) }
-            let events = try wait(for: Int16(POLLIN | POLLOUT))
-            if events & Int16(POLLIN) != 0 { try consumeInput() }
+    public enum FlushResult { case done, pending, failed }
+
+    /// Sends what libpq has buffered, as far as the socket takes it.
+    public func flush() -> FlushResult {
+        switch PQflush(conn) {
+        case 0: return .done
+        case 1: return .pending
+        default: return .failed
         }
     }
 
-    func consumeInput() throws {
-        guard PQconsumeInput(conn) == 1 else { throw ConnectionBroken(description: errorMessage) }
+    /// Reads what the server sent. False when the connection is broken.
+    public func consumeInput() -> Bool {
+        PQconsumeInput(conn) == 1 && !isBroken
     }
 
-    /// The next result, waiting for it if needed; nil marks the end of one statement's results.
-    func nextResult() throws -> OpaquePointer? {
-        while PQisBusy(conn) == 1 {
-            _ = try wait(for: Int16(POLLIN))
-            try consumeInput()
-        }
-        let result = PQgetResult(conn)
-        if result == nil, isBroken { throw ConnectionBroken(description: errorMessage) }
-        return result
+    /// The next result if one is complete without waiting; `.notReady` when libpq needs more input.
+    public enum Next {
+        case notReady
+        /// The end of one statement's results (libpq's NULL).
+        case end
+        case result(OpaquePointer)
     }
 
-    private func wait(for events: Int16) throws -> Int16 {
-        var descriptor = pollfd(fd: socket, events: events, revents: 0)
-        while true {
-            let ready = poll(&descriptor, 1, -1)
-            if ready > 0 { return descriptor.revents }
-            if ready < 0 && errno != EINTR {
-                throw ConnectionBroken(description: "poll failed: errno \(errno)")
-            }
-        }
-    }
-
-    /// Waits while idle until `wakeDescriptor` is signalled or the server sends something (typically the
-    /// notice that it is shutting down, or EOF). Returns false once the connection is found broken.
-    func idleWait(wakeDescriptor: Int32, timeoutMilliseconds: Int32) -> Bool {
-        var descriptors = [
-            pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
-        ]
-        let ready = poll(&descriptors, 2, timeoutMilliseconds)
-        if ready > 0 && descriptors[1].revents != 0 { drainWakeups(wakeDescriptor) }
-        if ready > 0 && descriptors[0].revents != 0 {
-            if PQconsumeInput(conn) == 0 { return false }
-            // Drain notices or an error result the server sent while we were idle.
-            while PQisBusy(conn) == 0, let result = PQgetResult(conn) { PQclear(result) }
-        }
-        return !isBroken
+    public func next() -> Next {
+        if PQisBusy(conn) == 1 { return .notReady }
+        guard let result = PQgetResult(conn) else { return .end }
+        return .result(result)
     }
 }
 
-/// Empties a non-blocking wake-up pipe.
-func drainWakeups(_ descriptor: Int32) {
-    var sink = [UInt8](repeating: 0, count: 64)
-    while read(descriptor, &sink, sink.count) > 0 {}
+/// One result of a statement, read in binary; cleared when released.
+public final class PGResult: StatementRows {
+    let pointer: OpaquePointer
+
+    public init(_ pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        PQclear(pointer)
+    }
+
+    public var rowCount: Int { Int(PQntuples(pointer)) }
+
+    public func int64(row: Int, column: Int) -> Int64 {
+        precondition(PQgetlength(pointer, Int32(row), Int32(column)) == 8, "column \(column) is not 8 bytes")
+        let raw = UnsafeRawPointer(PQgetvalue(pointer, Int32(row), Int32(column))!)
+        return Int64(bigEndian: raw.loadUnaligned(as: Int64.self))
+    }
+
+    public func bytes(row: Int, column: Int) -> ByteBuffer {
+        let count = Int(PQgetlength(pointer, Int32(row), Int32(column)))
+        return ByteBuffer(bytes: UnsafeRawBufferPointer(start: PQgetvalue(pointer, Int32(row), Int32(column)),
+                                                        count: count))
+    }
+
+    /// What the result means for the pipeline.
+    public var event: PipelineEvent<PGResult> {
+        switch PQresultStatus(pointer) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK: return .rows(self)
+        case PGRES_PIPELINE_ABORTED: return .aborted
+        case PGRES_PIPELINE_SYNC: return .sync
+        default: return .failed(PGConnection.failure(pointer))
+        }
+    }
+}
+
+private func trimmed(_ text: String) -> String {
+    var slice = Substring(text)
+    while let last = slice.last, last.isWhitespace { slice = slice.dropLast() }
+    while let first = slice.first, first.isWhitespace { slice = slice.dropFirst() }
+    return String(slice)
 }
 
 private func withCStrings<R>(

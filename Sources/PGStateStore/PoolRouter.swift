@@ -1,6 +1,6 @@
 import NIOCore
 
-/// The pool's bookkeeping, pure and single-threaded (the pool guards it with one lock): which connection is up,
+/// A reactor's pool bookkeeping, pure and single-threaded (each reactor owns one): which connection is up,
 /// what each one has queued, and where each request goes.
 ///
 /// Routing rules:
@@ -14,13 +14,13 @@ import NIOCore
 ///   arrival order (``Entry/sequence``), also when a broken connection's requests move elsewhere.
 /// - When no connection is up the request is refused (`UNAVAILABLE`, not executed); beyond the queue limit it is
 ///   refused with `OVERLOADED`; after ``stopAccepting()`` with `SHUTTING_DOWN`.
-struct PoolRouter<Item> {
-    struct Entry {
-        var item: Item
-        var home: Int
-        var stateBytes: Int
+public struct PoolRouter<Item> {
+    public struct Entry {
+        public var item: Item
+        public var home: Int
+        public var stateBytes: Int
         /// Arrival order across the whole pool.
-        var sequence: UInt64
+        public var sequence: UInt64
     }
 
     struct Worker {
@@ -31,14 +31,14 @@ struct PoolRouter<Item> {
         var isIdle = false
     }
 
-    enum Refusal: Hashable {
+    public enum Refusal: Hashable, Sendable {
         case unavailable
         case overloaded
         case shuttingDown
     }
 
-    struct RefusalError: Error, Hashable {
-        var refusal: Refusal
+    public struct RefusalError: Error, Hashable {
+        public var refusal: Refusal
         init(_ refusal: Refusal) { self.refusal = refusal }
     }
 
@@ -51,12 +51,12 @@ struct PoolRouter<Item> {
     /// requests are split over several workers (after a failover); otherwise the counts above decide.
     private var unfinishedOrder: [CircularBuffer<(sequence: UInt64, worker: Int)>]
     /// Requests accepted and not yet finished (queued or executing).
-    private(set) var outstanding = 0
+    public private(set) var outstanding = 0
     private var nextSequence: UInt64 = 0
     let queueLimit: Int
     private(set) var isAccepting = true
 
-    init(poolSize: Int, queueLimit: Int) {
+    public init(poolSize: Int, queueLimit: Int) {
         precondition(poolSize > 0, "pool size must be positive")
         self.workers = Array(repeating: Worker(), count: poolSize)
         self.unfinished = Array(repeating: Array(repeating: 0, count: poolSize), count: poolSize)
@@ -65,9 +65,9 @@ struct PoolRouter<Item> {
         self.queueLimit = queueLimit
     }
 
-    var connectionsUp: Int { workers.lazy.filter(\.isUp).count }
+    public var connectionsUp: Int { workers.lazy.filter(\.isUp).count }
 
-    static func home<Bytes: Sequence>(ofKey key: Bytes, poolSize: Int) -> Int where Bytes.Element == UInt8 {
+    public static func home<Bytes: Sequence>(ofKey key: Bytes, poolSize: Int) -> Int where Bytes.Element == UInt8 {
         // FNV-1a: stable across processes and runs (Swift's Hasher is seeded per process).
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key {
@@ -118,7 +118,7 @@ struct PoolRouter<Item> {
     }
 
     /// Accepts a new request. Returns the worker to wake (if it was idle) or the refusal.
-    mutating func submit(_ item: Item, home: Int, stateBytes: Int) -> Result<Int?, RefusalError> {
+    public mutating func submit(_ item: Item, home: Int, stateBytes: Int) -> Result<Int?, RefusalError> {
         guard isAccepting else { return .failure(RefusalError(.shuttingDown)) }
         guard outstanding < queueLimit else { return .failure(RefusalError(.overloaded)) }
         guard let target = placement(forHome: home) else { return .failure(RefusalError(.unavailable)) }
@@ -141,7 +141,7 @@ struct PoolRouter<Item> {
     /// requests of their home elsewhere (all later requests of the same id wait with them), and stopping at the
     /// first one that may run but does not fit, so nothing overtakes it. Empty when there is nothing to do; then
     /// the worker is marked idle if `markIdle`.
-    mutating func takeBatch(worker: Int, maxRequests: Int, maxBytes: Int, markIdle: Bool) -> [Entry] {
+    public mutating func takeBatch(worker: Int, maxRequests: Int, maxBytes: Int, markIdle: Bool) -> [Entry] {
         var batch: [Entry] = []
         var bytes = 0
         var kept = CircularBuffer<Entry>()
@@ -174,7 +174,7 @@ struct PoolRouter<Item> {
 
     /// Marks requests taken by `worker` as finished. Returns idle workers to wake: those holding requests that
     /// waited for these.
-    mutating func finished(_ entries: [Entry], on worker: Int) -> [Int] {
+    public mutating func finished(_ entries: [Entry], on worker: Int) -> [Int] {
         outstanding -= entries.count
         var homes = Set<Int>()
         for entry in entries {
@@ -201,7 +201,7 @@ struct PoolRouter<Item> {
     /// before their commit), and, if `worker` is down, everything still queued on it. Each goes to its home's
     /// placement, merged into that queue in arrival order.
     /// Returns the workers to wake and the requests that found no connection up (to answer `UNAVAILABLE`).
-    mutating func requeue(_ entries: [Entry], from worker: Int) -> (wake: [Int], unplaced: [Entry]) {
+    public mutating func requeue(_ entries: [Entry], from worker: Int) -> (wake: [Int], unplaced: [Entry]) {
         var moving = entries
         if !workers[worker].isUp {
             moving.append(contentsOf: workers[worker].queue)
@@ -234,18 +234,18 @@ struct PoolRouter<Item> {
     }
 
     /// Records a connection going up or down. Going down moves its queue elsewhere (see ``requeue(_:from:)``).
-    mutating func setUp(_ worker: Int, _ isUp: Bool) -> (wake: [Int], unplaced: [Entry]) {
+    public mutating func setUp(_ worker: Int, _ isUp: Bool) -> (wake: [Int], unplaced: [Entry]) {
         workers[worker].isUp = isUp
         if isUp { return ([], []) }
         return requeue([], from: worker)
     }
 
-    mutating func stopAccepting() {
+    public mutating func stopAccepting() {
         isAccepting = false
     }
 
     /// Whether `worker` has nothing left to run.
-    func isDrained(_ worker: Int) -> Bool {
+    public func isDrained(_ worker: Int) -> Bool {
         workers[worker].queue.isEmpty
     }
 }

@@ -16,7 +16,7 @@ public struct StoreConfiguration: Sendable {
     /// Reconnect backoff: first delay and cap, in milliseconds.
     public var reconnectInitialDelayMilliseconds: Int
     public var reconnectMaxDelayMilliseconds: Int
-    /// libpq `connect_timeout` in seconds, applied when the conninfo does not set it.
+    /// Seconds one connection attempt (connect, set-up) may take before it counts as failed.
     public var connectTimeoutSeconds: Int
 
     public init(

@@ -1,126 +1,82 @@
 import NIOCore
 import PGStateProtocol
 
-/// A validated request the pool executes against PostgreSQL.
-public enum StoreOperation: Sendable, Hashable {
-    case load(PersistenceID)
-    case upsert(Upsert)
-    case delete(Delete)
-
-    /// The operation behind a protocol request; nil for requests the server answers itself (HELLO, PING).
-    public init?(_ request: Request) {
-        switch request {
-        case .hello, .ping: return nil
-        case .load(let id): self = .load(id)
-        case .upsert(let upsert): self = .upsert(upsert)
-        case .delete(let delete): self = .delete(delete)
-        }
-    }
-
-    public var persistenceID: PersistenceID {
-        switch self {
-        case .load(let id): return id
-        case .upsert(let upsert): return upsert.persistenceID
-        case .delete(let delete): return delete.persistenceID
-        }
-    }
-
+/// One operation of the store, defined in one place: the statements it runs with their parameters, how it reads
+/// their results and what it answers. The pool knows nothing else about operations; a new request type is a new
+/// conforming type plus one line in ``storeOperation(for:)``.
+///
+/// Running an operation: ``calls`` are sent in order inside the connection's pipeline; when every call has
+/// returned its rows, ``verdict(_:)`` turns them into the response (or asks for a retry).
+public protocol StoreOperation: Sendable {
+    /// The statements this operation may run (prepared on every connection).
+    static var statements: [PreparedStatement] { get }
+    /// The id the operation addresses; it decides the operation's home connection and its place in a batch.
+    var persistenceID: PersistenceID { get }
     /// Whether running it twice could differ from running it once (decides what a broken connection means).
-    public var isWrite: Bool {
-        if case .load = self { return false }
-        return true
-    }
-
+    var isWrite: Bool { get }
     /// State bytes carried, for batch sizing.
-    var stateBytes: Int {
-        if case .upsert(let upsert) = self { return upsert.state.readableBytes }
-        return 0
-    }
-
-    /// The statements that run it, in pipeline order.
-    var statements: [Statement] {
-        switch self {
-        case .load:
-            return [.load]
-        case .upsert(let upsert):
-            return [upsert.expectedRevision == 0 ? .create : .update, .current]
-        case .delete(let delete):
-            switch delete.expectedRevision {
-            case nil: return [.delete]
-            case 0?: return [.current]
-            case _?: return [.deleteIf, .current]
-            }
-        }
-    }
+    var stateBytes: Int { get }
+    /// The statements to run, in pipeline order, with their parameters.
+    var calls: [StatementCall] { get }
+    /// The answer, from the rows of each of ``calls`` (same order). Pure.
+    func verdict<Rows: StatementRows>(_ results: [Rows]) -> Verdict
 }
 
-/// What one statement of an operation returned, decoded from its binary result.
-enum StepResult: Sendable, Hashable {
-    /// `load`: the row, or nil.
-    case loaded(Record?)
-    /// `create` / `update`: the new revision and timestamp, or nil when no row was written.
-    case written(Written?)
-    /// `deleteIf`: whether a row was deleted.
-    case deleted(Bool)
-    /// `delete`: done (deleting nothing is fine).
-    case done
-    /// `current`: the latest committed revision, 0 when absent.
-    case current(UInt64)
-}
-
-/// A row written by `create` or `update`.
-struct Written: Sendable, Hashable {
-    var revision: UInt64
-    var updatedAtMicroseconds: Int64
+extension StoreOperation {
+    public var isWrite: Bool { true }
+    public var stateBytes: Int { 0 }
 }
 
 /// The verdict on an operation once all its statements have answered.
-enum Verdict: Sendable, Hashable {
+public enum Verdict: Sendable, Hashable {
     case answer(Response)
     /// The fresh read saw `actual == expected` although the conditional write matched nothing: the row changed
     /// between the two statements (deleted and re-created up to the same revision). Running the operation
     /// again gives a true answer; a conflict never reports `actual == expected`.
     case retry
-}
 
-extension StoreOperation {
-    /// Turns the results of ``statements`` into the response. Pure: tested without a database.
-    func verdict(_ results: [StepResult]) -> Verdict {
-        precondition(results.count == statements.count, "invalid results \(results) for \(self)")
-        switch self {
-        case .load:
-            guard case .loaded(let record) = results[0] else { preconditionFailure("invalid results \(results)") }
-            return .answer(record.map(Response.record) ?? .notFound)
-
-        case .upsert(let upsert):
-            guard case .written(let written) = results[0], case .current(let actual) = results[1] else {
-                preconditionFailure("invalid results \(results) for \(self)")
-            }
-            if let written {
-                return .answer(.record(Record(
-                    revision: written.revision, updatedAtMicroseconds: written.updatedAtMicroseconds,
-                    state: upsert.state
-                )))
-            }
-            return conflict(expected: upsert.expectedRevision, actual: actual)
-
-        case .delete(let delete):
-            switch (delete.expectedRevision, results[0], results.last!) {
-            case (nil, .done, _):
-                return .answer(.ok)
-            case (0?, .current(let actual), _):
-                return actual == 0 ? .answer(.ok) : conflict(expected: 0, actual: actual)
-            case (let expected?, .deleted(let deleted), .current(let actual)):
-                return deleted ? .answer(.ok) : conflict(expected: expected, actual: actual)
-            default:
-                preconditionFailure("invalid results \(results) for \(self)")
-            }
-        }
-    }
-
-    private func conflict(expected: UInt64, actual: UInt64) -> Verdict {
+    static func conflict(expected: UInt64, actual: UInt64) -> Verdict {
         actual == expected
             ? .retry
             : .answer(.conflict(Conflict(expectedRevision: expected, actualRevision: actual)))
+    }
+}
+
+/// Every operation type of the store: the statements a connection prepares.
+public enum StoreOperations {
+    public static let types: [any StoreOperation.Type] = [LoadOperation.self, UpsertOperation.self, DeleteOperation.self]
+
+    public static var allStatements: [PreparedStatement] {
+        var seen = Set<String>()
+        return types.flatMap { $0.statements }.filter { seen.insert($0.name).inserted }
+    }
+}
+
+/// The operation behind a protocol request; nil for requests the server answers itself (HELLO, PING).
+public func storeOperation(for request: Request) -> (any StoreOperation)? {
+    switch request {
+    case .hello, .ping: return nil
+    case .load(let id): return LoadOperation(persistenceID: id)
+    case .upsert(let upsert): return UpsertOperation(upsert)
+    case .delete(let delete): return DeleteOperation(delete)
+    }
+}
+
+/// The latest committed revision of one id, read with a fresh snapshot.
+///
+/// A conditional write is followed, in the same pipeline, by this read: in READ COMMITTED each statement takes a
+/// fresh snapshot, so after a write that matched no row (possibly after waiting on another writer's lock) it sees
+/// the latest committed revision, without another round trip.
+enum CurrentRevision {
+    static let statement = PreparedStatement(
+        name: "current", parameterTypes: [.text],
+        sql: "SELECT revision FROM {table} WHERE persistence_id = $1")
+
+    static func call(_ id: PersistenceID) -> StatementCall {
+        StatementCall(statement, [.text(id.value)])
+    }
+
+    static func read<Rows: StatementRows>(_ rows: Rows) -> UInt64 {
+        rows.rowCount > 0 ? UInt64(rows.int64(row: 0, column: 0)) : 0
     }
 }

@@ -1,12 +1,11 @@
 import Logging
-import NIOConcurrencyHelpers
-import NIOCore
-import NIOPosix
 import PGStateServer
 import PGStateStore
 import ServiceLifecycle
+import Synchronization
 
-/// The daemon's life: pool up → socket open → READY=1 → serve → (SIGTERM) STOPPING=1 → drain → pool closed.
+/// The daemon's life: reactors up → database connected → socket open → READY=1 → serve → (SIGTERM) STOPPING=1
+/// → drain → pool closed.
 struct Daemon: Service, CustomStringConvertible {
     var description: String { "pgstated" }
 
@@ -18,93 +17,80 @@ struct Daemon: Service, CustomStringConvertible {
     func run() async throws {
         // Take the inherited socket first: sd_listen_fds must run once, before anything else reads LISTEN_*.
         let inherited = try Systemd.takeListeningSocket()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: settings.threads)
-        let pool = StorePool(configuration: settings.store, logger: logger)
-        pool.start()
+        let server = PGStateServer(configuration: settings.server, store: settings.store, logger: logger)
+        try server.start()
         logger.info("connecting to the database", metadata: [
             "pool.size": "\(settings.store.poolSize)", "table": "\(settings.store.table)",
+            "reactors": "\(server.reactorCount)",
         ])
 
         // Not READY until the pool is connected and the schema is ready; SIGTERM meanwhile stops cleanly.
         let outcome = await withTaskGroup(of: StartOutcome.self) { tasks in
-            tasks.addTask { await pool.waitUntilReady(); return .ready }
+            tasks.addTask { await server.waitUntilReady(); return .ready }
             tasks.addTask { try? await gracefulShutdown(); return .stop }
             let first = await tasks.next()!
             tasks.cancelAll()
-            if first == .stop { await pool.shutdown() }
+            if first == .stop { await server.stop() }
             await tasks.waitForAll()
             return first
         }
-        guard outcome == .ready else {
-            try await group.shutdownGracefully()
-            return
-        }
+        guard outcome == .ready else { return }
 
-        let server = PGStateServer(configuration: settings.server, pool: pool, group: group, logger: logger)
         let listening: String
         do {
-            listening = try await server.start(inheritedSocket: inherited)
+            listening = try server.listen(inheritedSocket: inherited)
         } catch {
             logger.critical("cannot listen: \(error)")
-            await pool.shutdown()
-            try await group.shutdownGracefully()
+            await server.stop()
             throw error
         }
         logger.info("pgstated \(PGStated.version) ready", metadata: ["socket": "\(listening)"])
-        let notifier = StatusNotifier(server: server, pool: pool, eventLoop: group.next())
-        notifier.ready()
+        let notifier = Task { await StatusNotifier(server: server).run() }
 
         try? await gracefulShutdown()
 
         logger.info("shutting down: draining connections")
-        notifier.stopping()
-        await server.drain()
-        await pool.shutdown()
-        notifier.stop()
-        try await group.shutdownGracefully()
+        Systemd.notify("STOPPING=1\nSTATUS=draining connections")
+        await server.drain(ownsSocketPath: inherited == nil)
+        await server.stop()
+        notifier.cancel()
+        _ = await notifier.result
         logger.info("pgstated stopped")
     }
 }
 
 /// `sd_notify` for the daemon: READY=1, periodic STATUS= with live figures, WATCHDOG=1 at half the interval.
-final class StatusNotifier: Sendable {
-    private let server: PGStateServer
-    private let pool: StorePool
-    private let eventLoop: EventLoop
-    private let tasks: NIOLockedValueBox<[RepeatedTask]> = .init([])
-
-    init(server: PGStateServer, pool: StorePool, eventLoop: EventLoop) {
-        self.server = server
-        self.pool = pool
-        self.eventLoop = eventLoop
-    }
+struct StatusNotifier {
+    let server: PGStateServer
 
     var status: String {
-        let stats = pool.statistics
-        return "STATUS=clients=\(server.clientCount) in-flight=\(server.requestsInFlight) "
+        let stats = server.statistics
+        return "STATUS=clients=\(stats.clients) in-flight=\(stats.requestsInFlight) "
             + "pool=\(stats.connectionsUp)/\(stats.poolSize) up"
     }
 
-    func ready() {
+    /// Until cancelled.
+    func run() async {
         Systemd.notify("READY=1\n\(status)")
-        var scheduled = [eventLoop.scheduleRepeatedTask(initialDelay: .seconds(2), delay: .seconds(2)) { [self] _ in
-            Systemd.notify(self.status)
-        }]
-        if let microseconds = Systemd.watchdogMicroseconds {
-            let half = TimeAmount.microseconds(Int64(microseconds / 2))
-            Systemd.notify("WATCHDOG=1")
-            scheduled.append(eventLoop.scheduleRepeatedTask(initialDelay: half, delay: half) { _ in
+        let watchdog = Systemd.watchdogMicroseconds.map { $0 / 2 }
+        if watchdog != nil { Systemd.notify("WATCHDOG=1") }
+        let statusInterval: UInt64 = 2_000_000
+        var untilStatus = statusInterval
+        var untilWatchdog = watchdog ?? .max
+        while !Task.isCancelled {
+            let step = min(untilStatus, untilWatchdog)
+            try? await Task.sleep(nanoseconds: step * 1000)
+            if Task.isCancelled { return }
+            untilStatus -= step
+            untilWatchdog -= step
+            if untilStatus == 0 {
+                Systemd.notify(status)
+                untilStatus = statusInterval
+            }
+            if untilWatchdog == 0, let watchdog {
                 Systemd.notify("WATCHDOG=1")
-            })
+                untilWatchdog = watchdog
+            }
         }
-        tasks.withLockedValue { $0 = scheduled }
-    }
-
-    func stopping() {
-        Systemd.notify("STOPPING=1\nSTATUS=draining connections")
-    }
-
-    func stop() {
-        tasks.withLockedValue { $0.forEach { $0.cancel() } }
     }
 }

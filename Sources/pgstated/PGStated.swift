@@ -1,8 +1,6 @@
 import ArgumentParser
 import Glibc
 import Logging
-import NIOCore
-import NIOPosix
 import PGStateProtocol
 import PGStateServer
 import PGStateStore
@@ -60,7 +58,7 @@ struct PGStated: AsyncParsableCommand {
     @Option(help: "Seconds a shutdown waits for requests in flight. [env: PGSTATED_SHUTDOWN_TIMEOUT] (default: 10)")
     var shutdownTimeout: Int?
 
-    @Option(help: "Event loop threads serving clients. [env: PGSTATED_THREADS] (default: the number of CPUs)")
+    @Option(help: "Reactor threads, each serving a share of the clients with a share of the pool. [env: PGSTATED_THREADS] (default: half the CPUs, at least 1, at most --pool-size)")
     var threads: Int?
 
     func run() async throws {

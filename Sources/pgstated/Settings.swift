@@ -1,6 +1,5 @@
 import Glibc
 import Logging
-import NIOCore
 import PGStateProtocol
 import PGStateServer
 import PGStateStore
@@ -34,7 +33,7 @@ struct Settings {
     var store: StoreConfiguration
     var server: ServerConfiguration
     var logLevel: Logger.Level
-    /// Event loop threads for client connections.
+    /// Reactor threads.
     var threads: Int
 
     init(_ options: PGStated, environment: Environment) throws {
@@ -59,7 +58,6 @@ struct Settings {
             throw Invalid(description: "unknown log level \(levelText)")
         }
         logLevel = level
-        threads = try integer(options.threads, "PGSTATED_THREADS", default: System.coreCount, range: 1...256)
 
         let tableText = options.table ?? environment["PGSTATED_TABLE"] ?? "durable_state"
         let table: TableName
@@ -80,6 +78,11 @@ struct Settings {
             queueLimit: try integer(options.queueLimit, "PGSTATED_QUEUE_LIMIT", default: 65_536, range: 1...10_000_000)
         )
 
+        let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        threads = try integer(options.threads, "PGSTATED_THREADS",
+                              default: ServerConfiguration.defaultThreads(cpus: cpus, poolSize: store.poolSize),
+                              range: 1...256)
+
         let modeText = options.socketMode ?? environment["PGSTATED_SOCKET_MODE"] ?? "0660"
         guard let mode = mode_t(modeText, radix: 8), mode <= 0o777 else {
             throw Invalid(description: "socket mode \(modeText) is not an octal mode like 0660")
@@ -90,9 +93,10 @@ struct Settings {
             maxConnections: try integer(options.maxConnections, "PGSTATED_MAX_CONNECTIONS", default: 16_384,
                                         range: 1...1_000_000),
             limits: ProtocolLimits(maxStateBytes: maxState, maxInFlight: maxInFlight),
-            shutdownTimeout: .seconds(Int64(try integer(options.shutdownTimeout, "PGSTATED_SHUTDOWN_TIMEOUT",
-                                                        default: 10, range: 0...3600))),
-            serverVersion: "pgstated \(PGStated.version)"
+            shutdownTimeoutSeconds: try integer(options.shutdownTimeout, "PGSTATED_SHUTDOWN_TIMEOUT",
+                                                default: 10, range: 0...3600),
+            serverVersion: "pgstated \(PGStated.version)",
+            threads: threads
         )
     }
 }

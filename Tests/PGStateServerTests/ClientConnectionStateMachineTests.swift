@@ -9,7 +9,7 @@ typealias Machine = ClientConnectionStateMachine
 typealias Action = ClientConnectionStateMachine.Action
 
 enum ActionKind: Equatable {
-    case none, send, sendAndClose, sendAndCloseOutput, execute, close
+    case none, send, sendAndClose, sendAndCloseOutput, sendAnswerAndCloseOutput, execute, close
 }
 
 extension ClientConnectionStateMachine.Action {
@@ -19,16 +19,18 @@ extension ClientConnectionStateMachine.Action {
         case .send: return .send
         case .sendAndClose: return .sendAndClose
         case .sendAndCloseOutput: return .sendAndCloseOutput
+        case .sendAnswerAndCloseOutput: return .sendAnswerAndCloseOutput
         case .execute: return .execute
         case .close: return .close
         }
     }
 
-    /// The frame this action sends, as a client would read it off the wire (encoded, then decoded).
+    /// The (last) frame this action sends, as a client would read it off the wire (encoded, then decoded).
     var sentFrame: ResponseFrame? {
         let frame: ResponseFrame
         switch self {
-        case .send(let f), .sendAndClose(let f), .sendAndCloseOutput(let f): frame = f
+        case .send(let f), .sendAndClose(let f), .sendAndCloseOutput(let f), .sendAnswerAndCloseOutput(_, let f):
+            frame = f
         case .none, .execute, .close: return nil
         }
         var buffer = ByteBuffer()
@@ -51,6 +53,7 @@ private func readyMachine(sourceLocation: SourceLocation = #_sourceLocation) thr
     let action = machine.frameReceived(try Frames.hello())
     #expect(action.kind == .send, sourceLocation: sourceLocation)
     #expect(machine.state == .ready, sourceLocation: sourceLocation)
+    machine.outputBuffered(0)  // HELLO_OK written
     return machine
 }
 
@@ -66,6 +69,11 @@ private func expectError(
 }
 
 private let key = try! PersistenceID("cart-1")
+
+/// A store answer for request `id`.
+private func answer(_ id: UInt32) -> ResponseFrame {
+    ResponseFrame(requestID: id, response: .notFound)
+}
 
 @Suite("ClientConnectionStateMachine: handshake")
 struct HandshakeTests {
@@ -85,7 +93,8 @@ struct HandshakeTests {
         #expect(hello.limits == limits)
         #expect(hello.capabilities.contains(.conditionalDelete))
         #expect(machine.state == .ready)
-        #expect(machine.inFlight == 0)
+        #expect(machine.executing == 0)
+        #expect(machine.inFlight == 1, "HELLO_OK until written")
     }
 
     @Test(arguments: [[2, 1], [1, 2, 3], [0, 1], [1, 1]] as [[UInt16]])
@@ -119,7 +128,7 @@ struct HandshakeTests {
         let action = machine.frameReceived(try Frames.request(request, id: 9))
         expectError(action, .sendAndClose, .notAllowed, id: 9)
         #expect(machine.state == .closed)
-        #expect(machine.inFlight == 0, "nothing executed")
+        #expect(machine.executing == 0, "nothing executed")
     }
 
     @Test func aSecondHelloIsNotAllowedAndCloses() throws {
@@ -167,6 +176,11 @@ struct RequestTests {
         let action = machine.frameReceived(try Frames.request(.ping, id: 12))
         #expect(action.kind == .send)
         #expect(action.sentFrame == ResponseFrame(requestID: 12, response: .ok))
+        #expect(machine.executing == 0)
+        #expect(machine.inFlight == 1, "a response counts until the socket has taken it")
+        machine.outputBuffered(14)
+        #expect(machine.inFlight == 1)
+        machine.outputBuffered(0)
         #expect(machine.inFlight == 0)
         #expect(machine.state == .ready)
     }
@@ -176,19 +190,16 @@ struct RequestTests {
         let state = ByteBuffer(bytes: [1, 2, 3])
         let upsert = Upsert(persistenceID: key, expectedRevision: 4, state: state)
         let conditional = Delete(persistenceID: key, expectedRevision: 5)
-        let cases: [(Request, StoreOperation)] = [
-            (.load(key), .load(key)),
-            (.upsert(upsert), .upsert(upsert)),
-            (.delete(conditional), .delete(conditional)),
-        ]
-        for (offset, (request, operation)) in cases.enumerated() {
+        let requests: [Request] = [.load(key), .upsert(upsert), .delete(conditional)]
+        for (offset, request) in requests.enumerated() {
             let id = UInt32(100 + offset)
             let action = machine.frameReceived(try Frames.request(request, id: id))
-            #expect(action == .execute(requestID: id, operation))
+            #expect(action == .execute(requestID: id, request))
             #expect(machine.inFlight == offset + 1)
         }
         let unconditional = Delete(persistenceID: key)
-        #expect(machine.responseReady().send)
+        #expect(machine.answered(answer(100)).kind == .send)
+        machine.outputBuffered(0)
         #expect(machine.frameReceived(try Frames.request(.delete(unconditional), id: 200))
             == .execute(requestID: 200, .delete(unconditional)))
         #expect(machine.inFlight == 3)
@@ -196,30 +207,72 @@ struct RequestTests {
 
     @Test func pausesReadingAtMaxInFlight() throws {
         var machine = try readyMachine()
+        machine.outputBuffered(0)  // HELLO_OK written
         for id in 1...2 as ClosedRange<UInt32> {
             _ = machine.frameReceived(try Frames.load("k\(id)", id: id))
-            #expect(!machine.shouldPauseReading)
+            #expect(machine.wantsInput)
         }
         _ = machine.frameReceived(try Frames.load("k3", id: 3))
         #expect(machine.inFlight == limits.maxInFlight)
-        #expect(machine.shouldPauseReading)
-        // PINGs do not count.
-        _ = machine.frameReceived(try Frames.request(.ping, id: 4))
+        #expect(!machine.mayTakeFrame && !machine.wantsInput)
+        // An answer produced but not yet written still counts: a client that reads nothing stays paused.
+        #expect(machine.answered(answer(1)).kind == .send)
+        machine.outputBuffered(20)
         #expect(machine.inFlight == 3)
-        let (send, then) = machine.responseReady()
-        #expect(send)
-        #expect(then.kind == .none)
+        #expect(!machine.wantsInput)
+        machine.outputBuffered(0)
         #expect(machine.inFlight == 2)
-        #expect(!machine.shouldPauseReading)
+        #expect(machine.wantsInput)
+    }
+
+    @Test func pausesWhileTheOutputIsAboveItsHighWater() throws {
+        var machine = Machine(limits: ProtocolLimits(maxStateBytes: 100, maxInFlight: 100), serverVersion: serverVersion,
+                              connectionLimits: .init(maxExecuting: 100, outputHighWater: 1000))
+        _ = machine.frameReceived(try Frames.hello())
+        machine.outputBuffered(999)
+        #expect(machine.wantsInput)
+        machine.outputBuffered(1000)
+        #expect(!machine.wantsInput, "no new request while the client has not taken its answers")
+        machine.outputBuffered(10)
+        #expect(machine.wantsInput)
+    }
+
+    @Test func atMostMaxExecutingWaitOnTheDatabase() throws {
+        var machine = Machine(limits: ProtocolLimits(maxStateBytes: 100, maxInFlight: 100), serverVersion: serverVersion,
+                              connectionLimits: .init(maxExecuting: 2, outputHighWater: 1000))
+        _ = machine.frameReceived(try Frames.hello())
+        machine.outputBuffered(0)
+        _ = machine.frameReceived(try Frames.load("a", id: 1))
+        _ = machine.frameReceived(try Frames.load("b", id: 2))
+        #expect(!machine.mayTakeFrame)
+        _ = machine.answered(answer(1))
+        #expect(machine.mayTakeFrame, "the answer waits for the socket, not for the database")
+    }
+
+    @Test func halfCloseStillAnswersWhatWasSent() throws {
+        var machine = try readyMachine()
+        _ = machine.frameReceived(try Frames.load("a", id: 1))
+        #expect(machine.inputClosed() == .none)
+        #expect(!machine.wantsInput)
+        #expect(!machine.isFinished, "one request is still in flight")
+        #expect(machine.answered(answer(1)).kind == .send)
+        #expect(machine.isFinished, "closes once the answer is written")
+    }
+
+    @Test func inputClosedDuringTheHandshakeCloses() {
+        var machine = machine()
+        #expect(machine.inputClosed() == .close)
+        #expect(machine.state == .closed)
     }
 
     @Test func responsesInReadyAreSentAndLeaveTheConnectionOpen() throws {
         var machine = try readyMachine()
         _ = machine.frameReceived(try Frames.load("a", id: 1))
         _ = machine.frameReceived(try Frames.load("b", id: 2))
-        for expected in [1, 0] {
-            let (send, then) = machine.responseReady()
-            #expect(send && then.kind == .none)
+        machine.outputBuffered(0)
+        for (id, expected) in [(1, 1), (2, 0)] as [(UInt32, Int)] {
+            #expect(machine.answered(answer(id)) == .send(answer(id)))
+            machine.outputBuffered(0)
             #expect(machine.inFlight == expected)
             #expect(machine.state == .ready)
         }
@@ -242,7 +295,7 @@ struct ProtocolErrorTests {
         expectError(machine.frameReceived(try Frames.request(.upsert(badRevision), id: 25)),
                     .send, .invalidArgument, id: 25)
         #expect(machine.state == .ready)
-        #expect(machine.inFlight == 0, "nothing executed")
+        #expect(machine.executing == 0, "nothing executed")
         #expect(machine.frameReceived(try Frames.load("ok", id: 26)).kind == .execute)
     }
 
@@ -337,18 +390,20 @@ struct DrainTests {
         // New requests are refused with their own id and not executed; PING too.
         expectError(machine.frameReceived(try Frames.load("c", id: 3)), .send, .shuttingDown, id: 3)
         expectError(machine.frameReceived(try Frames.request(.ping, id: 4)), .send, .shuttingDown, id: 4)
-        #expect(machine.inFlight == 2)
+        #expect(machine.executing == 2)
 
-        let first = machine.responseReady()
-        #expect(first.send)
-        #expect(first.then == .none)
+        #expect(machine.answered(answer(1)) == .send(answer(1)))
         #expect(machine.state == .draining)
 
-        let last = machine.responseReady()
-        #expect(last.send, "the last response is sent before the notice")
-        expectError(last.then, .sendAndCloseOutput, .shuttingDown, id: 0)
+        let last = machine.answered(answer(2))
+        guard case .sendAnswerAndCloseOutput(let frame, _) = last else {
+            Issue.record("the last answer goes out before the notice: \(last)")
+            return
+        }
+        #expect(frame == answer(2))
+        expectError(last, .sendAnswerAndCloseOutput, .shuttingDown, id: 0)
         #expect(machine.state == .outputClosed)
-        #expect(machine.inFlight == 0)
+        #expect(machine.executing == 0)
     }
 
     @Test func protocolErrorsWhileDraining() throws {
@@ -359,7 +414,7 @@ struct DrainTests {
         #expect(machine.state == .draining)
         expectError(machine.frameReceived(try Frames.hello([1], id: 6)), .sendAndClose, .notAllowed, id: 6)
         #expect(machine.state == .closed)
-        #expect(machine.responseReady() == (send: false, then: .none), "the connection is gone")
+        #expect(machine.answered(answer(1)) == .none, "the connection is gone")
     }
 
     @Test func afterOutputClosedNothingIsSent() throws {
@@ -379,9 +434,7 @@ struct DrainTests {
         var machine = try readyMachine()
         _ = machine.frameReceived(try Frames.load("a", id: 1))
         machine.closed()
-        let (send, then) = machine.responseReady()
-        #expect(!send)
-        #expect(then == .none)
+        #expect(machine.answered(answer(1)) == .none)
         #expect(machine.frameReceived(try Frames.request(.ping, id: 2)) == .none)
         #expect(machine.drain() == .none)
         #expect(machine.state == .closed)
@@ -392,6 +445,6 @@ struct DrainTests {
         _ = machine.frameReceived(try Frames.load("a", id: 1))
         expectError(machine.frameReceived(try Frames.raw(.ping, flags: 0x80, id: 2)), .sendAndClose,
                     .malformedFrame, id: 2)
-        #expect(machine.responseReady().send == false)
+        #expect(machine.answered(answer(1)) == .none)
     }
 }

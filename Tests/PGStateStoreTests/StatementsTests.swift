@@ -22,9 +22,9 @@ private func parameterNumbers(in sql: String) -> Set<Int> {
     return numbers
 }
 
-private let text: UInt32 = 25
-private let int8: UInt32 = 20
-private let bytea: UInt32 = 17
+private let text = PreparedStatement.ParameterType.text
+private let int8 = PreparedStatement.ParameterType.int8
+private let bytea = PreparedStatement.ParameterType.bytea
 
 @Suite("Statements")
 struct StatementsTests {
@@ -33,8 +33,8 @@ struct StatementsTests {
         #expect(parameterNumbers(in: "no parameters $") == [])
     }
 
-    @Test(arguments: Statement.allCases)
-    func usesExactlyTheParametersItDeclares(statement: Statement) throws {
+    @Test(arguments: StoreOperations.allStatements)
+    func usesExactlyTheParametersItDeclares(statement: PreparedStatement) throws {
         let sql = statement.sql(table: try TableName("app.states"))
         let count = statement.parameterTypes.count
         #expect(count > 0)
@@ -42,13 +42,13 @@ struct StatementsTests {
         #expect(statement.parameterTypes.first == text, "$1 is always the persistence id")
     }
 
-    @Test(arguments: Statement.allCases)
-    func addressesTheQuotedTableOnly(statement: Statement) throws {
+    @Test(arguments: StoreOperations.allStatements)
+    func addressesTheQuotedTableOnly(statement: PreparedStatement) throws {
         let table = try TableName("app.states")
         let sql = statement.sql(table: table)
         #expect(sql.contains("\"app\".\"states\""), "\(statement): \(sql)")
         #expect(!sql.contains("durable_state"))
-        #expect(!sql.replacingOccurrences(of: "\"app\".\"states\"", with: "").contains("app.states"))
+        #expect(!sql.replacing("\"app\".\"states\"", with: "").contains("app.states"))
         #expect(sql.contains("persistence_id = $1") || sql.contains("VALUES ($1"), "keyed by $1")
         let defaultSQL = statement.sql(table: .default)
         #expect(defaultSQL.contains("\"durable_state\""))
@@ -57,40 +57,40 @@ struct StatementsTests {
     /// Each parameter's declared type matches where the SQL uses it.
     @Test func parameterTypesMatchTheirUse() throws {
         let table = TableName.default
-        #expect(Statement.load.parameterTypes == [text])
-        #expect(Statement.delete.parameterTypes == [text])
-        #expect(Statement.current.parameterTypes == [text])
+        #expect(LoadOperation.select.parameterTypes == [text])
+        #expect(DeleteOperation.delete.parameterTypes == [text])
+        #expect(CurrentRevision.statement.parameterTypes == [text])
 
-        #expect(Statement.create.parameterTypes == [text, bytea])
-        #expect(Statement.create.sql(table: table).contains("VALUES ($1, 1, $2, clock_timestamp())"),
+        #expect(UpsertOperation.create.parameterTypes == [text, bytea])
+        #expect(UpsertOperation.create.sql(table: table).contains("VALUES ($1, 1, $2, clock_timestamp())"),
                 "new records start at revision 1 with the state in $2")
 
-        #expect(Statement.update.parameterTypes == [text, int8, bytea])
-        let update = Statement.update.sql(table: table)
+        #expect(UpsertOperation.update.parameterTypes == [text, int8, bytea])
+        let update = UpsertOperation.update.sql(table: table)
         #expect(update.contains("revision = $2"))
         #expect(update.contains("state = $3"))
         #expect(update.contains("revision = revision + 1"))
 
-        #expect(Statement.deleteIf.parameterTypes == [text, int8])
-        #expect(Statement.deleteIf.sql(table: table).contains("revision = $2"))
+        #expect(DeleteOperation.deleteIf.parameterTypes == [text, int8])
+        #expect(DeleteOperation.deleteIf.sql(table: table).contains("revision = $2"))
     }
 
     @Test func writesReturnWhatTheVerdictNeeds() {
         let table = TableName.default
-        #expect(Statement.create.sql(table: table).contains("ON CONFLICT (persistence_id) DO NOTHING"))
-        #expect(Statement.create.sql(table: table).hasSuffix("RETURNING revision, updated_at"))
-        #expect(Statement.update.sql(table: table).hasSuffix("RETURNING revision, updated_at"))
-        #expect(Statement.deleteIf.sql(table: table).hasSuffix("RETURNING revision"))
-        #expect(Statement.load.sql(table: table).hasPrefix("SELECT revision, state, updated_at FROM"))
-        #expect(Statement.current.sql(table: table).hasPrefix("SELECT revision FROM"))
-        #expect(!Statement.delete.sql(table: table).contains("revision"), "unconditional")
+        #expect(UpsertOperation.create.sql(table: table).contains("ON CONFLICT (persistence_id) DO NOTHING"))
+        #expect(UpsertOperation.create.sql(table: table).hasSuffix("RETURNING revision, updated_at"))
+        #expect(UpsertOperation.update.sql(table: table).hasSuffix("RETURNING revision, updated_at"))
+        #expect(DeleteOperation.deleteIf.sql(table: table).hasSuffix("RETURNING revision"))
+        #expect(LoadOperation.select.sql(table: table).hasPrefix("SELECT revision, state, updated_at FROM"))
+        #expect(CurrentRevision.statement.sql(table: table).hasPrefix("SELECT revision FROM"))
+        #expect(!DeleteOperation.delete.sql(table: table).contains("revision"), "unconditional")
     }
 
     @Test func namesAreDistinctAndPrefixed() {
-        let names = Statement.allCases.map(\.name)
-        #expect(Set(names).count == Statement.allCases.count)
+        let names = StoreOperations.allStatements.map(\.name)
+        #expect(Set(names).count == StoreOperations.allStatements.count)
         #expect(names.allSatisfy { $0.hasPrefix("pgstate_") })
-        #expect(Statement.deleteIf.name == "pgstate_deleteIf")
+        #expect(DeleteOperation.deleteIf.name == "pgstate_deleteIf")
     }
 
     @Test func schemaCreatesTheQuotedTable() throws {

@@ -6,40 +6,83 @@ import Testing
 
 private let id = try! PersistenceID("order-17")
 private let state = ByteBuffer(bytes: [0x00, 0xFF, 0x42])
-private let written = Written(revision: 4, updatedAtMicroseconds: 1_700_000_000_000_123)
+private let writtenAt: Int64 = 1_700_000_000_000_123
 
-private func upsert(_ expected: UInt64) -> StoreOperation {
-    .upsert(Upsert(persistenceID: id, expectedRevision: expected, state: state))
+/// Rows as a statement returns them in binary: int8/timestamptz columns as integers (timestamps in PostgreSQL's
+/// epoch, as on the wire), bytea as bytes.
+struct FakeRows: StatementRows, Equatable {
+    enum Value: Equatable {
+        case integer(Int64)
+        case bytes([UInt8])
+    }
+
+    var rows: [[Value]]
+    var rowCount: Int { rows.count }
+
+    func int64(row: Int, column: Int) -> Int64 {
+        guard case .integer(let value) = rows[row][column] else { preconditionFailure("not an integer") }
+        return value
+    }
+
+    func bytes(row: Int, column: Int) -> ByteBuffer {
+        guard case .bytes(let value) = rows[row][column] else { preconditionFailure("not bytes") }
+        return ByteBuffer(bytes: value)
+    }
+
+    static let none = FakeRows(rows: [])
+    static let done = FakeRows(rows: [])
+    static func current(_ revision: UInt64) -> FakeRows {
+        revision == 0 ? .none : FakeRows(rows: [[.integer(Int64(revision))]])
+    }
+    static func written(_ revision: UInt64, at microseconds: Int64 = writtenAt) -> FakeRows {
+        FakeRows(rows: [[.integer(Int64(revision)), .integer(microseconds - 946_684_800_000_000)]])
+    }
+    static let notWritten = FakeRows.none
+    static func loaded(_ record: Record) -> FakeRows {
+        FakeRows(rows: [[.integer(Int64(record.revision)), .bytes(Array(record.state.readableBytesView)),
+                         .integer(record.updatedAtMicroseconds - 946_684_800_000_000)]])
+    }
+    static func deleted(_ yes: Bool) -> FakeRows { yes ? FakeRows(rows: [[.integer(1)]]) : .none }
 }
 
-private func delete(_ expected: UInt64?) -> StoreOperation {
-    .delete(Delete(persistenceID: id, expectedRevision: expected))
+private func upsert(_ expected: UInt64) -> UpsertOperation {
+    UpsertOperation(Upsert(persistenceID: id, expectedRevision: expected, state: state))
 }
+
+private func delete(_ expected: UInt64?) -> DeleteOperation {
+    DeleteOperation(Delete(persistenceID: id, expectedRevision: expected))
+}
+
+private let load = LoadOperation(persistenceID: id)
 
 private func conflict(_ expected: UInt64, _ actual: UInt64) -> Verdict {
     .answer(.conflict(Conflict(expectedRevision: expected, actualRevision: actual)))
 }
 
+private func names(_ operation: any StoreOperation) -> [String] {
+    operation.calls.map(\.statement.name)
+}
+
 @Suite("StoreOperation: statements and basics")
 struct StoreOperationBasicsTests {
     @Test func mapsStoreRequestsAndLeavesHandshakeAndPingToTheServer() {
-        #expect(StoreOperation(.hello(Hello(versions: [1], clientName: "c"))) == nil)
-        #expect(StoreOperation(.ping) == nil)
-        #expect(StoreOperation(.load(id)) == .load(id))
+        #expect(storeOperation(for: .hello(Hello(versions: [1], clientName: "c"))) == nil)
+        #expect(storeOperation(for: .ping) == nil)
+        #expect(storeOperation(for: .load(id)) as? LoadOperation == load)
         let up = Upsert(persistenceID: id, expectedRevision: 2, state: state)
-        #expect(StoreOperation(.upsert(up)) == .upsert(up))
+        #expect(storeOperation(for: .upsert(up)) as? UpsertOperation == UpsertOperation(up))
         let del = Delete(persistenceID: id, expectedRevision: 9)
-        #expect(StoreOperation(.delete(del)) == .delete(del))
+        #expect(storeOperation(for: .delete(del)) as? DeleteOperation == DeleteOperation(del))
     }
 
     @Test func persistenceIDOfEveryCase() {
-        for operation in [.load(id), upsert(0), delete(nil), delete(3)] as [StoreOperation] {
+        for operation in [load, upsert(0), delete(nil), delete(3)] as [any StoreOperation] {
             #expect(operation.persistenceID == id)
         }
     }
 
     @Test func onlyLoadIsNotAWrite() {
-        #expect(!StoreOperation.load(id).isWrite)
+        #expect(!load.isWrite)
         #expect(upsert(0).isWrite)
         #expect(upsert(5).isWrite)
         #expect(delete(nil).isWrite)
@@ -49,21 +92,41 @@ struct StoreOperationBasicsTests {
 
     @Test func stateBytesCountsOnlyAnUpsertsState() {
         #expect(upsert(1).stateBytes == 3)
-        #expect(StoreOperation.upsert(Upsert(persistenceID: id, expectedRevision: 0, state: ByteBuffer()))
-            .stateBytes == 0)
-        #expect(StoreOperation.load(id).stateBytes == 0)
+        #expect(UpsertOperation(Upsert(persistenceID: id, expectedRevision: 0, state: ByteBuffer())).stateBytes == 0)
+        #expect(load.stateBytes == 0)
         #expect(delete(1).stateBytes == 0)
     }
 
     @Test func statementsOfEachOperation() {
-        #expect(StoreOperation.load(id).statements == [.load])
-        #expect(upsert(0).statements == [.create, .current], "expected 0 creates")
-        #expect(upsert(1).statements == [.update, .current])
-        #expect(upsert(Revision.maxExpectedForUpsert).statements == [.update, .current])
-        #expect(delete(nil).statements == [.delete], "unconditional: no fresh read needed")
-        #expect(delete(0).statements == [.current], "only if absent: never removes anything")
-        #expect(delete(1).statements == [.deleteIf, .current])
-        #expect(delete(Revision.max).statements == [.deleteIf, .current])
+        #expect(names(load) == ["pgstate_load"])
+        #expect(names(upsert(0)) == ["pgstate_create", "pgstate_current"], "expected 0 creates")
+        #expect(names(upsert(1)) == ["pgstate_update", "pgstate_current"])
+        #expect(names(upsert(Revision.maxExpectedForUpsert)) == ["pgstate_update", "pgstate_current"])
+        #expect(names(delete(nil)) == ["pgstate_delete"], "unconditional: no fresh read needed")
+        #expect(names(delete(0)) == ["pgstate_current"], "only if absent: never removes anything")
+        #expect(names(delete(1)) == ["pgstate_deleteIf", "pgstate_current"])
+        #expect(names(delete(Revision.max)) == ["pgstate_deleteIf", "pgstate_current"])
+    }
+
+    @Test func parametersOfEachOperation() {
+        #expect(load.calls[0].parameters == [.text("order-17")])
+        #expect(upsert(0).calls[0].parameters == [.text("order-17"), .bytea(state)])
+        #expect(upsert(7).calls[0].parameters == [.text("order-17"), .int8(7), .bytea(state)])
+        #expect(upsert(7).calls[1].parameters == [.text("order-17")])
+        #expect(delete(nil).calls[0].parameters == [.text("order-17")])
+        #expect(delete(4).calls[0].parameters == [.text("order-17"), .int8(4)])
+    }
+
+    @Test func everyStatementAnOperationUsesIsDeclaredAndPrepared() {
+        let prepared = Set(StoreOperations.allStatements.map(\.name))
+        for operation in [load, upsert(0), upsert(3), delete(nil), delete(0), delete(2)] as [any StoreOperation] {
+            let declared = Set(type(of: operation).statements.map(\.name))
+            for name in names(operation) {
+                #expect(declared.contains(name), "\(name) is not declared by \(type(of: operation))")
+                #expect(prepared.contains(name))
+            }
+        }
+        #expect(prepared.count == StoreOperations.allStatements.count, "each statement is prepared once")
     }
 }
 
@@ -73,25 +136,25 @@ struct StoreOperationVerdictTests {
 
     @Test func loadFound() {
         let record = Record(revision: 3, updatedAtMicroseconds: 12, state: state)
-        #expect(StoreOperation.load(id).verdict([.loaded(record)]) == .answer(.record(record)))
+        #expect(load.verdict([FakeRows.loaded(record)]) == .answer(.record(record)))
     }
 
     @Test func loadNotFound() {
-        #expect(StoreOperation.load(id).verdict([.loaded(nil)]) == .answer(.notFound))
+        #expect(load.verdict([FakeRows.none]) == .answer(.notFound))
     }
 
     // MARK: UPSERT
 
     @Test(arguments: [0, 3] as [UInt64])
     func upsertWrittenAnswersTheRecordWithTheRequestsState(expected: UInt64) {
-        let verdict = upsert(expected).verdict([.written(written), .current(written.revision)])
+        let verdict = upsert(expected).verdict([FakeRows.written(4), .current(4)])
         #expect(verdict == .answer(.record(Record(
             revision: 4, updatedAtMicroseconds: 1_700_000_000_000_123, state: state))))
     }
 
     @Test func upsertWrittenIgnoresTheFreshRead() {
         // The fresh read may already see a later writer's revision; the answer is what this request wrote.
-        let verdict = upsert(3).verdict([.written(written), .current(9)])
+        let verdict = upsert(3).verdict([FakeRows.written(4), .current(9)])
         guard case .answer(.record(let record)) = verdict else {
             Issue.record("expected a record, got \(verdict)")
             return
@@ -101,46 +164,46 @@ struct StoreOperationVerdictTests {
     }
 
     @Test func createOverAnExistingRecordConflicts() {
-        #expect(upsert(0).verdict([.written(nil), .current(7)]) == conflict(0, 7))
+        #expect(upsert(0).verdict([FakeRows.notWritten, .current(7)]) == conflict(0, 7))
     }
 
     @Test func updateOfAStaleRevisionConflicts() {
-        #expect(upsert(3).verdict([.written(nil), .current(5)]) == conflict(3, 5))
-        #expect(upsert(3).verdict([.written(nil), .current(2)]) == conflict(3, 2))
+        #expect(upsert(3).verdict([FakeRows.notWritten, .current(5)]) == conflict(3, 5))
+        #expect(upsert(3).verdict([FakeRows.notWritten, .current(2)]) == conflict(3, 2))
     }
 
     @Test func updateOfAMissingRecordConflictsWithActualZero() {
-        #expect(upsert(3).verdict([.written(nil), .current(0)]) == conflict(3, 0))
+        #expect(upsert(3).verdict([FakeRows.notWritten, .current(0)]) == conflict(3, 0))
     }
 
     @Test func upsertNotWrittenAlthoughTheRevisionMatchesIsRetried() {
-        #expect(upsert(3).verdict([.written(nil), .current(3)]) == .retry)
-        #expect(upsert(0).verdict([.written(nil), .current(0)]) == .retry, "create lost to a row deleted since")
+        #expect(upsert(3).verdict([FakeRows.notWritten, .current(3)]) == .retry)
+        #expect(upsert(0).verdict([FakeRows.notWritten, .current(0)]) == .retry, "create lost to a row deleted since")
     }
 
     // MARK: DELETE
 
     @Test func unconditionalDeleteIsOK() {
-        #expect(delete(nil).verdict([.done]) == .answer(.ok))
+        #expect(delete(nil).verdict([FakeRows.done]) == .answer(.ok))
     }
 
     @Test func deleteOnlyIfAbsent() {
-        #expect(delete(0).verdict([.current(0)]) == .answer(.ok))
-        #expect(delete(0).verdict([.current(4)]) == conflict(0, 4))
+        #expect(delete(0).verdict([FakeRows.current(0)]) == .answer(.ok))
+        #expect(delete(0).verdict([FakeRows.current(4)]) == conflict(0, 4))
     }
 
     @Test func conditionalDeleteThatDeletedIsOK() {
         // The fresh read after a successful delete sees no row: still OK.
-        #expect(delete(4).verdict([.deleted(true), .current(0)]) == .answer(.ok))
+        #expect(delete(4).verdict([FakeRows.deleted(true), .current(0)]) == .answer(.ok))
     }
 
     @Test func conditionalDeleteThatDeletedNothingConflicts() {
-        #expect(delete(4).verdict([.deleted(false), .current(6)]) == conflict(4, 6))
-        #expect(delete(4).verdict([.deleted(false), .current(0)]) == conflict(4, 0), "absent: actual 0")
+        #expect(delete(4).verdict([FakeRows.deleted(false), .current(6)]) == conflict(4, 6))
+        #expect(delete(4).verdict([FakeRows.deleted(false), .current(0)]) == conflict(4, 0), "absent: actual 0")
     }
 
     @Test func conditionalDeleteThatDeletedNothingAlthoughTheRevisionMatchesIsRetried() {
-        #expect(delete(4).verdict([.deleted(false), .current(4)]) == .retry)
+        #expect(delete(4).verdict([FakeRows.deleted(false), .current(4)]) == .retry)
     }
 
     /// A conflict never reports `actual == expected` (PROTOCOL.md section 6.10), whatever the results.
@@ -149,9 +212,9 @@ struct StoreOperationVerdictTests {
         var verdicts: [Verdict] = []
         for expected in revisions {
             for actual in revisions {
-                verdicts.append(upsert(expected).verdict([.written(nil), .current(actual)]))
+                verdicts.append(upsert(expected).verdict([FakeRows.notWritten, .current(actual)]))
                 verdicts.append(delete(expected).verdict(
-                    expected == 0 ? [.current(actual)] : [.deleted(false), .current(actual)]))
+                    expected == 0 ? [FakeRows.current(actual)] : [FakeRows.deleted(false), .current(actual)]))
             }
         }
         #expect(verdicts.count == 50)

@@ -1,0 +1,120 @@
+import CPGStateSys
+import Glibc
+import NIOCore
+import PGStateProtocol
+
+/// One client connection's socket and buffers, owned by one reactor. The decisions are its state machine's;
+/// this type only moves bytes.
+///
+/// Memory: the input buffer holds at most one read's bytes beyond the frame being assembled, the output buffer
+/// at most about the machine's high-water mark beyond one answer; both are released when empty, so an idle
+/// connection holds no buffer.
+final class ClientConnection {
+    let descriptor: Int32
+    let slot: Int
+    let generation: UInt32
+    var machine: ClientConnectionStateMachine
+    private var decoder: FrameDecoder
+    private var input = ByteBuffer()
+    private(set) var output = ByteBuffer()
+    /// The epoll events registered now.
+    var registered: Epoll.Events
+    /// In the reactor's list of clients to finish at the end of this pass.
+    var isDirty = false
+    /// When a connection whose output is closed is cut off if the client does not close (monotonic ms).
+    var closeDeadline: Int64?
+    /// The output side has been shut down after the closing notice.
+    var outputShut = false
+
+    /// Bytes one `read` takes at most.
+    static let readChunk = 64 * 1024
+
+    init(descriptor: Int32, slot: Int, generation: UInt32, machine: ClientConnectionStateMachine,
+         registered: Epoll.Events) {
+        self.descriptor = descriptor
+        self.slot = slot
+        self.generation = generation
+        self.machine = machine
+        self.decoder = FrameDecoder(maxFrameBytes: machine.limits.maxFrameBytes)
+        self.registered = registered
+    }
+
+    var token: Epoll.Token { Epoll.Token(.client, slot: slot, generation: generation) }
+
+    enum ReadResult {
+        case data
+        case wouldBlock
+        case endOfInput
+        case failed(Int32)
+    }
+
+    /// One `read` into the input buffer.
+    func read() -> ReadResult {
+        input.reserveCapacity(minimumWritableBytes: Self.readChunk)
+        while true {
+            var result = 0
+            var code: Int32 = 0
+            input.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { buffer in
+                result = Glibc.read(descriptor, buffer.baseAddress, min(buffer.count, Self.readChunk))
+                code = errno
+                return max(result, 0)
+            }
+            if result > 0 { return .data }
+            if result == 0 { return .endOfInput }
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+            return .failed(code)
+        }
+    }
+
+    /// The next complete frame of the input, if any. Framing errors are thrown (they close the connection).
+    func nextFrame() throws -> Frame? {
+        guard input.readableBytes > 0 else { return nil }
+        return try decoder.decode(buffer: &input)
+    }
+
+    var hasBufferedInput: Bool { input.readableBytes > 0 }
+
+    /// Releases the input buffer when everything in it has been taken.
+    func releaseInputIfEmpty() {
+        if input.readableBytes == 0 && input.capacity > 0 { input = ByteBuffer() }
+    }
+
+    /// Forgets buffered input (a connection whose output is closed reads and drops).
+    func discardInput() {
+        input = ByteBuffer()
+    }
+
+    func queue(_ frame: ResponseFrame) {
+        frame.encode(into: &output)
+        machine.outputBuffered(output.readableBytes)
+    }
+
+    enum WriteResult {
+        case complete
+        case partial
+        case failed(Int32)
+    }
+
+    /// Writes as much output as the socket takes now.
+    func write() -> WriteResult {
+        while output.readableBytes > 0 {
+            let sent = output.withUnsafeReadableBytes { bytes in
+                pgstate_send(descriptor, bytes.baseAddress, UInt(bytes.count))
+            }
+            if sent > 0 {
+                output.moveReaderIndex(forwardBy: sent)
+                continue
+            }
+            let code = errno
+            if code == EINTR { continue }
+            machine.outputBuffered(output.readableBytes)
+            if code == EAGAIN || code == EWOULDBLOCK { return .partial }
+            return .failed(code)
+        }
+        // Keep a small buffer for the next answers; give a large one back.
+        if output.capacity > 16 * 1024 { output = ByteBuffer() } else { output.clear() }
+        machine.outputBuffered(0)
+        return .complete
+    }
+}

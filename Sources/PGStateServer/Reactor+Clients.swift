@@ -1,0 +1,249 @@
+import CPGStateSys
+import Glibc
+import Logging
+import NIOCore
+import PGStateProtocol
+import PGStateStore
+
+/// The client side of a reactor: adopting connections, reading requests, queueing answers, writing output.
+extension Reactor {
+    /// Takes a connected client socket (non-blocking) into this reactor.
+    func adopt(_ descriptor: Int32) {
+        if isDraining {
+            Glibc.close(descriptor)
+            shared.releaseConnection()
+            return
+        }
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else {
+            slot = clients.count
+            clients.append(nil)
+            generations.append(0)
+        }
+        generations[slot] &+= 1
+        let machine = ClientConnectionStateMachine(limits: configuration.limits,
+                                                   serverVersion: configuration.serverVersion,
+                                                   connectionLimits: configuration.connectionLimits)
+        let client = ClientConnection(descriptor: descriptor, slot: slot, generation: generations[slot],
+                                      machine: machine, registered: [.input, .readHangUp])
+        do {
+            try epoll.add(descriptor, client.registered, client.token)
+        } catch {
+            logger.warning("cannot watch a client socket: \(error)")
+            Glibc.close(descriptor)
+            shared.releaseConnection()
+            freeSlots.append(slot)
+            return
+        }
+        clients[slot] = client
+        handle.clients.add(1, ordering: .relaxed)
+        if logger.logLevel <= .debug {
+            var pid: pid_t = 0
+            var uid: uid_t = 0
+            var gid: gid_t = 0
+            let peer = pgstate_peer_credentials(descriptor, &pid, &uid, &gid) == 0
+                ? "pid=\(pid) uid=\(uid) gid=\(gid)" : "unknown"
+            logger.debug("client connected", metadata: ["peer": "\(peer)"])
+        }
+    }
+
+    func clientEvent(slot: Int, generation: UInt32, _ events: Epoll.Events) {
+        // A slot closed earlier in this batch (and perhaps reused) is not the connection the event was for.
+        guard slot < clients.count, let client = clients[slot], client.generation == generation else { return }
+        if !events.isDisjoint(with: [.error, .hangUp]) && !events.contains(.input) {
+            close(client, reason: "the connection failed")
+            return
+        }
+        if events.contains(.output) {
+            touch(client)
+        }
+        if !events.isDisjoint(with: [.input, .readHangUp, .hangUp]) {
+            read(client)
+            if events.contains(.hangUp) && client.machine.state != .closed && client.machine.state != .outputClosed {
+                // Both directions are gone: nobody is left to answer.
+                close(client, reason: "the client closed the connection")
+            }
+        }
+    }
+
+    /// Reads while the machine wants input, at most a few chunks per pass so that one client cannot hold the
+    /// reactor; level-triggered epoll reports the rest next pass.
+    private func read(_ client: ClientConnection) {
+        var reads = 0
+        while client.machine.wantsInput && reads < 4 {
+            switch client.read() {
+            case .data:
+                reads += 1
+                if client.machine.state == .outputClosed {
+                    client.discardInput()
+                } else {
+                    takeFrames(client)
+                }
+                guard client.machine.state != .closed else { return }
+            case .wouldBlock:
+                touch(client)
+                return
+            case .endOfInput:
+                touch(client)
+                perform(client.machine.inputClosed(), on: client)
+                if client.machine.state != .closed { takeFrames(client) }
+                return
+            case .failed(let code):
+                close(client, reason: "read failed: \(String(cString: strerror(code)))")
+                return
+            }
+        }
+        touch(client)
+    }
+
+    /// Takes the buffered complete frames the machine allows.
+    func takeFrames(_ client: ClientConnection) {
+        while client.machine.mayTakeFrame && client.machine.state != .closed {
+            let frame: Frame?
+            do {
+                frame = try client.nextFrame()
+            } catch let error as ProtocolError {
+                logger.info("protocol error from client: \(error)")
+                perform(client.machine.protocolError(error), on: client)
+                return
+            } catch {
+                preconditionFailure("frame decoder threw \(error)")
+            }
+            guard let frame else {
+                // A partial frame left when the client has ended its input can never complete: drop it.
+                if client.machine.inputEnded { client.discardInput() }
+                break
+            }
+            perform(client.machine.frameReceived(frame), on: client)
+        }
+        if client.machine.state == .outputClosed { client.discardInput() }
+        client.releaseInputIfEmpty()
+    }
+
+    func perform(_ action: ClientConnectionStateMachine.Action, on client: ClientConnection) {
+        switch action {
+        case .none:
+            break
+        case .send(let frame):
+            client.queue(frame)
+            touch(client)
+        case .sendAndClose(let frame):
+            client.queue(frame)
+            _ = client.write()
+            close(client, reason: "closed after a protocol error")
+        case .sendAndCloseOutput(let notice):
+            client.queue(notice)
+            closeOutputWhenWritten(client)
+        case .sendAnswerAndCloseOutput(let answer, let notice):
+            client.queue(answer)
+            client.queue(notice)
+            closeOutputWhenWritten(client)
+        case .execute(let requestID, let request):
+            execute(requestID: requestID, request, for: client)
+        case .close:
+            close(client, reason: "closed")
+        }
+    }
+
+    private func closeOutputWhenWritten(_ client: ClientConnection) {
+        touch(client)
+        let deadline = monotonicMilliseconds() + configuration.closeGracePeriodMilliseconds
+        client.closeDeadline = deadline
+        graceDeadlines.append((deadline, client.slot, client.generation))
+    }
+
+    private func execute(requestID: UInt32, _ request: Request, for client: ClientConnection) {
+        guard let operation = storeOperation(for: request) else {
+            preconditionFailure("\(request.type) is answered by the connection itself")
+        }
+        let home = PoolRouter<PendingRequest>.home(ofKey: operation.persistenceID.value.utf8,
+                                                   poolSize: databases.count)
+        let pending = PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
+                                     operation: operation)
+        switch router.submit(pending, home: home, stateBytes: operation.stateBytes) {
+        case .success:
+            break
+        case .failure(let refusal):
+            perform(client.machine.answered(ResponseFrame(requestID: requestID,
+                                                          response: .error(Self.refusal(refusal.refusal)))), on: client)
+        }
+    }
+
+    static func refusal(_ refusal: PoolRouter<PendingRequest>.Refusal) -> ErrorResponse {
+        switch refusal {
+        case .unavailable:
+            return ErrorResponse(status: .unavailable, message: "no database connection is up; the request was not executed")
+        case .overloaded:
+            return ErrorResponse(status: .overloaded, message: "the request queue is full; the request was not executed")
+        case .shuttingDown:
+            return ErrorResponse(status: .shuttingDown, message: "pgstated is shutting down; the request was not executed")
+        }
+    }
+
+    /// An answer from the database for a request; dropped if its client has gone.
+    func deliver(_ request: PendingRequest, _ response: Response) {
+        guard let client = clients[request.client], client.generation == request.generation else { return }
+        perform(client.machine.answered(ResponseFrame(requestID: request.requestID, response: response)), on: client)
+    }
+
+    func touch(_ client: ClientConnection) {
+        if !client.isDirty {
+            client.isDirty = true
+            touched.append(client)
+        }
+    }
+
+    /// The end of a pass for one client: write its output once, then watch what it now waits for.
+    func finishPass(_ client: ClientConnection) {
+        if client.output.readableBytes > 0 {
+            switch client.write() {
+            case .complete, .partial:
+                break
+            case .failed(let code):
+                close(client, reason: "write failed: \(String(cString: strerror(code)))")
+                return
+            }
+        }
+        let flushed = client.output.readableBytes == 0
+        if flushed && client.machine.state == .outputClosed && !client.outputShut {
+            // The closing notice is out: close our side, keep reading (and dropping) until the client closes.
+            client.outputShut = true
+            if client.machine.inputEnded || shutdown(client.descriptor, Int32(SHUT_WR)) != 0 {
+                close(client, reason: "closed after the closing notice")
+                return
+            }
+        }
+        if flushed && client.machine.isFinished && !client.hasBufferedInputFrames {
+            close(client, reason: client.machine.state == .outputClosed ? "closed after the closing notice"
+                                                                          : "the client closed its side")
+            return
+        }
+        // Level-triggered: watch input only while it will be read, or a client we do not read (or one that has
+        // half-closed) would report itself ready on every pass. A full close still shows as a hang-up.
+        var wanted: Epoll.Events = client.machine.wantsInput ? [.input, .readHangUp] : []
+        if !flushed { wanted.insert(.output) }
+        if wanted != client.registered {
+            client.registered = wanted
+            epoll.modify(client.descriptor, wanted, client.token)
+        }
+    }
+
+    func close(_ client: ClientConnection, reason: String) {
+        guard clients[client.slot] === client else { return }
+        client.machine.closed()
+        epoll.remove(client.descriptor)
+        Glibc.close(client.descriptor)
+        clients[client.slot] = nil
+        freeSlots.append(client.slot)
+        handle.clients.subtract(1, ordering: .relaxed)
+        shared.releaseConnection()
+        logger.debug("client disconnected", metadata: ["reason": "\(reason)"])
+    }
+}
+
+extension ClientConnection {
+    /// Whether frames remain buffered that the client sent before ending its input (they still get answers).
+    var hasBufferedInputFrames: Bool { hasBufferedInput && machine.state != .outputClosed }
+}

@@ -1,0 +1,192 @@
+import CPGStateSys
+import Glibc
+import Logging
+import NIOCore
+import PGStateProtocol
+import PGStateStore
+
+/// One thread with its own epoll set, owning a share of the clients and a share of the pool's libpq
+/// connections. A request is read, routed, sent to PostgreSQL, decoded and answered on this one thread.
+///
+/// One pass of the loop: wait for events; read every readable client and queue the requests it may take on its
+/// home connection (key affinity within the reactor, ``PoolRouter``); consume database results and queue the
+/// answers; then, at the end of the pass, send each idle connection's queue as one pipeline with one Sync (group
+/// commit), and write each client's output once.
+///
+/// Not thread-safe, by design: created on its thread and never leaves it. Other threads reach it only through
+/// its ``ReactorHandle``.
+final class Reactor {
+    /// A request on its way to the database, with the client it answers.
+    struct PendingRequest {
+        var client: Int
+        var generation: UInt32
+        var requestID: UInt32
+        var operation: any StoreOperation
+    }
+
+    typealias RouterEntry = PoolRouter<PendingRequest>.Entry
+
+    let handle: ReactorHandle
+    let shared: ServerShared
+    let configuration: ServerConfiguration
+    let store: StoreConfiguration
+    var logger: Logger
+    let epoll: Epoll
+
+    // Clients, by slot. A slot's generation grows each time it is reused.
+    var clients: [ClientConnection?] = []
+    var generations: [UInt32] = []
+    var freeSlots: [Int] = []
+    /// Clients with something to do at the end of this pass (output to write, buffered input to take).
+    var touched: [ClientConnection] = []
+    /// Connections whose output is closed, in the order their grace period ends.
+    var graceDeadlines: [(deadline: Int64, slot: Int, generation: UInt32)] = []
+    var graceHead = 0
+
+    // The database side.
+    var databases: [DatabaseConnection]
+    var router: PoolRouter<PendingRequest>
+
+    var listener: Listener?
+    var isDraining = false
+    var isStopping = false
+    var isFinished = false
+
+    init(handle: ReactorHandle, shared: ServerShared, configuration: ServerConfiguration, store: StoreConfiguration,
+         poolSlots: [Int], logger: Logger) throws {
+        self.handle = handle
+        self.shared = shared
+        self.configuration = configuration
+        self.store = store
+        var logger = logger
+        logger[metadataKey: "reactor"] = "\(handle.index)"
+        self.logger = logger
+        self.epoll = try Epoll()
+        self.databases = poolSlots.enumerated().map { DatabaseConnection(slot: $0.offset, poolIndex: $0.element,
+                                                                          initialDelay: store.reconnectInitialDelayMilliseconds) }
+        self.router = PoolRouter(poolSize: poolSlots.count, queueLimit: store.queueLimit)
+        try epoll.add(handle.wakeDescriptor, .input, Epoll.Token(.wake))
+    }
+
+    /// Runs the loop until ``ReactorMessage/stop`` has finished everything.
+    func run() {
+        for database in databases { startConnecting(database) }
+        while !isFinished {
+            epoll.wait(timeoutMilliseconds: nextTimeout()) { token, events in
+                switch token.kind {
+                case .wake: takeMessages()
+                case .listener: acceptClients()
+                case .client: clientEvent(slot: token.slot, generation: token.generation, events)
+                case .database: databaseEvent(slot: token.slot, generation: token.generation, events)
+                }
+            }
+            endOfPass()
+        }
+        for database in databases { disconnect(database) }
+        for client in clients.compactMap({ $0 }) { close(client, reason: "stopping") }
+        if let listener { stopListening(listener) }
+        handle.connectionsUp.store(0, ordering: .relaxed)
+        shared.stopped.report()
+    }
+
+    /// The end of one pass: take buffered requests, send batches, write answers, fire timers.
+    private func endOfPass() {
+        // Clients whose limits opened up (answers arrived, output drained) may take requests already buffered.
+        var index = 0
+        while index < touched.count {
+            let client = touched[index]
+            if client.machine.state != .closed && client.hasBufferedInput { takeFrames(client) }
+            index += 1
+        }
+        startBatches()
+        for client in touched {
+            client.isDirty = false
+            guard client.machine.state != .closed else { continue }
+            finishPass(client)
+        }
+        touched.removeAll(keepingCapacity: touched.count < 1024)
+        let now = monotonicMilliseconds()
+        fireTimers(now: now)
+        handle.requestsInFlight.store(router.outstanding, ordering: .relaxed)
+        if isStopping && router.outstanding == 0 && databases.allSatisfy({ !$0.isBusy }) {
+            isFinished = true
+        }
+        releaseMemoryWhenIdle(now: now)
+    }
+
+    /// When the last client has left, give freed memory back to the kernel (once per idle period).
+    private var releasedSinceLastClient = true
+    private func releaseMemoryWhenIdle(now: Int64) {
+        if handle.clients.load(ordering: .relaxed) > 0 {
+            releasedSinceLastClient = false
+        } else if !releasedSinceLastClient {
+            releasedSinceLastClient = true
+            clients.removeAll()
+            generations.removeAll()
+            freeSlots.removeAll()
+            graceDeadlines.removeAll()
+            graceHead = 0
+            pgstate_release_free_memory()
+        }
+    }
+
+    private func nextTimeout() -> Int32 {
+        var deadline: Int64?
+        func consider(_ candidate: Int64?) {
+            if let candidate { deadline = min(deadline ?? candidate, candidate) }
+        }
+        for database in databases { consider(database.deadline) }
+        consider(listener?.retryDeadline)
+        if graceHead < graceDeadlines.count { consider(graceDeadlines[graceHead].deadline) }
+        guard let deadline else { return -1 }
+        return Int32(clamping: max(0, deadline - monotonicMilliseconds()))
+    }
+
+    private func fireTimers(now: Int64) {
+        for database in databases {
+            if let deadline = database.deadline, deadline <= now { deadlinePassed(database) }
+        }
+        if let listener, let deadline = listener.retryDeadline, deadline <= now { resumeAccepting(listener) }
+        while graceHead < graceDeadlines.count, graceDeadlines[graceHead].deadline <= now {
+            let (_, slot, generation) = graceDeadlines[graceHead]
+            graceHead += 1
+            if let client = clients[slot], client.generation == generation {
+                close(client, reason: "the client did not close after the closing notice")
+            }
+        }
+        if graceHead > 0 && graceHead == graceDeadlines.count {
+            graceDeadlines.removeAll(keepingCapacity: true)
+            graceHead = 0
+        }
+    }
+
+    // MARK: Messages from other threads
+
+    private func takeMessages() {
+        for message in handle.takeMessages() {
+            switch message {
+            case .adopt(let descriptor):
+                adopt(descriptor)
+            case .listen(let descriptor):
+                startListening(descriptor)
+            case .drain:
+                drain()
+            case .closeClients:
+                for client in clients.compactMap({ $0 }) { close(client, reason: "still busy after the shutdown timeout") }
+            case .stop:
+                isStopping = true
+                router.stopAccepting()
+                if !isDraining { drain() }
+                for client in clients.compactMap({ $0 }) { close(client, reason: "stopping") }
+            }
+        }
+    }
+
+    private func drain() {
+        isDraining = true
+        if let listener { stopListening(listener) }
+        for client in clients.compactMap({ $0 }) {
+            perform(client.machine.drain(), on: client)
+        }
+    }
+}

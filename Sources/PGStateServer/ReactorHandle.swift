@@ -1,0 +1,139 @@
+import CPGStateSys
+import Glibc
+import Synchronization
+
+/// What another thread tells a reactor. Only these cross threads; everything a reactor serves stays on it.
+enum ReactorMessage: Sendable {
+    /// A client connection accepted by the reactor that listens.
+    case adopt(Int32)
+    /// Start accepting on this listening socket.
+    case listen(Int32)
+    /// Stop accepting; drain every client.
+    case drain
+    /// The shutdown timeout passed: close the clients that are left.
+    case closeClients
+    /// Finish the requests queued, close the database connections, end the thread.
+    case stop
+}
+
+/// The thread-safe side of one reactor: its inbox, its wake-up descriptor and the figures it publishes.
+final class ReactorHandle: Sendable {
+    let index: Int
+    /// An eventfd in the reactor's epoll set; signalled when the inbox gets a message.
+    let wakeDescriptor: Int32
+    private let inbox = Mutex<[ReactorMessage]>([])
+    /// Live figures for STATUS= lines, written by the reactor, read by anyone.
+    let clients = Atomic<Int>(0)
+    let requestsInFlight = Atomic<Int>(0)
+    let connectionsUp = Atomic<Int>(0)
+
+    init(index: Int) {
+        self.index = index
+        self.wakeDescriptor = pgstate_eventfd_create()
+        precondition(wakeDescriptor >= 0, "eventfd failed: errno \(errno)")
+    }
+
+    deinit {
+        close(wakeDescriptor)
+        // Messages never taken (the reactor ended first) release what they own: an adopted client's socket.
+        inbox.withLock { messages in
+            for case .adopt(let descriptor) in messages { close(descriptor) }
+        }
+    }
+
+    func post(_ message: ReactorMessage) {
+        inbox.withLock { $0.append(message) }
+        pgstate_eventfd_signal(wakeDescriptor)
+    }
+
+    /// The reactor takes everything posted so far.
+    func takeMessages() -> [ReactorMessage] {
+        pgstate_eventfd_drain(wakeDescriptor)
+        return inbox.withLock { messages in
+            var taken: [ReactorMessage] = []
+            swap(&taken, &messages)
+            return taken
+        }
+    }
+}
+
+/// What all reactors of one server share: the connection limit, the choice of reactor for a new client, and
+/// the milestones the daemon waits for.
+final class ServerShared: Sendable {
+    let handles: [ReactorHandle]
+    let maxConnections: Int
+    /// Clients connected across all reactors (counted at accept, released at close).
+    let connections = Atomic<Int>(0)
+    private let nextReactor = Atomic<Int>(0)
+    let ready = Milestone(count: 1)
+    let stopped: Milestone
+
+    init(reactors: Int, maxConnections: Int) {
+        self.handles = (0..<reactors).map(ReactorHandle.init(index:))
+        self.maxConnections = maxConnections
+        self.stopped = Milestone(count: reactors)
+    }
+
+    /// Reserves a place for a new client; false at the connection limit.
+    func reserveConnection() -> Bool {
+        if connections.add(1, ordering: .relaxed).newValue <= maxConnections { return true }
+        connections.subtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func releaseConnection() {
+        connections.subtract(1, ordering: .relaxed)
+    }
+
+    /// Round robin over the reactors.
+    func reactorForNextClient() -> Int {
+        nextReactor.add(1, ordering: .relaxed).oldValue % handles.count
+    }
+}
+
+/// Something that happens once after `count` reports, awaited by async code.
+final class Milestone: Sendable {
+    private struct State {
+        var remaining: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(count: Int) {
+        state = Mutex(State(remaining: count))
+    }
+
+    var isReached: Bool { state.withLock { $0.remaining <= 0 } }
+
+    func report() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.remaining -= 1
+            guard state.remaining == 0 else { return [] }
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    /// Makes it reached now (for example: shutdown before the database was ever up).
+    func force() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.remaining = min(state.remaining, 0)
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        waiters.forEach { $0.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let reached = state.withLock { state -> Bool in
+                if state.remaining <= 0 { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if reached { continuation.resume() }
+        }
+    }
+}

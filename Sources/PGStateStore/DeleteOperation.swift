@@ -1,0 +1,46 @@
+import NIOCore
+import PGStateProtocol
+
+/// `DELETE(id)` → `OK` (idempotent); `DELETE(id, expected)` → `OK` when the revision matched (expected 0: when the
+/// id is absent), else `CONFLICT` with the current revision.
+public struct DeleteOperation: StoreOperation, Hashable {
+    static let delete = PreparedStatement(
+        name: "delete", parameterTypes: [.text],
+        sql: "DELETE FROM {table} WHERE persistence_id = $1")
+    static let deleteIf = PreparedStatement(
+        name: "deleteIf", parameterTypes: [.text, .int8],
+        sql: "DELETE FROM {table} WHERE persistence_id = $1 AND revision = $2 RETURNING revision")
+
+    public static var statements: [PreparedStatement] { [delete, deleteIf, CurrentRevision.statement] }
+
+    public var request: Delete
+    public var persistenceID: PersistenceID { request.persistenceID }
+
+    public init(_ request: Delete) {
+        self.request = request
+    }
+
+    public var calls: [StatementCall] {
+        let id = request.persistenceID
+        switch request.expectedRevision {
+        case nil: return [StatementCall(Self.delete, [.text(id.value)])]
+        case 0?: return [CurrentRevision.call(id)]
+        case let expected?: return [StatementCall(Self.deleteIf, [.text(id.value), .int8(Int64(expected))]),
+                                    CurrentRevision.call(id)]
+        }
+    }
+
+    public func verdict<Rows: StatementRows>(_ results: [Rows]) -> Verdict {
+        precondition(results.count == calls.count, "invalid results for \(self)")
+        switch request.expectedRevision {
+        case nil:
+            return .answer(.ok)
+        case 0?:
+            let actual = CurrentRevision.read(results[0])
+            return actual == 0 ? .answer(.ok) : .conflict(expected: 0, actual: actual)
+        case let expected?:
+            if results[0].rowCount > 0 { return .answer(.ok) }
+            return .conflict(expected: expected, actual: CurrentRevision.read(results[1]))
+        }
+    }
+}
