@@ -42,7 +42,8 @@ final class ClientConnection {
     var token: Epoll.Token { Epoll.Token(.client, slot: slot, generation: generation) }
 
     enum ReadResult {
-        case data
+        /// `filled`: the read took a whole chunk, so more may be waiting in the socket.
+        case data(filled: Bool)
         case wouldBlock
         case endOfInput
         case failed(Int32)
@@ -59,7 +60,7 @@ final class ClientConnection {
                 code = errno
                 return max(result, 0)
             }
-            if result > 0 { return .data }
+            if result > 0 { return .data(filled: result == Self.readChunk) }
             if result == 0 { return .endOfInput }
             if code == EINTR { continue }
             if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }

@@ -20,13 +20,12 @@ extension Reactor {
         } else {
             slot = clients.count
             clients.append(nil)
-            generations.append(0)
         }
-        generations[slot] &+= 1
+        lastGeneration &+= 1
         let machine = ClientConnectionStateMachine(limits: configuration.limits,
                                                    serverVersion: configuration.serverVersion,
                                                    connectionLimits: configuration.connectionLimits)
-        let client = ClientConnection(descriptor: descriptor, slot: slot, generation: generations[slot],
+        let client = ClientConnection(descriptor: descriptor, slot: slot, generation: lastGeneration,
                                       machine: machine, registered: [.input, .readHangUp])
         do {
             try epoll.add(descriptor, client.registered, client.token)
@@ -72,9 +71,9 @@ extension Reactor {
     /// reactor; level-triggered epoll reports the rest next pass.
     private func read(_ client: ClientConnection) {
         var reads = 0
-        while client.machine.wantsInput && reads < 4 {
+        reading: while client.machine.wantsInput && reads < 4 {
             switch client.read() {
-            case .data:
+            case .data(let filled):
                 reads += 1
                 if client.machine.state == .outputClosed {
                     client.discardInput()
@@ -82,6 +81,9 @@ extension Reactor {
                     takeFrames(client)
                 }
                 guard client.machine.state != .closed else { return }
+                // A short read emptied the socket: do not spend a read(2) to learn EAGAIN (level-triggered epoll
+                // reports whatever arrives later).
+                if !filled { break reading }
             case .wouldBlock:
                 touch(client)
                 return
@@ -184,7 +186,8 @@ extension Reactor {
 
     /// An answer from the database for a request; dropped if its client has gone.
     func deliver(_ request: PendingRequest, _ response: Response) {
-        guard let client = clients[request.client], client.generation == request.generation else { return }
+        guard request.client < clients.count, let client = clients[request.client],
+              client.generation == request.generation else { return }
         perform(client.machine.answered(ResponseFrame(requestID: request.requestID, response: response)), on: client)
     }
 

@@ -33,10 +33,11 @@ final class Reactor {
     var logger: Logger
     let epoll: Epoll
 
-    // Clients, by slot. A slot's generation grows each time it is reused.
+    // Clients, by slot. Every connection gets a new generation (unique in the reactor), so an answer or an epoll
+    // event for a connection that has gone is never taken for a later one in the same slot.
     var clients: [ClientConnection?] = []
-    var generations: [UInt32] = []
     var freeSlots: [Int] = []
+    var lastGeneration: UInt32 = 0
     /// Clients with something to do at the end of this pass (output to write, buffered input to take).
     var touched: [ClientConnection] = []
     /// Connections whose output is closed, in the order their grace period ends.
@@ -99,12 +100,21 @@ final class Reactor {
             index += 1
         }
         startBatches()
+        // Write each client's output once. A client whose output drained may now take frames it had buffered;
+        // with nothing left in its socket no event would come for them, so it stays touched and the next pass
+        // runs without waiting.
+        var again: [ClientConnection] = []
         for client in touched {
             client.isDirty = false
             guard client.machine.state != .closed else { continue }
             finishPass(client)
+            if client.machine.state != .closed && client.hasBufferedInputFrames && client.machine.mayTakeFrame {
+                client.isDirty = true
+                again.append(client)
+            }
         }
         touched.removeAll(keepingCapacity: touched.count < 1024)
+        touched.append(contentsOf: again)
         let now = monotonicMilliseconds()
         fireTimers(now: now)
         handle.requestsInFlight.store(router.outstanding, ordering: .relaxed)
@@ -117,13 +127,13 @@ final class Reactor {
     /// When the last client has left, give freed memory back to the kernel (once per idle period).
     private var releasedSinceLastClient = true
     private func releaseMemoryWhenIdle(now: Int64) {
-        if handle.clients.load(ordering: .relaxed) > 0 {
+        if handle.clients.load(ordering: .relaxed) > 0 || router.outstanding > 0 {
             releasedSinceLastClient = false
         } else if !releasedSinceLastClient {
             releasedSinceLastClient = true
-            clients.removeAll()
-            generations.removeAll()
-            freeSlots.removeAll()
+            clients = []
+            freeSlots = []
+            touched = []
             graceDeadlines.removeAll()
             graceHead = 0
             pgstate_release_free_memory()
@@ -131,6 +141,7 @@ final class Reactor {
     }
 
     private func nextTimeout() -> Int32 {
+        if !touched.isEmpty { return 0 }
         var deadline: Int64?
         func consider(_ candidate: Int64?) {
             if let candidate { deadline = min(deadline ?? candidate, candidate) }
@@ -150,7 +161,7 @@ final class Reactor {
         while graceHead < graceDeadlines.count, graceDeadlines[graceHead].deadline <= now {
             let (_, slot, generation) = graceDeadlines[graceHead]
             graceHead += 1
-            if let client = clients[slot], client.generation == generation {
+            if slot < clients.count, let client = clients[slot], client.generation == generation {
                 close(client, reason: "the client did not close after the closing notice")
             }
         }

@@ -156,17 +156,18 @@ public final class PGConnection {
         }
         let sent: Int32 = parameterBytes.withUnsafeReadableBytes { bytes in
             let base = bytes.baseAddress ?? UnsafeRawPointer(Self.emptyValue.utf8Start)
-            let starts = [0, ends.0, ends.1]
-            let stops = [ends.0, ends.1, ends.2]
             return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: 3) { values in
                 withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { lengths in
                     withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { formats in
-                        for index in 0..<count {
-                            // A NULL value pointer means SQL NULL even in binary format: empty values get a real one.
-                            values[index] = (base + starts[index]).assumingMemoryBound(to: CChar.self)
-                            lengths[index] = Int32(stops[index] - starts[index])
+                        // A NULL value pointer means SQL NULL even in binary format: empty values get a real one.
+                        func set(_ index: Int, from start: Int, to end: Int) {
+                            values[index] = (base + start).assumingMemoryBound(to: CChar.self)
+                            lengths[index] = Int32(end - start)
                             formats[index] = 1
                         }
+                        if count > 0 { set(0, from: 0, to: ends.0) }
+                        if count > 1 { set(1, from: ends.0, to: ends.1) }
+                        if count > 2 { set(2, from: ends.1, to: ends.2) }
                         return PQsendQueryPrepared(conn, call.statement.name, Int32(count), values.baseAddress,
                                                    lengths.baseAddress, formats.baseAddress, 1)
                     }
