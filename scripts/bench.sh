@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: pgstated against direct pgbench and PgBouncer on one throwaway PostgreSQL cluster, plus the
-# physical limit (pipelined pgbench), pgstated's CPU/RSS under load and 10,000 idle clients. See BENCHMARKS.md.
+# physical limit (pipelined pgbench), pgstated's CPU, context switches and RSS under load and 10,000 idle clients;
+# optionally an A/B against a second pgstated build (PGSTATED_BASELINE_BIN). See BENCHMARKS.md.
 #
 # Installs what is missing (lib.sh's packages and pgbouncer), builds pgstated (release) and pgstate-bench,
 # starts its OWN cluster, pgstated and PgBouncer (nothing of `make run` is touched), runs scripts/bench/bench.py,
@@ -9,6 +10,8 @@
 #
 # Knobs (environment):
 #   PGSTATED_BIN            use this pgstated instead of building it (swift build -c release --product pgstated)
+#   PGSTATED_BASELINE_BIN   A/B: also start this pgstated (own socket, same cluster, pool size and options) and run
+#                           "pgstated-baseline" depth 1 and 16 rows beside the pgstated rows; unset: no baseline
 #   PGSTATE_BENCH_DIR       run folder (default .run/bench in the checkout)
 #   PGSTATE_BENCH_PG_PORT   the cluster's port (default 54339; Unix socket only); PgBouncer uses it + 1
 #   BENCH_REPS              repetitions (default 3)
@@ -60,16 +63,20 @@ else
 fi
 BOUNCER_DIR=$SOCK_DIR/pgbouncer
 PGSTATED_SOCK=$SOCK_DIR/pgstated.sock
+BASELINE_SOCK=$SOCK_DIR/pgstated-baseline.sock
 
 PGSTATED_PID=
+BASELINE_PID=
 BOUNCER_PID=
 cleanup() {
     local rc=$?
     set +e
-    if [ -n "$PGSTATED_PID" ]; then
-        kill -TERM "$PGSTATED_PID" 2>/dev/null
-        wait "$PGSTATED_PID" 2>/dev/null
-    fi
+    local daemon_pid
+    for daemon_pid in "$PGSTATED_PID" "$BASELINE_PID"; do
+        [ -n "$daemon_pid" ] || continue
+        kill -TERM "$daemon_pid" 2>/dev/null
+        wait "$daemon_pid" 2>/dev/null
+    done
     if [ -n "$BOUNCER_PID" ]; then
         kill -INT "$BOUNCER_PID" 2>/dev/null
         wait "$BOUNCER_PID" 2>/dev/null
@@ -101,6 +108,11 @@ else
     bin=$(swift build -c release --show-bin-path)/pgstated
 fi
 [ -x "$bin" ] || die "no pgstated at $bin"
+baseline_bin=${PGSTATED_BASELINE_BIN:-}
+if [ -n "$baseline_bin" ]; then
+    [ -x "$baseline_bin" ] || die "no pgstated at $baseline_bin (PGSTATED_BASELINE_BIN)"
+    log "A/B: baseline pgstated $baseline_bin (PGSTATED_BASELINE_BIN)"
+fi
 log "building pgstate-bench"
 make -s -C "$ROOT/bench" >/dev/null
 TOOL=$ROOT/bench/build/pgstate-bench
@@ -121,16 +133,29 @@ log "loading $KEYS rows with $STATE_SIZE-byte states"
 ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge $((IDLE + 1000)) ] || log "warning: open-files limit $(ulimit -n) is low for $IDLE idle connections"
 
-log "starting pgstated (pool size $POOL_SIZE) on $PGSTATED_SOCK"
-PGSTATED_DATABASE_URL="$PGSTATED_DATABASE_URL" PGSTATED_LOG_LEVEL=info \
-    "$bin" --socket "$PGSTATED_SOCK" --pool-size "$POOL_SIZE" >"$RESULTS/pgstated.log" 2>&1 &
-PGSTATED_PID=$!
-for _ in $(seq 300); do
-    [ -S "$PGSTATED_SOCK" ] && grep -q "ready" "$RESULTS/pgstated.log" && break
-    kill -0 "$PGSTATED_PID" 2>/dev/null || { cat "$RESULTS/pgstated.log" >&2; die "pgstated exited"; }
-    sleep 0.1
-done
-[ -S "$PGSTATED_SOCK" ] || die "pgstated did not open $PGSTATED_SOCK"
+# Starts a pgstated in the background with the bench's options and waits until it is ready. Its pid goes into
+# the variable named by pid_variable at once, so that cleanup stops it even if it never gets ready. Both the
+# measured pgstated and the baseline start through here, so they run with the same options.
+start_pgstated() {
+    local name=$1 binary=$2 socket=$3 logfile=$4 pid_variable=$5 daemon_pid
+    log "starting $name (pool size $POOL_SIZE) on $socket"
+    PGSTATED_DATABASE_URL="$PGSTATED_DATABASE_URL" PGSTATED_LOG_LEVEL=info \
+        "$binary" --socket "$socket" --pool-size "$POOL_SIZE" >"$logfile" 2>&1 &
+    daemon_pid=$!
+    printf -v "$pid_variable" '%s' "$daemon_pid"
+    for _ in $(seq 300); do
+        [ -S "$socket" ] && grep -q "ready" "$logfile" && break
+        kill -0 "$daemon_pid" 2>/dev/null || { cat "$logfile" >&2; die "$name exited"; }
+        sleep 0.1
+    done
+    [ -S "$socket" ] || die "$name did not open $socket"
+}
+start_pgstated pgstated "$bin" "$PGSTATED_SOCK" "$RESULTS/pgstated.log" PGSTATED_PID
+BASELINE_ARGS=()
+if [ -n "$baseline_bin" ]; then
+    start_pgstated pgstated-baseline "$baseline_bin" "$BASELINE_SOCK" "$RESULTS/pgstated-baseline.log" BASELINE_PID
+    BASELINE_ARGS=(--baseline-socket "$BASELINE_SOCK" --baseline-pid "$BASELINE_PID" --baseline-bin "$baseline_bin")
+fi
 
 log "starting PgBouncer (transaction mode, default_pool_size $POOL_SIZE) on $BOUNCER_DIR port $BOUNCER_PORT"
 mkdir -p "$BOUNCER_DIR"
@@ -172,24 +197,30 @@ done
 
 # The settings line of the report.
 show() { "${PSQL[@]}" -At -c "SHOW $1"; }
-settings=$(python3 - "$bin" <<PY
+settings=$(python3 - "$bin" "$baseline_bin" <<PY
 import json, os, subprocess, sys
 mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal:"))
 model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+def version(binary):
+    return subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()[-1]
+baseline = sys.argv[2]
 print(json.dumps({
     "PostgreSQL": "$(show server_version | cut -d' ' -f1)",
     "fsync": "$(show fsync)", "synchronous_commit": "$(show synchronous_commit)",
     "full_page_writes": "$(show full_page_writes)", "shared_buffers": "$(show shared_buffers)",
     "max_connections": "$(show max_connections)",
     "pool size": "$POOL_SIZE (pgstated --pool-size = PgBouncer default_pool_size)",
-    "pgstated": subprocess.run([sys.argv[1], "--version"], capture_output=True, text=True).stdout.split()[-1],
+    "pgstated": version(sys.argv[1]) + (f" ({sys.argv[1]})" if baseline else ""),
+    **({"pgstated-baseline": f"{version(baseline)} ({baseline})"} if baseline else {}),
     "PgBouncer": "$(pgbouncer -V 2>/dev/null | head -n1 | awk '{print $2}')",
     "CPUs": f"{os.cpu_count()} ({model})", "memory": f"{mem / 1048576:.1f} GiB",
 }))
 PY
 )
 
-log "running the benchmark: $REPS repetitions of {$WORKLOADS} x {$CLIENTS} clients x 5 systems + the limit"
+systems=5
+[ -z "$baseline_bin" ] || systems=7
+log "running the benchmark: $REPS repetitions of {$WORKLOADS} x {$CLIENTS} clients x $systems systems + the limit"
 set +e
 python3 "$HERE/bench/bench.py" --root "$ROOT" --out "$RESULTS" \
     --pgbench "$BINDIR/pgbench" --pgstate-bench "$TOOL" --socket "$PGSTATED_SOCK" --pgstated-pid "$PGSTATED_PID" \
@@ -198,9 +229,12 @@ python3 "$HERE/bench/bench.py" --root "$ROOT" --out "$RESULTS" \
     --settings "$settings" --reps "$REPS" --warmup "$WARMUP" --duration "$DURATION" \
     --workloads "$(echo $WORKLOADS | tr ' ' ,)" --clients "$(echo $CLIENTS | tr ' ' ,)" \
     --limit-clients "$(echo $LIMIT_CLIENTS | tr ' ' ,)" --keys "$KEYS" --state-size "$STATE_SIZE" \
-    --idle-count "$IDLE" --t0-epoch "$T0"
+    --idle-count "$IDLE" --t0-epoch "$T0" ${BASELINE_ARGS[@]+"${BASELINE_ARGS[@]}"}
 status=$?
 set -e
 kill -0 "$PGSTATED_PID" 2>/dev/null || { log "pgstated died during the benchmark"; status=1; }
+if [ -n "$BASELINE_PID" ]; then
+    kill -0 "$BASELINE_PID" 2>/dev/null || { log "pgstated-baseline died during the benchmark"; status=1; }
+fi
 kill -0 "$BOUNCER_PID" 2>/dev/null || { log "PgBouncer died during the benchmark"; status=1; }
 exit $status

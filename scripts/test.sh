@@ -34,6 +34,8 @@ PGSTATED_BIN=$(swift build --show-bin-path)/pgstated
 export PGSTATE_TEST_PG_BINDIR
 PGSTATE_TEST_PG_BINDIR=$(pg_bindir)
 step "swift test (codec, pure parts, integration against PostgreSQL)" swift test --skip-build
+step "daemon abuse tests at the socket level (never-reading, half-closing, resetting clients; fd flood; fd reuse)" \
+    python3 -m unittest discover -s tests/daemon -v
 
 step "deploy: systemd-analyze verify on the units" scripts/test-deploy.sh verify
 step "deploy: systemd-analyze security exposure of pgstated.service" scripts/test-deploy.sh security
