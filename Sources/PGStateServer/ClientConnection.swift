@@ -26,7 +26,7 @@ final class ClientConnection {
     /// The output side has been shut down after the closing notice.
     var outputShut = false
 
-    /// Bytes one `read` takes at most.
+    /// Bytes one `read` takes at most (the size of the reactor's scratch buffer).
     static let readChunk = 64 * 1024
 
     init(descriptor: Int32, slot: Int, generation: UInt32, machine: ClientConnectionStateMachine,
@@ -49,19 +49,22 @@ final class ClientConnection {
         case failed(Int32)
     }
 
-    /// One `read` into the input buffer.
-    func read() -> ReadResult {
-        input.reserveCapacity(minimumWritableBytes: Self.readChunk)
+    /// One `read` through the reactor's scratch buffer. Only the bytes read are kept: an idle connection owns
+    /// no read buffer, and a read costs no large allocation.
+    func read(using scratch: UnsafeMutableRawBufferPointer) -> ReadResult {
         while true {
-            var result = 0
-            var code: Int32 = 0
-            input.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { buffer in
-                result = Glibc.read(descriptor, buffer.baseAddress, min(buffer.count, Self.readChunk))
-                code = errno
-                return max(result, 0)
+            let result = Glibc.read(descriptor, scratch.baseAddress, scratch.count)
+            if result > 0 {
+                let bytes = UnsafeRawBufferPointer(rebasing: scratch[0..<result])
+                if input.readableBytes == 0 {
+                    input = ByteBuffer(bytes: bytes)
+                } else {
+                    input.writeBytes(bytes)
+                }
+                return .data(filled: result == scratch.count)
             }
-            if result > 0 { return .data(filled: result == Self.readChunk) }
             if result == 0 { return .endOfInput }
+            let code = errno
             if code == EINTR { continue }
             if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
             return .failed(code)

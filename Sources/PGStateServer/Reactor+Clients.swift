@@ -72,7 +72,7 @@ extension Reactor {
     private func read(_ client: ClientConnection) {
         var reads = 0
         reading: while client.machine.wantsInput && reads < 4 {
-            switch client.read() {
+            switch client.read(using: readScratch) {
             case .data(let filled):
                 reads += 1
                 if client.machine.state == .outputClosed {

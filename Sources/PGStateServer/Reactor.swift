@@ -48,6 +48,9 @@ final class Reactor {
     var databases: [DatabaseConnection]
     var router: PoolRouter<PendingRequest>
 
+    /// Where client reads land before their bytes are copied to the connection (one per reactor).
+    let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ClientConnection.readChunk, alignment: 16)
+
     var listener: Listener?
     var isDraining = false
     var isStopping = false
@@ -67,6 +70,10 @@ final class Reactor {
                                                                           initialDelay: store.reconnectInitialDelayMilliseconds) }
         self.router = PoolRouter(poolSize: poolSlots.count, queueLimit: store.queueLimit)
         try epoll.add(handle.wakeDescriptor, .input, Epoll.Token(.wake))
+    }
+
+    deinit {
+        readScratch.deallocate()
     }
 
     /// Runs the loop until ``ReactorMessage/stop`` has finished everything.
