@@ -49,10 +49,24 @@ export PGSTATE_SOCKET=$ACTIVATED_SOCKET
 
 step "python client: unit, vector and conformance tests" \
     env PYTHONPATH=clients/python/src python3 -m unittest discover -s clients/python/tests
-step "python client: pip install into a fresh venv, then use it" sh -c '
-    rm -rf .run/venv && python3 -m venv .run/venv &&
-    .run/venv/bin/pip install -q ./clients/python &&
-    cd /tmp && "$OLDPWD/.run/venv/bin/python" -c "import pgstate; pgstate.Client().ping(); print(\"pgstate\", pgstate.__version__, \"installed and answering\")"'
+# The wheel is built from a fresh copy of the sources: an in-place build would leave build/ in the checkout,
+# and a stale build/lib would put files deleted since into the next wheel. pip fetches the build backend
+# (setuptools, wheel) from PyPI into an isolated build environment (the machine's python has no `wheel` for
+# --no-build-isolation); the venv's own pip builds it (a fresh machine's python3 has no pip module); installing the
+# wheel needs no index.
+step "python client: build a wheel, install it into a fresh venv, then use it" sh -c '
+    rm -rf .run/wheel .run/wheel-src .run/venv && mkdir -p .run && cp -r clients/python .run/wheel-src &&
+    rm -rf .run/wheel-src/build .run/wheel-src/src/*.egg-info &&
+    python3 -m venv .run/venv &&
+    .run/venv/bin/pip wheel -q --no-deps -w .run/wheel ./.run/wheel-src &&
+    .run/venv/bin/pip install -q --no-index --no-deps .run/wheel/pgstate-*.whl &&
+    cd /tmp && "$OLDPWD/.run/venv/bin/python" -c "
+import importlib.metadata, pgstate
+assert importlib.metadata.version(\"pgstate\") == pgstate.__version__, \"two versions\"
+assert pgstate.__file__.startswith(\"$OLDPWD/.run/venv/\"), pgstate.__file__
+pgstate.Client().ping()
+print(\"pgstate\", pgstate.__version__, \"installed from the wheel and answering\")" &&
+    "$OLDPWD/.run/venv/bin/pgstate" ping && "$OLDPWD/.run/venv/bin/python" -m pgstate --help >/dev/null'
 step "python client: counter example under contention" \
     env PYTHONPATH=clients/python/src python3 clients/python/examples/counter.py
 if [ -f clients/c/Makefile ]; then

@@ -5,162 +5,36 @@ Usage:
     gen_vectors.py              write proto-spec/vectors/*.json
     gen_vectors.py --check      regenerate in memory; exit 1 if any file on disk differs
     gen_vectors.py --self-test  re-decode every vector with an independent reference
-                                decoder, and check the hex examples in PROTOCOL.md
+                                decoder, check every outcome vector with an independent
+                                reference classifier, and check the hex examples in
+                                PROTOCOL.md
 
-Python 3 standard library only.  Frames are built here with struct.pack and the
-tiny helpers below; nothing is shared with any client or server implementation.
+Python 3 standard library only.  The codec vectors are listed here and the behaviour
+vectors (outcomes.json) in outcome_vectors.py; both build their frames with encoder.py
+(struct.pack).  reference_decoder.py and reference_classifier.py check them and import
+nothing of either; nothing is shared with any client or server implementation.
 The output is deterministic (fixed insertion order, 2-space indent, trailing
 newline, UTF-8 without escaping non-ASCII characters).
 """
 
 import argparse
-import calendar
 import json
 import os
 import re
-import struct
 import sys
+
+import outcome_vectors
+import reference_classifier
+from encoder import (CAP_CONDITIONAL_DELETE, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_ID_BYTES,
+                     DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_STATE_BYTES, FLAG_EXPECTED_REVISION, I64_MAX,
+                     SMALL_LIMITS, STATUS, TYPES, U64_MAX, bytes32, encode_message, frame, i64be, msg,
+                     str8, u8, u16be, u32be, u64be, us)
+from reference_decoder import REQ_NAMES, Incomplete, ProtoError, ref_decode
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC_DIR = os.path.dirname(HERE)
 VECTOR_DIR = os.path.join(SPEC_DIR, "vectors")
 PROTOCOL_MD = os.path.join(SPEC_DIR, "PROTOCOL.md")
-
-# --------------------------------------------------------------------------
-# Protocol constants
-# --------------------------------------------------------------------------
-
-HEADER_BYTES = 6
-
-DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024 + 4096  # 8392704
-DEFAULT_MAX_ID_BYTES = 255
-DEFAULT_MAX_STATE_BYTES = 8 * 1024 * 1024  # 8388608
-DEFAULT_MAX_IN_FLIGHT = 1024
-CAP_CONDITIONAL_DELETE = 0x1
-
-# Limits used by the vectors that exercise the size limits without megabytes
-# of hex.  They respect the invariant max_frame_bytes >= max_state_bytes + 4096.
-SMALL_LIMITS = {"max_frame_bytes": 16 + 4096, "max_state_bytes": 16}
-
-FLAG_EXPECTED_REVISION = 0x01
-
-TYPES = {
-    "HELLO": 0x01,
-    "PING": 0x02,
-    "LOAD": 0x03,
-    "UPSERT": 0x04,
-    "DELETE": 0x05,
-    "HELLO_OK": 0x81,
-    "OK": 0x82,
-    "RECORD": 0x83,
-    "NOT_FOUND": 0x84,
-    "CONFLICT": 0x85,
-    "ERROR": 0x86,
-}
-
-STATUS = {
-    100: "MALFORMED_FRAME",
-    101: "UNKNOWN_MESSAGE_TYPE",
-    102: "INVALID_ARGUMENT",
-    103: "FRAME_TOO_LARGE",
-    104: "UNSUPPORTED_VERSION",
-    105: "NOT_ALLOWED",
-    200: "UNAVAILABLE",
-    201: "OVERLOADED",
-    202: "SHUTTING_DOWN",
-    300: "OUTCOME_UNKNOWN",
-    500: "INTERNAL_ERROR",
-}
-
-U64_MAX = 2**64 - 1
-I64_MAX = 2**63 - 1
-
-# --------------------------------------------------------------------------
-# Encoding helpers (struct.pack only)
-# --------------------------------------------------------------------------
-
-
-def u8(v):
-    return struct.pack(">B", v)
-
-
-def u16be(v):
-    return struct.pack(">H", v)
-
-
-def u32be(v):
-    return struct.pack(">I", v)
-
-
-def u64be(v):
-    return struct.pack(">Q", v)
-
-
-def i64be(v):
-    return struct.pack(">q", v)
-
-
-def _raw(s):
-    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
-
-
-def str8(s):
-    b = _raw(s)
-    return u8(len(b)) + b
-
-
-def str16(s):
-    b = _raw(s)
-    return u16be(len(b)) + b
-
-
-def bytes32(b):
-    return u32be(len(b)) + bytes(b)
-
-
-def frame(type_code, flags, request_id, payload=b""):
-    """A whole frame: u32be length, then the 6-byte header, then the payload."""
-    body = u8(type_code) + u8(flags) + u32be(request_id) + payload
-    return u32be(len(body)) + body
-
-
-def encode_payload(m):
-    """Payload of a valid message described by a vector's "message" object."""
-    t = m["type"]
-    if t == "HELLO":
-        return (u8(len(m["versions"]))
-                + b"".join(u16be(v) for v in m["versions"])
-                + str8(m["client_name"]))
-    if t in ("PING", "OK", "NOT_FOUND"):
-        return b""
-    if t == "LOAD":
-        return str8(m["persistence_id"])
-    if t == "UPSERT":
-        return (str8(m["persistence_id"]) + u64be(m["expected_revision"])
-                + bytes32(bytes.fromhex(m["state_hex"])))
-    if t == "DELETE":
-        p = str8(m["persistence_id"])
-        if m["expected_revision"] is not None:
-            p += u64be(m["expected_revision"])
-        return p
-    if t == "HELLO_OK":
-        return (u16be(m["version"]) + str8(m["server_version"])
-                + u32be(m["max_frame_bytes"]) + u16be(m["max_id_bytes"])
-                + u32be(m["max_state_bytes"]) + u32be(m["max_in_flight"])
-                + u32be(m["capabilities"]))
-    if t == "RECORD":
-        return (u64be(m["revision"]) + i64be(m["updated_at_us"])
-                + bytes32(bytes.fromhex(m["state_hex"])))
-    if t == "CONFLICT":
-        return u64be(m["expected_revision"]) + u64be(m["actual_revision"])
-    if t == "ERROR":
-        return u16be(m["status"]) + str16(m["message"])
-    raise ValueError("unknown message type " + t)
-
-
-def encode_message(m):
-    return frame(TYPES[m["type"]], m["flags"], m["request_id"], encode_payload(m))
-
 
 # --------------------------------------------------------------------------
 # Vector constructors
@@ -206,17 +80,6 @@ def incomplete(name, description, data):
         "hex": bytes(data).hex(),
         "incomplete": True,
     }
-
-
-def msg(type_name, request_id, flags=0, **fields):
-    m = {"type": type_name, "request_id": request_id, "flags": flags}
-    m.update(fields)
-    return m
-
-
-def us(y, mo, d, h, mi, s, micro=0):
-    """Microseconds since 1970-01-01T00:00:00Z (may be negative)."""
-    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) * 1_000_000 + micro
 
 
 # --------------------------------------------------------------------------
@@ -656,155 +519,72 @@ def build():
             seen.add(n)
         doc = {"description": desc, "vectors": vectors}
         out[fname] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    doc = outcome_vectors.document()
+    for v in doc["vectors"] + doc["outcomes"] + doc["calls"]:
+        n = v["name"]
+        if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", n):
+            raise SystemExit("vector name not snake_case: " + n)
+        if n in seen:
+            raise SystemExit("duplicate vector name: " + n)
+        seen.add(n)
+    out[outcome_vectors.FILE_NAME] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     return out
 
 
-# --------------------------------------------------------------------------
-# Independent reference decoder (used by --self-test only).
-# Deliberately written without struct and without the encoder helpers above.
-# --------------------------------------------------------------------------
-
-
-class Incomplete(Exception):
-    pass
-
-
-class ProtoError(Exception):
-    def __init__(self, status, request_id):
-        super().__init__(status, request_id)
-        self.status = status
-        self.request_id = request_id
-
-
-class Reader:
-    def __init__(self, data, rid):
-        self.d, self.p, self.rid = data, 0, rid
-
-    def take(self, n):
-        if self.p + n > len(self.d):
-            raise ProtoError(100, self.rid)  # field runs past the end of the body
-        b = self.d[self.p:self.p + n]
-        self.p += n
-        return b
-
-    def uint(self, n):
-        return int.from_bytes(self.take(n), "big")
-
-    def sint64(self):
-        return int.from_bytes(self.take(8), "big", signed=True)
-
-    def text(self, n_len):
-        b = self.take(self.uint(n_len))
-        try:
-            return b.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtoError(100, self.rid)
-
-    def end(self):
-        if self.p != len(self.d):
-            raise ProtoError(100, self.rid)  # trailing bytes
-
-
-REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE"}
-RESP_NAMES = {0x81: "HELLO_OK", 0x82: "OK", 0x83: "RECORD", 0x84: "NOT_FOUND",
-              0x85: "CONFLICT", 0x86: "ERROR"}
-
-
-def ref_decode(data, direction, limits):
-    """Decode one frame from the start of data.
-
-    Returns the message dict; raises Incomplete or ProtoError(status, request_id).
-    Check order: length limits, completeness, request id, type, flags, payload
-    structure, argument rules (requests only).
-    """
-    max_frame = limits.get("max_frame_bytes", DEFAULT_MAX_FRAME_BYTES)
-    max_state = limits.get("max_state_bytes", DEFAULT_MAX_STATE_BYTES)
-    max_id = limits.get("max_id_bytes", DEFAULT_MAX_ID_BYTES)
-    if len(data) < 4:
-        raise Incomplete()
-    length = int.from_bytes(data[0:4], "big")
-    if length > max_frame:
-        raise ProtoError(103, 0)
-    if length < 6:
-        raise ProtoError(100, 0)
-    if len(data) < 4 + length:
-        raise Incomplete()
-    body = data[4:4 + length]
-    tcode, flags, rid = body[0], body[1], int.from_bytes(body[2:6], "big")
-    names = REQ_NAMES if direction == "request" else RESP_NAMES
-    if direction == "request" and rid == 0:
-        raise ProtoError(100, 0)
-    if tcode not in names:
-        raise ProtoError(101, rid)
-    t = names[tcode]
-    if direction == "response" and rid == 0 and t != "ERROR":
-        raise ProtoError(100, 0)
-    allowed_flags = 0x01 if t == "DELETE" else 0x00
-    if flags & ~allowed_flags:
-        raise ProtoError(100, rid)
-    r = Reader(body[6:], rid)
-    m = {"type": t, "request_id": rid, "flags": flags}
-    raw_id = None
-    if t == "HELLO":
-        n = r.uint(1)
-        if n == 0:
-            raise ProtoError(100, rid)
-        m["versions"] = [r.uint(2) for _ in range(n)]
-        m["client_name"] = r.text(1)
-    elif t == "LOAD":
-        raw_id = r.take(r.uint(1))
-    elif t == "UPSERT":
-        raw_id = r.take(r.uint(1))
-        m["expected_revision"] = r.uint(8)
-        m["state_hex"] = r.take(r.uint(4)).hex()
-    elif t == "DELETE":
-        raw_id = r.take(r.uint(1))
-        m["expected_revision"] = r.uint(8) if flags & 0x01 else None
-    elif t == "HELLO_OK":
-        m["version"] = r.uint(2)
-        m["server_version"] = r.text(1)
-        m["max_frame_bytes"] = r.uint(4)
-        m["max_id_bytes"] = r.uint(2)
-        m["max_state_bytes"] = r.uint(4)
-        m["max_in_flight"] = r.uint(4)
-        m["capabilities"] = r.uint(4)
-    elif t == "RECORD":
-        m["revision"] = r.uint(8)
-        m["updated_at_us"] = r.sint64()
-        m["state_hex"] = r.take(r.uint(4)).hex()
-    elif t == "CONFLICT":
-        m["expected_revision"] = r.uint(8)
-        m["actual_revision"] = r.uint(8)
-    elif t == "ERROR":
-        m["status"] = r.uint(2)
-        m["message"] = r.text(2)
-    r.end()
-    # ---- argument rules (INVALID_ARGUMENT) ----
-    if raw_id is not None:
-        if not 1 <= len(raw_id) <= max_id:
-            raise ProtoError(102, rid)
-        try:
-            pid = raw_id.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtoError(102, rid)
-        if any(ord(c) <= 0x1F or ord(c) == 0x7F for c in pid):
-            raise ProtoError(102, rid)
-        m["persistence_id"] = pid
-    if t == "UPSERT":
-        if m["expected_revision"] > 2**63 - 2:
-            raise ProtoError(102, rid)
-        if len(m["state_hex"]) // 2 > max_state:
-            raise ProtoError(102, rid)
-    if t == "DELETE" and m["expected_revision"] is not None and m["expected_revision"] > 2**63 - 1:
-        raise ProtoError(102, rid)
-    return m
+def self_test_outcomes(doc):
+    """Check outcomes.json against reference_classifier.py; a list of failures."""
+    failures = []
+    requests = {v["request"]: v for v in doc["vectors"]}
+    for v in doc["outcomes"]:
+        req = requests[v["request"]]
+        got = reference_classifier.classify(v["request"], req["message"], req["write"], doc["hello_ok"],
+                                            v["event"])
+        if got != (v["outcome"], v["connection"]):
+            failures.append("%s (outcomes): states %r, the reference classifier gives %r"
+                            % (v["name"], (v["outcome"], v["connection"]), got))
+        if v["outcome"]["class"] not in doc["classes"] or v["connection"] not in doc["connection"]:
+            failures.append(v["name"] + ": undocumented class or connection decision")
+    for v in doc["calls"]:
+        failures += reference_classifier.check_call(v, requests[v["request"]]["message"], doc["hello_ok"])
+    # Coverage: every data request kind meets every event of section 12.
+    for kind in outcome_vectors.DATA_KINDS:
+        mine = [v for v in doc["outcomes"] if v["request"] == kind]
+        events = {(v["event"]["kind"], v["event"].get("written")) for v in mine}
+        for want in [("connection_lost", False), ("connection_lost", True), ("timeout", False),
+                     ("timeout", True), ("response", None)]:
+            if want not in events:
+                failures.append("%s: no %s vector" % (kind, want))
+        statuses = set()
+        types = set()
+        for v in mine:
+            if v["event"]["kind"] != "response":
+                continue
+            data = bytes.fromhex(v["event"]["hex"])
+            if len(data) >= 10:
+                types.add(data[4])
+                if data[4] == 0x86 and int.from_bytes(data[6:10], "big") == requests[kind]["message"]["request_id"]:
+                    statuses.add(int.from_bytes(data[10:12], "big"))
+        missing = set(STATUS) - statuses
+        if missing:
+            failures.append("%s: no vector for status %s" % (kind, sorted(missing)))
+        if {s // 100 for s in statuses} < {0, 1, 2, 3, 4, 5, 6, 7}:
+            failures.append("%s: an unassigned status of some class is missing" % kind)
+        if not set(TYPES[t] for t in TYPES if TYPES[t] > 0x80) <= types:
+            failures.append("%s: a response type is missing" % kind)
+    return failures
 
 
 def self_test(texts):
     failures = []
     count = 0
+    outcome_count = 0
     all_vectors = {}
     for fname, text in texts.items():
+        if fname == outcome_vectors.FILE_NAME:
+            doc = json.loads(text)
+            outcome_failures = self_test_outcomes(doc)
+            failures += outcome_failures
+            outcome_count = len(doc["outcomes"]) + len(doc["calls"])
         for v in json.loads(text)["vectors"]:
             all_vectors[v["name"]] = v
             count += 1
@@ -852,8 +632,8 @@ def self_test(texts):
                 failures.append("PROTOCOL.md example for %s differs from the vector" % vname)
     for f in failures:
         print("FAIL:", f, file=sys.stderr)
-    print("self-test: %d vectors, %d PROTOCOL.md examples, %d failures"
-          % (count, doc_examples, len(failures)))
+    print("self-test: %d codec vectors, %d outcome vectors, %d PROTOCOL.md examples, %d failures"
+          % (count, outcome_count, doc_examples, len(failures)))
     return not failures
 
 

@@ -7,7 +7,8 @@ with a ``responder`` hook (per request: a canned frame, a delay, silence, or clo
 connection), with ``reverse_batch`` (answer every N requests in reverse order) and with
 ``hello_response`` (answer the HELLO with a canned frame and close).
 
-It is a test double, not a reference server: it encodes with the client's own codec.
+It is a test double, not a reference server: it speaks through the server half of the codec
+in server_codec.py, which shares the payload cursor and argument rules with the client.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
+import server_codec as sc
 from pgstate import InvalidArgument, ProtocolError, Status
 from pgstate import _protocol as p
 
@@ -36,7 +38,7 @@ class Delay:
 
 
 Action = Union[None, bytes, str, Delay]
-Responder = Callable[["FakeServer", p.Request], Action]
+Responder = Callable[["FakeServer", sc.Request], Action]
 
 
 class FakeServer:
@@ -58,7 +60,7 @@ class FakeServer:
         self.hello_response = hello_response
         self.close_after_hello = close_after_hello  # close the first N connections after HELLO_OK
         self.store: Dict[str, Tuple[int, bytes, int]] = {}  # id -> (revision, state, updated_at_us)
-        self.requests: List[Tuple[int, p.Request]] = []  # (connection number, request)
+        self.requests: List[Tuple[int, sc.Request]] = []  # (connection number, request)
         self.connections = 0
         self.max_outstanding = 0
         self._dir = tempfile.mkdtemp(prefix="pgstate-fake-")
@@ -143,9 +145,9 @@ class FakeServer:
         self.call_soon(drop)
 
     @property
-    def data_requests(self) -> List[p.Request]:
+    def data_requests(self) -> List[sc.Request]:
         """Every request received except HELLOs."""
-        return [r for _, r in self.requests if not isinstance(r, p.Hello)]
+        return [r for _, r in self.requests if not isinstance(r, sc.Hello)]
 
     # -- one connection ---------------------------------------------------------------------------
 
@@ -167,33 +169,33 @@ class FakeServer:
 
     # -- store semantics (PROTOCOL.md section 11) ------------------------------------------------
 
-    def answer(self, request: p.Request) -> bytes:
+    def answer(self, request: sc.Request) -> bytes:
         rid = request.request_id
-        if isinstance(request, p.Ping):
-            return p.encode_ok(rid)
-        if isinstance(request, p.Load):
+        if isinstance(request, sc.Ping):
+            return sc.encode_ok(rid)
+        if isinstance(request, sc.Load):
             current = self.store.get(request.persistence_id)
             if current is None:
-                return p.encode_not_found(rid)
-            return p.encode_record(rid, current[0], current[2], current[1])
-        if isinstance(request, p.Upsert):
+                return sc.encode_not_found(rid)
+            return sc.encode_record(rid, current[0], current[2], current[1])
+        if isinstance(request, sc.Upsert):
             current = self.store.get(request.persistence_id)
             actual = current[0] if current is not None else 0
             if actual != request.expected_revision:
-                return p.encode_conflict(rid, request.expected_revision, actual)
+                return sc.encode_conflict(rid, request.expected_revision, actual)
             now = int(time.time() * 1_000_000)
             self.store[request.persistence_id] = (actual + 1, request.state, now)
-            return p.encode_record(rid, actual + 1, now, request.state)
-        assert isinstance(request, p.Delete), request
+            return sc.encode_record(rid, actual + 1, now, request.state)
+        assert isinstance(request, sc.Delete), request
         current = self.store.get(request.persistence_id)
         actual = current[0] if current is not None else 0
         if request.expected_revision is None:
             self.store.pop(request.persistence_id, None)
-            return p.encode_ok(rid)
+            return sc.encode_ok(rid)
         if actual != request.expected_revision:
-            return p.encode_conflict(rid, request.expected_revision, actual)
+            return sc.encode_conflict(rid, request.expected_revision, actual)
         self.store.pop(request.persistence_id, None)
-        return p.encode_ok(rid)
+        return sc.encode_ok(rid)
 
 
 class _Conn:
@@ -228,17 +230,17 @@ class _Conn:
                 try:
                     frame = frames.next_frame()
                 except ProtocolError as exc:
-                    self.send(p.encode_error(0, exc.status or 100, exc.message), False)
+                    self.send(sc.encode_error(0, exc.status or 100, exc.message), False)
                     return
                 if frame is None:
                     break
                 try:
-                    request = p.decode_request(frame, server.limits)
+                    request = sc.decode_request(frame, server.limits)
                 except InvalidArgument as exc:
-                    self.send(p.encode_error(frame.request_id, Status.INVALID_ARGUMENT, exc.message), False)
+                    self.send(sc.encode_error(frame.request_id, Status.INVALID_ARGUMENT, exc.message), False)
                     continue
                 except ProtocolError as exc:
-                    self.send(p.encode_error(exc.request_id or 0, exc.status or 100, exc.message), False)
+                    self.send(sc.encode_error(exc.request_id or 0, exc.status or 100, exc.message), False)
                     if exc.status == Status.UNKNOWN_MESSAGE_TYPE:
                         continue
                     return
@@ -247,8 +249,8 @@ class _Conn:
                     if not await self.handshake(request):
                         return
                     continue
-                if isinstance(request, p.Hello):
-                    self.send(p.encode_error(request.request_id, Status.NOT_ALLOWED, "HELLO already received"),
+                if isinstance(request, sc.Hello):
+                    self.send(sc.encode_error(request.request_id, Status.NOT_ALLOWED, "HELLO already received"),
                               False)
                     return
                 self.received()
@@ -256,17 +258,17 @@ class _Conn:
                     return
                 await self.writer.drain()
 
-    async def handshake(self, request: p.Request) -> bool:
+    async def handshake(self, request: sc.Request) -> bool:
         server = self.server
-        if not isinstance(request, p.Hello):
-            self.send(p.encode_error(request.request_id, Status.NOT_ALLOWED, "first frame must be HELLO"), False)
+        if not isinstance(request, sc.Hello):
+            self.send(sc.encode_error(request.request_id, Status.NOT_ALLOWED, "first frame must be HELLO"), False)
             return False
         if server.hello_response is not None:
             self.send(server.hello_response, False)
             await self.writer.drain()
             return False
         lim = server.limits
-        self.send(p.encode_hello_ok(request.request_id, server.version, "fake-pgstated 0.0.1",
+        self.send(sc.encode_hello_ok(request.request_id, server.version, "fake-pgstated 0.0.1",
                                     lim.max_frame_bytes, lim.max_id_bytes, lim.max_state_bytes,
                                     lim.max_in_flight, server.capabilities), False)
         await self.writer.drain()
@@ -276,7 +278,7 @@ class _Conn:
             return False
         return True
 
-    def dispatch(self, request: p.Request) -> bool:
+    def dispatch(self, request: sc.Request) -> bool:
         """Answer (or schedule the answer to) one request; False to close the connection."""
         server = self.server
         action = server.responder(server, request) if server.responder is not None else None

@@ -20,22 +20,23 @@ from unittest import mock
 
 import pgstate
 from pgstate import aio
+import server_codec as sc
 from pgstate import _protocol as p
 from fake_server import CLOSE, SILENT, Delay, FakeServer
 
 TIMEOUT = 10.0  # generous default for calls that are expected to succeed
 
 
-def by_id(table: Dict[str, Any]) -> Callable[[FakeServer, p.Request], Any]:
+def by_id(table: Dict[str, Any]) -> Callable[[FakeServer, sc.Request], Any]:
     """A responder that looks the request's persistence id up in ``table`` (callables get the request)."""
-    def responder(server: FakeServer, request: p.Request) -> Any:
+    def responder(server: FakeServer, request: sc.Request) -> Any:
         action = table.get(getattr(request, "persistence_id", None))  # type: ignore[arg-type]
         return action(request) if callable(action) else action
     return responder
 
 
-def error(status: int, message: str = "") -> Callable[[p.Request], bytes]:
-    return lambda request: p.encode_error(request.request_id, status, message)
+def error(status: int, message: str = "") -> Callable[[sc.Request], bytes]:
+    return lambda request: sc.encode_error(request.request_id, status, message)
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
@@ -141,24 +142,38 @@ class SyncHandshakeTest(ServerCase):
             self.assertTrue(info.conditional_delete)
         self.assertFalse(c.connected)
         (conn, hello), = server.requests
-        self.assertIsInstance(hello, p.Hello)
+        self.assertIsInstance(hello, sc.Hello)
         self.assertEqual(hello.request_id, 1)
         self.assertEqual(hello.versions, (1,))
         self.assertEqual(hello.client_name, "pgstate-py/" + pgstate.__version__)
 
     def test_unsupported_version(self) -> None:
-        server = self.start(hello_response=p.encode_error(1, 104, "server speaks: 7"))
+        server = self.start(hello_response=sc.encode_error(1, 104, "server speaks: 7"))
         with self.assertRaises(pgstate.ProtocolError) as cm:
             pgstate.Client(server.path).connect()
         self.assertEqual(cm.exception.status, 104)
         self.assertEqual(cm.exception.message, "server speaks: 7")
 
     def test_connection_limit(self) -> None:
-        server = self.start(hello_response=p.encode_error(0, 201, "too many connections"))
+        server = self.start(hello_response=sc.encode_error(0, 201, "too many connections"))
         with self.assertRaises(pgstate.Unavailable) as cm:
             pgstate.Client(server.path).ping()
         self.assertEqual(cm.exception.status, 201)
         self.assertIn("too many connections", str(cm.exception))
+
+    def test_unusable_max_id_bytes_is_a_protocol_error(self) -> None:
+        # PROTOCOL.md 12.2 rule 6: max_id_bytes outside 1..255 is refused, never clamped.
+        for bad in (0, 256):
+            server = self.start(max_id_bytes=bad)
+            with self.assertRaises(pgstate.ProtocolError) as cm:
+                self.client(server).ping()
+            self.assertIn("max_id_bytes %d" % bad, str(cm.exception))
+            self.assertEqual(server.data_requests, [])
+        server = self.start(max_id_bytes=1)
+        c = self.client(server)
+        c.ping()
+        with self.assertRaises(pgstate.InvalidArgument):
+            c.load("ab")
 
     def test_server_choosing_an_unoffered_version(self) -> None:
         server = self.start(version=2)
@@ -275,13 +290,29 @@ class SyncOperationsTest(ServerCase):
         self.assertEqual(len(server.data_requests), 1)
 
     def test_conditional_delete_needs_the_capability(self) -> None:
+        # PROTOCOL.md 12.5: refused as an invalid argument before sending; the connection stays.
         server = self.start(capabilities=0)
         c = self.client(server)
-        with self.assertRaises(pgstate.Error) as cm:
+        with self.assertRaises(pgstate.InvalidArgument) as cm:
             c.delete("x", expected_revision=1)
-        self.assertIn("conditional delete", str(cm.exception))
+        self.assertIn("CONDITIONAL_DELETE", str(cm.exception))
+        self.assertEqual(server.data_requests, [])
+        self.assertTrue(c.connected)
         c.delete("x")
         self.assertEqual(len(server.data_requests), 1)
+        self.assertEqual(server.connections, 1)
+
+    def test_client_name_over_255_bytes_is_refused(self) -> None:
+        # PROTOCOL.md 12.5: a str8 field is never truncated.
+        with self.assertRaises(pgstate.InvalidArgument):
+            pgstate.Client("/nonexistent.sock", client_name="n" * 256)
+        with self.assertRaises(pgstate.InvalidArgument):
+            aio.AsyncClient("/nonexistent.sock", client_name="订" * 86)
+        server = self.start()
+        with pgstate.Client(server.path, client_name="n" * 255) as c:
+            c.ping()
+        hello = [r for _, r in server.requests if isinstance(r, sc.Hello)][0]
+        self.assertEqual(hello.client_name, "n" * 255)
 
 
 class SyncErrorMappingTest(ServerCase):
@@ -327,7 +358,7 @@ class SyncErrorMappingTest(ServerCase):
         self.assertEqual(server.connections, 1)
 
     def test_shutdown_notice_means_not_executed(self) -> None:
-        server = self.start(responder=by_id({"bye": lambda r: p.encode_error(0, 202, "shutting down")}))
+        server = self.start(responder=by_id({"bye": lambda r: sc.encode_error(0, 202, "shutting down")}))
         c = self.client(server)
         for call in (lambda: c.upsert("bye", 0, b""), lambda: c.delete("bye"), lambda: c.load("bye")):
             with self.assertRaises(pgstate.Unavailable) as cm:
@@ -337,56 +368,66 @@ class SyncErrorMappingTest(ServerCase):
         c.ping()
 
     def test_unexpected_response_type(self) -> None:
-        server = self.start(responder=by_id({"x": lambda r: p.encode_not_found(r.request_id)}))
+        server = self.start(responder=by_id({"x": lambda r: sc.encode_not_found(r.request_id)}))
         c = self.client(server)
         with self.assertRaises(pgstate.ProtocolError):
             c.upsert("x", 0, b"")
         self.assertFalse(c.connected)
 
     def test_conflict_answering_unconditional_delete(self) -> None:
-        server = self.start(responder=by_id({"x": lambda r: p.encode_conflict(r.request_id, 0, 1)}))
+        server = self.start(responder=by_id({"x": lambda r: sc.encode_conflict(r.request_id, 0, 1)}))
         with self.assertRaises(pgstate.ProtocolError):
             self.client(server).delete("x")
 
     def test_record_with_wrong_revision(self) -> None:
-        server = self.start(responder=by_id({"x": lambda r: p.encode_record(r.request_id, 5, 0, b"")}))
+        server = self.start(responder=by_id({"x": lambda r: sc.encode_record(r.request_id, 5, 0, b"")}))
         with self.assertRaises(pgstate.ProtocolError):
             self.client(server).upsert("x", 0, b"")
 
     def test_malformed_response(self) -> None:
-        server = self.start(responder=by_id({"x": lambda r: p.encode_ok(r.request_id)[:-6]
+        server = self.start(responder=by_id({"x": lambda r: sc.encode_ok(r.request_id)[:-6]
                                              + bytes.fromhex("820100000000")}))
         c = self.client(server)
         with self.assertRaises(pgstate.ProtocolError):
             c.load("x")
-        trailing = lambda r: (p.encode_not_found(r.request_id)[:3] + b"\x07"  # noqa: E731
-                              + p.encode_not_found(r.request_id)[4:] + b"\x00")
+        trailing = lambda r: (sc.encode_not_found(r.request_id)[:3] + b"\x07"  # noqa: E731
+                              + sc.encode_not_found(r.request_id)[4:] + b"\x00")
         server.responder = by_id({"y": trailing})
         with self.assertRaises(pgstate.ProtocolError) as cm:
             c.load("y")
         self.assertEqual(cm.exception.status, 100)
 
     def test_response_for_another_request_id(self) -> None:
-        server = self.start(responder=by_id({"x": lambda r: p.encode_not_found(r.request_id + 100)}))
+        server = self.start(responder=by_id({"x": lambda r: sc.encode_not_found(r.request_id + 100)}))
         with self.assertRaises(pgstate.ProtocolError):
             self.client(server).load("x")
 
     def test_oversized_response_frame(self) -> None:
         server = self.start(max_frame_bytes=5000, max_state_bytes=100,
-                            responder=by_id({"x": lambda r: p.encode_record(r.request_id, 1, 0, b"z" * 6000)}))
+                            responder=by_id({"x": lambda r: sc.encode_record(r.request_id, 1, 0, b"z" * 6000)}))
         with self.assertRaises(pgstate.ProtocolError) as cm:
             self.client(server).load("x")
         self.assertEqual(cm.exception.status, 103)
 
     def test_connection_level_error(self) -> None:
-        server = self.start(responder=by_id({"x": lambda r: p.encode_error(0, 103, "too large")}))
+        # 1xx with request id 0: the server found the client's stream malformed (12.2 rule 2).
+        server = self.start(responder=by_id({"x": lambda r: sc.encode_error(0, 103, "too large"),
+                                             "full": lambda r: sc.encode_error(0, 201, "too many")}))
         c = self.client(server)
-        with self.assertRaises(pgstate.Unavailable) as cm:
+        with self.assertRaises(pgstate.ProtocolError) as cm:
             c.load("x")
-        self.assertIsInstance(cm.exception.__cause__, pgstate.ProtocolError)
-        with self.assertRaises(pgstate.OutcomeUnknown):
+        self.assertEqual(cm.exception.status, 103)
+        self.assertFalse(c.connected)
+        with self.assertRaises(pgstate.ProtocolError):
             c.upsert("x", 0, b"")
+        # Any other id-0 ERROR ends the connection like a loss after the request was written.
+        with self.assertRaises(pgstate.Unavailable) as cm2:
+            c.load("full")
+        self.assertEqual(cm2.exception.status, 201)
+        with self.assertRaises(pgstate.OutcomeUnknown):
+            c.upsert("full", 0, b"")
         c.ping()
+        self.assertEqual(server.connections, 5)
 
 
 class SyncConnectionLossTest(ServerCase):
@@ -444,13 +485,43 @@ class SyncTimeoutTest(ServerCase):
         self.assertGreaterEqual(time.monotonic() - t0, 0.19)
         self.assertLess(time.monotonic() - t0, 2)
         self.assertIn("timed out", str(cm.exception))
-        self.assertFalse(c.connected)  # the stream is out of sync: dropped
+        self.assertTrue(c.connected)  # PROTOCOL.md 12.4: kept; the late answer would be discarded
         with self.assertRaises(pgstate.OutcomeUnknown):
             c.upsert("slow", 0, b"")
         with self.assertRaises(pgstate.Unavailable):
             c.load("slow")
         c.ping()
         self.assertEqual(c.upsert("fast", 0, b"").revision, 1)
+        self.assertEqual(server.connections, 1)
+
+    def test_late_answers_after_timeout_are_discarded(self) -> None:
+        server = self.start(responder=by_id({"late": Delay(0.3), "later": Delay(0.5)}))
+        server.store["late"] = (4, b"late", 0)
+        c = self.client(server, timeout=0.15)
+        with self.assertRaises(pgstate.Unavailable):
+            c.load("late")
+        with self.assertRaises(pgstate.OutcomeUnknown):
+            c.upsert("later", 0, b"")
+        self.assertIsNone(c.load("other"))  # its own answer, not the late RECORD of "late"
+        time.sleep(0.3)  # the late RECORD arrives while no call runs
+        self.assertIsNone(c.load("other"))
+        time.sleep(0.3)  # and the late answer of the upsert
+        c.ping()
+        self.assertEqual(server.connections, 1)
+        self.assertEqual(c._abandoned, set())
+
+    def test_timeout_before_sending_keeps_the_connection(self) -> None:
+        server = self.start()
+        c = self.client(server, timeout=0.2)
+        c.connect()
+        # The deadline passes before the first byte is written: withdrawn, not executed.
+        with mock.patch.object(c, "_remaining", side_effect=socket.timeout("timed out")):
+            with self.assertRaises(pgstate.Unavailable) as cm:
+                c.upsert("x", 0, b"")
+        self.assertIn("not sent", str(cm.exception))
+        self.assertTrue(c.connected)
+        self.assertEqual(server.data_requests, [])
+        c.ping()
 
     def test_handshake_timeout(self) -> None:
         d = tempfile.mkdtemp()
@@ -500,7 +571,7 @@ class AsyncBasicsTest(AsyncCase):
 
         self.run_async(main())
         hello = server.requests[0][1]
-        self.assertIsInstance(hello, p.Hello)
+        self.assertIsInstance(hello, sc.Hello)
         self.assertEqual((hello.request_id, hello.versions), (1, (1,)))
         self.assertEqual(server.connections, 1)
 
@@ -541,8 +612,8 @@ class AsyncBasicsTest(AsyncCase):
                 return exc
             raise AssertionError("no error")
 
-        s104 = self.start(hello_response=p.encode_error(1, 104, "no common version"))
-        s201 = self.start(hello_response=p.encode_error(0, 201, "too many connections"))
+        s104 = self.start(hello_response=sc.encode_error(1, 104, "no common version"))
+        s201 = self.start(hello_response=sc.encode_error(0, 201, "too many connections"))
         e104 = self.run_async(attempt(s104))
         e201 = self.run_async(attempt(s201))
         self.assertIsInstance(e104, pgstate.ProtocolError)
@@ -562,7 +633,7 @@ class AsyncBasicsTest(AsyncCase):
                 await c.ping()
 
         self.run_async(main())
-        self.assertEqual(server.data_requests, [p.Ping(2)])
+        self.assertEqual(server.data_requests, [sc.Ping(2)])
 
     def test_error_mapping(self) -> None:
         table = {"s%d" % status: error(status, "m") for status, _, _ in STATUS_TABLE}
@@ -688,7 +759,7 @@ class AsyncFailureTest(AsyncCase):
 
     def test_protocol_error_closes_and_fails_everyone(self) -> None:
         server = self.start(responder=by_id({
-            "hang": SILENT, "bad": lambda r: p.encode_not_found(r.request_id)}))
+            "hang": SILENT, "bad": lambda r: sc.encode_not_found(r.request_id)}))
 
         async def main() -> None:
             async with aio.AsyncClient(server.path) as c:
@@ -698,9 +769,10 @@ class AsyncFailureTest(AsyncCase):
                 with self.assertRaises(pgstate.ProtocolError):
                     await c.upsert("bad", 0, b"")  # NOT_FOUND cannot answer UPSERT
                 r = await asyncio.gather(hung_r, hung_w, return_exceptions=True)
-                self.assertIsInstance(r[0], pgstate.Unavailable)
-                self.assertIsInstance(r[1], pgstate.OutcomeUnknown)
-                self.assertIsInstance(r[1].__cause__, pgstate.ProtocolError)
+                # PROTOCOL.md 12.3: the stream cannot be trusted, every request is a protocol error.
+                self.assertIsInstance(r[0], pgstate.ProtocolError)
+                self.assertIsInstance(r[1], pgstate.ProtocolError)
+                self.assertIn("may or may not have been applied", str(r[1]))
                 await c.ping()
 
         self.run_async(main())
@@ -709,32 +781,32 @@ class AsyncFailureTest(AsyncCase):
     def test_malformed_and_unknown_id_responses(self) -> None:
         server = self.start(responder=by_id({
             "trailing": lambda r: bytes.fromhex("0000000784000000") + r.request_id.to_bytes(2, "big") + b"\x00",
-            "stranger": lambda r: p.encode_not_found(r.request_id + 1000)}))
+            "stranger": lambda r: sc.encode_not_found(r.request_id + 1000)}))
 
         async def main() -> None:
             async with aio.AsyncClient(server.path) as c:
                 with self.assertRaises(pgstate.ProtocolError) as cm:
                     await c.load("trailing")
                 self.assertEqual(cm.exception.status, 100)
-                with self.assertRaises(pgstate.Unavailable) as cm2:
+                with self.assertRaises(pgstate.ProtocolError) as cm2:
                     await c.load("stranger")
-                self.assertIsInstance(cm2.exception.__cause__, pgstate.ProtocolError)
+                self.assertIn("not in flight", str(cm2.exception))
                 await c.ping()
 
         self.run_async(main())
         self.assertEqual(server.connections, 3)
 
     def test_connection_level_error_fails_everyone(self) -> None:
-        server = self.start(responder=by_id({"hang": SILENT, "x": lambda r: p.encode_error(0, 100, "bad")}))
+        server = self.start(responder=by_id({"hang": SILENT, "x": lambda r: sc.encode_error(0, 100, "bad")}))
 
         async def main() -> None:
             async with aio.AsyncClient(server.path) as c:
                 hung = asyncio.ensure_future(c.upsert("hang", 0, b""))
                 await async_wait_until(lambda: len(server.data_requests) == 1, "it is received")
-                with self.assertRaises(pgstate.Unavailable) as cm:
+                with self.assertRaises(pgstate.ProtocolError) as cm:
                     await c.load("x")
-                self.assertEqual(cm.exception.__cause__.status, 100)  # type: ignore[union-attr]
-                with self.assertRaises(pgstate.OutcomeUnknown):
+                self.assertEqual(cm.exception.status, 100)
+                with self.assertRaises(pgstate.ProtocolError):
                     await hung
 
         self.run_async(main())
@@ -760,7 +832,7 @@ class AsyncFailureTest(AsyncCase):
         # ERROR 202 with request id 0 is the server's last frame: what it left unanswered
         # was not executed, writes included (PROTOCOL.md section 10).
         server = self.start(responder=by_id({
-            "hang": SILENT, "bye": lambda r: p.encode_error(0, 202, "shutting down")}))
+            "hang": SILENT, "bye": lambda r: sc.encode_error(0, 202, "shutting down")}))
 
         async def main() -> None:
             async with aio.AsyncClient(server.path) as c:

@@ -13,6 +13,9 @@ grouped by who is at fault, which is also what tells a caller whether to retry:
   LOAD before retrying).
 * A bug on one side or the other: :class:`ProtocolError` (the peers disagree about the
   protocol) and :class:`ServerError` (the server reported an internal fault on a read).
+
+Which one a call raises is decided by one classifier, :mod:`pgstate._outcomes`, after
+PROTOCOL.md section 12; each class of its section 12.1 is one exception here.
 """
 
 from __future__ import annotations
@@ -119,8 +122,9 @@ class InvalidArgument(Error, ValueError):
     the server's ``max_id_bytes`` in UTF-8, not encodable as UTF-8 or holds a control
     character (U+0000-U+001F, U+007F); a revision that is not an ``int`` or out of range
     (upsert 0..2^63-2, delete 0..2^63-1); a state that is not bytes-like or larger than the
-    server's ``max_state_bytes``. Also raised when the server answers 102. Nothing was
-    executed; retrying the same call fails again.
+    server's ``max_state_bytes``; a client name over 255 UTF-8 bytes (never truncated); a
+    conditional delete when the server did not announce CONDITIONAL_DELETE. Also raised
+    when the server answers 102. Nothing was executed; retrying the same call fails again.
     """
 
 
@@ -132,11 +136,11 @@ class Unavailable(Error):
 
     Raised when the daemon cannot be reached (socket missing, connection refused: the
     message names the socket path), for the statuses 2xx (200 UNAVAILABLE, 201 OVERLOADED,
-    202 SHUTTING_DOWN and unassigned 2xx codes), when the connection ends before a request
-    was sent, for every request -- writes included -- left unanswered by the server's
-    shutdown notice (ERROR 202 with request id 0: they were not executed), and for a read
-    (load, ping) that timed out or whose connection ended before the answer (reads are
-    safe to repeat).
+    202 SHUTTING_DOWN and unassigned 2xx codes), when the connection ends or the call
+    times out before a request was sent, for every request -- writes included -- left
+    unanswered by the server's shutdown notice (ERROR 202 with request id 0: they were not
+    executed), and for a read (load, ping) that timed out or whose connection ended before
+    the answer (reads are safe to repeat).
     """
 
 
@@ -146,9 +150,10 @@ class Unavailable(Error):
 class OutcomeUnknown(Error):
     """A write may or may not have been applied.
 
-    Raised for status 300 (and unassigned 3xx), for status 500 (and codes outside every
-    class) answering a write, and when the connection ends or the call times out after a
-    write was sent. Do not retry blindly: load the record first and compare revisions.
+    Raised for status 300 (and unassigned 3xx), for status 500 (and unassigned 5xx, and
+    codes outside every class) answering a write, and when the connection ends or the call
+    times out after a write was sent. Do not retry blindly: load the record first and
+    compare revisions.
     """
 
 
@@ -158,11 +163,13 @@ class OutcomeUnknown(Error):
 class ProtocolError(Error):
     """The client and the server disagree about the protocol: a bug on one side.
 
-    Raised for a malformed frame, a response of an unexpected type or request id, a frame
-    over the size limit, and for the statuses 1xx other than 102 (100 MALFORMED_FRAME,
-    101 UNKNOWN_MESSAGE_TYPE, 103 FRAME_TOO_LARGE, 104 UNSUPPORTED_VERSION, 105
-    NOT_ALLOWED). The connection is closed. If the call was a write whose answer was the
-    bad frame, its outcome is unknown: load before retrying.
+    Raised for a malformed frame, a response of an unexpected type or request id or with
+    contents that do not fit the request, a frame over the size limit, a HELLO_OK with
+    unusable limits (e.g. ``max_id_bytes`` outside 1..255), and for the statuses 1xx other
+    than 102 (100 MALFORMED_FRAME, 101 UNKNOWN_MESSAGE_TYPE, 103 FRAME_TOO_LARGE, 104
+    UNSUPPORTED_VERSION, 105 NOT_ALLOWED). The connection is closed (except after 101 and
+    unassigned 1xx codes), and every other call in flight on it raises ProtocolError too.
+    If the call was a write, its outcome is unknown: load before retrying.
     """
 
 

@@ -1,18 +1,20 @@
-"""Pure codec of the pgstate wire protocol v1 (proto-spec/PROTOCOL.md). No I/O.
+"""Pure codec of the client side of the pgstate wire protocol v1 (proto-spec/PROTOCOL.md). No I/O.
 
-Encoding: ``encode_hello``, ``encode_ping``, ``encode_load``, ``encode_upsert`` and
-``encode_delete`` build whole request frames (length prefix included) and check the
-argument rules of section 8 first (raising :class:`~pgstate.InvalidArgument`); the
-``encode_*`` functions of the response types do the same for the server side (used by
-tests and fakes). Every message type is also a frozen dataclass with ``encode()``.
+Encoding, the one API: ``encode_hello``, ``encode_ping``, ``encode_load``,
+``encode_upsert`` and ``encode_delete`` build whole request frames (length prefix
+included) and check the argument rules of section 8 first, raising
+:class:`~pgstate.InvalidArgument` before anything exists to send -- also for a ``str8``
+field longer than 255 bytes, which is never truncated (section 12.5).
 
 Decoding: feed received bytes to a :class:`FrameReader` and pull :class:`Frame` objects
 from it; it enforces ``max_frame_bytes`` as soon as the 4 length bytes are in and consumes
-nothing until a frame is complete. :func:`decode_response` (client side) and
-:func:`decode_request` (server side) turn a frame into a message dataclass, applying the
-checks of section 3.4 in order. Failures raise :class:`~pgstate.ProtocolError` (status
-100, 101 or 103) or, for the argument rules, :class:`~pgstate.InvalidArgument` (102), each
-with ``status`` and ``request_id`` set to what a server would answer.
+nothing until a frame is complete. :func:`decode_response` turns a frame into a response
+dataclass, applying the checks of section 3.4 in order; failures raise
+:class:`~pgstate.ProtocolError` (status 100, 101 or 103) with ``status`` and
+``request_id`` set to what a server would answer.
+
+The server half of the codec (decoding requests, encoding responses) is not shipped: the
+tests' fake server has it (``tests/server_codec.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass, field
-from typing import ClassVar, Dict, Final, FrozenSet, Iterator, Optional, Sequence, Tuple, Union
+from typing import ClassVar, Final, Iterator, Optional, Sequence, Union
 
 from ._errors import InvalidArgument, ProtocolError, Status
 
@@ -29,13 +31,11 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_ID_BYTES", "DEFAULT_MAX_STATE_BYTES",
     "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "FLAG_EXPECTED_REVISION",
     "MAX_REQUEST_ID", "MAX_UPSERT_EXPECTED_REVISION", "MAX_DELETE_EXPECTED_REVISION",
-    "MessageType", "Limits", "DEFAULT_LIMITS", "BytesLike", "Frame", "FrameReader",
-    "Hello", "Ping", "Load", "Upsert", "Delete", "Request",
+    "MAX_REVISION", "MessageType", "Limits", "DEFAULT_LIMITS", "BytesLike", "Frame", "FrameReader",
     "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "Response",
-    "encode_hello", "encode_ping", "encode_load", "encode_upsert", "encode_delete",
-    "encode_hello_ok", "encode_ok", "encode_record", "encode_not_found", "encode_conflict",
-    "encode_error", "decode_request", "decode_response", "allowed_responses",
+    "encode_hello", "encode_ping", "encode_load", "encode_upsert", "encode_delete", "decode_response",
     "check_persistence_id", "check_upsert_revision", "check_delete_revision", "check_state",
+    "check_client_name",
 ]
 
 # --- Constants ------------------------------------------------------------------------------
@@ -56,6 +56,8 @@ FLAG_EXPECTED_REVISION: Final = 0x01
 MAX_REQUEST_ID: Final = 2**32 - 1
 MAX_UPSERT_EXPECTED_REVISION: Final = 2**63 - 2  # the new revision must fit an i64
 MAX_DELETE_EXPECTED_REVISION: Final = 2**63 - 1
+MAX_REVISION: Final = 2**63 - 1  # revisions are positive i64
+MAX_STR8_BYTES: Final = 255
 
 _U8 = struct.Struct(">B")
 _U16 = struct.Struct(">H")
@@ -145,14 +147,6 @@ def _check_id_bytes(raw: bytes, max_id_bytes: int, request_id: Optional[int]) ->
             raise _invalid("persistence_id has a control character at byte %d" % i, request_id)
 
 
-def _decode_id_bytes(raw: bytes, max_id_bytes: int, request_id: int) -> str:
-    _check_id_bytes(raw, max_id_bytes, request_id)
-    try:
-        return raw.decode("utf-8")  # strict: rejects overlong forms, surrogates, truncation
-    except UnicodeDecodeError:
-        raise _invalid("persistence_id is not valid UTF-8", request_id) from None
-
-
 def check_upsert_revision(expected_revision: object) -> int:
     """Validate an upsert's expected revision: an ``int`` in 0..2^63-2."""
     if not _is_int(expected_revision):
@@ -186,12 +180,6 @@ def check_state(state: object, max_state_bytes: int = DEFAULT_MAX_STATE_BYTES) -
 # --- Frame encoding -------------------------------------------------------------------------
 
 
-def _frame(type_: int, flags: int, request_id: int, payload: bytes = b"") -> bytes:
-    if not 0 <= request_id <= MAX_REQUEST_ID:
-        raise ValueError("request_id %d is outside 0..2^32-1" % request_id)
-    return _HEADER.pack(HEADER_BYTES + len(payload), type_, flags, request_id) + payload
-
-
 def _request_frame(type_: int, flags: int, request_id: int, payload: bytes, limits: Limits) -> bytes:
     if not 1 <= request_id <= MAX_REQUEST_ID:
         raise ValueError("request_id %d is outside 1..2^32-1" % request_id)
@@ -199,24 +187,29 @@ def _request_frame(type_: int, flags: int, request_id: int, payload: bytes, limi
     if length > limits.max_frame_bytes:
         raise _invalid("request frame of %d bytes exceeds max_frame_bytes %d"
                        % (length, limits.max_frame_bytes))
-    return _frame(type_, flags, request_id, payload)
+    return _HEADER.pack(length, type_, flags, request_id) + payload
 
 
 def _str8(raw: bytes) -> bytes:
-    if len(raw) > 255:
-        raise ValueError("str8 field of %d bytes" % len(raw))
+    if len(raw) > MAX_STR8_BYTES:  # the argument checks come first; this is the last guard
+        raise _invalid("str8 field of %d bytes, more than %d" % (len(raw), MAX_STR8_BYTES))
     return _U8.pack(len(raw)) + raw
 
 
-def _text8(text: str) -> bytes:
-    return _str8(text.encode("utf-8"))
+def check_client_name(client_name: object) -> bytes:
+    """Validate a HELLO client name: a ``str`` of at most 255 UTF-8 bytes; return the bytes.
 
-
-def _text16(text: str) -> bytes:
-    raw = text.encode("utf-8")
-    if len(raw) > 0xFFFF:
-        raise ValueError("str16 field of %d bytes" % len(raw))
-    return _U16.pack(len(raw)) + raw
+    A longer name is refused (InvalidArgument), never truncated.
+    """
+    if not isinstance(client_name, str):
+        raise _invalid("client_name must be a str, not %s" % type(client_name).__name__)
+    try:
+        raw = client_name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _invalid("client_name %r is not encodable as UTF-8" % client_name) from None
+    if len(raw) > MAX_STR8_BYTES:
+        raise _invalid("client_name is %d bytes in UTF-8, more than %d" % (len(raw), MAX_STR8_BYTES))
+    return raw
 
 
 def _bytes32(data: bytes) -> bytes:
@@ -226,9 +219,10 @@ def _bytes32(data: bytes) -> bytes:
 def encode_hello(request_id: int, versions: Sequence[int] = (PROTOCOL_VERSION,),
                  client_name: str = "") -> bytes:
     """HELLO: the protocol versions the client speaks (1..255 of them) and a name for logs."""
-    if not 1 <= len(versions) <= 255:
-        raise ValueError("HELLO needs 1..255 versions")
-    payload = _U8.pack(len(versions)) + b"".join(_U16.pack(v) for v in versions) + _text8(client_name)
+    if not 1 <= len(versions) <= 255 or not all(_is_int(v) and 0 <= v <= 0xFFFF for v in versions):
+        raise _invalid("HELLO needs 1..255 versions, each 0..65535")
+    raw_name = check_client_name(client_name)
+    payload = _U8.pack(len(versions)) + b"".join(_U16.pack(v) for v in versions) + _str8(raw_name)
     return _request_frame(MessageType.HELLO, 0, request_id, payload, DEFAULT_LIMITS)
 
 
@@ -264,113 +258,13 @@ def encode_delete(request_id: int, persistence_id: str, expected_revision: Optio
                           _str8(raw_id) + _U64.pack(revision), limits)
 
 
-def encode_hello_ok(request_id: int, version: int, server_version: str, max_frame_bytes: int,
-                    max_id_bytes: int, max_state_bytes: int, max_in_flight: int,
-                    capabilities: int) -> bytes:
-    """HELLO_OK (server side)."""
-    payload = (_U16.pack(version) + _text8(server_version) + _U32.pack(max_frame_bytes)
-               + _U16.pack(max_id_bytes) + _U32.pack(max_state_bytes) + _U32.pack(max_in_flight)
-               + _U32.pack(capabilities))
-    return _frame(MessageType.HELLO_OK, 0, request_id, payload)
-
-
-def encode_ok(request_id: int) -> bytes:
-    """OK (server side)."""
-    return _frame(MessageType.OK, 0, request_id)
-
-
-def encode_record(request_id: int, revision: int, updated_at_us: int, state: bytes) -> bytes:
-    """RECORD (server side)."""
-    return _frame(MessageType.RECORD, 0, request_id,
-                  _U64.pack(revision) + _I64.pack(updated_at_us) + _bytes32(bytes(state)))
-
-
-def encode_not_found(request_id: int) -> bytes:
-    """NOT_FOUND (server side)."""
-    return _frame(MessageType.NOT_FOUND, 0, request_id)
-
-
-def encode_conflict(request_id: int, expected_revision: int, actual_revision: int) -> bytes:
-    """CONFLICT (server side)."""
-    return _frame(MessageType.CONFLICT, 0, request_id,
-                  _U64.pack(expected_revision) + _U64.pack(actual_revision))
-
-
-def encode_error(request_id: int, status: int, message: str = "") -> bytes:
-    """ERROR (server side); request id 0 when it belongs to no request."""
-    return _frame(MessageType.ERROR, 0, request_id, _U16.pack(status) + _text16(message))
-
-
-# --- Message dataclasses --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Hello:
-    request_id: int
-    versions: Tuple[int, ...]
-    client_name: str
-    TYPE: ClassVar[MessageType] = MessageType.HELLO
-    flags: ClassVar[int] = 0
-
-    def encode(self) -> bytes:
-        return encode_hello(self.request_id, self.versions, self.client_name)
-
-
-@dataclass(frozen=True)
-class Ping:
-    request_id: int
-    TYPE: ClassVar[MessageType] = MessageType.PING
-    flags: ClassVar[int] = 0
-
-    def encode(self) -> bytes:
-        return encode_ping(self.request_id)
-
-
-@dataclass(frozen=True)
-class Load:
-    request_id: int
-    persistence_id: str
-    TYPE: ClassVar[MessageType] = MessageType.LOAD
-    flags: ClassVar[int] = 0
-
-    def encode(self, limits: Limits = DEFAULT_LIMITS) -> bytes:
-        return encode_load(self.request_id, self.persistence_id, limits)
-
-
-@dataclass(frozen=True)
-class Upsert:
-    request_id: int
-    persistence_id: str
-    expected_revision: int
-    state: bytes = field(repr=False)
-    TYPE: ClassVar[MessageType] = MessageType.UPSERT
-    flags: ClassVar[int] = 0
-
-    def encode(self, limits: Limits = DEFAULT_LIMITS) -> bytes:
-        return encode_upsert(self.request_id, self.persistence_id, self.expected_revision,
-                             self.state, limits)
-
-
-@dataclass(frozen=True)
-class Delete:
-    request_id: int
-    persistence_id: str
-    expected_revision: Optional[int] = None  # None: unconditional
-    TYPE: ClassVar[MessageType] = MessageType.DELETE
-
-    @property
-    def flags(self) -> int:
-        return 0 if self.expected_revision is None else FLAG_EXPECTED_REVISION
-
-    def encode(self, limits: Limits = DEFAULT_LIMITS) -> bytes:
-        return encode_delete(self.request_id, self.persistence_id, self.expected_revision, limits)
-
-
-Request = Union[Hello, Ping, Load, Upsert, Delete]
+# --- Response dataclasses -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class HelloOk:
+    """HELLO_OK as decoded; whether its version and limits are usable is the handshake's check."""
+
     request_id: int
     version: int
     server_version: str
@@ -390,20 +284,12 @@ class HelloOk:
     def conditional_delete(self) -> bool:
         return bool(self.capabilities & CAP_CONDITIONAL_DELETE)
 
-    def encode(self) -> bytes:
-        return encode_hello_ok(self.request_id, self.version, self.server_version,
-                               self.max_frame_bytes, self.max_id_bytes, self.max_state_bytes,
-                               self.max_in_flight, self.capabilities)
-
 
 @dataclass(frozen=True)
 class Ok:
     request_id: int
     TYPE: ClassVar[MessageType] = MessageType.OK
     flags: ClassVar[int] = 0
-
-    def encode(self) -> bytes:
-        return encode_ok(self.request_id)
 
 
 @dataclass(frozen=True)
@@ -415,18 +301,12 @@ class RecordResponse:
     TYPE: ClassVar[MessageType] = MessageType.RECORD
     flags: ClassVar[int] = 0
 
-    def encode(self) -> bytes:
-        return encode_record(self.request_id, self.revision, self.updated_at_us, self.state)
-
 
 @dataclass(frozen=True)
 class NotFound:
     request_id: int
     TYPE: ClassVar[MessageType] = MessageType.NOT_FOUND
     flags: ClassVar[int] = 0
-
-    def encode(self) -> bytes:
-        return encode_not_found(self.request_id)
 
 
 @dataclass(frozen=True)
@@ -437,9 +317,6 @@ class Conflict:
     TYPE: ClassVar[MessageType] = MessageType.CONFLICT
     flags: ClassVar[int] = 0
 
-    def encode(self) -> bytes:
-        return encode_conflict(self.request_id, self.expected_revision, self.actual_revision)
-
 
 @dataclass(frozen=True)
 class ErrorResponse:
@@ -449,27 +326,8 @@ class ErrorResponse:
     TYPE: ClassVar[MessageType] = MessageType.ERROR
     flags: ClassVar[int] = 0
 
-    def encode(self) -> bytes:
-        return encode_error(self.request_id, self.status, self.message)
-
 
 Response = Union[HelloOk, Ok, RecordResponse, NotFound, Conflict, ErrorResponse]
-
-
-def allowed_responses(request: Request) -> FrozenSet[MessageType]:
-    """The response types that may answer ``request`` (PROTOCOL.md section 6); ERROR always may."""
-    return _ALLOWED[(request.TYPE, request.flags)]
-
-
-_ALLOWED: Final[Dict[Tuple[MessageType, int], FrozenSet[MessageType]]] = {
-    (MessageType.HELLO, 0): frozenset({MessageType.HELLO_OK, MessageType.ERROR}),
-    (MessageType.PING, 0): frozenset({MessageType.OK, MessageType.ERROR}),
-    (MessageType.LOAD, 0): frozenset({MessageType.RECORD, MessageType.NOT_FOUND, MessageType.ERROR}),
-    (MessageType.UPSERT, 0): frozenset({MessageType.RECORD, MessageType.CONFLICT, MessageType.ERROR}),
-    (MessageType.DELETE, 0): frozenset({MessageType.OK, MessageType.ERROR}),
-    (MessageType.DELETE, FLAG_EXPECTED_REVISION): frozenset(
-        {MessageType.OK, MessageType.CONFLICT, MessageType.ERROR}),
-}
 
 
 # --- Frame reading --------------------------------------------------------------------------
@@ -608,63 +466,12 @@ def _check_flags(frame: Frame, allowed: int) -> None:
             status=Status.MALFORMED_FRAME, request_id=frame.request_id)
 
 
-def decode_request(frame: Frame, limits: Limits = DEFAULT_LIMITS) -> Request:
-    """Decode a request frame (server side), checks 2-6 and 8 of PROTOCOL.md section 3.4.
-
-    (Check 1, the frame size, is the FrameReader's; check 7, the handshake state, is the
-    server's.) ``limits`` supplies ``max_id_bytes`` and ``max_state_bytes``.
-    """
-    rid = frame.request_id
-    if rid == 0:
-        raise ProtocolError("request id 0 is reserved", status=Status.MALFORMED_FRAME, request_id=0)
-    if frame.type not in _REQUEST_TYPES:
-        raise ProtocolError("unknown message type 0x%02x" % frame.type,
-                            status=Status.UNKNOWN_MESSAGE_TYPE, request_id=rid)
-    type_ = MessageType(frame.type)
-    _check_flags(frame, FLAG_EXPECTED_REVISION if type_ is MessageType.DELETE else 0)
-    c = _Cursor(frame)
-    if type_ is MessageType.HELLO:
-        count = c.u8("versions_count")
-        if count == 0:
-            raise c.malformed("versions_count is 0")
-        versions = tuple(c.u16("version") for _ in range(count))
-        client_name = c.text(c.str8_raw("client_name"), "client_name")
-        c.end()
-        return Hello(rid, versions, client_name)
-    if type_ is MessageType.PING:
-        c.end()
-        return Ping(rid)
-    raw_id = c.str8_raw("persistence_id")
-    if type_ is MessageType.LOAD:
-        c.end()
-        return Load(rid, _decode_id_bytes(raw_id, limits.max_id_bytes, rid))
-    if type_ is MessageType.UPSERT:
-        expected = c.u64("expected_revision")
-        state = c.take(c.u32("state length"), "state")
-        c.end()
-        pid = _decode_id_bytes(raw_id, limits.max_id_bytes, rid)
-        if expected > MAX_UPSERT_EXPECTED_REVISION:
-            raise _invalid("upsert expected_revision %d is outside 0..2^63-2" % expected, rid)
-        if len(state) > limits.max_state_bytes:
-            raise _invalid("state is %d bytes, more than max_state_bytes %d"
-                           % (len(state), limits.max_state_bytes), rid)
-        return Upsert(rid, pid, expected, state)
-    assert type_ is MessageType.DELETE, type_
-    conditional = bool(frame.flags & FLAG_EXPECTED_REVISION)
-    expected_opt = c.u64("expected_revision") if conditional else None
-    c.end()
-    pid = _decode_id_bytes(raw_id, limits.max_id_bytes, rid)
-    if expected_opt is not None and expected_opt > MAX_DELETE_EXPECTED_REVISION:
-        raise _invalid("delete expected_revision %d is outside 0..2^63-1" % expected_opt, rid)
-    return Delete(rid, pid, expected_opt)
-
-
 def decode_response(frame: Frame) -> Response:
     """Decode a response frame (client side): checks 4, 5 and 6 of PROTOCOL.md section 3.4,
     plus "a non-ERROR response with request id 0 is malformed".
 
-    Whether the response fits the request it answers is the caller's check
-    (:func:`allowed_responses`).
+    Whether the response fits the request it answers is the classifier's check
+    (:mod:`pgstate._outcomes`, PROTOCOL.md section 12.2).
     """
     rid = frame.request_id
     if frame.type not in _RESPONSE_TYPES:

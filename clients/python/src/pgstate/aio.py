@@ -7,20 +7,12 @@ from types import TracebackType
 from typing import Any, Dict, Optional, Set, Type
 
 from . import _protocol as p
-from ._common import (
-    CLIENT_NAME,
-    HELLO_REQUEST_ID,
-    SUPPORTED_VERSIONS,
-    Call,
-    PathLike,
-    check_hello_ok,
-    check_timeout,
-    closes_connection,
-    connect_error,
-    error_for_status,
-    resolve_socket_path,
-)
+from ._calls import Call, HelloCall, LoadCall, PingCall, UpsertCall, delete_call
+from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
+    resolve_socket_path
 from ._errors import Error, ProtocolError, Unavailable
+from ._outcomes import (Connection, EndReason, Ending, Received, after_ending, classify_lost, classify_received,
+                        classify_response, classify_timeout, ending_for, stray_ending)
 from ._record import Record
 
 __all__ = ["AsyncClient"]
@@ -63,6 +55,8 @@ class _Connection:
     ends -- not when the caller gives up, because the server still counts the request. A
     frame is handed to the transport whole (``write`` does not await), so a cancelled
     caller never leaves half a frame behind; its late response is read and discarded.
+    Every frame read goes through the classifier (:mod:`pgstate._outcomes`); this class
+    only routes it by request id and carries out the connection decision.
     """
 
     def __init__(self, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -81,31 +75,43 @@ class _Connection:
         self._task = asyncio.ensure_future(self._read_loop())
 
     @classmethod
-    async def open(cls, path: str, client_name: str) -> "_Connection":
+    async def open(cls, path: str, call: HelloCall) -> "_Connection":
         try:
             reader, writer = await asyncio.open_unix_connection(path)
         except OSError as exc:
             raise connect_error(path, exc) from exc
+        frames = p.FrameReader()
+        written = False
         try:
-            writer.write(p.encode_hello(HELLO_REQUEST_ID, SUPPORTED_VERSIONS, client_name))
+            writer.write(call.encode(HELLO_REQUEST_ID))
+            written = True
             await writer.drain()
-            frames = p.FrameReader()
-            frame = frames.next_frame()
-            while frame is None:
-                data = await reader.read(_RECV_BYTES)
-                if not data:
-                    raise Unavailable("pgstated at %s closed the connection during the handshake" % path)
-                frames.feed(data)
-                frame = frames.next_frame()
-            hello = check_hello_ok(p.decode_response(frame))
-        except OSError as exc:
-            writer.close()
-            raise Unavailable("handshake with pgstated at %s failed: %s" % (path, exc)) from exc
+            received = await cls._first_frame(reader, frames)
+            outcome = classify_received(call, HELLO_REQUEST_ID, received, p.DEFAULT_LIMITS)
+        except (OSError, EOFError) as exc:
+            outcome = classify_lost(call, written, exc)
         except BaseException:
             writer.close()
             raise
+        if outcome.connection is not Connection.KEEP:
+            writer.close()
+        hello: p.HelloOk = outcome.value()
         frames.max_frame_bytes = hello.max_frame_bytes
         return cls(path, reader, writer, hello, frames)
+
+    @staticmethod
+    async def _first_frame(reader: asyncio.StreamReader, frames: p.FrameReader) -> Received:
+        while True:
+            try:
+                frame = frames.next_frame()
+                if frame is not None:
+                    return p.decode_response(frame)
+            except ProtocolError as exc:
+                return exc
+            data = await reader.read(_RECV_BYTES)
+            if not data:
+                raise EOFError("pgstated closed the connection during the handshake")
+            frames.feed(data)
 
     @property
     def usable(self) -> bool:
@@ -136,7 +142,8 @@ class _Connection:
         # From here on the slot belongs to a pending entry or is released at once.
         if not self.usable:
             self._slots.release()
-            raise _NotSent(call.connection_lost(False, self._cause))
+            cause = self._cause or Unavailable("pgstated is shutting down this connection")
+            raise _NotSent(classify_lost(call, False, cause).error)  # type: ignore[arg-type]
         rid = self._take_request_id()
         try:
             frame = call.encode(rid, self.hello)
@@ -151,14 +158,14 @@ class _Connection:
             try:
                 await self._writer.drain()
             except ConnectionError as exc:
-                self._shutdown(exc)
+                self._shutdown(Ending(EndReason.LOST, exc))
             return await entry.future
         except asyncio.CancelledError:
             entry.future.cancel()  # the answer will be read and discarded
             raise
 
-    def close(self, cause: Optional[BaseException] = None) -> None:
-        self._shutdown(cause if cause is not None else Unavailable("the client closed the connection"))
+    def close(self) -> None:
+        self._shutdown(Ending(EndReason.LOST, Unavailable("the client closed the connection")))
         if not self._task.done():
             self._task.cancel()
 
@@ -169,79 +176,73 @@ class _Connection:
         except (OSError, asyncio.CancelledError):
             pass
 
-    def _shutdown(self, cause: BaseException) -> None:
-        """Close the connection and fail every outstanding request (PROTOCOL.md section 10)."""
+    def _shutdown(self, ending: Ending) -> None:
+        """Close the connection and fail every request in flight as ``ending`` says (section 12.3)."""
         if self._closed:
             return
         self._closed = True
-        self._cause = cause
+        self._cause = ending.cause
         self._writer.close()
         pending, self._pending = self._pending, {}
         for entry in pending.values():
             if not entry.future.done():
-                entry.future.set_exception(entry.call.connection_lost(entry.written, cause))
+                error = after_ending(entry.call, ending, entry.written).error
+                assert error is not None
+                entry.future.set_exception(error)
             self._slots.release()  # wakes a waiting caller, which sees the connection closed
 
     async def _read_loop(self) -> None:
         try:
-            cause = await self._read_until_failure()
+            ending = await self._read_until_ended()
         except asyncio.CancelledError:
-            self._shutdown(Unavailable("the client closed the connection"))
+            self._shutdown(Ending(EndReason.LOST, Unavailable("the client closed the connection")))
             raise
-        self._shutdown(cause)
+        self._shutdown(ending)
 
-    async def _read_until_failure(self) -> BaseException:
-        """Read and dispatch responses until the connection ends; return why it ended."""
+    async def _read_until_ended(self) -> Ending:
+        """Read and dispatch frames until the connection ends; return how it ended."""
         try:
             while not self._closed:
                 data = await self._reader.read(_RECV_BYTES)
                 if not data:
-                    return Unavailable("pgstated closed the connection")
+                    return Ending(EndReason.LOST, Unavailable("pgstated closed the connection"))
                 self._frames.feed(data)
-                for frame in self._frames:
-                    self._dispatch(p.decode_response(frame))
-                    if self._closed:
-                        break
-            return self._cause or Unavailable("the connection was closed")
-        except ProtocolError as exc:
-            # The request the bad frame answers (if any) gets the ProtocolError itself.
-            entry = self._pending.pop(exc.request_id, None) if exc.request_id else None
-            if entry is not None:
-                self._slots.release()
-                if not entry.future.done():
-                    entry.future.set_exception(exc)
-            return exc
-        except (OSError, EOFError) as exc:  # the transport failed
-            return exc
+                while not self._closed:
+                    try:
+                        frame = self._frames.next_frame()
+                        if frame is None:
+                            break
+                        received: Received = p.decode_response(frame)
+                    except ProtocolError as exc:
+                        received = exc
+                    self._dispatch(received)
+            return Ending(EndReason.LOST, self._cause or Unavailable("the connection was closed"))
+        except OSError as exc:  # the transport failed
+            return Ending(EndReason.LOST, exc)
 
-    def _dispatch(self, response: p.Response) -> None:
-        rid = response.request_id
-        if rid == 0:
-            # Only ERROR may carry id 0 (decode_response checks): a connection-level error,
-            # after which the server closes.
-            assert isinstance(response, p.ErrorResponse)
-            self._shutdown(error_for_status(response.status, response.message, 0, False))
+    def _dispatch(self, received: Received) -> None:
+        """Route one frame by request id to the classifier and carry out its decision."""
+        ending = ending_for(received)
+        if ending is not None:
+            self._shutdown(ending)
             return
-        entry = self._pending.pop(rid, None)
+        assert not isinstance(received, ProtocolError)
+        entry = self._pending.pop(received.request_id, None)
         if entry is None:
-            raise ProtocolError("response to request id %d, which is not in flight" % rid, request_id=rid)
+            self._shutdown(stray_ending(received))
+            return
         self._slots.release()
-        if isinstance(response, p.ErrorResponse) and closes_connection(response):
+        outcome = classify_response(entry.call, received, self.hello.limits)
+        if not entry.future.done():  # else the caller gave up (timeout, cancellation): discarded
+            if outcome.error is not None:
+                entry.future.set_exception(outcome.error)
+            else:
+                entry.future.set_result(outcome.result)
+        if outcome.connection is Connection.DRAIN:
             self._draining = True
-        try:
-            result = entry.call.result(response)
-        except ProtocolError as exc:
-            if not entry.future.done():
-                entry.future.set_exception(exc)
-            if not isinstance(response, p.ErrorResponse):
-                # The response does not fit its request: close, failing everything else.
-                raise ProtocolError(exc.message) from exc
-        except Error as exc:
-            if not entry.future.done():
-                entry.future.set_exception(exc)
-        else:
-            if not entry.future.done():
-                entry.future.set_result(result)
+        elif outcome.connection is Connection.DROP:
+            assert outcome.ending is not None
+            self._shutdown(outcome.ending)
 
 
 class AsyncClient:
@@ -271,7 +272,7 @@ class AsyncClient:
                  client_name: str = CLIENT_NAME) -> None:
         self._path = resolve_socket_path(socket_path)
         self._timeout = check_timeout(timeout)
-        self._client_name = client_name
+        self._hello_call = hello_call(client_name, self._path)
         self._conn: Optional[_Connection] = None
         self._all: Set[_Connection] = set()
         self._connect_lock: Optional[asyncio.Lock] = None  # made on the loop, see _connection()
@@ -331,11 +332,11 @@ class AsyncClient:
 
     async def ping(self) -> None:
         """Check that pgstated answers."""
-        await self._run(Call.ping())
+        await self._run(PingCall())
 
     async def load(self, persistence_id: str) -> Optional[Record]:
         """The current record of ``persistence_id``, or None if there is none."""
-        result: Optional[Record] = await self._run(Call.load(persistence_id))
+        result: Optional[Record] = await self._run(LoadCall(persistence_id))
         return result
 
     async def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike) -> Record:
@@ -344,7 +345,7 @@ class AsyncClient:
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
         the record does not exist); nothing was changed then.
         """
-        result: Record = await self._run(Call.upsert(persistence_id, expected_revision, state))
+        result: Record = await self._run(UpsertCall(persistence_id, expected_revision, state))
         return result
 
     async def delete(self, persistence_id: str, expected_revision: Optional[int] = None) -> None:
@@ -354,7 +355,7 @@ class AsyncClient:
         record is deleted only if its revision is ``expected_revision`` (with 0: succeed only
         if there is no record), else ConcurrencyError is raised and nothing is changed.
         """
-        await self._run(Call.delete(persistence_id, expected_revision))
+        await self._run(delete_call(persistence_id, expected_revision))
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -369,7 +370,7 @@ class AsyncClient:
             if conn is not None and conn.usable:
                 return conn
             self._forget_closed()
-            conn = await _Connection.open(self._path, self._client_name)
+            conn = await _Connection.open(self._path, self._hello_call)
             self._conn = conn
             self._all.add(conn)
             return conn
@@ -394,4 +395,6 @@ class AsyncClient:
         try:
             return await asyncio.wait_for(self._attempt(call, progress), self._timeout)
         except asyncio.TimeoutError:
-            raise call.timed_out(progress.written, self._timeout) from None
+            outcome = classify_timeout(call, progress.written, self._timeout)
+            assert outcome.error is not None
+            raise outcome.error from None

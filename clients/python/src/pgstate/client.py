@@ -1,44 +1,23 @@
-"""The blocking client: one Unix socket, one request at a time."""
+"""The blocking client: one Unix socket, one call at a time."""
 
 from __future__ import annotations
 
 import socket
 import time
 from types import TracebackType
-from typing import Any, Optional, Type
+from typing import Any, Optional, Set, Type
 
 from . import _protocol as p
-from ._common import (
-    CLIENT_NAME,
-    HELLO_REQUEST_ID,
-    SUPPORTED_VERSIONS,
-    Call,
-    PathLike,
-    check_hello_ok,
-    check_timeout,
-    closes_connection,
-    connect_error,
-    error_for_status,
-    resolve_socket_path,
-)
-from ._errors import Error, ProtocolError, Unavailable
+from ._calls import Call, LoadCall, PingCall, UpsertCall, delete_call
+from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
+    resolve_socket_path
+from ._errors import ProtocolError
+from ._outcomes import Connection, Outcome, Received, classify_lost, classify_received, classify_timeout
 from ._record import Record
 
 __all__ = ["Client"]
 
 _RECV_BYTES = 256 * 1024
-
-
-def _peer_closed(sock: socket.socket) -> bool:
-    """Whether an idle connection is unusable: EOF, an error, or bytes nobody asked for."""
-    try:
-        sock.settimeout(0.0)  # non-blocking peek; each call sets its own timeout afterwards
-        sock.recv(1, socket.MSG_PEEK)
-    except (BlockingIOError, InterruptedError):
-        return False  # nothing to read: the connection looks alive
-    except OSError:
-        return True
-    return True
 
 
 class Client:
@@ -53,25 +32,27 @@ class Client:
 
     **Connection:** ``with Client(...)`` (or :meth:`connect`) connects and performs the
     handshake. A Client that is not connected -- never connected, closed with
-    :meth:`close`, or dropped after an error -- connects lazily on the next call. The
-    connection is dropped after a timeout (the stream is no longer in sync), after a
-    protocol error and after an ERROR status with which the server closes; the call that
-    saw it raises, the next call reconnects.
+    :meth:`close`, or dropped -- connects lazily on the next call. The connection is
+    dropped as PROTOCOL.md section 12.3 says: after a protocol error, after an ERROR
+    status with which the server closes, when it is lost, and when the server drains it
+    for shutdown; the call that saw it raises, the next call reconnects.
 
     **Timeouts:** a call that times out raises :class:`~pgstate.Unavailable` for a read
-    (``load``, ``ping``) or a write that was not sent yet, and
-    :class:`~pgstate.OutcomeUnknown` for a write that was sent (it may have been applied).
+    (``load``, ``ping``) or a write that was not sent, and :class:`~pgstate.OutcomeUnknown`
+    for a write that was sent (it may have been applied). The connection stays usable:
+    the late answer is read and discarded by a later call.
     """
 
     def __init__(self, socket_path: Optional[PathLike] = None, timeout: Optional[float] = None, *,
                  client_name: str = CLIENT_NAME) -> None:
         self._path = resolve_socket_path(socket_path)
         self._timeout = check_timeout(timeout)
-        self._client_name = client_name
+        self._hello_call = hello_call(client_name, self._path)
         self._sock: Optional[socket.socket] = None
         self._reader = p.FrameReader()
         self._hello: Optional[p.HelloOk] = None
         self._next_id = HELLO_REQUEST_ID
+        self._abandoned: Set[int] = set()  # requests that timed out after being sent
 
     # -- properties ------------------------------------------------------------------------------
 
@@ -120,6 +101,7 @@ class Client:
         sock, self._sock = self._sock, None
         self._hello = None
         self._reader = p.FrameReader()
+        self._abandoned = set()
         if sock is not None:
             try:
                 sock.close()
@@ -130,11 +112,11 @@ class Client:
 
     def ping(self) -> None:
         """Check that pgstated answers."""
-        self._run(Call.ping())
+        self._run(PingCall())
 
     def load(self, persistence_id: str) -> Optional[Record]:
         """The current record of ``persistence_id``, or None if there is none."""
-        result: Optional[Record] = self._run(Call.load(persistence_id))
+        result: Optional[Record] = self._run(LoadCall(persistence_id))
         return result
 
     def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike) -> Record:
@@ -143,7 +125,7 @@ class Client:
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
         the record does not exist); nothing was changed then.
         """
-        result: Record = self._run(Call.upsert(persistence_id, expected_revision, state))
+        result: Record = self._run(UpsertCall(persistence_id, expected_revision, state))
         return result
 
     def delete(self, persistence_id: str, expected_revision: Optional[int] = None) -> None:
@@ -154,7 +136,7 @@ class Client:
         ``expected_revision`` (with 0: succeed only if there is no record), else
         ConcurrencyError is raised and nothing is changed.
         """
-        self._run(Call.delete(persistence_id, expected_revision))
+        self._run(delete_call(persistence_id, expected_revision))
 
     # -- internals --------------------------------------------------------------------------------
 
@@ -179,45 +161,67 @@ class Client:
             sock.close()
             raise connect_error(self._path, exc) from exc
         self._sock = sock
-        self._next_id = HELLO_REQUEST_ID
-        try:
-            sock.settimeout(self._remaining(deadline))
-            sock.sendall(p.encode_hello(HELLO_REQUEST_ID, SUPPORTED_VERSIONS, self._client_name))
-            self._hello = check_hello_ok(self._read_frame(deadline))
-        except socket.timeout as exc:
-            self.close()
-            raise Unavailable("handshake with pgstated at %s timed out" % self._path) from exc
-        except (OSError, EOFError) as exc:
-            self.close()
-            raise Unavailable("handshake with pgstated at %s failed: %s" % (self._path, exc)) from exc
-        except Error:
-            self.close()
-            raise
-        self._reader.max_frame_bytes = self._hello.max_frame_bytes
+        # The handshake is an ordinary exchange, classified like every other; any failure drops.
+        hello: p.HelloOk = self._exchange(self._hello_call, HELLO_REQUEST_ID,
+                                          self._hello_call.encode(HELLO_REQUEST_ID), p.DEFAULT_LIMITS, deadline)
+        self._hello = hello
+        self._reader.max_frame_bytes = hello.max_frame_bytes
         self._next_id = HELLO_REQUEST_ID + 1
 
     def _ensure_connected(self, deadline: Optional[float]) -> None:
-        sock = self._sock
-        if sock is not None and _peer_closed(sock):
-            # Nothing is outstanding, so anything readable means the server has closed (or is
-            # about to): e.g. the daemon restarted. Reconnect rather than fail the next call.
+        if self._sock is not None and not self._idle_connection_usable():
             self.close()
         if self._sock is None:
             self._connect(deadline)
 
-    def _take_request_id(self) -> int:
-        rid = self._next_id
-        self._next_id = rid + 1 if rid < p.MAX_REQUEST_ID else 1
-        return rid
+    def _idle_connection_usable(self) -> bool:
+        """Read what arrived while no call was running: the late answers of abandoned calls are
+        discarded; anything else (EOF, the server's last frame, a stray frame) ends the connection,
+        which is then replaced before anything is sent (e.g. the daemon restarted)."""
+        sock = self._sock
+        assert sock is not None and self._hello is not None
+        sock.settimeout(0.0)
+        while True:
+            try:
+                data = sock.recv(_RECV_BYTES)
+            except (BlockingIOError, InterruptedError):
+                break  # nothing more to read
+            except OSError:
+                return False
+            if not data:
+                return False
+            self._reader.feed(data)
+        try:
+            for frame in self._reader:
+                if frame.request_id not in self._abandoned:
+                    return False
+                self._abandoned.discard(frame.request_id)
+        except ProtocolError:
+            return False
+        # The server counts abandoned requests until it has answered them.
+        return len(self._abandoned) < self._hello.max_in_flight
 
-    def _read_frame(self, deadline: Optional[float]) -> p.Response:
-        """Read one response frame. Raises OSError/socket.timeout, ProtocolError, or EOFError."""
+    def _take_request_id(self) -> int:
+        while True:
+            rid = self._next_id
+            self._next_id = rid + 1 if rid < p.MAX_REQUEST_ID else 1
+            if rid not in self._abandoned:
+                return rid
+
+    def _receive(self, deadline: Optional[float]) -> Received:
+        """The next frame, decoded, or the ProtocolError that decoding it raised.
+
+        Raises socket.timeout, OSError or EOFError from the transport.
+        """
         sock = self._sock
         assert sock is not None
         while True:
-            frame = self._reader.next_frame()
-            if frame is not None:
-                return p.decode_response(frame)
+            try:
+                frame = self._reader.next_frame()
+                if frame is not None:
+                    return p.decode_response(frame)
+            except ProtocolError as exc:
+                return exc
             sock.settimeout(self._remaining(deadline))
             data = sock.recv(_RECV_BYTES)
             if not data:
@@ -227,37 +231,43 @@ class Client:
     def _run(self, call: Call) -> Any:
         deadline = self._deadline()
         self._ensure_connected(deadline)
-        assert self._sock is not None and self._hello is not None
+        assert self._hello is not None
         rid = self._take_request_id()
-        frame = call.encode(rid, self._hello)
-        written = False
+        frame = call.encode(rid, self._hello)  # refuses bad arguments before anything is sent
+        return self._exchange(call, rid, frame, self._hello.limits, deadline)
+
+    def _exchange(self, call: Call, rid: int, frame: bytes, limits: p.Limits,
+                  deadline: Optional[float]) -> Any:
+        """Send ``call`` as request ``rid``, wait for its outcome, carry out the connection
+        decision, and return the result or raise the error."""
+        sock = self._sock
+        assert sock is not None
+        data = memoryview(frame)
+        sent = 0
+        outcome: Outcome
         try:
-            self._sock.settimeout(self._remaining(deadline))
-            self._sock.sendall(frame)
-            written = True
+            while sent < len(data):
+                sock.settimeout(self._remaining(deadline))
+                sent += sock.send(data[sent:])
             while True:
-                response = self._read_frame(deadline)
-                if response.request_id == rid:
-                    break
-                if isinstance(response, p.ErrorResponse) and response.request_id == 0:
-                    cause = error_for_status(response.status, response.message, 0, False)
-                    raise call.connection_lost(True, cause)
-                raise ProtocolError("response to request id %d, which is not in flight" % response.request_id,
-                                    request_id=response.request_id)
+                received = self._receive(deadline)
+                if not isinstance(received, ProtocolError) and received.request_id in self._abandoned:
+                    self._abandoned.discard(received.request_id)  # a late answer: discarded
+                    continue
+                outcome = classify_received(call, rid, received, limits)
+                break
         except socket.timeout:
-            self.close()
-            raise call.timed_out(written, self._timeout) from None
+            if 0 < sent < len(data):
+                # Part of the frame is out and this client cannot finish it later: close, so the
+                # server drops the partial frame (PROTOCOL.md section 12.4: lost, not written).
+                outcome = classify_lost(call, False, TimeoutError("timed out writing the request"))
+            else:
+                outcome = classify_timeout(call, sent == len(data), self._timeout)
+                if sent and outcome.connection is Connection.KEEP:
+                    self._abandoned.add(rid)
         except (OSError, EOFError) as exc:
+            outcome = classify_lost(call, sent == len(data), exc)
+        if outcome.connection is not Connection.KEEP:
+            # DROP, and DRAIN too: nothing else of this caller's is in flight to wait for.
             self.close()
-            raise call.connection_lost(written, exc)
-        except Error:
-            self.close()
-            raise
-        if isinstance(response, p.ErrorResponse) and closes_connection(response):
-            self.close()
-        try:
-            return call.result(response)
-        except ProtocolError:
-            if not isinstance(response, p.ErrorResponse):  # it does not fit its request: out of sync
-                self.close()
-            raise
+        return outcome.value()

@@ -1,0 +1,247 @@
+"""One class per kind of request: its arguments, its frame, and what fits as its answer.
+
+A call checks the arguments it can check without a server when it is made, the rest
+against the server's HELLO_OK when it is encoded (PROTOCOL.md section 12.5: nothing is
+sent for a refused call), and turns a non-ERROR response into an
+:class:`~pgstate._outcomes.Outcome` (rules 4, 6 and 7 of section 12.2). Everything else
+about an answer -- ERROR statuses, request ids, endings, timeouts -- is the classifier's
+(:mod:`pgstate._outcomes`), shared by every kind.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import ClassVar, Optional, Tuple, Union
+
+from . import _protocol as p
+from ._errors import ConcurrencyError, InvalidArgument, ProtocolError, Status
+from ._outcomes import Connection, Outcome, OutcomeClass, protocol_error, result
+from ._record import Record, datetime_from_us
+
+__all__ = ["Call", "HelloCall", "PingCall", "LoadCall", "UpsertCall", "DeleteCall", "ConditionalDeleteCall",
+           "delete_call"]
+
+
+class Call(abc.ABC):
+    """A request of one kind, before and after it is sent."""
+
+    kind: ClassVar[str]       # as in outcomes.json
+    is_write: ClassVar[bool]  # UPSERT and DELETE: a lost answer leaves the outcome unknown
+    is_handshake: ClassVar[bool] = False
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """For messages: ``"upsert of 'order-1'"``."""
+
+    @abc.abstractmethod
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        """The request frame, checked against what the server announced (InvalidArgument)."""
+
+    @abc.abstractmethod
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        """The outcome of a response other than ERROR that carries this call's request id."""
+
+    def unexpected(self, response: p.Response) -> Outcome:
+        return protocol_error("unexpected %s answering the %s (request id %d)"
+                              % (response.TYPE.name, self.name, response.request_id), response.request_id)
+
+
+def _record(pid: str, response: p.RecordResponse, limits: p.Limits, name: str) -> Outcome:
+    if not 1 <= response.revision <= p.MAX_REVISION:
+        return protocol_error("RECORD revision %d answering the %s is outside 1..2^63-1"
+                              % (response.revision, name), response.request_id)
+    if len(response.state) > limits.max_state_bytes:
+        return protocol_error("RECORD state of %d bytes answering the %s exceeds max_state_bytes %d"
+                              % (len(response.state), name, limits.max_state_bytes), response.request_id)
+    try:
+        updated_at = datetime_from_us(response.updated_at_us)
+    except ProtocolError as exc:
+        return protocol_error(exc.message, response.request_id)
+    return result(OutcomeClass.RECORD, Record(pid, response.revision, response.state, updated_at))
+
+
+def _conflict(pid: str, expected: int, response: p.Conflict, name: str) -> Outcome:
+    if (response.expected_revision != expected or response.actual_revision == response.expected_revision
+            or response.actual_revision > p.MAX_REVISION):
+        return protocol_error("CONFLICT(expected %d, actual %d) does not fit the %s expecting %d"
+                              % (response.expected_revision, response.actual_revision, name, expected),
+                              response.request_id)
+    return Outcome(OutcomeClass.CONFLICT, Connection.KEEP,
+                   error=ConcurrencyError(pid, response.expected_revision, response.actual_revision))
+
+
+@dataclass(frozen=True)
+class HelloCall(Call):
+    """The handshake's HELLO: its answer is the server's HELLO_OK, checked (section 12.2 rule 6)."""
+
+    versions: Tuple[int, ...]
+    client_name: str
+    socket_path: str = ""  # for messages only
+
+    kind: ClassVar[str] = "hello"
+    is_write: ClassVar[bool] = False
+    is_handshake: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        p.check_client_name(self.client_name)
+
+    @property
+    def name(self) -> str:
+        return "handshake with pgstated at %s" % self.socket_path if self.socket_path else "handshake"
+
+    def encode(self, request_id: int, hello: Optional[p.HelloOk] = None) -> bytes:
+        return p.encode_hello(request_id, self.versions, self.client_name)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if not isinstance(response, p.HelloOk):
+            return self.unexpected(response)
+        if response.version not in self.versions:
+            return protocol_error("pgstated chose protocol version %d, which was not offered" % response.version)
+        if not 1 <= response.max_id_bytes <= p.MAX_ID_BYTES or response.max_in_flight < 1 \
+                or response.max_frame_bytes < p.HEADER_BYTES:
+            return protocol_error("pgstated announced unusable limits (max_frame_bytes %d, max_id_bytes %d "
+                                  "(1..255), max_in_flight %d)" % (response.max_frame_bytes,
+                                                                   response.max_id_bytes, response.max_in_flight))
+        return result(OutcomeClass.OK, response)
+
+
+@dataclass(frozen=True)
+class PingCall(Call):
+    kind: ClassVar[str] = "ping"
+    is_write: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return "ping"
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        return p.encode_ping(request_id)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.Ok):
+            return result(OutcomeClass.OK)
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
+class LoadCall(Call):
+    persistence_id: str
+
+    kind: ClassVar[str] = "load"
+    is_write: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
+
+    @property
+    def name(self) -> str:
+        return "load of %r" % self.persistence_id
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        return p.encode_load(request_id, self.persistence_id, hello.limits)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.RecordResponse):
+            return _record(self.persistence_id, response, limits, self.name)
+        if isinstance(response, p.NotFound):
+            return result(OutcomeClass.NOT_FOUND)
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
+class UpsertCall(Call):
+    persistence_id: str
+    expected_revision: int
+    state: p.BytesLike = field(repr=False)  # kept as bytes
+
+    kind: ClassVar[str] = "upsert"
+    is_write: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
+        p.check_upsert_revision(self.expected_revision)
+        object.__setattr__(self, "state", p.check_state(self.state, 2**32 - 1))
+
+    @property
+    def name(self) -> str:
+        return "upsert of %r" % self.persistence_id
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        return p.encode_upsert(request_id, self.persistence_id, self.expected_revision, self.state, hello.limits)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.RecordResponse):
+            if response.revision != self.expected_revision + 1:
+                return protocol_error("RECORD revision %d answering the %s expecting %d"
+                                      % (response.revision, self.name, self.expected_revision), response.request_id)
+            return _record(self.persistence_id, response, limits, self.name)
+        if isinstance(response, p.Conflict):
+            return _conflict(self.persistence_id, self.expected_revision, response, self.name)
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
+class DeleteCall(Call):
+    """An unconditional DELETE: idempotent, answered OK."""
+
+    persistence_id: str
+
+    kind: ClassVar[str] = "delete"
+    is_write: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
+
+    @property
+    def name(self) -> str:
+        return "delete of %r" % self.persistence_id
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        return p.encode_delete(request_id, self.persistence_id, None, hello.limits)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.Ok):
+            return result(OutcomeClass.OK)
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
+class ConditionalDeleteCall(Call):
+    """A DELETE with flag EXPECTED_REVISION: only with the CONDITIONAL_DELETE capability."""
+
+    persistence_id: str
+    expected_revision: int
+
+    kind: ClassVar[str] = "conditional_delete"
+    is_write: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
+        p.check_delete_revision(self.expected_revision)
+
+    @property
+    def name(self) -> str:
+        return "conditional delete of %r" % self.persistence_id
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        if not hello.conditional_delete:
+            raise InvalidArgument("pgstated (%s) does not announce CONDITIONAL_DELETE: a delete with an expected "
+                                  "revision cannot be sent to it" % hello.server_version,
+                                  status=Status.INVALID_ARGUMENT)
+        return p.encode_delete(request_id, self.persistence_id, self.expected_revision, hello.limits)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.Ok):
+            return result(OutcomeClass.OK)
+        if isinstance(response, p.Conflict):
+            return _conflict(self.persistence_id, self.expected_revision, response, self.name)
+        return self.unexpected(response)
+
+
+def delete_call(persistence_id: str, expected_revision: Optional[int]) -> Union[DeleteCall, ConditionalDeleteCall]:
+    """The call for ``delete(persistence_id, expected_revision=None)``."""
+    if expected_revision is None:
+        return DeleteCall(persistence_id)
+    return ConditionalDeleteCall(persistence_id, expected_revision)

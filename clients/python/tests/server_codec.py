@@ -1,0 +1,177 @@
+"""The server half of the protocol v1 codec, for the fake server and the tests only.
+
+The package ships the client half (encode requests, decode responses). This module has the
+other half: decode requests (checks 2-6 and 8 of PROTOCOL.md section 3.4) into small
+request dataclasses, and encode responses. It reuses the package's payload cursor and
+argument rules, and packs frames with struct itself.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import ClassVar, Optional, Tuple, Union
+
+from pgstate import InvalidArgument, ProtocolError, Status
+from pgstate import _protocol as p
+
+_FRAME_HEADER = struct.Struct(">IBBI")  # length, type, flags, request_id
+
+
+# --- Requests as the server sees them ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hello:
+    request_id: int
+    versions: Tuple[int, ...]
+    client_name: str
+    TYPE: ClassVar[p.MessageType] = p.MessageType.HELLO
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Ping:
+    request_id: int
+    TYPE: ClassVar[p.MessageType] = p.MessageType.PING
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Load:
+    request_id: int
+    persistence_id: str
+    TYPE: ClassVar[p.MessageType] = p.MessageType.LOAD
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Upsert:
+    request_id: int
+    persistence_id: str
+    expected_revision: int
+    state: bytes = field(repr=False)
+    TYPE: ClassVar[p.MessageType] = p.MessageType.UPSERT
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Delete:
+    request_id: int
+    persistence_id: str
+    expected_revision: Optional[int] = None  # None: unconditional
+    TYPE: ClassVar[p.MessageType] = p.MessageType.DELETE
+
+    @property
+    def flags(self) -> int:
+        return 0 if self.expected_revision is None else p.FLAG_EXPECTED_REVISION
+
+
+Request = Union[Hello, Ping, Load, Upsert, Delete]
+
+
+def _invalid(message: str, request_id: int) -> InvalidArgument:
+    return InvalidArgument(message, status=Status.INVALID_ARGUMENT, request_id=request_id)
+
+
+def _decode_id(raw: bytes, max_id_bytes: int, request_id: int) -> str:
+    p._check_id_bytes(raw, max_id_bytes, request_id)
+    try:
+        return raw.decode("utf-8")  # strict: rejects overlong forms, surrogates, truncation
+    except UnicodeDecodeError:
+        raise _invalid("persistence_id is not valid UTF-8", request_id) from None
+
+
+def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Request:
+    """Decode a request frame: checks 2-6 and 8 of PROTOCOL.md section 3.4.
+
+    (Check 1, the frame size, is the FrameReader's; check 7, the handshake state, the
+    server's.) ``limits`` supplies ``max_id_bytes`` and ``max_state_bytes``.
+    """
+    rid = frame.request_id
+    if rid == 0:
+        raise ProtocolError("request id 0 is reserved", status=Status.MALFORMED_FRAME, request_id=0)
+    if frame.type not in {t for t in p.MessageType if t.is_request}:
+        raise ProtocolError("unknown message type 0x%02x" % frame.type,
+                            status=Status.UNKNOWN_MESSAGE_TYPE, request_id=rid)
+    type_ = p.MessageType(frame.type)
+    p._check_flags(frame, p.FLAG_EXPECTED_REVISION if type_ is p.MessageType.DELETE else 0)
+    c = p._Cursor(frame)
+    if type_ is p.MessageType.HELLO:
+        count = c.u8("versions_count")
+        if count == 0:
+            raise c.malformed("versions_count is 0")
+        versions = tuple(c.u16("version") for _ in range(count))
+        client_name = c.text(c.str8_raw("client_name"), "client_name")
+        c.end()
+        return Hello(rid, versions, client_name)
+    if type_ is p.MessageType.PING:
+        c.end()
+        return Ping(rid)
+    raw_id = c.str8_raw("persistence_id")
+    if type_ is p.MessageType.LOAD:
+        c.end()
+        return Load(rid, _decode_id(raw_id, limits.max_id_bytes, rid))
+    if type_ is p.MessageType.UPSERT:
+        expected = c.u64("expected_revision")
+        state = c.take(c.u32("state length"), "state")
+        c.end()
+        pid = _decode_id(raw_id, limits.max_id_bytes, rid)
+        if expected > p.MAX_UPSERT_EXPECTED_REVISION:
+            raise _invalid("upsert expected_revision %d is outside 0..2^63-2" % expected, rid)
+        if len(state) > limits.max_state_bytes:
+            raise _invalid("state is %d bytes, more than max_state_bytes %d"
+                           % (len(state), limits.max_state_bytes), rid)
+        return Upsert(rid, pid, expected, state)
+    if type_ is not p.MessageType.DELETE:
+        raise AssertionError("unhandled request type %s" % type_.name)
+    conditional = bool(frame.flags & p.FLAG_EXPECTED_REVISION)
+    expected_opt = c.u64("expected_revision") if conditional else None
+    c.end()
+    pid = _decode_id(raw_id, limits.max_id_bytes, rid)
+    if expected_opt is not None and expected_opt > p.MAX_DELETE_EXPECTED_REVISION:
+        raise _invalid("delete expected_revision %d is outside 0..2^63-1" % expected_opt, rid)
+    return Delete(rid, pid, expected_opt)
+
+
+# --- Responses --------------------------------------------------------------------------------
+
+
+def _frame(type_: p.MessageType, request_id: int, payload: bytes = b"") -> bytes:
+    return _FRAME_HEADER.pack(p.HEADER_BYTES + len(payload), type_, 0, request_id) + payload
+
+
+def _str8(text: str) -> bytes:
+    raw = text.encode("utf-8")
+    return struct.pack(">B", len(raw)) + raw
+
+
+def encode_hello_ok(request_id: int, version: int, server_version: str, max_frame_bytes: int,
+                    max_id_bytes: int, max_state_bytes: int, max_in_flight: int, capabilities: int) -> bytes:
+    return _frame(p.MessageType.HELLO_OK, request_id,
+                  struct.pack(">H", version) + _str8(server_version)
+                  + struct.pack(">IHIII", max_frame_bytes, max_id_bytes, max_state_bytes, max_in_flight,
+                                capabilities))
+
+
+def encode_ok(request_id: int) -> bytes:
+    return _frame(p.MessageType.OK, request_id)
+
+
+def encode_record(request_id: int, revision: int, updated_at_us: int, state: bytes) -> bytes:
+    return _frame(p.MessageType.RECORD, request_id,
+                  struct.pack(">QqI", revision, updated_at_us, len(state)) + bytes(state))
+
+
+def encode_not_found(request_id: int) -> bytes:
+    return _frame(p.MessageType.NOT_FOUND, request_id)
+
+
+def encode_conflict(request_id: int, expected_revision: int, actual_revision: int) -> bytes:
+    return _frame(p.MessageType.CONFLICT, request_id, struct.pack(">QQ", expected_revision, actual_revision))
+
+
+def encode_error(request_id: int, status: int, message: str = "") -> bytes:
+    """ERROR; request id 0 when it belongs to no request."""
+    raw = message.encode("utf-8")
+    return _frame(p.MessageType.ERROR, request_id, struct.pack(">HH", status, len(raw)) + raw)

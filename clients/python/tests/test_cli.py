@@ -1,0 +1,74 @@
+"""``python -m pgstate`` against the in-process fake pgstated."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import subprocess
+import sys
+import unittest
+from typing import List, Tuple
+
+from pgstate import __main__ as cli
+from fake_server import FakeServer
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def run(args: List[str]) -> Tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = cli.main(args)
+        except SystemExit as exc:  # argparse: usage errors and --help
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+class CliTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.server = FakeServer()
+        self.server.start()
+        self.addCleanup(self.server.stop)
+
+    def test_ping(self) -> None:
+        code, out, _ = run(["--socket", self.server.path, "ping"])
+        self.assertEqual(code, 0)
+        self.assertIn("answers (fake-pgstated 0.0.1)", out)
+
+    def test_load(self) -> None:
+        self.server.store["order-1"] = (3, b'{"n":1}', 1773480413589793)
+        self.server.store["blob"] = (1, b"\xff\x00", 0)
+        code, out, _ = run(["--socket", self.server.path, "load", "order-1"])
+        self.assertEqual(code, 0)
+        self.assertEqual(json.loads(out), {"persistence_id": "order-1", "revision": 3,
+                                           "updated_at": "2026-03-14T09:26:53.589793Z", "state": '{"n":1}'})
+        code, out, _ = run(["--socket", self.server.path, "load", "blob"])
+        self.assertEqual(json.loads(out)["state_base64"], "/wA=")
+        code, out, err = run(["--socket", self.server.path, "load", "absent"])
+        self.assertEqual((code, out), (1, ""))
+        self.assertIn("no record", err)
+
+    def test_errors_and_usage(self) -> None:
+        code, _, err = run(["--socket", self.server.path + ".missing", "ping"])
+        self.assertEqual(code, 3)
+        self.assertIn("Unavailable: pgstated socket", err)
+        code, _, err = run(["--socket", self.server.path, "load", "a\x01b"])
+        self.assertEqual(code, 3)
+        self.assertIn("InvalidArgument", err)
+        self.assertEqual(run(["load"])[0], 2)
+        self.assertEqual(run(["--timeout", "0", "ping"])[0], 2)
+
+    def test_python_dash_m_help(self) -> None:
+        env = dict(os.environ, PYTHONPATH=SRC)
+        done = subprocess.run([sys.executable, "-m", "pgstate", "--help"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        for word in ("ping", "load", "--socket"):
+            self.assertIn(word, done.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,174 @@
+"""Every vector of proto-spec/vectors/outcomes.json through the client's one classifier.
+
+"outcomes": the request in flight (a Call of its kind) and the event go through
+pgstate._outcomes -- the functions both clients use -- and must give the vector's outcome
+class, its fields, its status and its connection decision; the exception raised must be
+the one of its class. "calls": the call is built and encoded against the vector's
+HELLO_OK and must send exactly the vector's bytes, or be refused with InvalidArgument.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import unittest
+from typing import Any, Dict, Optional
+
+import pgstate
+from pgstate import _calls, _outcomes
+from pgstate import _protocol as p
+
+OUTCOMES_PATH = pathlib.Path(__file__).resolve().parents[3] / "proto-spec" / "vectors" / "outcomes.json"
+
+with OUTCOMES_PATH.open(encoding="utf-8") as _f:
+    DOC: Dict[str, Any] = json.load(_f)
+
+REQUESTS = {v["request"]: v for v in DOC["vectors"]}
+
+EXCEPTIONS = {
+    "conflict": pgstate.ConcurrencyError,
+    "invalid_argument": pgstate.InvalidArgument,
+    "unavailable": pgstate.Unavailable,
+    "outcome_unknown": pgstate.OutcomeUnknown,
+    "server_error": pgstate.ServerError,
+    "protocol_error": pgstate.ProtocolError,
+}
+
+
+def hello_ok(overrides: Optional[Dict[str, Any]] = None) -> p.HelloOk:
+    m = dict(DOC["hello_ok"])
+    m.update(overrides or {})
+    return p.HelloOk(m["request_id"], m["version"], m["server_version"], m["max_frame_bytes"], m["max_id_bytes"],
+                     m["max_state_bytes"], m["max_in_flight"], m["capabilities"])
+
+
+def make_call(kind: str, args: Dict[str, Any]) -> _calls.Call:
+    """The Call of ``kind`` with arguments in the vectors' message notation."""
+    if kind == "hello":
+        return _calls.HelloCall(tuple(args["versions"]), args["client_name"])
+    if kind == "ping":
+        return _calls.PingCall()
+    if kind == "load":
+        return _calls.LoadCall(args["persistence_id"])
+    if kind == "upsert":
+        return _calls.UpsertCall(args["persistence_id"], args["expected_revision"], bytes.fromhex(args["state_hex"]))
+    if kind == "delete":
+        return _calls.DeleteCall(args["persistence_id"])
+    if kind == "conditional_delete":
+        return _calls.ConditionalDeleteCall(args["persistence_id"], args["expected_revision"])
+    raise AssertionError("unknown request kind " + kind)
+
+
+def received(data: bytes, limits: p.Limits) -> _outcomes.Received:
+    """What a client's reader delivers for these bytes: a decoded response or a ProtocolError."""
+    reader = p.FrameReader(limits.max_frame_bytes)
+    reader.feed(data)
+    try:
+        frame = reader.next_frame()
+        assert frame is not None, "a response event must hold a whole frame or an oversized length"
+        return p.decode_response(frame)
+    except pgstate.ProtocolError as exc:
+        return exc
+
+
+def classify(vector: Dict[str, Any]) -> _outcomes.Outcome:
+    kind = vector["request"]
+    request = REQUESTS[kind]["message"]
+    call = make_call(kind, request)
+    event = vector["event"]
+    limits = p.DEFAULT_LIMITS if kind == "hello" else hello_ok().limits
+    if event["kind"] == "response":
+        return _outcomes.classify_received(call, request["request_id"],
+                                           received(bytes.fromhex(event["hex"]), limits), limits)
+    if event["kind"] == "connection_lost":
+        return _outcomes.classify_lost(call, event["written"], ConnectionResetError("connection reset"))
+    if event["kind"] == "timeout":
+        return _outcomes.classify_timeout(call, event["written"], 1.5)
+    raise AssertionError("unknown event kind %r" % event["kind"])
+
+
+def as_vector_outcome(outcome: _outcomes.Outcome) -> Dict[str, Any]:
+    """An Outcome in the notation of the vectors' "outcome"."""
+    d: Dict[str, Any] = {"class": outcome.cls.value}
+    if outcome.cls is _outcomes.OutcomeClass.RECORD:
+        d["revision"] = outcome.result.revision
+    if outcome.cls is _outcomes.OutcomeClass.CONFLICT:
+        assert isinstance(outcome.error, pgstate.ConcurrencyError)
+        d["expected_revision"] = outcome.error.expected_revision
+        d["actual_revision"] = outcome.error.actual_revision
+    if outcome.status is not None:
+        d["status"] = outcome.status
+    return d
+
+
+class OutcomeFileTest(unittest.TestCase):
+    def test_every_kind_has_its_request_and_vectors(self) -> None:
+        kinds = {"hello", "ping", "load", "upsert", "delete", "conditional_delete"}
+        self.assertEqual(set(REQUESTS), kinds)
+        self.assertEqual({v["request"] for v in DOC["outcomes"]}, kinds)
+        self.assertGreater(len(DOC["outcomes"]), 200)
+        for kind, v in REQUESTS.items():
+            self.assertEqual(make_call(kind, v["message"]).is_write, v["write"], kind)
+
+    def test_classes_and_connection_decisions_are_the_classifiers(self) -> None:
+        self.assertEqual(set(DOC["classes"]), {c.value for c in _outcomes.OutcomeClass})
+        self.assertEqual(set(DOC["connection"]), {c.value for c in _outcomes.Connection})
+
+
+class OutcomeVectorsTest(unittest.TestCase):
+    def test_outcome_vectors(self) -> None:
+        for v in DOC["outcomes"]:
+            with self.subTest(vector=v["name"]):
+                outcome = classify(v)
+                self.assertEqual(as_vector_outcome(outcome), v["outcome"])
+                self.assertEqual(outcome.connection.value, v["connection"])
+                want = EXCEPTIONS.get(v["outcome"]["class"])
+                if want is None:
+                    self.assertIsNone(outcome.error)
+                    outcome.value()
+                else:
+                    with self.assertRaises(want) as cm:
+                        outcome.value()
+                    self.assertIs(cm.exception, outcome.error)
+                    if "status" in v["outcome"]:
+                        self.assertEqual(cm.exception.status, v["outcome"]["status"])
+
+    def test_a_drop_says_how_the_other_requests_fail(self) -> None:
+        """On a drop the other requests in flight fail by the ending (PROTOCOL.md 12.3): a
+        protocol error fails every one with ProtocolError, the final 202 fails every one as not
+        executed, anything else as a connection lost after the request was written."""
+        write = make_call("upsert", REQUESTS["upsert"]["message"])
+        for v in DOC["outcomes"]:
+            if v["connection"] != "drop" or v["request"] == "hello":
+                continue
+            with self.subTest(vector=v["name"]):
+                outcome = classify(v)
+                assert outcome.ending is not None
+                other = _outcomes.after_ending(write, outcome.ending, written=True)
+                if v["outcome"]["class"] == "protocol_error":
+                    expected = "protocol_error"
+                elif v["name"].endswith("final_shutting_down"):
+                    expected = "unavailable"
+                else:
+                    expected = "outcome_unknown"
+                self.assertEqual(other.cls.value, expected)
+
+
+class CallVectorsTest(unittest.TestCase):
+    def test_call_vectors(self) -> None:
+        for v in DOC["calls"]:
+            with self.subTest(vector=v["name"]):
+                kind = v["request"]
+                request = REQUESTS[kind]["message"]
+                server = hello_ok(v.get("server"))
+                if "outcome" in v:
+                    self.assertEqual(v["outcome"], {"class": "invalid_argument"})
+                    with self.assertRaises(pgstate.InvalidArgument):
+                        make_call(kind, v["arguments"]).encode(request["request_id"], server)
+                else:
+                    frame = make_call(kind, v["arguments"]).encode(request["request_id"], server)
+                    self.assertEqual(frame.hex(), v["sends"])
+
+
+if __name__ == "__main__":
+    unittest.main()

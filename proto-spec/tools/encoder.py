@@ -1,0 +1,157 @@
+"""The generator's encoder: protocol constants and frames built with struct.pack.
+
+Used by gen_vectors.py and outcome_vectors.py to build the vectors.  Nothing here is
+shared with any client or server implementation, nor with reference_decoder.py, which
+checks these bytes independently.
+"""
+
+import calendar
+import struct
+
+# --------------------------------------------------------------------------
+# Protocol constants
+# --------------------------------------------------------------------------
+
+HEADER_BYTES = 6
+
+DEFAULT_MAX_FRAME_BYTES = 8 * 1024 * 1024 + 4096  # 8392704
+DEFAULT_MAX_ID_BYTES = 255
+DEFAULT_MAX_STATE_BYTES = 8 * 1024 * 1024  # 8388608
+DEFAULT_MAX_IN_FLIGHT = 1024
+CAP_CONDITIONAL_DELETE = 0x1
+
+# Limits used by the vectors that exercise the size limits without megabytes
+# of hex.  They respect the invariant max_frame_bytes >= max_state_bytes + 4096.
+SMALL_LIMITS = {"max_frame_bytes": 16 + 4096, "max_state_bytes": 16}
+
+FLAG_EXPECTED_REVISION = 0x01
+
+TYPES = {
+    "HELLO": 0x01,
+    "PING": 0x02,
+    "LOAD": 0x03,
+    "UPSERT": 0x04,
+    "DELETE": 0x05,
+    "HELLO_OK": 0x81,
+    "OK": 0x82,
+    "RECORD": 0x83,
+    "NOT_FOUND": 0x84,
+    "CONFLICT": 0x85,
+    "ERROR": 0x86,
+}
+
+STATUS = {
+    100: "MALFORMED_FRAME",
+    101: "UNKNOWN_MESSAGE_TYPE",
+    102: "INVALID_ARGUMENT",
+    103: "FRAME_TOO_LARGE",
+    104: "UNSUPPORTED_VERSION",
+    105: "NOT_ALLOWED",
+    200: "UNAVAILABLE",
+    201: "OVERLOADED",
+    202: "SHUTTING_DOWN",
+    300: "OUTCOME_UNKNOWN",
+    500: "INTERNAL_ERROR",
+}
+
+U64_MAX = 2**64 - 1
+I64_MAX = 2**63 - 1
+
+# --------------------------------------------------------------------------
+# Encoding helpers (struct.pack only)
+# --------------------------------------------------------------------------
+
+
+def u8(v):
+    return struct.pack(">B", v)
+
+
+def u16be(v):
+    return struct.pack(">H", v)
+
+
+def u32be(v):
+    return struct.pack(">I", v)
+
+
+def u64be(v):
+    return struct.pack(">Q", v)
+
+
+def i64be(v):
+    return struct.pack(">q", v)
+
+
+def _raw(s):
+    return s.encode("utf-8") if isinstance(s, str) else bytes(s)
+
+
+def str8(s):
+    b = _raw(s)
+    return u8(len(b)) + b
+
+
+def str16(s):
+    b = _raw(s)
+    return u16be(len(b)) + b
+
+
+def bytes32(b):
+    return u32be(len(b)) + bytes(b)
+
+
+def frame(type_code, flags, request_id, payload=b""):
+    """A whole frame: u32be length, then the 6-byte header, then the payload."""
+    body = u8(type_code) + u8(flags) + u32be(request_id) + payload
+    return u32be(len(body)) + body
+
+
+def encode_payload(m):
+    """Payload of a valid message described by a vector's "message" object."""
+    t = m["type"]
+    if t == "HELLO":
+        return (u8(len(m["versions"]))
+                + b"".join(u16be(v) for v in m["versions"])
+                + str8(m["client_name"]))
+    if t in ("PING", "OK", "NOT_FOUND"):
+        return b""
+    if t == "LOAD":
+        return str8(m["persistence_id"])
+    if t == "UPSERT":
+        return (str8(m["persistence_id"]) + u64be(m["expected_revision"])
+                + bytes32(bytes.fromhex(m["state_hex"])))
+    if t == "DELETE":
+        p = str8(m["persistence_id"])
+        if m["expected_revision"] is not None:
+            p += u64be(m["expected_revision"])
+        return p
+    if t == "HELLO_OK":
+        return (u16be(m["version"]) + str8(m["server_version"])
+                + u32be(m["max_frame_bytes"]) + u16be(m["max_id_bytes"])
+                + u32be(m["max_state_bytes"]) + u32be(m["max_in_flight"])
+                + u32be(m["capabilities"]))
+    if t == "RECORD":
+        return (u64be(m["revision"]) + i64be(m["updated_at_us"])
+                + bytes32(bytes.fromhex(m["state_hex"])))
+    if t == "CONFLICT":
+        return u64be(m["expected_revision"]) + u64be(m["actual_revision"])
+    if t == "ERROR":
+        return u16be(m["status"]) + str16(m["message"])
+    raise ValueError("unknown message type " + t)
+
+
+def encode_message(m):
+    return frame(TYPES[m["type"]], m["flags"], m["request_id"], encode_payload(m))
+
+
+def msg(type_name, request_id, flags=0, **fields):
+    m = {"type": type_name, "request_id": request_id, "flags": flags}
+    m.update(fields)
+    return m
+
+
+def us(y, mo, d, h, mi, s, micro=0):
+    """Microseconds since 1970-01-01T00:00:00Z (may be negative)."""
+    return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) * 1_000_000 + micro
+
+

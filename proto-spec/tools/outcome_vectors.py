@@ -1,0 +1,468 @@
+"""The client-behaviour vectors (proto-spec/vectors/outcomes.json), PROTOCOL.md section 13.
+
+For each request kind and each event that can happen to a request in flight -- a frame
+received, the connection lost, the deadline passed -- the outcome the caller sees and
+what the client does with the connection (PROTOCOL.md section 12).  The outcomes are
+stated here, next to each event; gen_vectors.py --self-test checks every vector against
+reference_classifier.py, a second derivation from the rules that shares no code with
+this file.
+
+The "calls" part holds the argument checks a client makes before sending anything
+(section 12.5): which calls are refused as invalid_argument and what the others send.
+"""
+
+from encoder import (CAP_CONDITIONAL_DELETE, FLAG_EXPECTED_REVISION, I64_MAX, STATUS, U64_MAX, encode_message,
+                     frame, msg, u16be, u32be, us)
+
+FILE_NAME = "outcomes.json"
+DESCRIPTION = ("pgstate wire protocol v1: client behaviour. For each request kind and event (a frame "
+               "received while the request is in flight, the connection lost, the deadline passed) the "
+               "outcome the caller sees and what the client does with the connection; and the argument "
+               "checks made before sending. PROTOCOL.md sections 12 and 13.")
+
+CLASSES = {
+    "ok": "Done; nothing to return (PING answered OK, DELETE answered OK, the handshake completed).",
+    "record": "A record: RECORD answering LOAD or UPSERT; \"revision\" is its revision.",
+    "not_found": "LOAD answered NOT_FOUND: there is no record.",
+    "conflict": "CONFLICT answering UPSERT or a conditional DELETE, with \"expected_revision\" and "
+                "\"actual_revision\"; nothing was changed.",
+    "invalid_argument": "The caller's arguments break a rule of section 8 (refused before sending, or "
+                        "ERROR 102); nothing was executed.",
+    "unavailable": "Not executed (or a read that can simply be repeated): retry with backoff, on a new "
+                   "connection when the connection was dropped.",
+    "outcome_unknown": "A write may or may not have been applied: LOAD before deciding.",
+    "server_error": "The server reported a fault (5xx, or a status outside every class) answering a "
+                    "read; no automatic retry.",
+    "protocol_error": "The peers disagree about the protocol (a bug on one side); if the request was a "
+                      "write it may or may not have been applied.",
+}
+
+CONNECTION = {
+    "keep": "The connection stays usable for new requests.",
+    "drain": "The client sends no new request on the connection; it keeps reading the answers to the "
+             "requests still in flight until the server closes.",
+    "drop": "The client closes the connection now; every other request in flight on it fails as section "
+            "12.3 says.",
+}
+
+# The HELLO_OK every data request of the vectors was sent after.  Small state and frame
+# limits (the invariant of section 9 holds) so that over-limit frames need little hex.
+HELLO_OK = msg("HELLO_OK", 1, version=1, server_version="pgstated 0.1.0", max_frame_bytes=16 + 4096,
+               max_id_bytes=255, max_state_bytes=16, max_in_flight=1024,
+               capabilities=CAP_CONDITIONAL_DELETE)
+
+STATE = b'{"n":8}'
+
+# kind -> (is a write, the request frame in flight)
+REQUESTS = {
+    "hello": (False, msg("HELLO", 1, versions=[1], client_name="pgstate-test")),
+    "ping": (False, msg("PING", 2)),
+    "load": (False, msg("LOAD", 3, persistence_id="order-1")),
+    "upsert": (True, msg("UPSERT", 4, persistence_id="order-1", expected_revision=7, state_hex=STATE.hex())),
+    "delete": (True, msg("DELETE", 5, persistence_id="order-1", expected_revision=None)),
+    "conditional_delete": (True, msg("DELETE", 6, flags=FLAG_EXPECTED_REVISION, persistence_id="order-1",
+                                     expected_revision=7)),
+}
+DATA_KINDS = ["ping", "load", "upsert", "delete", "conditional_delete"]
+
+T = us(2026, 3, 14, 9, 26, 53, 589793)
+DEFINED_STATUSES = [100, 101, 102, 103, 104, 105, 200, 201, 202, 300, 500]
+# One unassigned code per class, and codes outside every class (handled like 500).
+UNASSIGNED_STATUSES = [199, 299, 399, 599, 0, 450, 700, 65535]
+
+
+# --------------------------------------------------------------------------
+# Outcomes
+# --------------------------------------------------------------------------
+
+
+def outcome(cls, status=None, **fields):
+    o = {"class": cls}
+    o.update(fields)
+    if status is not None:
+        o["status"] = status
+    return o
+
+
+def is_write(kind):
+    return REQUESTS[kind][0]
+
+
+def request_id(kind):
+    return REQUESTS[kind][1]["request_id"]
+
+
+def error_outcome(kind, status):
+    """The outcome of ERROR `status` answering a request of `kind`: by class (section 7)."""
+    if status == 102:
+        return outcome("invalid_argument", status)
+    if 100 <= status <= 199:
+        return outcome("protocol_error", status)
+    if 200 <= status <= 299:
+        return outcome("unavailable", status)
+    if 300 <= status <= 399:
+        return outcome("outcome_unknown", status)
+    return outcome("outcome_unknown" if is_write(kind) else "server_error", status)
+
+
+def error_connection(status):
+    if status in (100, 103, 104, 105):
+        return "drop"
+    if status == 202:
+        return "drain"
+    return "keep"
+
+
+def lost_after_written(kind, status=None):
+    """A request written completely whose connection ended without its answer."""
+    return outcome("outcome_unknown" if is_write(kind) else "unavailable", status)
+
+
+# --------------------------------------------------------------------------
+# The vectors
+# --------------------------------------------------------------------------
+
+
+def vector(name, description, kind, event, result, connection):
+    return {"name": name, "description": description, "request": kind, "event": event,
+            "outcome": result, "connection": connection}
+
+
+def received(data):
+    return {"kind": "response", "hex": bytes(data).hex()}
+
+
+def response(m):
+    return received(encode_message(m))
+
+
+def responses_by_type(kind):
+    """Every response type answering the request, with the fields that fit it."""
+    rid = request_id(kind)
+    _, req = REQUESTS[kind]
+    ok_rec = {"ping": False, "load": True, "upsert": True, "delete": False, "conditional_delete": False}[kind]
+    record_rev = 8 if kind == "upsert" else 3
+    expected = req.get("expected_revision")
+    pe = outcome("protocol_error")
+    rows = [
+        ("answered_ok", "OK", msg("OK", rid),
+         outcome("ok") if kind in ("ping", "delete", "conditional_delete") else pe),
+        ("answered_record", "RECORD revision %d" % record_rev,
+         msg("RECORD", rid, revision=record_rev, updated_at_us=T, state_hex=STATE.hex()),
+         outcome("record", revision=record_rev) if ok_rec else pe),
+        ("answered_not_found", "NOT_FOUND", msg("NOT_FOUND", rid),
+         outcome("not_found") if kind == "load" else pe),
+        ("answered_conflict", "CONFLICT(expected %s, actual 9)" % (7 if expected is None else expected),
+         msg("CONFLICT", rid, expected_revision=7 if expected is None else expected, actual_revision=9),
+         outcome("conflict", expected_revision=7, actual_revision=9)
+         if kind in ("upsert", "conditional_delete") else pe),
+        ("answered_hello_ok", "HELLO_OK after the handshake", dict(HELLO_OK, request_id=rid), pe),
+    ]
+    out = []
+    for suffix, what, m, result in rows:
+        fits = result["class"] != "protocol_error"
+        text = "%s answering %s: %s." % (what, kind_label(kind),
+                                         "an ordinary outcome" if fits else "not a response type of the request")
+        out.append(vector("%s_%s" % (kind, suffix), text, kind, response(m), result,
+                          "keep" if fits else "drop"))
+    return out
+
+
+def kind_label(kind):
+    return {"ping": "PING", "load": "LOAD", "upsert": "UPSERT (expected 7)", "delete": "an unconditional DELETE",
+            "conditional_delete": "a conditional DELETE (expected 7)", "hello": "HELLO"}[kind]
+
+
+def responses_that_do_not_fit(kind):
+    """Response types that may answer the request, with contents that cannot."""
+    rid = request_id(kind)
+    pe = outcome("protocol_error")
+    out = []
+    if kind in ("load", "upsert"):
+        out.append(vector("%s_record_state_over_limit" % kind,
+                          "RECORD answering %s with a 17-byte state, over the announced max_state_bytes 16 "
+                          "(the frame is within max_frame_bytes)." % kind_label(kind),
+                          kind, response(msg("RECORD", rid, revision=8, updated_at_us=T,
+                                             state_hex=bytes(range(17)).hex())), pe, "drop"))
+    if kind == "load":
+        out.append(vector("load_record_revision_0", "RECORD revision 0 answering LOAD: revisions start at 1.",
+                          kind, response(msg("RECORD", rid, revision=0, updated_at_us=T, state_hex="")),
+                          pe, "drop"))
+        out.append(vector("load_record_revision_2_63",
+                          "RECORD revision 2^63 answering LOAD: revisions are at most 2^63-1.",
+                          kind, response(msg("RECORD", rid, revision=2**63, updated_at_us=T, state_hex="")),
+                          pe, "drop"))
+    if kind == "upsert":
+        out.append(vector("upsert_record_wrong_revision",
+                          "RECORD revision 9 answering UPSERT expecting 7: a successful upsert gives expected + 1.",
+                          kind, response(msg("RECORD", rid, revision=9, updated_at_us=T, state_hex=STATE.hex())),
+                          pe, "drop"))
+    if kind in ("upsert", "conditional_delete"):
+        out.append(vector("%s_conflict_other_expected" % kind,
+                          "CONFLICT(expected 6, actual 9) answering %s: CONFLICT copies the request's expected "
+                          "revision." % kind_label(kind),
+                          kind, response(msg("CONFLICT", rid, expected_revision=6, actual_revision=9)), pe, "drop"))
+        out.append(vector("%s_conflict_actual_equals_expected" % kind,
+                          "CONFLICT(expected 7, actual 7) answering %s: the actual revision is never the "
+                          "expected one." % kind_label(kind),
+                          kind, response(msg("CONFLICT", rid, expected_revision=7, actual_revision=7)), pe, "drop"))
+        out.append(vector("%s_conflict_actual_over_2_63" % kind,
+                          "CONFLICT(expected 7, actual 2^64-1) answering %s: revisions are at most 2^63-1."
+                          % kind_label(kind),
+                          kind, response(msg("CONFLICT", rid, expected_revision=7, actual_revision=U64_MAX)),
+                          pe, "drop"))
+    return out
+
+
+def error_responses(kind):
+    rid = request_id(kind)
+    out = []
+    for status in DEFINED_STATUSES + UNASSIGNED_STATUSES:
+        defined = status in STATUS
+        name = STATUS[status].lower() if defined else "unassigned_%d" % status
+        conn = error_connection(status)
+        what = "ERROR %d %s" % (status, STATUS[status]) if defined else "ERROR %d (unassigned)" % status
+        note = {"drop": "the server closes after it", "drain": "the server is draining: no new request on "
+                "this connection", "keep": "the connection stays open"}[conn]
+        out.append(vector("%s_error_%s" % (kind, name),
+                          "%s answering %s; %s." % (what, kind_label(kind), note),
+                          kind, response(msg("ERROR", rid, status=status, message="x")),
+                          error_outcome(kind, status), conn))
+    return out
+
+
+def connection_errors(kind):
+    """ERROR frames with request id 0 while the request is in flight: the connection ends."""
+    return [
+        vector("%s_final_shutting_down" % kind,
+               "The server's final ERROR 202 SHUTTING_DOWN with request id 0 while %s is unanswered: it was "
+               "not executed (section 10 case 3), writes included." % kind_label(kind),
+               kind, response(msg("ERROR", 0, status=202, message="server is shutting down")),
+               outcome("unavailable", 202), "drop"),
+        vector("%s_connection_limit" % kind,
+               "ERROR 201 OVERLOADED with request id 0 while %s is unanswered: the server closes; the request "
+               "is left unanswered by a connection that ended." % kind_label(kind),
+               kind, response(msg("ERROR", 0, status=201, message="too many connections")),
+               lost_after_written(kind, 201), "drop"),
+        vector("%s_malformed_frame_no_request" % kind,
+               "ERROR 100 MALFORMED_FRAME with request id 0 while %s is unanswered: the server found the "
+               "client's stream malformed and closes." % kind_label(kind),
+               kind, response(msg("ERROR", 0, status=100, message="frame length 5 is shorter than the header")),
+               outcome("protocol_error", 100), "drop"),
+        vector("%s_frame_too_large_no_request" % kind,
+               "ERROR 103 FRAME_TOO_LARGE (request id 0) while %s is unanswered: the server closes."
+               % kind_label(kind),
+               kind, response(msg("ERROR", 0, status=103, message="frame too large")),
+               outcome("protocol_error", 103), "drop"),
+    ]
+
+
+def bad_frames(kind):
+    """Frames the client cannot accept as the answer: a protocol error it detects."""
+    rid = request_id(kind)
+    pe = outcome("protocol_error")
+    return [
+        vector("%s_answer_for_other_request_id" % kind,
+               "NOT_FOUND for request id %d, which is not in flight, while %s is unanswered."
+               % (rid + 100, kind_label(kind)),
+               kind, response(msg("NOT_FOUND", rid + 100)), pe, "drop"),
+        vector("%s_answer_malformed" % kind,
+               "ERROR answering %s with one byte after its message: trailing bytes." % kind_label(kind),
+               kind, received(frame(0x86, 0, rid, u16be(200) + u16be(1) + b"x" + b"\x00")), pe, "drop"),
+        vector("%s_answer_unknown_type" % kind,
+               "A frame of the unknown response type 0x90 for %s's request id." % kind_label(kind),
+               kind, received(frame(0x90, 0, rid)), pe, "drop"),
+        vector("%s_answer_with_flags" % kind,
+               "ERROR answering %s with flags 0x01 (response flags are always 0)." % kind_label(kind),
+               kind, received(frame(0x86, 0x01, rid, u16be(200) + u16be(0))), pe, "drop"),
+        vector("%s_answer_request_id_zero" % kind,
+               "OK with request id 0 (only ERROR may carry id 0) while %s is unanswered." % kind_label(kind),
+               kind, received(frame(0x82, 0, 0)), pe, "drop"),
+        vector("%s_answer_frame_too_large" % kind,
+               "The 4 length bytes of a frame of length 4113, over the announced max_frame_bytes 4112, while "
+               "%s is unanswered: rejected before the body arrives." % kind_label(kind),
+               kind, received(u32be(16 + 4096 + 1)), pe, "drop"),
+    ]
+
+
+def without_answer(kind):
+    w = is_write(kind)
+    after = outcome("outcome_unknown" if w else "unavailable")
+    return [
+        vector("%s_connection_lost_before_written" % kind,
+               "The connection ended before %s was written completely: not executed." % kind_label(kind),
+               kind, {"kind": "connection_lost", "written": False}, outcome("unavailable"), "drop"),
+        vector("%s_connection_lost_after_written" % kind,
+               "The connection ended after %s was written, before its answer: %s." % (
+                   kind_label(kind), "it may or may not have been applied" if w else "a read can be repeated"),
+               kind, {"kind": "connection_lost", "written": True}, after, "drop"),
+        vector("%s_timeout_before_written" % kind,
+               "The deadline of %s passed before any byte of it was written (waiting for a connection or a "
+               "slot): it is withdrawn, not executed." % kind_label(kind),
+               kind, {"kind": "timeout", "written": False}, outcome("unavailable"), "keep"),
+        vector("%s_timeout_after_written" % kind,
+               "The deadline of %s passed after it was written: %s; its late answer is read and discarded." % (
+                   kind_label(kind), "it may or may not be applied" if w else "a read can be repeated"),
+               kind, {"kind": "timeout", "written": True}, after, "keep"),
+    ]
+
+
+def hello_vectors():
+    def hello_ok(**changes):
+        m = dict(HELLO_OK, max_frame_bytes=8392704, max_state_bytes=8388608)
+        m.update(changes)
+        return m
+
+    pe = outcome("protocol_error")
+    lost = outcome("unavailable")
+    rows = [
+        ("hello_answered_hello_ok", "HELLO_OK version 1 with the default limits: the connection is ready.",
+         response(hello_ok()), outcome("ok"), "keep"),
+        ("hello_answered_hello_ok_reserved_capabilities",
+         "HELLO_OK with a reserved capability bit (bit 31) set: ignored.",
+         response(hello_ok(capabilities=0x80000001)), outcome("ok"), "keep"),
+        ("hello_answered_hello_ok_max_id_bytes_1", "HELLO_OK with max_id_bytes 1, the smallest usable.",
+         response(hello_ok(max_id_bytes=1)), outcome("ok"), "keep"),
+        ("hello_answered_hello_ok_max_id_bytes_0",
+         "HELLO_OK with max_id_bytes 0: no id would fit; a protocol error.",
+         response(hello_ok(max_id_bytes=0)), pe, "drop"),
+        ("hello_answered_hello_ok_max_id_bytes_256",
+         "HELLO_OK with max_id_bytes 256: more than a str8 holds; a protocol error (never clamped).",
+         response(hello_ok(max_id_bytes=256)), pe, "drop"),
+        ("hello_answered_hello_ok_max_in_flight_0", "HELLO_OK with max_in_flight 0: a protocol error.",
+         response(hello_ok(max_in_flight=0)), pe, "drop"),
+        ("hello_answered_hello_ok_max_frame_bytes_5",
+         "HELLO_OK with max_frame_bytes 5, below the 6-byte header: a protocol error.",
+         response(hello_ok(max_frame_bytes=5)), pe, "drop"),
+        ("hello_answered_hello_ok_version_2", "HELLO_OK choosing version 2, which was not offered.",
+         response(hello_ok(version=2)), pe, "drop"),
+        ("hello_answered_hello_ok_other_request_id", "HELLO_OK for request id 2; the HELLO was request 1.",
+         response(hello_ok(request_id=2)), pe, "drop"),
+        ("hello_answered_ok", "OK answering HELLO.", response(msg("OK", 1)), pe, "drop"),
+        ("hello_answered_malformed", "HELLO_OK missing its capabilities field.",
+         received(frame(0x81, 0, 1, encode_message(hello_ok())[10:-4])),
+         pe, "drop"),
+        ("hello_error_unsupported_version",
+         "ERROR 104 UNSUPPORTED_VERSION: no common version; the server closes.",
+         response(msg("ERROR", 1, status=104, message="server speaks: 1")), outcome("protocol_error", 104),
+         "drop"),
+        ("hello_error_not_allowed", "ERROR 105 NOT_ALLOWED answering HELLO; the server closes.",
+         response(msg("ERROR", 1, status=105, message="HELLO already received")),
+         outcome("protocol_error", 105), "drop"),
+        ("hello_error_malformed_frame", "ERROR 100 MALFORMED_FRAME answering HELLO; the server closes.",
+         response(msg("ERROR", 1, status=100, message="bad HELLO")), outcome("protocol_error", 100), "drop"),
+        ("hello_connection_limit",
+         "ERROR 201 OVERLOADED with request id 0 instead of HELLO_OK: the connection limit is reached.",
+         response(msg("ERROR", 0, status=201, message="too many connections")), outcome("unavailable", 201),
+         "drop"),
+        ("hello_final_shutting_down",
+         "ERROR 202 SHUTTING_DOWN with request id 0 instead of HELLO_OK: the server is stopping.",
+         response(msg("ERROR", 0, status=202, message="server is shutting down")),
+         outcome("unavailable", 202), "drop"),
+        ("hello_connection_lost_before_written", "The connection ended before the HELLO was written.",
+         {"kind": "connection_lost", "written": False}, lost, "drop"),
+        ("hello_connection_lost_after_written", "The connection ended before HELLO_OK arrived.",
+         {"kind": "connection_lost", "written": True}, lost, "drop"),
+        ("hello_timeout_before_written", "The deadline passed before the HELLO was written.",
+         {"kind": "timeout", "written": False}, lost, "drop"),
+        ("hello_timeout_after_written", "The deadline passed before HELLO_OK arrived.",
+         {"kind": "timeout", "written": True}, lost, "drop"),
+    ]
+    return [vector(n, d, "hello", e, r, c) for n, d, e, r, c in rows]
+
+
+def event_vectors():
+    out = hello_vectors()
+    for kind in DATA_KINDS:
+        out += responses_by_type(kind)
+        out += responses_that_do_not_fit(kind)
+        out += error_responses(kind)
+        out += connection_errors(kind)
+        out += bad_frames(kind)
+        out += without_answer(kind)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Argument checks before sending
+# --------------------------------------------------------------------------
+
+
+def call(name, description, kind, arguments, sends=None, refused=False, **server):
+    v = {"name": "call_" + name, "description": description, "request": kind, "arguments": arguments}
+    if server:
+        v["server"] = server
+    if refused:
+        v["outcome"] = outcome("invalid_argument")
+    else:
+        v["sends"] = sends.hex()
+    return v
+
+
+def call_vectors():
+    id_255 = "".join(chr(ord("a") + i % 26) for i in range(255))
+    name_255 = "n" * 255
+    return [
+        call("hello_client_name_255_bytes", "A client name of 255 bytes: sent whole.", "hello",
+             {"versions": [1], "client_name": name_255},
+             encode_message(msg("HELLO", 1, versions=[1], client_name=name_255))),
+        call("hello_client_name_256_bytes", "A client name of 256 bytes does not fit a str8: refused, never "
+             "truncated.", "hello", {"versions": [1], "client_name": name_255 + "n"}, refused=True),
+        call("hello_client_name_256_bytes_multibyte", "A client name of 86 three-byte characters (258 bytes): "
+             "refused.", "hello", {"versions": [1], "client_name": "订" * 86}, refused=True),
+        call("load_id_255_bytes", "An id of 255 bytes with max_id_bytes 255: sent.", "load",
+             {"persistence_id": id_255}, encode_message(msg("LOAD", 3, persistence_id=id_255))),
+        call("load_id_256_bytes", "An id of 256 bytes: refused, never truncated.", "load",
+             {"persistence_id": id_255 + "z"}, refused=True),
+        call("load_id_over_announced_max_id_bytes", "An id of 9 bytes when HELLO_OK announced max_id_bytes 8: "
+             "refused.", "load", {"persistence_id": "order-123"}, refused=True, max_id_bytes=8),
+        call("load_id_at_announced_max_id_bytes", "An id of 8 bytes when HELLO_OK announced max_id_bytes 8: "
+             "sent.", "load", {"persistence_id": "order-12"},
+             encode_message(msg("LOAD", 3, persistence_id="order-12")), max_id_bytes=8),
+        call("load_empty_id", "An empty id: refused.", "load", {"persistence_id": ""}, refused=True),
+        call("upsert_id_control_character", "An id holding U+001F: refused.", "upsert",
+             {"persistence_id": "a\x1fb", "expected_revision": 0, "state_hex": ""}, refused=True),
+        call("upsert_state_over_announced_limit", "A 17-byte state with max_state_bytes 16: refused.", "upsert",
+             {"persistence_id": "s", "expected_revision": 0, "state_hex": bytes(range(17)).hex()}, refused=True),
+        call("upsert_state_at_announced_limit", "A 16-byte state with max_state_bytes 16: sent.", "upsert",
+             {"persistence_id": "s", "expected_revision": 0, "state_hex": bytes(range(16)).hex()},
+             encode_message(msg("UPSERT", 4, persistence_id="s", expected_revision=0,
+                                state_hex=bytes(range(16)).hex()))),
+        call("upsert_expected_revision_2_63_minus_1", "UPSERT expecting 2^63-1: the new revision would not "
+             "fit; refused.", "upsert", {"persistence_id": "s", "expected_revision": I64_MAX, "state_hex": ""},
+             refused=True),
+        call("conditional_delete_expected_revision_2_63", "A conditional DELETE expecting 2^63: refused.",
+             "conditional_delete", {"persistence_id": "s", "expected_revision": 2**63}, refused=True),
+        call("conditional_delete_with_capability", "A conditional DELETE when HELLO_OK announced "
+             "CONDITIONAL_DELETE: sent with flag 0x01.", "conditional_delete",
+             {"persistence_id": "order-1", "expected_revision": 7},
+             encode_message(REQUESTS["conditional_delete"][1]), capabilities=CAP_CONDITIONAL_DELETE),
+        call("conditional_delete_without_capability", "A conditional DELETE when HELLO_OK announced no "
+             "CONDITIONAL_DELETE: refused before sending.", "conditional_delete",
+             {"persistence_id": "order-1", "expected_revision": 7}, refused=True, capabilities=0),
+        call("delete_without_capability", "An unconditional DELETE needs no capability: sent.", "delete",
+             {"persistence_id": "order-1"}, encode_message(REQUESTS["delete"][1]), capabilities=0),
+    ]
+
+
+def request_vectors():
+    """The requests in flight, as codec vectors like those of the other files (so every codec checks
+    their bytes), each with its kind and whether it is a write."""
+    return [{"name": "in_flight_" + kind,
+             "description": "The %s in flight in the outcome vectors of kind \"%s\" (%s)."
+                            % (kind_label(kind), kind, "a write" if w else "not a write"),
+             "direction": "request", "hex": encode_message(m).hex(), "message": m,
+             "request": kind, "write": w}
+            for kind, (w, m) in REQUESTS.items()]
+
+
+def document():
+    return {
+        "description": DESCRIPTION,
+        "classes": CLASSES,
+        "connection": CONNECTION,
+        "hello_ok": HELLO_OK,
+        "vectors": request_vectors(),
+        "outcomes": event_vectors(),
+        "calls": call_vectors(),
+    }

@@ -1,0 +1,147 @@
+"""Independent reference decoder of the pgstate wire protocol v1 (gen_vectors.py --self-test).
+
+Deliberately written without struct and without anything of encoder.py (it imports
+nothing of the generator): every vector is encoded by one piece of code and checked by
+another.  The defaults below are typed in from PROTOCOL.md section 9, not imported.
+"""
+
+DEFAULTS = {
+    "max_frame_bytes": 8392704,
+    "max_id_bytes": 255,
+    "max_state_bytes": 8388608,
+}
+
+
+class Incomplete(Exception):
+    pass
+
+
+class ProtoError(Exception):
+    def __init__(self, status, request_id):
+        super().__init__(status, request_id)
+        self.status = status
+        self.request_id = request_id
+
+
+class Reader:
+    def __init__(self, data, rid):
+        self.d, self.p, self.rid = data, 0, rid
+
+    def take(self, n):
+        if self.p + n > len(self.d):
+            raise ProtoError(100, self.rid)  # field runs past the end of the body
+        b = self.d[self.p:self.p + n]
+        self.p += n
+        return b
+
+    def uint(self, n):
+        return int.from_bytes(self.take(n), "big")
+
+    def sint64(self):
+        return int.from_bytes(self.take(8), "big", signed=True)
+
+    def text(self, n_len):
+        b = self.take(self.uint(n_len))
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtoError(100, self.rid)
+
+    def end(self):
+        if self.p != len(self.d):
+            raise ProtoError(100, self.rid)  # trailing bytes
+
+
+REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE"}
+RESP_NAMES = {0x81: "HELLO_OK", 0x82: "OK", 0x83: "RECORD", 0x84: "NOT_FOUND",
+              0x85: "CONFLICT", 0x86: "ERROR"}
+
+
+def ref_decode(data, direction, limits):
+    """Decode one frame from the start of data.
+
+    Returns the message dict; raises Incomplete or ProtoError(status, request_id).
+    Check order: length limits, completeness, request id, type, flags, payload
+    structure, argument rules (requests only).
+    """
+    max_frame = limits.get("max_frame_bytes", DEFAULTS["max_frame_bytes"])
+    max_state = limits.get("max_state_bytes", DEFAULTS["max_state_bytes"])
+    max_id = limits.get("max_id_bytes", DEFAULTS["max_id_bytes"])
+    if len(data) < 4:
+        raise Incomplete()
+    length = int.from_bytes(data[0:4], "big")
+    if length > max_frame:
+        raise ProtoError(103, 0)
+    if length < 6:
+        raise ProtoError(100, 0)
+    if len(data) < 4 + length:
+        raise Incomplete()
+    body = data[4:4 + length]
+    tcode, flags, rid = body[0], body[1], int.from_bytes(body[2:6], "big")
+    names = REQ_NAMES if direction == "request" else RESP_NAMES
+    if direction == "request" and rid == 0:
+        raise ProtoError(100, 0)
+    if tcode not in names:
+        raise ProtoError(101, rid)
+    t = names[tcode]
+    if direction == "response" and rid == 0 and t != "ERROR":
+        raise ProtoError(100, 0)
+    allowed_flags = 0x01 if t == "DELETE" else 0x00
+    if flags & ~allowed_flags:
+        raise ProtoError(100, rid)
+    r = Reader(body[6:], rid)
+    m = {"type": t, "request_id": rid, "flags": flags}
+    raw_id = None
+    if t == "HELLO":
+        n = r.uint(1)
+        if n == 0:
+            raise ProtoError(100, rid)
+        m["versions"] = [r.uint(2) for _ in range(n)]
+        m["client_name"] = r.text(1)
+    elif t == "LOAD":
+        raw_id = r.take(r.uint(1))
+    elif t == "UPSERT":
+        raw_id = r.take(r.uint(1))
+        m["expected_revision"] = r.uint(8)
+        m["state_hex"] = r.take(r.uint(4)).hex()
+    elif t == "DELETE":
+        raw_id = r.take(r.uint(1))
+        m["expected_revision"] = r.uint(8) if flags & 0x01 else None
+    elif t == "HELLO_OK":
+        m["version"] = r.uint(2)
+        m["server_version"] = r.text(1)
+        m["max_frame_bytes"] = r.uint(4)
+        m["max_id_bytes"] = r.uint(2)
+        m["max_state_bytes"] = r.uint(4)
+        m["max_in_flight"] = r.uint(4)
+        m["capabilities"] = r.uint(4)
+    elif t == "RECORD":
+        m["revision"] = r.uint(8)
+        m["updated_at_us"] = r.sint64()
+        m["state_hex"] = r.take(r.uint(4)).hex()
+    elif t == "CONFLICT":
+        m["expected_revision"] = r.uint(8)
+        m["actual_revision"] = r.uint(8)
+    elif t == "ERROR":
+        m["status"] = r.uint(2)
+        m["message"] = r.text(2)
+    r.end()
+    # ---- argument rules (INVALID_ARGUMENT) ----
+    if raw_id is not None:
+        if not 1 <= len(raw_id) <= max_id:
+            raise ProtoError(102, rid)
+        try:
+            pid = raw_id.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtoError(102, rid)
+        if any(ord(c) <= 0x1F or ord(c) == 0x7F for c in pid):
+            raise ProtoError(102, rid)
+        m["persistence_id"] = pid
+    if t == "UPSERT":
+        if m["expected_revision"] > 2**63 - 2:
+            raise ProtoError(102, rid)
+        if len(m["state_hex"]) // 2 > max_state:
+            raise ProtoError(102, rid)
+    if t == "DELETE" and m["expected_revision"] is not None and m["expected_revision"] > 2**63 - 1:
+        raise ProtoError(102, rid)
+    return m
