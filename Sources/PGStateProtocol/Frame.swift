@@ -47,11 +47,13 @@ extension ByteBuffer {
         setInteger(UInt32(length), at: lengthIndex)
     }
 
-    /// `str8`: a u8 length and the bytes. Callers guarantee at most 255 bytes (longer input is truncated).
+    /// `str8`: a u8 length and the bytes. Never truncated (PROTOCOL.md, client behaviour): every value written
+    /// here is validated where it is made (``PersistenceID``, ``Hello/init(versions:clientName:)``, the server's
+    /// version string), so a longer one is a programming error.
     @inlinable
     mutating func writeStr8<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        let count = Swift.min(bytes.count, 255)
-        writeInteger(UInt8(count))
-        writeBytes(bytes.prefix(count))
+        precondition(bytes.count <= 255, "a str8 field of \(bytes.count) bytes; at most 255")
+        writeInteger(UInt8(bytes.count))
+        writeBytes(bytes)
     }
 }

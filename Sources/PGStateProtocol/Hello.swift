@@ -7,7 +7,11 @@ public struct Hello: Sendable, Hashable {
     /// A free-form client name for the server's logs (UTF-8, may be empty, at most 255 bytes).
     public var clientName: String
 
+    /// - Precondition: `clientName` is at most 255 bytes of UTF-8 and `versions` has 1 to 255 entries (a longer
+    ///   name is refused, never truncated).
     public init(versions: [UInt16], clientName: String) {
+        precondition(clientName.utf8.count <= 255, "client name of \(clientName.utf8.count) bytes; at most 255")
+        precondition(versions.count <= 255, "at most 255 versions")
         self.versions = versions
         self.clientName = clientName
     }
@@ -39,6 +43,7 @@ public struct HelloOK: Sendable, Hashable {
     public var capabilities: Capabilities
 
     public init(version: UInt16, serverVersion: String, limits: ProtocolLimits, capabilities: Capabilities) {
+        precondition(serverVersion.utf8.count <= 255, "server version of \(serverVersion.utf8.count) bytes; at most 255")
         self.version = version
         self.serverVersion = serverVersion
         self.limits = limits
