@@ -1,9 +1,10 @@
 /*
  * pgstate-bench - load generator for pgstated, built on libpgstate.
  *
- * Opens N connections (one thread each, or --threads T threads driving several
- * connections each round-robin), keeps up to --depth requests in flight on each
- * (pipelined: pgstate_send_* + pgstate_read_reply), runs a workload for
+ * Opens N connections (one thread each, blocking in pgstate_read_reply; or
+ * --threads T threads, each driving its connections from one epoll loop with
+ * libpgstate's non-blocking calls), keeps up to --depth requests in flight on
+ * each (pipelined: pgstate_send_*), runs a workload for
  * --warmup + --duration seconds and reports throughput, latency percentiles
  * from merged log-bucket histograms, conflicts and errors by status name.
  *
@@ -18,7 +19,7 @@
  *            (small) shared key space: LOAD -> UPSERT(expected) -> on CONFLICT
  *            LOAD again and retry
  *
- * C11 + POSIX (pthreads), libc only.  See README.md.
+ * C11 + POSIX (pthreads) + Linux epoll, libc only.  See README.md.
  */
 #include <pgstate.h>
 
@@ -31,6 +32,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,7 +46,7 @@
 #define SETUP_CONNECT_TIMEOUT_MS 5000 /* connect + handshake during setup */
 #define RECONNECT_TIMEOUT_MS 1000     /* connect + handshake while running */
 #define SINGLE_IO_TIMEOUT_MS 100      /* read_reply wait, one connection per thread */
-#define MULTI_IO_TIMEOUT_MS 1         /* read_reply wait, several connections per thread */
+#define HOUSEKEEPING_NS (10 * NS_PER_MS) /* event loop: reconnects, backoff ends, request timeouts */
 #define IDLE_SLEEP_NS (50 * NS_PER_MS)
 #define BACKOFF_MIN_MS 10
 #define BACKOFF_MAX_MS 1000
@@ -186,16 +189,16 @@ static int g_ready;
 static int g_go;
 
 /* First error message seen for each status (errors are counted by status name). */
-#define NERR 10 /* index -status for -1..-8, 9: any other negative status */
+#define NERR 11 /* index -status for -1..-9, 10: any other negative status */
 static char g_first_err[NERR][512];
 static char g_first_connect_err[512];
 
 static unsigned err_index(int status) {
-    return (status <= -1 && status >= -8) ? (unsigned)-status : 9u;
+    return (status <= -1 && status >= -(NERR - 2)) ? (unsigned)-status : NERR - 1u;
 }
 
 static const char *err_name(unsigned idx) {
-    return idx == 9 ? "PGSTATE_UNKNOWN_STATUS" : pgstate_status_name(-(int)idx);
+    return idx == NERR - 1u ? "PGSTATE_UNKNOWN_STATUS" : pgstate_status_name(-(int)idx);
 }
 
 static void note_first(char *slot, const char *msg) {
@@ -284,6 +287,8 @@ typedef struct slot {
 typedef struct conn {
     int cidx; /* client index 0 .. clients-1 */
     pgstate_client *h;
+    int fd;          /* event loop: the descriptor registered with epoll, -1 if none */
+    int watch_out;   /* event loop: EPOLLOUT registered (output waits for the socket) */
     slot *slots;
     int nslots;
     int inflight;
@@ -308,6 +313,7 @@ typedef struct worker {
     pthread_t tid;
     conn *conns;
     int nconns;
+    int epfd;          /* several connections: the thread's epoll loop; -1: blocking calls */
     int io_timeout_ms;
     unsigned char *state; /* this thread's copy of the state template */
     stats st;
@@ -615,8 +621,37 @@ static void on_reply(worker *w, conn *c, pgstate_reply *r, int measure, uint64_t
     complete(w, c, s, measure, now, &o);
 }
 
+/* Event loop: watch the connection's socket for reading, and for writing
+   while want_out (output waits for the socket). */
+static void ev_watch(worker *w, conn *c, int want_out) {
+    if (c->fd < 0 || want_out == c->watch_out) return;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | (want_out ? EPOLLOUT : 0);
+    ev.data.ptr = c;
+    (void)epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->watch_out = want_out;
+}
+
+static void ev_register(worker *w, conn *c) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.ptr = c;
+    c->fd = pgstate_fd(c->h);
+    c->watch_out = 0;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) c->fd = -1;
+}
+
+/* Before the library closes the descriptor (reconnect, free). */
+static void ev_unregister(worker *w, conn *c) {
+    if (c->fd >= 0) (void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    c->fd = -1;
+}
+
 /* Reconnects (after the connection was lost).  Returns 1 if connected. */
 static int try_reconnect(worker *w, conn *c, int measure, uint64_t now) {
+    if (w->epfd >= 0) ev_unregister(w, c);
     pgstate_set_timeout(c->h, RECONNECT_TIMEOUT_MS);
     int rc = pgstate_reconnect(c->h);
     pgstate_set_timeout(c->h, w->io_timeout_ms);
@@ -628,12 +663,13 @@ static int try_reconnect(worker *w, conn *c, int measure, uint64_t now) {
         return 0;
     }
     if (measure) w->st.reconnects++;
+    if (w->epfd >= 0) ev_register(w, c);
     return 1;
 }
 
-/* After a read timed out: if the oldest request in flight is older than the
-   request timeout, count every request in flight as PGSTATE_ERR_TIMEOUT,
-   drop the connection and reconnect. */
+/* If the oldest request in flight is older than the request timeout, count
+   every request in flight as PGSTATE_ERR_TIMEOUT, drop the connection and
+   reconnect. */
 static void check_stuck(worker *w, conn *c, int measure, uint64_t now) {
     uint64_t oldest = UINT64_MAX;
     for (int i = 0; i < c->nslots; i++) {
@@ -651,9 +687,7 @@ static void check_stuck(worker *w, conn *c, int measure, uint64_t now) {
     /* Reconnecting closes the connection; its requests are failed into the
        reply queue, which is drained (and ignored: the slots are free). */
     try_reconnect(w, c, measure, now);
-    while (pgstate_pending(c->h) > 0) {
-        pgstate_reply *r = NULL;
-        if (pgstate_read_reply(c->h, &r) != PGSTATE_OK) break;
+    for (pgstate_reply *r = pgstate_next_reply(c->h); r != NULL; r = pgstate_next_reply(c->h)) {
         pgstate_reply_free(r);
     }
 }
@@ -665,75 +699,137 @@ static int preload_done(const worker *w) {
     return 1;
 }
 
-static void run_loop(worker *w, int measure) {
-    int multi = w->nconns > 1;
+static int run_over(const worker *w, int measure, uint64_t now) {
+    if (atomic_load(&g_abort) || w->failed) return 1;
+    return measure ? now >= atomic_load(&g_end_ns) : preload_done(w);
+}
+
+/* Nothing in flight: sleeps until the connection's backoff ends (at most
+   IDLE_SLEEP_NS, never past the end of the window). */
+static void idle_until_resume(const conn *c, int measure, uint64_t now) {
+    uint64_t until = now + IDLE_SLEEP_NS;
+    if (c->pause_until > now && c->pause_until < until) until = c->pause_until;
+    if (measure && atomic_load(&g_end_ns) < until) until = atomic_load(&g_end_ns);
+    if (until > now) sleep_ns(until - now);
+}
+
+/* One connection on this thread: blocking calls (read_reply waits up to
+   SINGLE_IO_TIMEOUT_MS, then the clock and the request timeout are checked). */
+static void run_blocking(worker *w, int measure) {
+    conn *c = &w->conns[0];
     for (;;) {
         uint64_t now = now_ns();
-        if (atomic_load(&g_abort) || w->failed) return;
-        if (measure ? now >= atomic_load(&g_end_ns) : preload_done(w)) return;
-
-        /* 1: reconnect where needed, fill the pipelines */
-        uint64_t wake = UINT64_MAX;
-        for (int i = 0; i < w->nconns; i++) {
-            conn *c = &w->conns[i];
-            if (!pgstate_is_connected(c->h)) {
-                if (c->inflight > 0) continue; /* read their (failed) replies first */
-                if (now < c->pause_until || !try_reconnect(w, c, measure, now)) {
-                    if (c->pause_until < wake) wake = c->pause_until;
-                    continue;
-                }
-                now = now_ns();
-            }
-            if (now < c->pause_until) {
-                if (c->pause_until < wake) wake = c->pause_until;
+        if (run_over(w, measure, now)) return;
+        if (!pgstate_is_connected(c->h) && c->inflight == 0) { /* read the failed replies first */
+            if (now < c->pause_until || !try_reconnect(w, c, measure, now)) {
+                idle_until_resume(c, measure, now_ns());
                 continue;
             }
-            /* One connection per thread: pgstate_read_reply() flushes.  Several:
-               flush now so that they all have their requests on the wire. */
-            if (fill(w, c, measure, now) > 0 && multi) (void)pgstate_flush(c->h);
-        }
-
-        /* 2: read (at most) one reply per connection */
-        int reading = 0;
-        for (int i = 0; i < w->nconns; i++) {
-            conn *c = &w->conns[i];
-            if (c->inflight == 0) continue;
-            reading = 1;
-            pgstate_reply *r = NULL;
-            int rc = pgstate_read_reply(c->h, &r);
             now = now_ns();
-            if (rc == PGSTATE_OK) {
-                on_reply(w, c, r, measure, now);
-                pgstate_reply_free(r);
-            } else if (rc == PGSTATE_ERR_TIMEOUT) {
-                check_stuck(w, c, measure, now);
-            } else if (rc == PGSTATE_ERR_INVALID_ARGUMENT) {
-                /* nothing pending in the library: our books are off; free the slots */
-                outcome o = {PGSTATE_ERR_INVALID_ARGUMENT, 0, 0, 0, 0, pgstate_errmsg(c->h)};
-                for (int k = 0; k < c->nslots; k++) {
-                    if (c->slots[k].busy) complete(w, c, &c->slots[k], measure, now, &o);
-                }
-            } else { /* NOMEM / IO: count once, back off */
-                count_error(w, c, measure, rc, pgstate_errmsg(c->h), now);
-                sleep_ns(BACKOFF_MIN_MS * NS_PER_MS);
-            }
         }
-
-        if (!reading) { /* nothing in flight anywhere: sleep until there may be work */
-            now = now_ns();
-            uint64_t until = now + IDLE_SLEEP_NS;
-            if (wake < until) until = wake;
-            if (measure) {
-                uint64_t end = atomic_load(&g_end_ns);
-                if (end < until) until = end;
+        if (pgstate_is_connected(c->h) && now >= c->pause_until) fill(w, c, measure, now);
+        if (c->inflight == 0) { /* paused (or nothing to send): sleep until the backoff ends */
+            idle_until_resume(c, measure, now);
+            continue;
+        }
+        pgstate_reply *r = NULL;
+        int rc = pgstate_read_reply(c->h, &r); /* flushes first */
+        now = now_ns();
+        if (rc == PGSTATE_OK) {
+            on_reply(w, c, r, measure, now);
+            pgstate_reply_free(r);
+        } else if (rc == PGSTATE_ERR_TIMEOUT) {
+            check_stuck(w, c, measure, now);
+        } else if (rc == PGSTATE_ERR_INVALID_ARGUMENT) {
+            /* nothing pending in the library: our books are off; free the slots */
+            outcome o = {PGSTATE_ERR_INVALID_ARGUMENT, 0, 0, 0, 0, pgstate_errmsg(c->h)};
+            for (int k = 0; k < c->nslots; k++) {
+                if (c->slots[k].busy) complete(w, c, &c->slots[k], measure, now, &o);
             }
-            if (until > now) sleep_ns(until - now);
+        } else { /* NOMEM / IO: count once, back off */
+            count_error(w, c, measure, rc, pgstate_errmsg(c->h), now);
+            sleep_ns(BACKOFF_MIN_MS * NS_PER_MS);
         }
     }
 }
 
+/* Event loop: takes every completed request of the connection. */
+static void ev_take_replies(worker *w, conn *c, int measure) {
+    for (pgstate_reply *r = pgstate_next_reply(c->h); r != NULL; r = pgstate_next_reply(c->h)) {
+        on_reply(w, c, r, measure, now_ns());
+        pgstate_reply_free(r);
+    }
+}
+
+/* Event loop: queues what the connection's free slots have to send and writes
+   what the socket takes (never waits). */
+static void ev_fill(worker *w, conn *c, int measure, uint64_t now) {
+    if (!pgstate_is_connected(c->h) || now < c->pause_until) return;
+    fill(w, c, measure, now);
+    int fl = pgstate_flush(c->h); /* 0: all written, 1: output remains, < 0: the connection ended */
+    if (fl >= 0) ev_watch(w, c, fl == 1);
+}
+
+/* Several connections on this thread: one epoll loop over all of them, with
+   libpgstate's non-blocking calls.  A reply is taken as soon as its socket is
+   readable, whichever connection it is on. */
+static void run_events(worker *w, int measure) {
+    struct epoll_event evs[64];
+    uint64_t next_housekeeping = 0;
+    for (;;) {
+        uint64_t now = now_ns();
+        if (run_over(w, measure, now)) return;
+        if (now >= next_housekeeping) {
+            /* reconnect ended connections, resume those whose backoff ended, enforce the request timeout */
+            for (int i = 0; i < w->nconns; i++) {
+                conn *c = &w->conns[i];
+                if (c->fd < 0) { /* ended (pgstate_consume said so): the library failed what was in flight */
+                    ev_take_replies(w, c, measure);
+                    if (c->inflight > 0 || now < c->pause_until || !try_reconnect(w, c, measure, now)) continue;
+                    now = now_ns();
+                } else {
+                    /* connected, or draining (the server is shutting down: keep reading its answers) */
+                    check_stuck(w, c, measure, now);
+                }
+                ev_fill(w, c, measure, now);
+            }
+            next_housekeeping = now + HOUSEKEEPING_NS;
+        }
+        uint64_t wait_ns = next_housekeeping > now ? next_housekeeping - now : 0;
+        if (measure) {
+            uint64_t end = atomic_load(&g_end_ns);
+            if (end > now && end - now < wait_ns) wait_ns = end - now;
+        }
+        int n = epoll_wait(w->epfd, evs, 64, (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS));
+        now = now_ns();
+        for (int e = 0; e < n; e++) {
+            conn *c = evs[e].data.ptr;
+            if ((evs[e].events & EPOLLOUT) && pgstate_is_connected(c->h)) {
+                int fl = pgstate_flush(c->h);
+                if (fl >= 0) ev_watch(w, c, fl == 1);
+            }
+            if (evs[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                int rc = pgstate_consume(c->h); /* reads what arrived, never blocks */
+                ev_take_replies(w, c, measure);
+                if (rc != PGSTATE_OK) {
+                    ev_unregister(w, c); /* the connection ended: reconnect at the next housekeeping */
+                    next_housekeeping = now;
+                    continue;
+                }
+                ev_fill(w, c, measure, now_ns());
+            }
+        }
+    }
+}
+
+static void run_loop(worker *w, int measure) {
+    if (w->epfd >= 0) run_events(w, measure);
+    else run_blocking(w, measure);
+}
+
 static int conn_init(worker *w, conn *c, int cidx) {
     c->cidx = cidx;
+    c->fd = -1;
     c->nslots = g_cfg.depth;
     c->slots = calloc((size_t)c->nslots, sizeof *c->slots);
     c->freelist = calloc((size_t)c->nslots, sizeof *c->freelist);
@@ -761,6 +857,14 @@ static int conn_init(worker *w, conn *c, int cidx) {
         return -1;
     }
     pgstate_set_timeout(c->h, w->io_timeout_ms);
+    if (w->epfd >= 0) {
+        pgstate_set_nonblocking(c->h, 1);
+        ev_register(w, c);
+        if (c->fd < 0) {
+            setup_fail(w, "client %d: epoll_ctl: %s", cidx, strerror(errno));
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -786,9 +890,11 @@ static void *worker_main(void *arg) {
     if (!atomic_load(&g_abort) && !w->failed) run_loop(w, 1);
     for (int i = 0; i < w->nconns; i++) {
         conn *c = &w->conns[i];
+        if (w->epfd >= 0) ev_unregister(w, c);
         pgstate_free(c->h);
         c->h = NULL;
     }
+    if (w->epfd >= 0) close(w->epfd);
     return NULL;
 }
 
@@ -801,8 +907,8 @@ static void usage(FILE *f) {
             "usage: pgstate-bench [options]\n"
             "  --socket PATH          pgstated socket (default: $PGSTATE_SOCKET, else %s)\n"
             "  --clients N            connections (default 1)\n"
-            "  --threads T            threads; connections are spread over them and each thread\n"
-            "                         drives its connections round-robin (default: one per connection)\n"
+            "  --threads T            threads; connections are spread over them and a thread with\n"
+            "                         several drives them from one epoll loop (default: one per connection)\n"
             "  --depth D              requests in flight per connection; 1 = request/response (default 1)\n"
             "  --duration S           measured seconds (default 10)\n"
             "  --warmup S             seconds run before measuring (default 1)\n"
@@ -990,6 +1096,14 @@ static void on_signal(int sig) {
     g_signal = sig;
 }
 
+/* CPU seconds (user + system) of the whole process so far. */
+static double process_cpu_s(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return 0.0;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 int main(int argc, char **argv) {
     if (parse_args(argc, argv) != 0) return 1;
     const char *shown_socket = g_cfg.socket ? g_cfg.socket : PGSTATE_DEFAULT_SOCKET;
@@ -1051,7 +1165,12 @@ int main(int argc, char **argv) {
         w->state = malloc(g_cfg.state_size ? g_cfg.state_size : 1);
         if (!w->conns || !w->state) return 1;
         memcpy(w->state, g_state, g_cfg.state_size);
-        w->io_timeout_ms = w->nconns > 1 ? MULTI_IO_TIMEOUT_MS : SINGLE_IO_TIMEOUT_MS;
+        w->io_timeout_ms = SINGLE_IO_TIMEOUT_MS;
+        w->epfd = w->nconns > 1 ? epoll_create1(EPOLL_CLOEXEC) : -1;
+        if (w->nconns > 1 && w->epfd < 0) {
+            fprintf(stderr, "pgstate-bench: setup failed: epoll_create1: %s\n", strerror(errno));
+            return 1;
+        }
     }
 
     fprintf(stderr, "pgstate-bench %s: %s, workload %s, %d clients on %d threads, depth %d, keys %u, state %zu B, "
@@ -1070,6 +1189,7 @@ int main(int argc, char **argv) {
 
     /* Connect (and preload) in the worker threads, then start them together. */
     uint64_t setup_start = now_ns();
+    double cpu_start = 0, cpu_end = 0;
     int started = 0;
     for (int t = 0; t < T; t++) {
         if (pthread_create(&ws[t].tid, NULL, worker_main, &ws[t]) != 0) {
@@ -1112,8 +1232,14 @@ int main(int argc, char **argv) {
                     (unsigned long long)p.existing, (unsigned long long)p.created,
                     (unsigned long long)p.overwritten, (unsigned long long)p.errors);
         }
-        /* Wait for the end of the window; a signal ends it early. */
+        /* Wait for the end of the window; a signal ends it early.  The process's
+           CPU time is sampled at both ends of the window. */
+        int sampled = 0;
         for (;;) {
+            if (!sampled && now_ns() >= g_warm_end_ns) {
+                cpu_start = process_cpu_s();
+                sampled = 1;
+            }
             uint64_t now = now_ns(), end = atomic_load(&g_end_ns);
             if (now >= end) break;
             if (g_signal) {
@@ -1121,8 +1247,11 @@ int main(int argc, char **argv) {
                 break;
             }
             uint64_t step = end - now < 20 * NS_PER_MS ? end - now : 20 * NS_PER_MS;
+            if (!sampled && g_warm_end_ns > now && g_warm_end_ns - now < step) step = g_warm_end_ns - now;
             sleep_ns(step);
         }
+        if (!sampled) cpu_start = process_cpu_s();
+        cpu_end = process_cpu_s();
     }
     for (int t = 0; t < started; t++) pthread_join(ws[t].tid, NULL);
 
@@ -1173,6 +1302,10 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr, "conflicts:   %llu   not_found: %llu\n", (unsigned long long)tot->conflicts,
             (unsigned long long)tot->not_found);
+    double cpu_s = cpu_end > cpu_start ? cpu_end - cpu_start : 0.0;
+    double cpu_us_per_op = ops ? cpu_s * 1e6 / (double)ops : 0.0;
+    fprintf(stderr, "client CPU:  %.2f s user+system in the window = %.1f us per request (%.0f%% of one CPU)\n",
+            cpu_s, cpu_us_per_op, window_s > 0 ? 100.0 * cpu_s / window_s : 0.0);
     if (g_cfg.workload == WL_CONTEND) {
         fprintf(stderr, "commits:     %llu = %.1f/s  (%.2f conflicts per commit)\n",
                 (unsigned long long)tot->commits, window_s > 0 ? (double)tot->commits / window_s : 0.0,
@@ -1214,8 +1347,8 @@ int main(int argc, char **argv) {
             fprintf(f, "%s\"%s\":", k ? "," : "", OPK_NAMES[k]);
             json_hist(f, &tot->lat[k]);
         }
-        fprintf(f, "},\"conflicts\":%llu,\"not_found\":%llu", (unsigned long long)tot->conflicts,
-                (unsigned long long)tot->not_found);
+        fprintf(f, "},\"conflicts\":%llu,\"not_found\":%llu,\"client_cpu_s\":%.3f,\"client_cpu_us_per_op\":%.2f",
+                (unsigned long long)tot->conflicts, (unsigned long long)tot->not_found, cpu_s, cpu_us_per_op);
         if (g_cfg.workload == WL_CONTEND) {
             fprintf(f, ",\"commits\":%llu,\"commits_per_s\":%.1f,\"txn_latency_us\":",
                     (unsigned long long)tot->commits, window_s > 0 ? (double)tot->commits / window_s : 0.0);

@@ -70,10 +70,12 @@ print(\"pgstate\", pgstate.__version__, \"installed from the wheel and answering
 step "python client: counter example under contention" \
     env PYTHONPATH=clients/python/src python3 clients/python/examples/counter.py
 if [ -f clients/c/Makefile ]; then
-    step "C client: build, unit, vector and conformance tests" make -C clients/c test
+    step "C client: build, unit, vector, outcome and conformance tests" make -C clients/c test
     step "C client: the same under AddressSanitizer and UndefinedBehaviorSanitizer" make -C clients/c asan
     step "C client: counter example under contention" \
         sh -c 'make -s -C clients/c examples && clients/c/build/examples/counter'
+    step "C client: many connections from one epoll loop (non-blocking calls)" \
+        sh -c 'make -s -C clients/c examples && clients/c/build/examples/epoll_clients 64 100 4'
 fi
 stop_activated_daemon
 

@@ -14,12 +14,17 @@
  *   - Every allocation handed to the caller has exactly one matching free
  *     function, and every free function accepts NULL.
  *
+ * Two ways to drive a handle: blocking calls (pgstate_load, ..., and the
+ * pipelined pgstate_send_* + pgstate_read_reply), or an event loop of your own
+ * (epoll, libuv, libevent, ...) around pgstate_fd(): see "Event-loop use" below.
+ *
  * THREAD SAFETY: a pgstate_client handle is NOT thread-safe.  Use one handle per
- * thread (or serialise all use of a handle yourself).  Different handles are
- * completely independent: the library has no global state, installs no signal
- * handlers (writes use MSG_NOSIGNAL / SO_NOSIGPIPE) and may be used from many
- * threads at once as long as no handle is shared.  Records and replies are plain
- * memory and may be passed between threads.
+ * thread (or serialise all use of a handle yourself); one event-loop thread may
+ * drive any number of handles.  Different handles are completely independent:
+ * the library has no global state, installs no signal handlers (writes use
+ * MSG_NOSIGNAL / SO_NOSIGPIPE) and may be used from many threads at once as long
+ * as no handle is shared.  Records and replies are plain memory and may be
+ * passed between threads.
  *
  * Library: C11 + POSIX, libc only.
  */
@@ -34,9 +39,9 @@ extern "C" {
 #endif
 
 #define PGSTATE_VERSION_MAJOR 0
-#define PGSTATE_VERSION_MINOR 1
+#define PGSTATE_VERSION_MINOR 2
 #define PGSTATE_VERSION_PATCH 0
-#define PGSTATE_VERSION_STRING "0.1.0"
+#define PGSTATE_VERSION_STRING "0.2.0"
 /* Numeric version for compile-time comparisons: 0x00MMmmpp. */
 #define PGSTATE_VERSION_NUMBER                                                  \
     ((PGSTATE_VERSION_MAJOR << 16) | (PGSTATE_VERSION_MINOR << 8) | PGSTATE_VERSION_PATCH)
@@ -76,28 +81,38 @@ typedef enum pgstate_status_code {
        final SHUTTING_DOWN notice (not executed), or a LOAD / PING lost with the
        connection (reads are always safe to repeat). */
     PGSTATE_ERR_UNAVAILABLE = -2,
-    /* A write may or may not have been applied: server status 300, or the
-       connection was lost after an UPSERT / DELETE was written.  LOAD first to
-       find out, then decide; never retry blindly. */
+    /* A write may or may not have been applied: server status 3xx; a write
+       answered 500 or a status of no known class; or the connection was lost
+       after an UPSERT / DELETE was written.  LOAD first to find out, then
+       decide; never retry blindly. */
     PGSTATE_ERR_OUTCOME_UNKNOWN = -3,
-    /* The call's timeout elapsed.  The connection stays usable.  If no byte of
-       the request had been written it is withdrawn and never sent (errmsg says
-       "not sent"); otherwise a late response is discarded and, for UPSERT /
-       DELETE, the outcome is unknown (as with PGSTATE_ERR_OUTCOME_UNKNOWN). */
+    /* The call's timeout elapsed.  The connection stays usable (a handshake
+       that times out leaves none).  If no byte of the request had been written
+       it is withdrawn and never sent; otherwise a late response is discarded
+       and, for UPSERT / DELETE, the outcome is unknown.  pgstate_outcome() says
+       which: PGSTATE_ERR_UNAVAILABLE or PGSTATE_ERR_OUTCOME_UNKNOWN. */
     PGSTATE_ERR_TIMEOUT = -4,
     /* Protocol violation (a bug on one side, or a version mismatch): a malformed
-       or unexpected response, HELLO refused (104), or a server status 1xx other
-       than 102.  The connection is closed (except after 101 UNKNOWN_MESSAGE_TYPE,
-       which the server survives); writes in flight then have unknown outcome. */
+       or unexpected response, HELLO refused (104), HELLO_OK with unusable limits
+       (e.g. max_id_bytes outside 1 .. 255), or a server status 1xx other than
+       102.  The connection is closed (except after 101 UNKNOWN_MESSAGE_TYPE and
+       unassigned 1xx statuses with a request id, which the server survives);
+       every request then in flight fails the same way, and a write among them
+       may or may not have been applied. */
     PGSTATE_ERR_PROTOCOL = -5,
-    /* Server fault: status 500 and statuses of no known class.  Per the protocol,
-       a write answered this way MUST be treated like OUTCOME_UNKNOWN. */
+    /* Server fault answering a read (LOAD, PING): status 500 and statuses of no
+       known class.  A write answered so is PGSTATE_ERR_OUTCOME_UNKNOWN. */
     PGSTATE_ERR_SERVER = -6,
     /* Out of memory in this process. */
     PGSTATE_ERR_NOMEM = -7,
     /* Other operating-system error (socket(), poll(), permission denied on the
        socket path, ...); errno text in pgstate_errmsg(). */
-    PGSTATE_ERR_IO = -8
+    PGSTATE_ERR_IO = -8,
+    /* Non-blocking mode only (pgstate_set_nonblocking): the call would have to
+       wait - pgstate_send_* with max_in_flight requests unanswered.  Nothing
+       was queued; read replies (pgstate_consume + pgstate_next_reply), then
+       send again. */
+    PGSTATE_ERR_WOULD_BLOCK = -9
 } pgstate_status_code;
 
 /* "PGSTATE_OK", "PGSTATE_ERR_TIMEOUT", ...; "PGSTATE_UNKNOWN_STATUS" otherwise.
@@ -135,6 +150,12 @@ PGSTATE_EXPORT void pgstate_free(pgstate_client *c);
 /* Status of the last call made on the handle (for a new handle: of the connect). */
 PGSTATE_EXPORT int pgstate_status(const pgstate_client *c);
 
+/* What the caller may assume about the last call's request: pgstate_status(c),
+   except after PGSTATE_ERR_TIMEOUT, where it is PGSTATE_ERR_UNAVAILABLE (the
+   request was never sent, or it was a LOAD / PING) or
+   PGSTATE_ERR_OUTCOME_UNKNOWN (an UPSERT / DELETE was sent: LOAD to find out). */
+PGSTATE_EXPORT int pgstate_outcome(const pgstate_client *c);
+
 /* Text of the last error on this handle ("" after a successful call).  Says who
    is at fault; for a missing socket it names the path.  Valid until the next
    call on the handle.  Never NULL (also for c == NULL). */
@@ -149,7 +170,8 @@ PGSTATE_EXPORT int pgstate_server_status(const pgstate_client *c);
    writing, waiting for the response). */
 PGSTATE_EXPORT void pgstate_set_timeout(pgstate_client *c, int timeout_ms);
 
-/* Nonzero while the handle has a live, handshaken connection. */
+/* Nonzero while the handle has a live, handshaken connection that accepts new
+   requests (0 once the server announced it is shutting down). */
 PGSTATE_EXPORT int pgstate_is_connected(const pgstate_client *c);
 
 /* What the server announced in HELLO_OK (0 / "" before a successful handshake). */
@@ -241,7 +263,8 @@ PGSTATE_EXPORT uint64_t pgstate_conflict_actual(const pgstate_client *c);
  * pgstate_send_* check the arguments (rules above), encode the request into the
  * handle's output buffer and return its request id (1 .. 2^32-1), or 0 on error
  * (pgstate_status / pgstate_errmsg say why; nothing was queued).  The caller's
- * id and state buffers may be reused as soon as the call returns.
+ * id and state buffers may be reused as soon as the call returns.  Ids are
+ * allocated in sequence (skipping 0, and any id still in use).
  *
  * Requests are written by pgstate_flush() and by pgstate_read_reply() (which
  * flushes first).  A send_* call also writes by itself when the output buffer
@@ -250,10 +273,12 @@ PGSTATE_EXPORT uint64_t pgstate_conflict_actual(const pgstate_client *c);
  * In-flight limit: when max_in_flight requests (the limit the server announced,
  * capped at 4096 by the library) are unanswered, send_* FLUSHES AND BLOCKS,
  * reading responses until a slot frees up (up to the handle's timeout; on
- * timeout it returns 0 with PGSTATE_ERR_TIMEOUT and queues nothing).  Responses
- * read this way are queued and returned later by pgstate_read_reply(), so the
- * protocol limit is never exceeded.  While writing, the library keeps reading
- * responses, so a long pipeline cannot deadlock against server back-pressure.
+ * timeout it returns 0 with PGSTATE_ERR_TIMEOUT and queues nothing; in
+ * non-blocking mode it returns 0 with PGSTATE_ERR_WOULD_BLOCK at once).
+ * Responses read this way are queued and returned later by pgstate_read_reply()
+ * (or pgstate_next_reply()), so the protocol limit is never exceeded.  While
+ * writing, the library keeps reading responses, so a long pipeline cannot
+ * deadlock against server back-pressure.
  *
  * Responses may come in any order (except in send order for the same id);
  * match them by request id.  Every request gets exactly one reply; when the
@@ -269,8 +294,12 @@ PGSTATE_EXPORT uint32_t pgstate_send_delete_if(pgstate_client *c, const char *id
                                                uint64_t expected_revision);
 PGSTATE_EXPORT uint32_t pgstate_send_ping(pgstate_client *c);
 
-/* Writes every buffered request (reading responses meanwhile).  PGSTATE_OK or an
-   error (PGSTATE_ERR_TIMEOUT leaves the rest buffered for the next flush). */
+/* Writes buffered requests.  Blocking mode (the default): writes all of them
+   (reading responses meanwhile) and returns PGSTATE_OK (0), or an error
+   (PGSTATE_ERR_TIMEOUT leaves the rest buffered for the next flush).
+   Non-blocking mode: writes what the socket takes now and returns 0 when
+   nothing remains, 1 when output remains (wait until pgstate_fd() is writable
+   and call it again), or an error (< 0). */
 PGSTATE_EXPORT int pgstate_flush(pgstate_client *c);
 
 /* Number of pipelined requests whose reply has not yet been returned by
@@ -326,6 +355,58 @@ PGSTATE_EXPORT int pgstate_read_reply(pgstate_client *c, pgstate_reply **out);
 
 /* Accepts NULL; also frees reply->record unless the caller took it. */
 PGSTATE_EXPORT void pgstate_reply_free(pgstate_reply *r);
+
+/* ------------------------------------------------------------------------- */
+/* Event-loop use                                                             */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Like libpq's PQsocket / PQconsumeInput / PQisBusy and hiredis' async API: the
+ * caller's event loop (epoll, poll, libuv, libevent, ...) waits on the
+ * handle's socket, and these calls never block:
+ *
+ *   pgstate_set_nonblocking(c, 1);            once, after pgstate_connect
+ *   watch pgstate_fd(c) for reading, always
+ *   id = pgstate_send_load(c, ...); ...       queue requests (0 + PGSTATE_ERR_WOULD_BLOCK
+ *                                             when max_in_flight are unanswered)
+ *   if (pgstate_flush(c) == 1) also watch for writing, and call pgstate_flush
+ *                              again when writable, until it returns 0
+ *   when readable: pgstate_consume(c), then
+ *       while ((r = pgstate_next_reply(c)) != NULL) { ...; pgstate_reply_free(r); }
+ *
+ * When pgstate_consume (or pgstate_flush) returns < 0, the connection has
+ * ended and every request that was in flight already has its (failed) reply
+ * waiting for pgstate_next_reply.  The descriptor stays open (shut down: it
+ * polls readable) until pgstate_reconnect or pgstate_free, so remove it from
+ * your loop first.  While the server drains (ERROR 202 answered a request),
+ * pgstate_is_connected() is already 0 but answers still arrive: keep watching
+ * the descriptor until pgstate_consume returns < 0.  Connecting and
+ * reconnecting block (for at most the handle's timeout); the blocking calls keep
+ * working in non-blocking mode and block as documented.  clients/c/README.md
+ * shows the pattern for epoll, libuv and libevent; examples/epoll_clients.c
+ * drives many connections from one epoll loop.
+ */
+
+/* The connection's socket descriptor, -1 if there is none.  It changes on
+   pgstate_reconnect.  Never read, write or close it yourself. */
+PGSTATE_EXPORT int pgstate_fd(const pgstate_client *c);
+
+/* Non-blocking mode on (nonzero) or off (0): changes pgstate_send_* (never
+   wait for an in-flight slot: PGSTATE_ERR_WOULD_BLOCK) and pgstate_flush
+   (write what the socket takes, return 1 while output remains).  Returns
+   PGSTATE_OK. */
+PGSTATE_EXPORT int pgstate_set_nonblocking(pgstate_client *c, int on);
+PGSTATE_EXPORT int pgstate_is_nonblocking(const pgstate_client *c);
+
+/* Reads whatever has arrived, without blocking, and completes the requests it
+   answers (their replies then wait for pgstate_next_reply; a blocking call's
+   own reply is kept for it).  Returns PGSTATE_OK, or PGSTATE_ERR_UNAVAILABLE
+   (or PGSTATE_ERR_PROTOCOL) when the connection has ended, now or before. */
+PGSTATE_EXPORT int pgstate_consume(pgstate_client *c);
+
+/* The next completed pipelined request, oldest first, or NULL if none is
+   complete (never blocks, never reads).  Free it with pgstate_reply_free. */
+PGSTATE_EXPORT pgstate_reply *pgstate_next_reply(pgstate_client *c);
 
 #ifdef __cplusplus
 }

@@ -77,14 +77,18 @@ int pgs_utf8_valid(const uint8_t *s, size_t n) {
     return 1;
 }
 
-int pgs_id_valid(const uint8_t *id, size_t n, uint32_t max_id_bytes) {
-    if (n < 1 || n > max_id_bytes || n > 255) return 0;
+pgs_id_problem pgs_id_check(const uint8_t *id, size_t n, uint32_t max_id_bytes, size_t *at) {
+    if (n < 1) return PGS_ID_EMPTY;
+    if (n > max_id_bytes || n > 255) return PGS_ID_TOO_LONG;
     /* Control characters U+0000-U+001F and U+007F are single ASCII bytes, and no
        byte of a multi-byte sequence is below 0x80, so a byte scan suffices. */
     for (size_t i = 0; i < n; i++) {
-        if (id[i] < 0x20 || id[i] == 0x7F) return 0;
+        if (id[i] < 0x20 || id[i] == 0x7F) {
+            if (at != NULL) *at = i;
+            return PGS_ID_CONTROL;
+        }
     }
-    return pgs_utf8_valid(id, n);
+    return pgs_utf8_valid(id, n) ? PGS_ID_OK : PGS_ID_NOT_UTF8;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -360,7 +364,7 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     /* ---- argument rules (section 8) ---- */
     if (m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE) {
         m->id = (const char *)idp;
-        if (!pgs_id_valid(idp, m->id_len, lim->max_id_bytes)) return PGS_S_INVALID_ARGUMENT;
+        if (pgs_id_check(idp, m->id_len, lim->max_id_bytes, NULL) != PGS_ID_OK) return PGS_S_INVALID_ARGUMENT;
     }
     if (m->type == PGS_T_UPSERT) {
         if (m->expected_revision > PGS_MAX_UPSERT_EXPECTED) return PGS_S_INVALID_ARGUMENT;

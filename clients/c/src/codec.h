@@ -75,9 +75,20 @@ void pgs_limits_default(pgs_limits *l);
 /* 1 if s[0..n) is valid UTF-8 (no overlong forms, no surrogates, <= U+10FFFF). */
 int pgs_utf8_valid(const uint8_t *s, size_t n);
 
-/* 1 if id satisfies the persistence_id argument rule of section 8:
-   1..max_id_bytes bytes, valid UTF-8, no U+0000-U+001F and no U+007F. */
-int pgs_id_valid(const uint8_t *id, size_t n, uint32_t max_id_bytes);
+/* The persistence_id argument rule of section 8, the one definition used by the
+   request decoder and by the client's argument checks: 1..max_id_bytes bytes
+   (never above 255, the str8 limit), valid UTF-8, no U+0000-U+001F and no
+   U+007F.  Returns PGS_ID_OK or the first rule broken, checked in the order of
+   the enum; for PGS_ID_CONTROL, *at (if not NULL) is the offending byte's offset. */
+typedef enum pgs_id_problem {
+    PGS_ID_OK = 0,
+    PGS_ID_EMPTY,     /* 0 bytes */
+    PGS_ID_TOO_LONG,  /* more than max_id_bytes (or 255) bytes */
+    PGS_ID_CONTROL,   /* a byte 0x00-0x1F or 0x7F */
+    PGS_ID_NOT_UTF8   /* not valid UTF-8 */
+} pgs_id_problem;
+
+pgs_id_problem pgs_id_check(const uint8_t *id, size_t n, uint32_t max_id_bytes, size_t *at);
 
 /* ---- incremental frame reader ----
  *

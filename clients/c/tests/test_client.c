@@ -4,12 +4,15 @@
  * Each test forks a child that listens on a temporary Unix socket and plays a
  * scripted server (written with the library's own codec), while the parent
  * drives the public API and checks statuses, messages and data.  The child
- * checks what it receives and reports through its exit status.
+ * checks what it receives and reports through its exit status.  One test plays
+ * every "response" vector of proto-spec/vectors/outcomes.json this way, so the
+ * library's routing (not only its classifier) is held to the spec.
  * Ends with "N passed, M failed".
  */
 #include "codec.h"
 #include "harness.h"
 #include "pgstate.h"
+#include "vector_json.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -545,7 +548,11 @@ static void srv_error_classes(srv *s, int i) {
         srv_error(s, m.request_id, ERROR_MAP[k].wire, msg);
     }
     if (srv_expect(s, PGS_T_UPSERT, &m)) srv_error(s, m.request_id, 300, "db connection lost");
+    /* a write answered 500, or a status of no class, may have been applied; a read so answered failed */
     if (srv_expect(s, PGS_T_DELETE, &m)) srv_error(s, m.request_id, 500, "internal error");
+    if (srv_expect(s, PGS_T_UPSERT, &m)) srv_error(s, m.request_id, 0, "no class");
+    if (srv_expect(s, PGS_T_DELETE, &m)) srv_error(s, m.request_id, 600, "no class");
+    if (srv_expect(s, PGS_T_PING, &m)) srv_error(s, m.request_id, 500, "internal error");
     if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
     srv_expect_eof(s);
 }
@@ -570,8 +577,15 @@ static void test_error_classes(void) {
     }
     CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_OUTCOME_UNKNOWN);
     CHECK(pgstate_server_status(c) == 300);
-    CHECK(pgstate_delete(c, "k", 1) == PGSTATE_ERR_SERVER);
+    CHECK(pgstate_delete(c, "k", 1) == PGSTATE_ERR_OUTCOME_UNKNOWN);
     CHECK(pgstate_server_status(c) == 500);
+    CHECKF(contains(pgstate_errmsg(c), "internal error"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_OUTCOME_UNKNOWN);
+    CHECK(pgstate_server_status(c) == 0);
+    CHECK(pgstate_delete_if(c, "k", 1, 3) == PGSTATE_ERR_OUTCOME_UNKNOWN);
+    CHECK(pgstate_server_status(c) == 600);
+    CHECK(pgstate_ping(c) == PGSTATE_ERR_SERVER);
+    CHECK(pgstate_is_connected(c));
     CHECK(pgstate_ping(c) == PGSTATE_OK);
     CHECK(pgstate_server_status(c) == 0 && strcmp(pgstate_errmsg(c), "") == 0);
     pgstate_free(c);
@@ -689,7 +703,7 @@ static void srv_disconnects(srv *s, int i) {
     srv_handshake(s, NULL);
     if (i == 0) SCHECK(srv_expect(s, PGS_T_UPSERT, &m)); /* then close without answering */
     if (i == 1) SCHECK(srv_expect(s, PGS_T_LOAD, &m));
-    /* i == 2: close right after the handshake */
+    if (i == 2) sleep_ms(200); /* then close, with the client connected and idle */
 }
 
 static void test_connection_lost(void) {
@@ -1228,14 +1242,531 @@ static void test_misc_api(void) {
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_OUTCOME_UNKNOWN), "PGSTATE_ERR_OUTCOME_UNKNOWN") == 0);
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_IO), "PGSTATE_ERR_IO") == 0);
     CHECK(strcmp(pgstate_status_name(12345), "PGSTATE_UNKNOWN_STATUS") == 0);
-    for (int s = PGSTATE_ERR_IO; s <= PGSTATE_CONFLICT; s++) {
+    for (int s = PGSTATE_ERR_WOULD_BLOCK; s <= PGSTATE_CONFLICT; s++) {
         CHECK(strcmp(pgstate_status_name(s), "PGSTATE_UNKNOWN_STATUS") != 0);
     }
     CHECK(pgstate_errmsg(NULL) != NULL);
     CHECK(pgstate_server_status(NULL) == 0);
     CHECK(pgstate_pending(NULL) == 0);
-    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 1 && PGSTATE_VERSION_PATCH == 0);
-    CHECK(PGSTATE_VERSION_NUMBER == 0x000100);
+    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 2 && PGSTATE_VERSION_PATCH == 0);
+    CHECK(PGSTATE_VERSION_NUMBER == 0x000200);
+    CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_WOULD_BLOCK), "PGSTATE_ERR_WOULD_BLOCK") == 0);
+    CHECK(pgstate_fd(NULL) == -1 && pgstate_next_reply(NULL) == NULL);
+    CHECK(pgstate_consume(NULL) == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_outcome(NULL) < 0);
+}
+
+
+/* ------------------------------------------------------------------------- */
+/* Decisions of PROTOCOL.md section 12 through the library                   */
+/* ------------------------------------------------------------------------- */
+
+static void srv_hello_ok_limits(srv *s, int i) {
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_id_bytes = i == 0 ? 0 : i == 1 ? 256 : 1;
+    uint32_t rid = srv_read_hello(s);
+    pgs_encode_hello_ok(&s->out, rid, 1, "x", 1, &l);
+    srv_flush(s);
+    if (i == 2) { /* max_id_bytes 1 is usable: a 1-byte id goes out, a 2-byte one does not */
+        pgs_msg m;
+        s->lim = l;
+        if (srv_expect(s, PGS_T_LOAD, &m)) {
+            SCHECK(m.id_len == 1);
+            srv_not_found(s, m.request_id);
+        }
+    }
+    srv_expect_eof(s);
+}
+
+/* HELLO_OK announcing max_id_bytes 0 or 256 is a protocol error, never clamped. */
+static void test_hello_ok_max_id_bytes(void) {
+    fake f;
+    START(f, srv_hello_ok_limits, 3);
+    for (int i = 0; i < 2; i++) {
+        pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+        CHECKF(pgstate_status(c) == PGSTATE_ERR_PROTOCOL, "case %d: %s", i, pgstate_errmsg(c));
+        CHECKF(contains(pgstate_errmsg(c), "max_id_bytes"), "%s", pgstate_errmsg(c));
+        CHECK(!pgstate_is_connected(c) && pgstate_max_id_bytes(c) == 0);
+        pgstate_free(c);
+    }
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_max_id_bytes(c) == 1);
+    CHECK(pgstate_load(c, "ab", 2, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_load(c, "a", 1, NULL) == PGSTATE_NOT_FOUND);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_keep_drain_drop(srv *s, int i) {
+    pgs_msg m;
+    srv_handshake(s, NULL);
+    if (i == 0) { /* 201 with a request id: the request was not executed, the connection stays */
+        if (srv_expect(s, PGS_T_UPSERT, &m)) srv_error(s, m.request_id, 201, "queue full");
+        if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    } else if (i == 1) { /* 105 with a request id: the server closes */
+        if (srv_expect(s, PGS_T_LOAD, &m)) srv_error(s, m.request_id, 105, "not allowed");
+    } else { /* 101: the server stays */
+        if (srv_expect(s, PGS_T_LOAD, &m)) srv_error(s, m.request_id, 101, "unknown type");
+        if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    }
+    srv_expect_eof(s);
+}
+
+static void test_keep_drain_drop(void) {
+    fake f;
+    START(f, srv_keep_drain_drop, 3);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_UNAVAILABLE);
+    CHECK(pgstate_server_status(c) == 201 && pgstate_is_connected(c));
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_PROTOCOL);
+    CHECK(pgstate_server_status(c) == 105 && !pgstate_is_connected(c));
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_PROTOCOL);
+    CHECK(pgstate_server_status(c) == 101 && pgstate_is_connected(c));
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+/* After a timeout, pgstate_outcome says what the caller may assume. */
+static void srv_timeout_outcomes(srv *s, int i) {
+    (void)i;
+    pgs_msg m;
+    srv_handshake(s, NULL);
+    uint32_t r1 = 0, r2 = 0;
+    if (srv_expect(s, PGS_T_UPSERT, &m)) r1 = m.request_id;
+    if (srv_expect(s, PGS_T_LOAD, &m)) r2 = m.request_id;
+    sleep_ms(400);
+    srv_record(s, r1, 1, 0, "v", 1); /* late answers, discarded */
+    srv_not_found(s, r2);
+    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_expect_eof(s);
+}
+
+static void test_timeout_outcome(void) {
+    fake f;
+    START(f, srv_timeout_outcomes, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    pgstate_set_timeout(c, 100);
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_TIMEOUT);
+    CHECK(pgstate_outcome(c) == PGSTATE_ERR_OUTCOME_UNKNOWN);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_TIMEOUT);
+    CHECK(pgstate_outcome(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECK(pgstate_is_connected(c));
+    pgstate_set_timeout(c, TIMEOUT_MS);
+    CHECK(pgstate_ping(c) == PGSTATE_OK && pgstate_outcome(c) == PGSTATE_OK);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Requests in flight: sequential ids in a ring                               */
+/* ------------------------------------------------------------------------- */
+
+#define RING_REQUESTS 40
+
+static void srv_ring(srv *s, int i) {
+    (void)i;
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_in_flight = 4; /* a ring of 4 slots */
+    srv_handshake(s, &l);
+    pgs_msg m;
+    uint32_t stuck = 0, prev = s->hello_rid;
+    /* the first LOAD stays unanswered while RING_REQUESTS others go through */
+    if (srv_expect(s, PGS_T_LOAD, &m)) {
+        stuck = m.request_id;
+        SCHECK(stuck == prev + 1); /* ids are sequential */
+        prev = stuck;
+    }
+    for (int k = 0; k < RING_REQUESTS; k++) {
+        if (!srv_expect(s, PGS_T_PING, &m)) return;
+        /* sequential, skipping only the id whose slot the stuck request holds */
+        uint32_t want = prev + 1;
+        if ((want & 3u) == (stuck & 3u)) want++;
+        if (m.request_id != want) fprintf(stderr, "  SERVER: id %u, expected %u\n", m.request_id, want);
+        SCHECK(m.request_id == want && m.request_id != stuck);
+        prev = m.request_id;
+        srv_ok(s, m.request_id);
+    }
+    srv_not_found(s, stuck);
+    srv_expect_eof(s);
+}
+
+static void test_ring_ids(void) {
+    fake f;
+    START(f, srv_ring, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    uint32_t stuck = pgstate_send_load(c, "stuck", 5);
+    CHECK(stuck != 0 && pgstate_flush(c) == PGSTATE_OK);
+    for (int k = 0; k < RING_REQUESTS; k++) CHECK(pgstate_ping(c) == PGSTATE_OK);
+    pgstate_reply *r = NULL;
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == stuck && r->kind == PGSTATE_REPLY_NOT_FOUND && strcmp(r->persistence_id, "stuck") == 0);
+    pgstate_reply_free(r);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Event-loop use                                                             */
+/* ------------------------------------------------------------------------- */
+
+#define EV_STATE ((size_t)3 * 1024 * 1024)
+
+static void srv_event_loop(srv *s, int i) {
+    pgs_msg m;
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_in_flight = 3;
+    srv_handshake(s, &l);
+    if (i == 0) {
+        uint32_t rid[3];
+        for (int k = 0; k < 3; k++) {
+            if (!srv_expect(s, k == 2 ? PGS_T_UPSERT : PGS_T_LOAD, &m)) return;
+            rid[k] = m.request_id;
+        }
+        srv_record(s, rid[2], 1, 7, "x", 1); /* out of order */
+        srv_not_found(s, rid[0]);
+        sleep_ms(100);
+        srv_not_found(s, rid[1]);
+        /* then a big upsert while the server does not read: the client's flush reports output left */
+        sleep_ms(300);
+        if (srv_expect(s, PGS_T_UPSERT, &m)) {
+            SCHECK(m.state_len == EV_STATE);
+            srv_record(s, m.request_id, 1, 0, "", 0);
+        }
+        srv_expect_eof(s);
+    } else if (i == 1) {
+        if (srv_expect(s, PGS_T_LOAD, &m)) srv_error(s, 0, 201, "going away"); /* the connection ends */
+    } else { /* draining: 202 to the first, an answer to the second, then the final notice */
+        uint32_t r1 = 0, r2 = 0;
+        if (srv_expect(s, PGS_T_LOAD, &m)) r1 = m.request_id;
+        if (srv_expect(s, PGS_T_LOAD, &m)) r2 = m.request_id;
+        srv_error(s, r1, 202, "shutting down");
+        sleep_ms(150);
+        srv_not_found(s, r2);
+        sleep_ms(150);
+        srv_error(s, 0, 202, "shutting down");
+        shutdown(s->fd, SHUT_WR);
+        while (srv_next(s, &m) == 1) {
+        }
+    }
+}
+
+/* Waits (poll) until fd is readable; 1 if it became so within ms. */
+static int wait_readable(int fd, int ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 1;
+}
+
+static void test_event_loop_api(void) {
+    fake f;
+    START(f, srv_event_loop, 3);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_fd(c) >= 0);
+    CHECK(!pgstate_is_nonblocking(c));
+    CHECK(pgstate_set_nonblocking(c, 1) == PGSTATE_OK && pgstate_is_nonblocking(c));
+    CHECK(pgstate_next_reply(c) == NULL);
+    CHECK(pgstate_consume(c) == PGSTATE_OK && pgstate_next_reply(c) == NULL); /* nothing has arrived */
+
+    uint32_t a = pgstate_send_load(c, "a", 1), b = pgstate_send_load(c, "b", 1);
+    uint32_t u = pgstate_send_upsert(c, "u", 1, 0, "x", 1);
+    CHECK(a && b && u);
+    /* the window (3) is full: a non-blocking send fails at once and queues nothing */
+    int64_t t0 = mono_ms();
+    CHECK(pgstate_send_ping(c) == 0 && pgstate_status(c) == PGSTATE_ERR_WOULD_BLOCK);
+    CHECK(mono_ms() - t0 < 50 && pgstate_pending(c) == 3);
+    CHECK(pgstate_flush(c) == 0); /* small: all written */
+
+    uint32_t seen[3];
+    int n = 0;
+    int64_t deadline = mono_ms() + 3000;
+    while (n < 3 && mono_ms() < deadline) {
+        if (!wait_readable(pgstate_fd(c), 1000)) continue;
+        CHECK(pgstate_consume(c) == PGSTATE_OK);
+        for (pgstate_reply *r = pgstate_next_reply(c); r != NULL; r = pgstate_next_reply(c)) {
+            if (n < 3) seen[n++] = r->request_id;
+            if (r->request_id == u) CHECK(r->kind == PGSTATE_REPLY_RECORD && r->record && r->record->revision == 1);
+            else CHECK(r->kind == PGSTATE_REPLY_NOT_FOUND);
+            pgstate_reply_free(r);
+        }
+    }
+    CHECK(n == 3 && seen[0] == u && seen[1] == a && seen[2] == b);
+    CHECK(pgstate_pending(c) == 0);
+
+    /* output larger than the socket takes while the server does not read */
+    uint8_t *big = calloc(1, EV_STATE);
+    uint32_t bu = pgstate_send_upsert(c, "big", 3, 0, big, EV_STATE);
+    free(big);
+    CHECK(bu != 0);
+    int fl = pgstate_flush(c);
+    CHECKF(fl == 1, "flush returned %d", fl);
+    int rounds = 0;
+    deadline = mono_ms() + 5000;
+    while (fl == 1 && mono_ms() < deadline) {
+        struct pollfd p = {pgstate_fd(c), POLLOUT, 0};
+        if (poll(&p, 1, 1000) == 1) fl = pgstate_flush(c);
+        rounds++;
+    }
+    CHECK(fl == 0 && rounds > 0);
+    pgstate_reply *r = NULL;
+    while (r == NULL && mono_ms() < deadline) {
+        if (wait_readable(pgstate_fd(c), 1000)) CHECK(pgstate_consume(c) == PGSTATE_OK);
+        r = pgstate_next_reply(c);
+    }
+    CHECK(r && r->request_id == bu && r->kind == PGSTATE_REPLY_RECORD);
+    pgstate_reply_free(r);
+
+    /* the connection ends: the failed reply is waiting, the descriptor stays open until reconnect */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    CHECK(pgstate_is_nonblocking(c)); /* a property of the handle */
+    uint32_t l = pgstate_send_load(c, "l", 1);
+    CHECK(l != 0 && pgstate_flush(c) == 0);
+    int fd = pgstate_fd(c), rc = PGSTATE_OK;
+    deadline = mono_ms() + 3000;
+    while (rc == PGSTATE_OK && mono_ms() < deadline) {
+        if (wait_readable(fd, 1000)) rc = pgstate_consume(c);
+    }
+    CHECK(rc == PGSTATE_ERR_UNAVAILABLE && !pgstate_is_connected(c));
+    CHECK(pgstate_fd(c) == fd); /* still open, so an event loop can unregister it */
+    r = pgstate_next_reply(c);
+    CHECK(r && r->request_id == l && r->status == PGSTATE_ERR_UNAVAILABLE && r->server_status == 201);
+    pgstate_reply_free(r);
+    CHECK(pgstate_next_reply(c) == NULL);
+    CHECK(pgstate_consume(c) == PGSTATE_ERR_UNAVAILABLE);
+    CHECK(pgstate_flush(c) == PGSTATE_OK); /* nothing to write */
+    CHECK(pgstate_send_ping(c) == 0 && pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE);
+
+    /* draining: not connected for new requests, but consume keeps delivering answers until the end */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    uint32_t d1 = pgstate_send_load(c, "d1", 2), d2 = pgstate_send_load(c, "d2", 2);
+    CHECK(d1 && d2 && pgstate_flush(c) == 0);
+    int got = 0, drained_ok = 0;
+    rc = PGSTATE_OK;
+    deadline = mono_ms() + 3000;
+    while (rc == PGSTATE_OK && mono_ms() < deadline) {
+        if (!wait_readable(pgstate_fd(c), 1000)) continue;
+        rc = pgstate_consume(c);
+        if (rc == PGSTATE_OK && !pgstate_is_connected(c)) drained_ok = 1;
+        for (r = pgstate_next_reply(c); r != NULL; r = pgstate_next_reply(c)) {
+            if (r->request_id == d1) CHECK(r->status == PGSTATE_ERR_UNAVAILABLE && r->server_status == 202);
+            if (r->request_id == d2) CHECK(r->status == PGSTATE_NOT_FOUND);
+            got++;
+            pgstate_reply_free(r);
+        }
+    }
+    CHECK(drained_ok && got == 2 && rc == PGSTATE_ERR_UNAVAILABLE);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Every response vector of outcomes.json, through the library                */
+/* ------------------------------------------------------------------------- */
+
+#define OV_MAX 512
+
+typedef struct ov_request {
+    int known;
+    uint32_t rid;
+    char id[64];
+    size_t id_len;
+    uint64_t expected;
+    uint8_t state[64];
+    size_t state_len;
+} ov_request;
+
+typedef struct ov_vector {
+    const char *name;
+    int kind; /* index into OV_KINDS */
+    uint8_t *event;
+    size_t event_n;
+    int status;   /* the public status the call must return */
+    int server_status;
+    uint64_t revision, expected, actual;
+    char conn;    /* 'k' keep, 'd' drain, 'x' drop */
+} ov_vector;
+
+static const char *const OV_KINDS[] = {"hello", "ping", "load", "upsert", "delete", "conditional_delete"};
+static ov_request g_ov_req[6];
+static ov_vector g_ov[OV_MAX];
+static size_t g_nov;
+static pgs_limits g_ov_limits;
+
+static int ov_kind(const char *name) {
+    for (int k = 0; name && k < 6; k++) {
+        if (strcmp(OV_KINDS[k], name) == 0) return k;
+    }
+    return -1;
+}
+
+static int ov_status_of(const char *cls) {
+    static const struct {
+        const char *name;
+        int status;
+    } map[] = {{"ok", PGSTATE_OK},
+               {"record", PGSTATE_OK},
+               {"not_found", PGSTATE_NOT_FOUND},
+               {"conflict", PGSTATE_CONFLICT},
+               {"invalid_argument", PGSTATE_ERR_INVALID_ARGUMENT},
+               {"unavailable", PGSTATE_ERR_UNAVAILABLE},
+               {"outcome_unknown", PGSTATE_ERR_OUTCOME_UNKNOWN},
+               {"server_error", PGSTATE_ERR_SERVER},
+               {"protocol_error", PGSTATE_ERR_PROTOCOL}};
+    for (size_t i = 0; cls && i < sizeof map / sizeof map[0]; i++) {
+        if (strcmp(map[i].name, cls) == 0) return map[i].status;
+    }
+    return 1000;
+}
+
+/* Reads the response vectors (the others need no wire: test_outcomes runs them). */
+static int ov_load(json_object *root) {
+    json_object *vecs = vj_array(root, "vectors");
+    for (size_t i = 0; i < vj_len(vecs); i++) {
+        json_object *v = vj_at(vecs, i), *m = vj_get(v, "message");
+        int k = ov_kind(vj_str(v, "request", NULL));
+        if (k < 0 || m == NULL) return -1;
+        ov_request *r = &g_ov_req[k];
+        uint64_t u = 0;
+        if (!vj_u64(m, "request_id", &u)) return -1;
+        r->rid = (uint32_t)u;
+        size_t n = 0;
+        const char *id = vj_str(m, "persistence_id", &n);
+        if (id != NULL && n < sizeof r->id) {
+            memcpy(r->id, id, n);
+            r->id_len = n;
+        }
+        vj_u64(m, "expected_revision", &r->expected);
+        size_t hl = 0;
+        const char *hx = vj_str(m, "state_hex", &hl);
+        uint8_t *st = hx ? hex_decode(hx, hl, &n) : NULL;
+        if (st != NULL && n <= sizeof r->state) {
+            memcpy(r->state, st, n);
+            r->state_len = n;
+        }
+        free(st);
+        r->known = 1;
+    }
+    json_object *h = vj_get(root, "hello_ok");
+    pgs_limits_default(&g_ov_limits);
+    uint64_t u;
+    if (vj_u64(h, "max_frame_bytes", &u)) g_ov_limits.max_frame_bytes = (uint32_t)u;
+    if (vj_u64(h, "max_id_bytes", &u)) g_ov_limits.max_id_bytes = (uint32_t)u;
+    if (vj_u64(h, "max_state_bytes", &u)) g_ov_limits.max_state_bytes = (uint32_t)u;
+    if (vj_u64(h, "max_in_flight", &u)) g_ov_limits.max_in_flight = (uint32_t)u;
+    if (vj_u64(h, "capabilities", &u)) g_ov_limits.capabilities = (uint32_t)u;
+    json_object *outs = vj_array(root, "outcomes");
+    for (size_t i = 0; i < vj_len(outs) && g_nov < OV_MAX; i++) {
+        json_object *v = vj_at(outs, i), *ev = vj_get(v, "event"), *o = vj_get(v, "outcome");
+        const char *ek = vj_str(ev, "kind", NULL);
+        if (ek == NULL || strcmp(ek, "response") != 0) continue;
+        ov_vector *w = &g_ov[g_nov];
+        memset(w, 0, sizeof *w);
+        w->name = vj_str(v, "name", NULL);
+        w->kind = ov_kind(vj_str(v, "request", NULL));
+        size_t hl = 0;
+        const char *hx = vj_str(ev, "hex", &hl);
+        w->event = hex_decode(hx, hl, &w->event_n);
+        w->status = ov_status_of(vj_str(o, "class", NULL));
+        if (vj_u64(o, "status", &u)) w->server_status = (int)u;
+        vj_u64(o, "revision", &w->revision);
+        vj_u64(o, "expected_revision", &w->expected);
+        vj_u64(o, "actual_revision", &w->actual);
+        const char *conn = vj_str(v, "connection", NULL);
+        w->conn = conn == NULL ? '?' : strcmp(conn, "keep") == 0 ? 'k' : strcmp(conn, "drain") == 0 ? 'd' : 'x';
+        if (w->name == NULL || w->kind < 0 || !g_ov_req[w->kind].known || w->event == NULL || w->status == 1000 ||
+            w->conn == '?') {
+            return -1;
+        }
+        g_nov++;
+    }
+    return g_nov > 0 ? 0 : -1;
+}
+
+static const uint8_t OV_TYPES[6] = {PGS_T_HELLO, PGS_T_PING, PGS_T_LOAD, PGS_T_UPSERT, PGS_T_DELETE, PGS_T_DELETE};
+
+static void srv_outcome(srv *s, int i) {
+    const ov_vector *w = &g_ov[i];
+    const ov_request *r = &g_ov_req[w->kind];
+    pgs_msg m;
+    if (w->kind == 0) {
+        srv_read_hello(s);
+        srv_raw(s, w->event, w->event_n); /* in place of HELLO_OK */
+    } else {
+        srv_handshake(s, &g_ov_limits);
+        /* PINGs move the client's sequential ids up to the vector's request id */
+        for (uint32_t k = s->hello_rid + 1; k < r->rid; k++) {
+            if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+        }
+        if (!srv_expect(s, OV_TYPES[w->kind], &m)) return;
+        SCHECK(m.request_id == r->rid);
+        srv_raw(s, w->event, w->event_n);
+    }
+    if (w->conn == 'k' && srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_expect_eof(s); /* drain and drop: the client sends nothing more */
+}
+
+static void test_outcome_vectors_through_the_library(void) {
+    const char *dir = getenv("PGSTATE_VECTORS_DIR");
+    if (dir == NULL || dir[0] == '\0') dir = "../../proto-spec/vectors";
+    char path[4096], err[256];
+    snprintf(path, sizeof path, "%s/outcomes.json", dir);
+    json_object *root = vj_load(path, err, sizeof err);
+    CHECKF(root != NULL, "%s: %s", path, err);
+    if (root == NULL) return;
+    CHECKF(ov_load(root) == 0, "%s: not the expected shape", path);
+    fake f;
+    START(f, srv_outcome, (int)g_nov);
+    int failed = 0;
+    for (size_t i = 0; i < g_nov; i++) {
+        const ov_vector *w = &g_ov[i];
+        const ov_request *r = &g_ov_req[w->kind];
+        int before = h_cur_failures;
+        pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+        int rc = pgstate_status(c);
+        pgstate_record *rec = NULL;
+        if (w->kind != 0) {
+            CHECKF(rc == PGSTATE_OK, "%s: connect: %s", w->name, pgstate_errmsg(c));
+            for (uint32_t k = 2; k < r->rid; k++) CHECK(pgstate_ping(c) == PGSTATE_OK);
+            switch (w->kind) {
+            case 1: rc = pgstate_ping(c); break;
+            case 2: rc = pgstate_load(c, r->id, r->id_len, &rec); break;
+            case 3: rc = pgstate_upsert(c, r->id, r->id_len, r->expected, r->state, r->state_len, &rec); break;
+            case 4: rc = pgstate_delete(c, r->id, r->id_len); break;
+            default: rc = pgstate_delete_if(c, r->id, r->id_len, r->expected); break;
+            }
+        }
+        CHECKF(rc == w->status, "%s: %s, want %s (%s)", w->name, pgstate_status_name(rc),
+               pgstate_status_name(w->status), pgstate_errmsg(c));
+        CHECKF(pgstate_server_status(c) == w->server_status, "%s: server status %d, want %d", w->name,
+               pgstate_server_status(c), w->server_status);
+        if (w->revision) CHECKF(rec && rec->revision == w->revision, "%s: record", w->name);
+        if (w->status == PGSTATE_CONFLICT) {
+            CHECKF(pgstate_conflict_expected(c) == w->expected && pgstate_conflict_actual(c) == w->actual,
+                   "%s: conflict", w->name);
+        }
+        pgstate_record_free(rec);
+        if (w->conn == 'k') {
+            CHECKF(pgstate_is_connected(c) && pgstate_ping(c) == PGSTATE_OK, "%s: connection not kept", w->name);
+        } else {
+            CHECKF(!pgstate_is_connected(c), "%s: connection still accepts requests", w->name);
+            CHECKF(pgstate_send_ping(c) == 0 && pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE, "%s: sent", w->name);
+            if (w->conn == 'd') CHECKF(contains(pgstate_errmsg(c), "shutting down"), "%s: %s", w->name,
+                                       pgstate_errmsg(c));
+        }
+        pgstate_free(c);
+        if (h_cur_failures != before) failed++;
+    }
+    FINISH(f);
+    printf("     outcomes.json: %zu response vectors through the library, %d failed\n", g_nov, failed);
+    for (size_t i = 0; i < g_nov; i++) free(g_ov[i].event);
+    json_object_put(root); /* the vectors' names point into it */
 }
 
 int main(void) {
@@ -1261,5 +1792,11 @@ int main(void) {
     RUN(test_socket_from_env);
     RUN(test_missing_socket);
     RUN(test_connection_refused);
+    RUN(test_hello_ok_max_id_bytes);
+    RUN(test_keep_drain_drop);
+    RUN(test_timeout_outcome);
+    RUN(test_ring_ids);
+    RUN(test_event_loop_api);
+    RUN(test_outcome_vectors_through_the_library);
     return harness_summary();
 }

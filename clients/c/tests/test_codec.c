@@ -39,22 +39,27 @@ static void test_utf8(void) {
 static void test_id_rule(void) {
     char buf[300];
     memset(buf, 'a', sizeof buf);
-    CHECK(!pgs_id_valid(U8(buf), 0, 255));
-    CHECK(pgs_id_valid(U8(buf), 1, 255));
-    CHECK(pgs_id_valid(U8(buf), 255, 255));
-    CHECK(!pgs_id_valid(U8(buf), 256, 255));
-    CHECK(!pgs_id_valid(U8(buf), 256, 1000)); /* never above 255 */
-    CHECK(!pgs_id_valid(U8(buf), 11, 10));
-    CHECK(pgs_id_valid(U8(buf), 10, 10));
-    CHECK(!pgs_id_valid(U8("a\0b"), 3, 255));
-    CHECK(!pgs_id_valid(U8("a\x1f"), 2, 255));
-    CHECK(!pgs_id_valid(U8("a\x7f"), 2, 255));
-    CHECK(!pgs_id_valid(U8("a\n"), 2, 255));
-    CHECK(!pgs_id_valid(U8("\t"), 1, 255));
-    CHECK(pgs_id_valid(U8("a b"), 3, 255));
-    CHECK(pgs_id_valid(U8("\xc2\x80"), 2, 255)); /* U+0080 (C1 control) is allowed by the rule */
-    CHECK(pgs_id_valid(U8("\xe8\xae\xa2\xe5\x8d\x95-42"), 9, 255));
-    CHECK(!pgs_id_valid(U8("\xc0\xaf"), 2, 255));
+    size_t at = 999;
+    CHECK(pgs_id_check(U8(buf), 0, 255, NULL) == PGS_ID_EMPTY);
+    CHECK(pgs_id_check(U8(buf), 1, 255, NULL) == PGS_ID_OK);
+    CHECK(pgs_id_check(U8(buf), 255, 255, NULL) == PGS_ID_OK);
+    CHECK(pgs_id_check(U8(buf), 256, 255, NULL) == PGS_ID_TOO_LONG);
+    CHECK(pgs_id_check(U8(buf), 256, 1000, NULL) == PGS_ID_TOO_LONG); /* never above 255 (str8) */
+    CHECK(pgs_id_check(U8(buf), 11, 10, NULL) == PGS_ID_TOO_LONG);
+    CHECK(pgs_id_check(U8(buf), 10, 10, NULL) == PGS_ID_OK);
+    CHECK(pgs_id_check(U8("a\0b"), 3, 255, &at) == PGS_ID_CONTROL && at == 1);
+    CHECK(pgs_id_check(U8("a\x1f"), 2, 255, &at) == PGS_ID_CONTROL && at == 1);
+    CHECK(pgs_id_check(U8("ab\x7f"), 3, 255, &at) == PGS_ID_CONTROL && at == 2);
+    CHECK(pgs_id_check(U8("a\n"), 2, 255, NULL) == PGS_ID_CONTROL);
+    CHECK(pgs_id_check(U8("\t"), 1, 255, &at) == PGS_ID_CONTROL && at == 0);
+    CHECK(pgs_id_check(U8("a b"), 3, 255, NULL) == PGS_ID_OK);
+    CHECK(pgs_id_check(U8("\xc2\x80"), 2, 255, NULL) == PGS_ID_OK); /* U+0080 (C1 control) is allowed by the rule */
+    CHECK(pgs_id_check(U8("\xe8\xae\xa2\xe5\x8d\x95-42"), 9, 255, NULL) == PGS_ID_OK);
+    CHECK(pgs_id_check(U8("\xc0\xaf"), 2, 255, NULL) == PGS_ID_NOT_UTF8);
+    CHECK(pgs_id_check(U8("\xed\xa0\x80"), 3, 255, NULL) == PGS_ID_NOT_UTF8); /* surrogate */
+    /* the order of the rules: length before content */
+    CHECK(pgs_id_check(U8("\n\n\n"), 3, 2, NULL) == PGS_ID_TOO_LONG);
+    CHECK(pgs_id_check(U8("\xff\n"), 2, 255, NULL) == PGS_ID_CONTROL);
 }
 
 static size_t frame_hex(const char *hex, uint8_t *out) {

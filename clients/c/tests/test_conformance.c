@@ -9,7 +9,7 @@
  * $PGSTATE_SCENARIOS.  Ends with "N passed, M failed" (scenarios).
  */
 #include "harness.h"
-#include "json.h"
+#include "vector_json.h"
 #include "pgstate.h"
 
 #include <stdarg.h>
@@ -42,32 +42,34 @@ typedef struct bytes {
     size_t n;
 } bytes;
 
-static int resolve_id(ctx *x, const jval *step, bytes *out) {
+static int resolve_id(ctx *x, json_object *step, bytes *out) {
     out->p = NULL;
     out->n = 0;
-    const jval *tid = json_get(step, "id");
-    const jval *hid = json_get(step, "id_hex");
-    if ((tid != NULL) == (hid != NULL)) return fail(x, "step needs exactly one of id / id_hex");
-    if (hid) {
-        if (hid->t != J_STR) return fail(x, "id_hex is not a string");
-        out->p = hex_decode(hid->s, hid->slen, &out->n);
+    if (vj_has(step, "id") == vj_has(step, "id_hex")) return fail(x, "step needs exactly one of id / id_hex");
+    size_t hlen = 0;
+    if (vj_has(step, "id_hex")) {
+        const char *hid = vj_str(step, "id_hex", &hlen);
+        if (hid == NULL) return fail(x, "id_hex is not a string");
+        out->p = hex_decode(hid, hlen, &out->n);
         return out->p ? 0 : fail(x, "bad id_hex");
     }
-    if (tid->t != J_STR) return fail(x, "id is not a string");
+    size_t tlen = 0;
+    const char *tid = vj_str(step, "id", &tlen);
+    if (tid == NULL) return fail(x, "id is not a string");
     uint64_t pad = 0;
-    int has_pad = json_u64(step, "id_pad_to", &pad);
+    int has_pad = vj_u64(step, "id_pad_to", &pad);
     size_t plen = strlen(x->prefix);
-    size_t cap = tid->slen * (plen + 1) + (has_pad ? pad : 0) + 1;
+    size_t cap = tlen * (plen + 1) + (has_pad ? pad : 0) + 1;
     uint8_t *buf = malloc(cap);
     if (buf == NULL) return fail(x, "out of memory");
     size_t n = 0;
-    for (size_t i = 0; i < tid->slen;) {
-        if (i + 3 <= tid->slen && memcmp(tid->s + i, "{p}", 3) == 0) {
+    for (size_t i = 0; i < tlen;) {
+        if (i + 3 <= tlen && memcmp(tid + i, "{p}", 3) == 0) {
             memcpy(buf + n, x->prefix, plen);
             n += plen;
             i += 3;
         } else {
-            buf[n++] = (uint8_t)tid->s[i++];
+            buf[n++] = (uint8_t)tid[i++];
         }
     }
     if (has_pad) {
@@ -83,20 +85,23 @@ static int resolve_id(ctx *x, const jval *step, bytes *out) {
 }
 
 /* From "state_hex" or "state_repeat" of obj. */
-static int resolve_state(ctx *x, const jval *obj, bytes *out) {
+static int resolve_state(ctx *x, json_object *obj, bytes *out) {
     out->p = NULL;
     out->n = 0;
-    const jval *h = json_get(obj, "state_hex");
-    const jval *r = json_get(obj, "state_repeat");
-    if ((h != NULL) == (r != NULL)) return fail(x, "need exactly one of state_hex / state_repeat");
-    if (h) {
-        if (h->t != J_STR) return fail(x, "state_hex is not a string");
-        out->p = hex_decode(h->s, h->slen, &out->n);
+    if (vj_has(obj, "state_hex") == vj_has(obj, "state_repeat")) {
+        return fail(x, "need exactly one of state_hex / state_repeat");
+    }
+    if (vj_has(obj, "state_hex")) {
+        size_t hlen = 0;
+        const char *h = vj_str(obj, "state_hex", &hlen);
+        if (h == NULL) return fail(x, "state_hex is not a string");
+        out->p = hex_decode(h, hlen, &out->n);
         return out->p ? 0 : fail(x, "bad state_hex");
     }
-    const char *hx = json_str(r, "hex");
+    json_object *r = vj_get(obj, "state_repeat");
+    const char *hx = vj_str(r, "hex", NULL);
     uint64_t count;
-    if (hx == NULL || !json_u64(r, "count", &count)) return fail(x, "state_repeat needs hex and count");
+    if (hx == NULL || !vj_u64(r, "count", &count)) return fail(x, "state_repeat needs hex and count");
     size_t plen;
     uint8_t *pat = hex_decode(hx, strlen(hx), &plen);
     if (pat == NULL) return fail(x, "bad state_repeat hex");
@@ -128,37 +133,42 @@ typedef struct expect {
     int error_status;
 } expect;
 
-static int parse_expect(ctx *x, const jval *step, expect *e) {
+static int parse_expect(ctx *x, json_object *step, expect *e) {
     memset(e, 0, sizeof *e);
-    const jval *ex = json_get(step, "expect");
-    if (ex == NULL || ex->t != J_OBJ || ex->n != 1) return fail(x, "expect must be an object with one key");
-    const char *k = ex->k[0];
-    const jval *v = &ex->v[0];
+    json_object *ex = vj_get(step, "expect");
+    if (vj_keys(ex) != 1) return fail(x, "expect must be an object with one key");
+    const char *k = NULL;
+    json_object *v = NULL;
+    json_object_object_foreach(ex, key, val) {
+        k = key;
+        v = val;
+    }
     if (strcmp(k, "record") == 0) {
         e->kind = EX_RECORD;
-        if (!json_u64(v, "revision", &e->revision)) return fail(x, "record needs revision");
+        if (!vj_u64(v, "revision", &e->revision)) return fail(x, "record needs revision");
         return resolve_state(x, v, &e->state);
     }
     if (strcmp(k, "not_found") == 0) {
         e->kind = EX_NOT_FOUND;
-        return v->t == J_BOOL && v->b ? 0 : fail(x, "not_found must be true");
+        return vj_true(ex, k) ? 0 : fail(x, "not_found must be true");
     }
     if (strcmp(k, "ok") == 0) {
         e->kind = EX_OK;
-        return v->t == J_BOOL && v->b ? 0 : fail(x, "ok must be true");
+        return vj_true(ex, k) ? 0 : fail(x, "ok must be true");
     }
     if (strcmp(k, "conflict") == 0) {
         e->kind = EX_CONFLICT;
-        if (!json_u64(v, "expected", &e->expected) || !json_u64(v, "actual", &e->actual)) {
+        if (!vj_u64(v, "expected", &e->expected) || !vj_u64(v, "actual", &e->actual)) {
             return fail(x, "conflict needs expected and actual");
         }
         return 0;
     }
     if (strcmp(k, "error") == 0) {
         e->kind = EX_ERROR;
-        if (v->t != J_STR) return fail(x, "error must be a string");
-        if (strcmp(v->s, "INVALID_ARGUMENT") == 0) e->error_status = PGSTATE_ERR_INVALID_ARGUMENT;
-        else return fail(x, "unknown error class %s", v->s);
+        const char *cls = vj_str(ex, k, NULL);
+        if (cls == NULL) return fail(x, "error must be a string");
+        if (strcmp(cls, "INVALID_ARGUMENT") == 0) e->error_status = PGSTATE_ERR_INVALID_ARGUMENT;
+        else return fail(x, "unknown error class %s", cls);
         return 0;
     }
     return fail(x, "unknown expectation %s", k);
@@ -215,13 +225,13 @@ static int check_outcome(ctx *x, const expect *e, int rc, const pgstate_record *
 
 /* ---- steps ---- */
 
-static int run_race(ctx *x, const jval *step, const bytes *id) {
+static int run_race(ctx *x, json_object *step, const bytes *id) {
     uint64_t writers, expected, want_win, want_conf;
     bytes state;
-    if (!json_u64(step, "writers", &writers) || writers < 1 || writers > 256) return fail(x, "race needs writers");
-    if (!json_u64(step, "expected_revision", &expected)) return fail(x, "race needs expected_revision");
-    const jval *ex = json_get(step, "expect");
-    if (!json_u64(ex, "winners", &want_win) || !json_u64(ex, "conflicts", &want_conf)) {
+    if (!vj_u64(step, "writers", &writers) || writers < 1 || writers > 256) return fail(x, "race needs writers");
+    if (!vj_u64(step, "expected_revision", &expected)) return fail(x, "race needs expected_revision");
+    json_object *ex = vj_get(step, "expect");
+    if (!vj_u64(ex, "winners", &want_win) || !vj_u64(ex, "conflicts", &want_conf)) {
         return fail(x, "race expect needs winners and conflicts");
     }
     if (want_win + want_conf != writers) return fail(x, "winners + conflicts != writers");
@@ -277,8 +287,8 @@ static int run_race(ctx *x, const jval *step, const bytes *id) {
     return rc;
 }
 
-static int run_step(ctx *x, const jval *step) {
-    const char *op = json_str(step, "op");
+static int run_step(ctx *x, json_object *step) {
+    const char *op = vj_str(step, "op", NULL);
     if (op == NULL) return fail(x, "step without op");
     int dry = x->socket_path == NULL;
     if (strcmp(op, "ping") == 0) {
@@ -299,8 +309,8 @@ static int run_step(ctx *x, const jval *step) {
     expect e;
     bytes state = {NULL, 0};
     uint64_t expected = 0;
-    int has_expected = json_get(step, "expected_revision") != NULL;
-    if (has_expected && !json_u64(step, "expected_revision", &expected)) {
+    int has_expected = vj_has(step, "expected_revision");
+    if (has_expected && !vj_u64(step, "expected_revision", &expected)) {
         rc = fail(x, "expected_revision must be a non-negative integer");
         goto done;
     }
@@ -373,17 +383,17 @@ int main(void) {
         printf("0 passed, 1 failed\n");
         return 1;
     }
-    jval root;
     char err[256];
-    if (json_parse_file(file, &root, err, sizeof err) != 0) {
+    json_object *root = vj_load(file, err, sizeof err);
+    if (root == NULL) {
         fprintf(stderr, "test_conformance: %s: %s\n", file, err);
         printf("0 passed, 1 failed\n");
         return 1;
     }
-    const jval *scen = json_get(&root, "scenarios");
-    if (scen == NULL || scen->t != J_ARR) {
+    json_object *scen = vj_array(root, "scenarios");
+    if (scen == NULL) {
         fprintf(stderr, "test_conformance: %s: no \"scenarios\" array\n", file);
-        json_free(&root);
+        json_object_put(root);
         printf("0 passed, 1 failed\n");
         return 1;
     }
@@ -394,24 +404,25 @@ int main(void) {
 
     /* Dry run first: every step must be understood, with or without a daemon. */
     int dry_failed = 0;
-    for (size_t i = 0; i < scen->n; i++) {
-        const jval *s = &scen->v[i];
-        const char *name = json_str(s, "name");
-        const jval *steps = json_get(s, "steps");
-        if (name == NULL || steps == NULL || steps->t != J_ARR) {
+    size_t nscen = vj_len(scen);
+    for (size_t i = 0; i < nscen; i++) {
+        json_object *s = vj_at(scen, i);
+        const char *name = vj_str(s, "name", NULL);
+        json_object *steps = vj_array(s, "steps");
+        if (name == NULL || steps == NULL) {
             fprintf(stderr, "scenario %zu: needs name and steps\n", i);
             dry_failed++;
             continue;
         }
         for (size_t k = 0; k < i; k++) {
-            const char *other = json_str(&scen->v[k], "name");
+            const char *other = vj_str(vj_at(scen, k), "name", NULL);
             if (other && strcmp(other, name) == 0) {
                 fprintf(stderr, "scenario %s: duplicate name\n", name);
                 dry_failed++;
             }
         }
-        for (size_t k = 0; k < steps->n; k++) {
-            if (run_step(&x, &steps->v[k]) != 0) {
+        for (size_t k = 0; k < vj_len(steps); k++) {
+            if (run_step(&x, vj_at(steps, k)) != 0) {
                 fprintf(stderr, "scenario %s: step %zu not understood: %s\n", name, k + 1, x.why);
                 dry_failed++;
                 break;
@@ -419,22 +430,22 @@ int main(void) {
         }
     }
     if (sock == NULL) {
-        printf("test_conformance: skipped: PGSTATE_SOCKET is not set (%zu scenarios parsed, %s)\n", scen->n,
+        printf("test_conformance: skipped: PGSTATE_SOCKET is not set (%zu scenarios parsed, %s)\n", nscen,
                dry_failed ? "SOME NOT UNDERSTOOD" : "all understood");
-        json_free(&root);
+        json_object_put(root);
         return dry_failed ? 1 : 0;
     }
     if (dry_failed) {
         h_failed += dry_failed;
     }
 
-    printf("test_conformance: %zu scenarios against %s, id prefix %s\n", scen->n, sock, x.prefix);
+    printf("test_conformance: %zu scenarios against %s, id prefix %s\n", nscen, sock, x.prefix);
     x.socket_path = sock;
-    for (size_t i = 0; i < scen->n; i++) {
-        const jval *s = &scen->v[i];
-        const char *name = json_str(s, "name");
-        const jval *steps = json_get(s, "steps");
-        if (name == NULL || steps == NULL || steps->t != J_ARR) continue;
+    for (size_t i = 0; i < nscen; i++) {
+        json_object *s = vj_at(scen, i);
+        const char *name = vj_str(s, "name", NULL);
+        json_object *steps = vj_array(s, "steps");
+        if (name == NULL || steps == NULL) continue;
         x.c = pgstate_connect(sock, TIMEOUT_MS);
         if (x.c == NULL || pgstate_status(x.c) != PGSTATE_OK) {
             printf("FAIL %s: connect: %s\n", name, pgstate_errmsg(x.c));
@@ -443,9 +454,9 @@ int main(void) {
             continue;
         }
         int ok = 1;
-        for (size_t k = 0; k < steps->n; k++) {
-            if (run_step(&x, &steps->v[k]) != 0) {
-                const char *op = json_str(&steps->v[k], "op");
+        for (size_t k = 0; k < vj_len(steps); k++) {
+            if (run_step(&x, vj_at(steps, k)) != 0) {
+                const char *op = vj_str(vj_at(steps, k), "op", NULL);
                 printf("FAIL %s: step %zu (%s): %s\n", name, k + 1, op ? op : "?", x.why);
                 ok = 0;
                 break;
@@ -460,6 +471,6 @@ int main(void) {
         pgstate_free(x.c);
         x.c = NULL;
     }
-    json_free(&root);
+    json_object_put(root);
     return harness_summary();
 }

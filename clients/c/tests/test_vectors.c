@@ -10,11 +10,13 @@
  *   incomplete vectors: no frame, nothing consumed.
  *
  * Directory: $PGSTATE_VECTORS_DIR, else ../../proto-spec/vectors (relative to
- * clients/c, where `make test` runs).  Ends with "N passed, M failed".
+ * clients/c, where `make test` runs).  outcomes.json holds client behaviour,
+ * not codec vectors: test_outcomes runs it (its in-flight request frames are
+ * codec vectors and run here too).  Ends with "N passed, M failed".
  */
 #include "codec.h"
 #include "harness.h"
-#include "json.h"
+#include "vector_json.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -69,109 +71,98 @@ typedef struct built {
 } built;
 
 /* The message's state from the vector's "state_hex" (owned by b). */
-static void set_state(const jval *jm, built *b) {
-    const char *hx = json_str(jm, "state_hex");
+static void set_state(json_object *jm, built *b) {
+    size_t hlen = 0;
+    const char *hx = vj_str(jm, "state_hex", &hlen);
     CHECK(hx != NULL);
     if (hx) {
-        b->state = hex_decode(hx, strlen(hx), &b->m.state_len);
+        b->state = hex_decode(hx, hlen, &b->m.state_len);
         CHECKF(b->state != NULL, "bad state_hex");
         b->m.state = b->state;
     }
 }
 
 /* Builds a pgs_msg from a vector's "message" object. */
-static int build_msg(const jval *jm, built *b) {
+static int build_msg(json_object *jm, built *b) {
     memset(b, 0, sizeof *b);
     pgs_msg *m = &b->m;
-    const char *tname = json_str(jm, "type");
+    const char *tname = vj_str(jm, "type", NULL);
     int t = tname ? type_code(tname) : -1;
     uint64_t u = 0;
     CHECKF(t >= 0, "unknown message type %s", tname ? tname : "(missing)");
     if (t < 0) return -1;
     m->type = (uint8_t)t;
-    CHECKF(json_u64(jm, "request_id", &u) && u <= UINT32_MAX, "request_id");
+    CHECKF(vj_u64(jm, "request_id", &u) && u <= UINT32_MAX, "request_id");
     m->request_id = (uint32_t)u;
-    CHECKF(json_u64(jm, "flags", &u) && u <= 255, "flags");
+    CHECKF(vj_u64(jm, "flags", &u) && u <= 255, "flags");
     m->flags = (uint8_t)u;
     /* no unknown keys, no missing keys */
     const char *const *fl = fields_of(m->type);
     size_t nfields = 0;
     while (fl[nfields]) nfields++;
-    CHECKF(jm->n == 3 + nfields, "message has %zu keys, expected %zu for %s", jm->n, 3 + nfields, tname);
-    for (size_t i = 0; i < nfields; i++) CHECKF(json_get(jm, fl[i]) != NULL, "missing field %s", fl[i]);
+    CHECKF(vj_keys(jm) == 3 + nfields, "message has %zu keys, expected %zu for %s", vj_keys(jm), 3 + nfields,
+           tname);
+    for (size_t i = 0; i < nfields; i++) CHECKF(vj_has(jm, fl[i]), "missing field %s", fl[i]);
 
-    const jval *v;
+    json_object *v;
     switch (m->type) {
     case PGS_T_HELLO:
-        v = json_get(jm, "versions");
-        if (v && v->t == J_ARR) {
-            CHECK(v->n <= 255);
-            m->versions_count = (uint8_t)(v->n > 255 ? 255 : v->n);
+        if ((v = vj_array(jm, "versions")) != NULL) {
+            CHECK(vj_len(v) <= 255);
+            m->versions_count = (uint8_t)(vj_len(v) > 255 ? 255 : vj_len(v));
             for (size_t i = 0; i < m->versions_count; i++) {
-                CHECK(v->v[i].t == J_INT && !v->v[i].neg && v->v[i].u <= 0xFFFF);
-                m->versions[i] = (uint16_t)v->v[i].u;
+                uint64_t ver = 0;
+                CHECK(vj_as_u64(vj_at(v, i), &ver) && ver <= 0xFFFF);
+                m->versions[i] = (uint16_t)ver;
             }
         }
-        if ((v = json_get(jm, "client_name")) && v->t == J_STR) {
-            m->text = v->s;
-            m->text_len = v->slen;
-        }
+        m->text = vj_str(jm, "client_name", &m->text_len);
         break;
     case PGS_T_LOAD:
     case PGS_T_UPSERT:
     case PGS_T_DELETE:
-        if ((v = json_get(jm, "persistence_id")) && v->t == J_STR) {
-            m->id = v->s;
-            m->id_len = v->slen;
-        } else {
-            CHECKF(0, "persistence_id is not a string");
-        }
+        m->id = vj_str(jm, "persistence_id", &m->id_len);
+        CHECKF(m->id != NULL, "persistence_id is not a string");
         if (m->type != PGS_T_LOAD) {
-            v = json_get(jm, "expected_revision");
-            if (v && v->t == J_NULL && m->type == PGS_T_DELETE) {
+            if (vj_has(jm, "expected_revision") && vj_get(jm, "expected_revision") == NULL &&
+                m->type == PGS_T_DELETE) { /* null */
                 m->has_expected = 0;
             } else {
-                CHECKF(json_u64(jm, "expected_revision", &m->expected_revision), "expected_revision");
+                CHECKF(vj_u64(jm, "expected_revision", &m->expected_revision), "expected_revision");
                 m->has_expected = 1;
             }
         }
         if (m->type == PGS_T_UPSERT) set_state(jm, b);
         break;
     case PGS_T_HELLO_OK:
-        CHECK(json_u64(jm, "version", &u) && u <= 0xFFFF);
+        CHECK(vj_u64(jm, "version", &u) && u <= 0xFFFF);
         m->version = (uint16_t)u;
-        if ((v = json_get(jm, "server_version")) && v->t == J_STR) {
-            m->text = v->s;
-            m->text_len = v->slen;
-        }
-        CHECK(json_u64(jm, "max_frame_bytes", &u) && u <= UINT32_MAX);
+        m->text = vj_str(jm, "server_version", &m->text_len);
+        CHECK(vj_u64(jm, "max_frame_bytes", &u) && u <= UINT32_MAX);
         m->max_frame_bytes = (uint32_t)u;
-        CHECK(json_u64(jm, "max_id_bytes", &u) && u <= 0xFFFF);
+        CHECK(vj_u64(jm, "max_id_bytes", &u) && u <= 0xFFFF);
         m->max_id_bytes = (uint16_t)u;
-        CHECK(json_u64(jm, "max_state_bytes", &u) && u <= UINT32_MAX);
+        CHECK(vj_u64(jm, "max_state_bytes", &u) && u <= UINT32_MAX);
         m->max_state_bytes = (uint32_t)u;
-        CHECK(json_u64(jm, "max_in_flight", &u) && u <= UINT32_MAX);
+        CHECK(vj_u64(jm, "max_in_flight", &u) && u <= UINT32_MAX);
         m->max_in_flight = (uint32_t)u;
-        CHECK(json_u64(jm, "capabilities", &u) && u <= UINT32_MAX);
+        CHECK(vj_u64(jm, "capabilities", &u) && u <= UINT32_MAX);
         m->capabilities = (uint32_t)u;
         break;
     case PGS_T_RECORD: {
-        CHECK(json_u64(jm, "revision", &m->revision));
-        CHECK(json_i64(jm, "updated_at_us", &m->updated_at_us));
+        CHECK(vj_u64(jm, "revision", &m->revision));
+        CHECK(vj_i64(jm, "updated_at_us", &m->updated_at_us));
         set_state(jm, b);
         break;
     }
     case PGS_T_CONFLICT:
-        CHECK(json_u64(jm, "expected_revision", &m->expected_revision));
-        CHECK(json_u64(jm, "actual_revision", &m->actual_revision));
+        CHECK(vj_u64(jm, "expected_revision", &m->expected_revision));
+        CHECK(vj_u64(jm, "actual_revision", &m->actual_revision));
         break;
     case PGS_T_ERROR:
-        CHECK(json_u64(jm, "status", &u) && u <= 0xFFFF);
+        CHECK(vj_u64(jm, "status", &u) && u <= 0xFFFF);
         m->status = (uint16_t)u;
-        if ((v = json_get(jm, "message")) && v->t == J_STR) {
-            m->text = v->s;
-            m->text_len = v->slen;
-        }
+        m->text = vj_str(jm, "message", &m->text_len);
         break;
     default:
         break;
@@ -288,10 +279,11 @@ static void decode_all(const uint8_t *data, size_t n, int is_request, const pgs_
     *fed = off;
 }
 
-static void run_vector(const jval *v, const char *file) {
-    const char *name = json_str(v, "name");
-    const char *dir = json_str(v, "direction");
-    const char *hex = json_str(v, "hex");
+static void run_vector(json_object *v, const char *file) {
+    const char *name = vj_str(v, "name", NULL);
+    const char *dir = vj_str(v, "direction", NULL);
+    size_t hexlen = 0;
+    const char *hex = vj_str(v, "hex", &hexlen);
     CHECKF(name && dir && hex, "%s: vector lacks name/direction/hex", file);
     if (!name || !dir || !hex) return;
     int is_request = strcmp(dir, "request") == 0;
@@ -299,23 +291,22 @@ static void run_vector(const jval *v, const char *file) {
 
     pgs_limits lim;
     pgs_limits_default(&lim);
-    const jval *jl = json_get(v, "limits");
+    json_object *jl = vj_get(v, "limits");
     if (jl) {
         uint64_t u;
-        if (json_u64(jl, "max_frame_bytes", &u)) lim.max_frame_bytes = (uint32_t)u;
-        if (json_u64(jl, "max_state_bytes", &u)) lim.max_state_bytes = (uint32_t)u;
-        if (json_u64(jl, "max_id_bytes", &u)) lim.max_id_bytes = (uint32_t)u;
+        if (vj_u64(jl, "max_frame_bytes", &u)) lim.max_frame_bytes = (uint32_t)u;
+        if (vj_u64(jl, "max_state_bytes", &u)) lim.max_state_bytes = (uint32_t)u;
+        if (vj_u64(jl, "max_id_bytes", &u)) lim.max_id_bytes = (uint32_t)u;
     }
 
     size_t n;
-    uint8_t *data = hex_decode(hex, strlen(hex), &n);
+    uint8_t *data = hex_decode(hex, hexlen, &n);
     CHECKF(data != NULL, "bad hex");
     if (data == NULL) return;
 
-    const jval *jmsg = json_get(v, "message");
-    const jval *jerr = json_get(v, "error");
-    const jval *jinc = json_get(v, "incomplete");
-    int incomplete = jinc && jinc->t == J_BOOL && jinc->b;
+    json_object *jmsg = vj_get(v, "message");
+    json_object *jerr = vj_get(v, "error");
+    int incomplete = vj_true(v, "incomplete");
     CHECKF((jmsg != NULL) + (jerr != NULL) + incomplete == 1, "vector must be exactly one of valid/invalid/incomplete");
 
     pgs_reader r;
@@ -389,9 +380,9 @@ static void run_vector(const jval *v, const char *file) {
         free(want.state);
     } else if (jerr) {
         uint64_t want_status = 0, want_rid = 0;
-        CHECK(json_u64(jerr, "status", &want_status));
-        CHECK(json_u64(v, "request_id", &want_rid));
-        const char *sname = json_str(jerr, "name");
+        CHECK(vj_u64(jerr, "status", &want_status));
+        CHECK(vj_u64(v, "request_id", &want_rid));
+        const char *sname = vj_str(jerr, "name", NULL);
         const char *known = pgs_status_wire_name((unsigned)want_status);
         CHECKF(sname && known && strcmp(sname, known) == 0, "status name %s", sname ? sname : "(none)");
         CHECKF(all.kind == 2, "expected error %llu, got kind %d", (unsigned long long)want_status, all.kind);
@@ -467,24 +458,24 @@ int main(void) {
     for (size_t f = 0; f < nfiles; f++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, files[f]);
-        jval root;
         char err[256];
-        if (json_parse_file(path, &root, err, sizeof err) != 0) {
+        json_object *root = vj_load(path, err, sizeof err);
+        if (root == NULL) {
             fprintf(stderr, "test_vectors: %s: %s\n", path, err);
             h_failed++;
             continue;
         }
-        const jval *vecs = json_get(&root, "vectors");
-        if (vecs == NULL || vecs->t != J_ARR) {
+        json_object *vecs = vj_array(root, "vectors");
+        if (vecs == NULL) {
             fprintf(stderr, "test_vectors: %s: no \"vectors\" array\n", path);
             h_failed++;
-            json_free(&root);
+            json_object_put(root);
             continue;
         }
         int file_passed = 0, file_failed = 0;
-        for (size_t i = 0; i < vecs->n; i++) {
-            const jval *v = &vecs->v[i];
-            const char *name = json_str(v, "name");
+        for (size_t i = 0; i < vj_len(vecs); i++) {
+            json_object *v = vj_at(vecs, i);
+            const char *name = vj_str(v, "name", NULL);
             h_cur_name = name ? name : "(unnamed)";
             h_cur_failures = 0;
             for (size_t k = 0; name && k < nnames; k++) {
@@ -502,7 +493,7 @@ int main(void) {
             }
         }
         printf("%-16s %d vectors passed, %d failed\n", files[f], file_passed, file_failed);
-        json_free(&root);
+        json_object_put(root);
     }
     for (size_t k = 0; k < nnames; k++) free(names[k]);
     for (size_t f = 0; f < nfiles; f++) free(files[f]);

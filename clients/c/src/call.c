@@ -1,0 +1,121 @@
+/*
+ * call.c - argument checks and request frames for one call (no I/O); see call.h.
+ */
+#include "call.h"
+
+#include <stdio.h>
+
+int pgs_op_is_write(pgs_op op) {
+    switch (op) {
+    case PGS_OP_HELLO:
+    case PGS_OP_PING:
+    case PGS_OP_LOAD: return 0;
+    case PGS_OP_UPSERT:
+    case PGS_OP_DELETE:
+    case PGS_OP_DELETE_IF: return 1;
+    }
+    return 0; /* not a pgs_op */
+}
+
+const char *pgs_op_name(pgs_op op) {
+    switch (op) {
+    case PGS_OP_HELLO: return "HELLO";
+    case PGS_OP_PING: return "PING";
+    case PGS_OP_LOAD: return "LOAD";
+    case PGS_OP_UPSERT: return "UPSERT";
+    case PGS_OP_DELETE: return "DELETE";
+    case PGS_OP_DELETE_IF: return "DELETE (conditional)";
+    }
+    return "(not a request kind)";
+}
+
+#define REFUSE(...) (snprintf(why, why_cap, __VA_ARGS__), PGSTATE_ERR_INVALID_ARGUMENT)
+
+/* The id rule is pgs_id_check (codec.c, shared with the request decoder); this only words the refusal. */
+static int refuse_bad_id(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap) {
+    if (call->id == NULL && call->id_len > 0) return REFUSE("persistence id is NULL");
+    size_t at = 0;
+    const uint8_t *b = (const uint8_t *)call->id;
+    switch (pgs_id_check(b, call->id_len, lim->max_id_bytes, &at)) {
+    case PGS_ID_OK: return PGSTATE_OK;
+    case PGS_ID_EMPTY: return REFUSE("persistence id must not be empty");
+    case PGS_ID_TOO_LONG:
+        return REFUSE("persistence id is %zu bytes; the maximum is %u", call->id_len,
+                      lim->max_id_bytes < 255 ? lim->max_id_bytes : 255u);
+    case PGS_ID_CONTROL:
+        return REFUSE("persistence id contains control character 0x%02x at byte %zu", b[at], at);
+    case PGS_ID_NOT_UTF8: return REFUSE("persistence id is not valid UTF-8");
+    }
+    return REFUSE("persistence id breaks an argument rule");
+}
+
+static int check_upsert(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap) {
+    if (call->expected_revision > PGS_MAX_UPSERT_EXPECTED) {
+        return REFUSE("expected_revision %llu is out of range for UPSERT (0 .. 2^63-2)",
+                      (unsigned long long)call->expected_revision);
+    }
+    if (call->state == NULL && call->state_len > 0) {
+        return REFUSE("state is NULL but state_len is %zu", call->state_len);
+    }
+    if (call->state_len > lim->max_state_bytes) {
+        return REFUSE("state is %zu bytes; pgstated allows at most %u", call->state_len, lim->max_state_bytes);
+    }
+    uint64_t frame = PGS_HEADER_BYTES + 1 + (uint64_t)call->id_len + 8 + 4 + (uint64_t)call->state_len;
+    if (frame > lim->max_frame_bytes) {
+        return REFUSE("request would be a %llu-byte frame; pgstated allows at most %u", (unsigned long long)frame,
+                      lim->max_frame_bytes);
+    }
+    return PGSTATE_OK;
+}
+
+int pgs_call_check(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap) {
+    int rc;
+    switch (call->op) {
+    case PGS_OP_HELLO:
+        if (call->versions_count < 1 || call->versions_count > 255) {
+            return REFUSE("HELLO must offer 1 .. 255 protocol versions, not %zu", call->versions_count);
+        }
+        if (call->client_name_len > 255) {
+            return REFUSE("client name is %zu bytes; a str8 holds at most 255 (never truncated)",
+                          call->client_name_len);
+        }
+        if (!pgs_utf8_valid((const uint8_t *)call->client_name, call->client_name_len)) {
+            return REFUSE("client name is not valid UTF-8");
+        }
+        return PGSTATE_OK;
+    case PGS_OP_PING: return PGSTATE_OK;
+    case PGS_OP_LOAD:
+    case PGS_OP_DELETE: return refuse_bad_id(call, lim, why, why_cap);
+    case PGS_OP_UPSERT:
+        rc = refuse_bad_id(call, lim, why, why_cap);
+        return rc != PGSTATE_OK ? rc : check_upsert(call, lim, why, why_cap);
+    case PGS_OP_DELETE_IF:
+        rc = refuse_bad_id(call, lim, why, why_cap);
+        if (rc != PGSTATE_OK) return rc;
+        if (call->expected_revision > PGS_MAX_REVISION) {
+            return REFUSE("expected_revision %llu is out of range for a conditional DELETE (0 .. 2^63-1)",
+                          (unsigned long long)call->expected_revision);
+        }
+        if (!(lim->capabilities & PGS_CAP_CONDITIONAL_DELETE)) {
+            return REFUSE("pgstated does not announce CONDITIONAL_DELETE; a conditional delete cannot be sent");
+        }
+        return PGSTATE_OK;
+    }
+    return REFUSE("request kind %d does not exist", (int)call->op);
+}
+
+int pgs_call_encode(pgs_buf *b, uint32_t rid, const pgs_call *call) {
+    switch (call->op) {
+    case PGS_OP_HELLO:
+        return pgs_encode_hello(b, rid, call->versions, call->versions_count, call->client_name,
+                                call->client_name_len);
+    case PGS_OP_PING: return pgs_encode_ping(b, rid);
+    case PGS_OP_LOAD: return pgs_encode_load(b, rid, call->id, call->id_len);
+    case PGS_OP_UPSERT:
+        return pgs_encode_upsert(b, rid, call->id, call->id_len, call->expected_revision, call->state,
+                                 call->state_len);
+    case PGS_OP_DELETE: return pgs_encode_delete(b, rid, call->id, call->id_len, 0, 0);
+    case PGS_OP_DELETE_IF: return pgs_encode_delete(b, rid, call->id, call->id_len, 1, call->expected_revision);
+    }
+    return PGS_ENC_RANGE; /* not a pgs_op */
+}

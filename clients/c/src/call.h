@@ -1,0 +1,62 @@
+/*
+ * call.h - one request as the caller asks for it: its kind, its arguments, the
+ * argument checks made before anything is sent, and its request frame
+ * (INTERNAL, not installed; no I/O).
+ *
+ * The checks are PROTOCOL.md section 8 against the limits HELLO_OK announced,
+ * plus the rules of the client-behaviour section: a str8 that does not fit is
+ * refused, never truncated; DELETE's EXPECTED_REVISION flag is sent only when
+ * CONDITIONAL_DELETE was announced.  The "calls" vectors of
+ * proto-spec/vectors/outcomes.json run through exactly these two functions.
+ */
+#ifndef PGSTATE_CALL_H
+#define PGSTATE_CALL_H
+
+#include "codec.h"
+#include "pgstate.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Request kinds: the public pgstate_op values plus the handshake's HELLO. */
+typedef enum pgs_op {
+    PGS_OP_HELLO = 0, /* pgstate_op values start at 1; a HELLO never reaches a pgstate_reply */
+    PGS_OP_PING = PGSTATE_OP_PING,
+    PGS_OP_LOAD = PGSTATE_OP_LOAD,
+    PGS_OP_UPSERT = PGSTATE_OP_UPSERT,
+    PGS_OP_DELETE = PGSTATE_OP_DELETE,
+    PGS_OP_DELETE_IF = PGSTATE_OP_DELETE_IF
+} pgs_op;
+
+typedef struct pgs_call {
+    pgs_op op;
+    /* LOAD, UPSERT, DELETE, DELETE_IF */
+    const char *id;
+    size_t id_len;
+    /* UPSERT (0 creates), DELETE_IF */
+    uint64_t expected_revision;
+    /* UPSERT */
+    const void *state;
+    size_t state_len;
+    /* HELLO */
+    const uint16_t *versions;
+    size_t versions_count;
+    const char *client_name;
+    size_t client_name_len;
+} pgs_call;
+
+/* UPSERT, DELETE and DELETE_IF change the store. */
+int pgs_op_is_write(pgs_op op);
+/* "PING", "LOAD", ..., "DELETE (conditional)"; static storage. */
+const char *pgs_op_name(pgs_op op);
+
+/* PGSTATE_OK, or PGSTATE_ERR_INVALID_ARGUMENT with the caller's mistake in
+   why (the call must then not be sent).  lim: what HELLO_OK announced (the
+   defaults of section 9 for the HELLO itself). */
+int pgs_call_check(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap);
+
+/* Appends the call's request frame with request id rid; PGS_ENC_* (RANGE only
+   for a call that pgs_call_check refuses). */
+int pgs_call_encode(pgs_buf *b, uint32_t rid, const pgs_call *call);
+
+#endif /* PGSTATE_CALL_H */

@@ -1,0 +1,78 @@
+/*
+ * client_internal.h - the pgstate_client handle, shared by client.c (the
+ * public API and the one I/O loop) and requests.c (requests in flight and
+ * reply routing).  INTERNAL, not installed: callers only see the opaque type.
+ */
+#ifndef PGSTATE_CLIENT_INTERNAL_H
+#define PGSTATE_CLIENT_INTERNAL_H
+
+#include "codec.h"
+#include "net.h"
+#include "outcome.h"
+#include "pgstate.h"
+#include "requests.h"
+
+#define PGS_ERRMSG_CAP 512
+#define PGS_WINDOW_CAP 4096u /* client-side cap on requests in flight */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PGS_PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PGS_PRINTF_LIKE(f, a)
+#endif
+
+typedef enum pgs_conn_state {
+    CS_DISCONNECTED, /* no connection (the descriptor may still be open: pgs_net.shut) */
+    CS_HANDSHAKE,    /* socket open, the HELLO in flight */
+    CS_READY,        /* handshaken; requests may be sent */
+    CS_DRAINING      /* the server is shutting down (202): nothing new is sent, answers still read */
+} pgs_conn_state;
+
+struct pgstate_client {
+    /* touched on every request and reply first, the texts last (fewer cache lines per request) */
+    pgs_net net;
+    pgs_conn_state state;
+    int nonblocking;
+    int timeout_ms;
+    uint32_t window; /* requests allowed in flight: 1 for the HELLO, then min(max_in_flight, 4096) */
+    pgs_inflight flight;
+    pgs_done done; /* answered pipelined requests, oldest first */
+    pgs_limits limits; /* what HELLO_OK announced (the section 9 defaults before) */
+    int handshaken;    /* the last handshake succeeded (limits are the server's) */
+
+    /* result of the last call */
+    int status;
+    int outcome; /* the class's status: equals status, except after PGSTATE_ERR_TIMEOUT */
+    int server_status;
+    uint64_t conflict_expected;
+    uint64_t conflict_actual;
+    char errmsg[PGS_ERRMSG_CAP];
+
+    /* why the connection is closed or draining, and as which status; reported by later calls */
+    int close_status;
+    char close_msg[PGS_ERRMSG_CAP];
+
+    char *path;
+    char server_version[256];
+};
+
+/* snprintf whose truncation is intended (messages are capped). */
+void pgs_fmt(char *dst, size_t cap, const char *fmt, ...) PGS_PRINTF_LIKE(3, 4);
+/* Copies at most cap-1 bytes of UTF-8 text without cutting a character. */
+void pgs_copy_text(char *dst, size_t cap, const char *src, size_t n);
+
+/* requests.c: reply routing */
+
+/* Whether p's last byte reached the socket. */
+int pgs_pending_written(const pgstate_client *c, const pgs_pending *p);
+/* Takes every complete frame out of the reader and routes it; stops when the
+   connection ends. */
+void pgs_route_frames(pgstate_client *c);
+/* The connection ended without a frame saying why (EOF, reset, I/O error, out
+   of memory): every request in flight fails as pgs_classify_lost says. */
+void pgs_connection_lost(pgstate_client *c, const char *why);
+/* Fails one request with verdict v (message: why + what the class means for
+   it) and hands it to its owner.  p must already be out of the table. */
+void pgs_fail_pending(pgstate_client *c, pgs_pending *p, const pgs_verdict *v, const char *why);
+
+#endif /* PGSTATE_CLIENT_INTERNAL_H */

@@ -1,0 +1,199 @@
+/*
+ * outcome.c - the client-behaviour classifier (pure); see outcome.h and the
+ * client-behaviour section of proto-spec/PROTOCOL.md.
+ */
+#include "outcome.h"
+
+#include "pgstate.h"
+
+#define PROTOCOL_VERSION 1
+
+static pgs_verdict verdict(pgs_class cls, pgs_conn conn, unsigned status, const char *problem) {
+    pgs_verdict v;
+    v.cls = cls;
+    v.conn = conn;
+    v.status = status;
+    v.problem = problem;
+    return v;
+}
+
+static pgs_verdict broken(const char *problem) {
+    return verdict(PGS_CLASS_PROTOCOL_ERROR, PGS_CONN_DROP, 0, problem);
+}
+
+/* Section 7: a status is handled by its class; a write answered 5xx (or a
+   status of no class) may or may not have been applied. */
+static pgs_class by_status(unsigned status, int write) {
+    if (status == PGS_S_INVALID_ARGUMENT) return PGS_CLASS_INVALID_ARGUMENT;
+    switch (status / 100) {
+    case 1: return PGS_CLASS_PROTOCOL_ERROR;
+    case 2: return PGS_CLASS_UNAVAILABLE;
+    case 3: return PGS_CLASS_OUTCOME_UNKNOWN;
+    default: return write ? PGS_CLASS_OUTCOME_UNKNOWN : PGS_CLASS_SERVER_ERROR; /* 5xx, 0, 4xx, >= 600 */
+    }
+}
+
+/* Section 10: the server closes after these, whatever the request id. */
+static int status_closes(unsigned status) {
+    return status == PGS_S_MALFORMED_FRAME || status == PGS_S_FRAME_TOO_LARGE ||
+           status == PGS_S_UNSUPPORTED_VERSION || status == PGS_S_NOT_ALLOWED;
+}
+
+/* Section 6: the response types each request may be answered with. */
+static int response_allowed(pgs_op op, uint8_t type) {
+    if (type == PGS_T_ERROR) return 1;
+    switch (op) {
+    case PGS_OP_HELLO: return type == PGS_T_HELLO_OK;
+    case PGS_OP_PING: return type == PGS_T_OK;
+    case PGS_OP_LOAD: return type == PGS_T_RECORD || type == PGS_T_NOT_FOUND;
+    case PGS_OP_UPSERT: return type == PGS_T_RECORD || type == PGS_T_CONFLICT;
+    case PGS_OP_DELETE: return type == PGS_T_OK;
+    case PGS_OP_DELETE_IF: return type == PGS_T_OK || type == PGS_T_CONFLICT;
+    }
+    return 0;
+}
+
+static int unanswered_write(const pgs_flight *req) {
+    return req->written && pgs_op_is_write(req->op);
+}
+
+/* An ERROR with request id 0: the server ends the connection (section 3.3). */
+static pgs_verdict notice(const pgs_flight *req, unsigned status) {
+    if (status / 100 == 1) return verdict(PGS_CLASS_PROTOCOL_ERROR, PGS_CONN_DROP, status, NULL);
+    /* The final SHUTTING_DOWN: nothing left unanswered was executed (section 10). */
+    if (status == PGS_S_SHUTTING_DOWN || req->op == PGS_OP_HELLO) {
+        return verdict(PGS_CLASS_UNAVAILABLE, PGS_CONN_DROP, status, NULL);
+    }
+    return verdict(unanswered_write(req) ? PGS_CLASS_OUTCOME_UNKNOWN : PGS_CLASS_UNAVAILABLE, PGS_CONN_DROP,
+                   status, NULL);
+}
+
+static pgs_verdict error_answer(const pgs_flight *req, unsigned status) {
+    if (req->op == PGS_OP_HELLO) { /* a refused handshake leaves no usable connection */
+        return verdict(by_status(status, 0), PGS_CONN_DROP, status, NULL);
+    }
+    pgs_conn conn = status_closes(status) ? PGS_CONN_DROP
+                    : status == PGS_S_SHUTTING_DOWN ? PGS_CONN_DRAIN
+                                                    : PGS_CONN_KEEP;
+    return verdict(by_status(status, pgs_op_is_write(req->op)), conn, status, NULL);
+}
+
+static pgs_verdict hello_ok(const pgs_msg *m) {
+    if (m->version != PROTOCOL_VERSION) return broken("HELLO_OK chose a protocol version that was not offered");
+    if (m->max_id_bytes < 1 || m->max_id_bytes > 255 || m->max_in_flight < 1 ||
+        m->max_frame_bytes < PGS_HEADER_BYTES) {
+        return broken("HELLO_OK announced unusable limits (max_id_bytes must be 1 .. 255, max_in_flight >= 1, "
+                      "max_frame_bytes >= 6)");
+    }
+    return verdict(PGS_CLASS_OK, PGS_CONN_KEEP, 0, NULL);
+}
+
+static pgs_verdict record(const pgs_flight *req, const pgs_msg *m, const pgs_limits *lim) {
+    if (m->revision < 1 || m->revision > PGS_MAX_REVISION) return broken("RECORD revision outside 1 .. 2^63-1");
+    if (req->op == PGS_OP_UPSERT && m->revision != req->expected_revision + 1) {
+        return broken("RECORD answering UPSERT does not carry the expected revision + 1");
+    }
+    if (m->state_len > lim->max_state_bytes) return broken("RECORD state larger than max_state_bytes");
+    return verdict(PGS_CLASS_RECORD, PGS_CONN_KEEP, 0, NULL);
+}
+
+static pgs_verdict conflict(const pgs_flight *req, const pgs_msg *m) {
+    if (m->expected_revision != req->expected_revision || m->actual_revision == m->expected_revision ||
+        m->actual_revision > PGS_MAX_REVISION) {
+        return broken("CONFLICT does not fit the request (expected revision differs, actual equals expected, "
+                      "or actual above 2^63-1)");
+    }
+    return verdict(PGS_CLASS_CONFLICT, PGS_CONN_KEEP, 0, NULL);
+}
+
+pgs_verdict pgs_classify_frame(const pgs_flight *req, int frame_status, const pgs_msg *m, const pgs_limits *lim) {
+    if (frame_status != 0) return broken("malformed response frame");
+    if (m->type == PGS_T_ERROR && m->request_id == 0) return notice(req, m->status);
+    if (m->request_id != req->request_id) return broken("response for a request id that is not in flight");
+    if (!response_allowed(req->op, m->type)) return broken("response type not allowed for the request");
+    switch (m->type) {
+    case PGS_T_ERROR: return error_answer(req, m->status);
+    case PGS_T_HELLO_OK: return hello_ok(m);
+    case PGS_T_OK: return verdict(PGS_CLASS_OK, PGS_CONN_KEEP, 0, NULL);
+    case PGS_T_NOT_FOUND: return verdict(PGS_CLASS_NOT_FOUND, PGS_CONN_KEEP, 0, NULL);
+    case PGS_T_RECORD: return record(req, m, lim);
+    case PGS_T_CONFLICT: return conflict(req, m);
+    default: return broken("not a response type"); /* the decoder lets only response types through */
+    }
+}
+
+pgs_verdict pgs_classify_lost(const pgs_flight *req) {
+    if (req->op == PGS_OP_HELLO) return verdict(PGS_CLASS_UNAVAILABLE, PGS_CONN_DROP, 0, NULL);
+    return verdict(unanswered_write(req) ? PGS_CLASS_OUTCOME_UNKNOWN : PGS_CLASS_UNAVAILABLE, PGS_CONN_DROP, 0,
+                   NULL);
+}
+
+pgs_verdict pgs_classify_timeout(const pgs_flight *req) {
+    if (req->op == PGS_OP_HELLO) return verdict(PGS_CLASS_UNAVAILABLE, PGS_CONN_DROP, 0, NULL);
+    /* The connection stays: a late answer is recognised by its id and discarded. */
+    return verdict(unanswered_write(req) ? PGS_CLASS_OUTCOME_UNKNOWN : PGS_CLASS_UNAVAILABLE, PGS_CONN_KEEP, 0,
+                   NULL);
+}
+
+pgs_verdict pgs_classify_left(const pgs_flight *req, const pgs_verdict *cause) {
+    if (cause->cls == PGS_CLASS_PROTOCOL_ERROR) {
+        return verdict(PGS_CLASS_PROTOCOL_ERROR, PGS_CONN_DROP, cause->status, NULL);
+    }
+    pgs_verdict v = pgs_classify_lost(req);
+    v.status = cause->status;
+    return v;
+}
+
+int pgs_class_status(pgs_class cls) {
+    switch (cls) {
+    case PGS_CLASS_OK:
+    case PGS_CLASS_RECORD: return PGSTATE_OK;
+    case PGS_CLASS_NOT_FOUND: return PGSTATE_NOT_FOUND;
+    case PGS_CLASS_CONFLICT: return PGSTATE_CONFLICT;
+    case PGS_CLASS_INVALID_ARGUMENT: return PGSTATE_ERR_INVALID_ARGUMENT;
+    case PGS_CLASS_UNAVAILABLE: return PGSTATE_ERR_UNAVAILABLE;
+    case PGS_CLASS_OUTCOME_UNKNOWN: return PGSTATE_ERR_OUTCOME_UNKNOWN;
+    case PGS_CLASS_SERVER_ERROR: return PGSTATE_ERR_SERVER;
+    case PGS_CLASS_PROTOCOL_ERROR: return PGSTATE_ERR_PROTOCOL;
+    }
+    return PGSTATE_ERR_PROTOCOL;
+}
+
+int pgs_class_reply_kind(pgs_class cls) {
+    switch (cls) {
+    case PGS_CLASS_OK: return PGSTATE_REPLY_OK;
+    case PGS_CLASS_RECORD: return PGSTATE_REPLY_RECORD;
+    case PGS_CLASS_NOT_FOUND: return PGSTATE_REPLY_NOT_FOUND;
+    case PGS_CLASS_CONFLICT: return PGSTATE_REPLY_CONFLICT;
+    case PGS_CLASS_INVALID_ARGUMENT:
+    case PGS_CLASS_UNAVAILABLE:
+    case PGS_CLASS_OUTCOME_UNKNOWN:
+    case PGS_CLASS_SERVER_ERROR:
+    case PGS_CLASS_PROTOCOL_ERROR: return PGSTATE_REPLY_ERROR;
+    }
+    return PGSTATE_REPLY_ERROR;
+}
+
+const char *pgs_class_name(pgs_class cls) {
+    switch (cls) {
+    case PGS_CLASS_OK: return "ok";
+    case PGS_CLASS_RECORD: return "record";
+    case PGS_CLASS_NOT_FOUND: return "not_found";
+    case PGS_CLASS_CONFLICT: return "conflict";
+    case PGS_CLASS_INVALID_ARGUMENT: return "invalid_argument";
+    case PGS_CLASS_UNAVAILABLE: return "unavailable";
+    case PGS_CLASS_OUTCOME_UNKNOWN: return "outcome_unknown";
+    case PGS_CLASS_SERVER_ERROR: return "server_error";
+    case PGS_CLASS_PROTOCOL_ERROR: return "protocol_error";
+    }
+    return "(not a class)";
+}
+
+const char *pgs_conn_name(pgs_conn conn) {
+    switch (conn) {
+    case PGS_CONN_KEEP: return "keep";
+    case PGS_CONN_DRAIN: return "drain";
+    case PGS_CONN_DROP: return "drop";
+    }
+    return "(not a connection decision)";
+}

@@ -1,0 +1,90 @@
+/*
+ * outcome.h - the client-behaviour classifier (INTERNAL, not installed; pure:
+ * no I/O, no allocation, no handle).
+ *
+ * For one request in flight and one event - a frame received, the connection
+ * lost, the caller's deadline passed - it says the outcome class the caller
+ * sees and what the client does with the connection (keep, drain, drop), as
+ * the client-behaviour section of PROTOCOL.md specifies.  The library decides
+ * every reply through these functions (requests.c, client.c) and the tests run
+ * them against every vector of proto-spec/vectors/outcomes.json
+ * (tests/test_outcomes.c), so the C client cannot drift from the spec.
+ */
+#ifndef PGSTATE_OUTCOME_H
+#define PGSTATE_OUTCOME_H
+
+#include "call.h"
+#include "codec.h"
+
+#include <stdint.h>
+
+/* Outcome classes, named as in outcomes.json. */
+typedef enum pgs_class {
+    PGS_CLASS_OK,               /* done, nothing to return (PING, DELETE, the handshake) */
+    PGS_CLASS_RECORD,           /* RECORD answering LOAD or UPSERT */
+    PGS_CLASS_NOT_FOUND,        /* LOAD: no record */
+    PGS_CLASS_CONFLICT,         /* UPSERT / conditional DELETE: the expected revision did not hold */
+    PGS_CLASS_INVALID_ARGUMENT, /* refused before sending, or ERROR 102 */
+    PGS_CLASS_UNAVAILABLE,      /* not executed, or a read that can be repeated */
+    PGS_CLASS_OUTCOME_UNKNOWN,  /* a write may or may not have been applied */
+    PGS_CLASS_SERVER_ERROR,     /* 5xx or a status outside every class, answering a read */
+    PGS_CLASS_PROTOCOL_ERROR    /* the peers disagree about the protocol */
+} pgs_class;
+
+/* What the client does with the connection afterwards. */
+typedef enum pgs_conn {
+    PGS_CONN_KEEP,  /* stays usable */
+    PGS_CONN_DRAIN, /* send nothing new; keep reading answers until the server closes */
+    PGS_CONN_DROP   /* close now; every other request in flight fails (pgs_classify_left) */
+} pgs_conn;
+
+typedef struct pgs_verdict {
+    pgs_class cls;
+    pgs_conn conn;
+    unsigned status;     /* the ERROR status the class comes from, 0 if none */
+    const char *problem; /* a protocol error the client found: what was wrong (static text); else NULL */
+} pgs_verdict;
+
+/* A request in flight, as far as its outcome depends on it. */
+typedef struct pgs_flight {
+    pgs_op op;
+    uint32_t request_id;
+    uint64_t expected_revision; /* UPSERT, DELETE_IF */
+    int written;                /* its last byte reached the socket */
+} pgs_flight;
+
+/*
+ * A frame arrived while req was in flight.  frame_status is 0 when the frame
+ * was read and decoded into *m (pgs_reader_next + pgs_decode_response), else
+ * the status the reader or decoder found (100, 101, 103; m unused).  lim: the
+ * limits in effect (max_state_bytes bounds a RECORD's state).
+ *
+ * The frame is req's answer when its request id is req's; an ERROR with
+ * request id 0 ends the connection for every request; any other frame means
+ * nothing for req unless it cannot be attributed to a request in flight
+ * (callers pass, for each request in flight, only frames that answer it or
+ * answer none: the library looks the id up first).
+ */
+pgs_verdict pgs_classify_frame(const pgs_flight *req, int frame_status, const pgs_msg *m, const pgs_limits *lim);
+
+/* The connection was lost (EOF, reset, I/O error) before req was answered. */
+pgs_verdict pgs_classify_lost(const pgs_flight *req);
+
+/* The caller's deadline passed before req was answered (blocking calls; the
+   C library then returns PGSTATE_ERR_TIMEOUT, and the class says what the
+   caller may assume). */
+pgs_verdict pgs_classify_timeout(const pgs_flight *req);
+
+/* req was still in flight when the client dropped the connection because of
+   another request's verdict `cause`. */
+pgs_verdict pgs_classify_left(const pgs_flight *req, const pgs_verdict *cause);
+
+/* The public status for a class: PGSTATE_OK (OK, RECORD), PGSTATE_NOT_FOUND,
+   PGSTATE_CONFLICT, PGSTATE_ERR_*; and the pgstate_reply_kind. */
+int pgs_class_status(pgs_class cls);
+int pgs_class_reply_kind(pgs_class cls);
+/* "ok", "record", ..., as in outcomes.json. */
+const char *pgs_class_name(pgs_class cls);
+const char *pgs_conn_name(pgs_conn conn);
+
+#endif /* PGSTATE_OUTCOME_H */

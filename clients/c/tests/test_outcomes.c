@@ -1,0 +1,523 @@
+/*
+ * test_outcomes.c - the client-behaviour classifier (src/outcome.c) and the
+ * argument checks (src/call.c), without sockets:
+ *
+ *   1. unit tests of the five decisions of PROTOCOL.md section 12 that ended the
+ *      C client's divergences (a write answered 500; the statuses that drop the
+ *      connection; HELLO_OK max_id_bytes outside 1..255; an over-long str8;
+ *      the conditional-delete capability), and of the rules around them;
+ *   2. every vector of proto-spec/vectors/outcomes.json: each "outcomes" vector
+ *      through the same frame path the library takes (pgs_reader, then
+ *      pgs_decode_response, then pgs_classify_frame; or pgs_classify_lost /
+ *      pgs_classify_timeout), each "calls" vector through pgs_call_check and
+ *      pgs_call_encode.
+ *
+ * File: $PGSTATE_VECTORS_DIR/outcomes.json, else ../../proto-spec/vectors/.
+ * Ends with "N passed, M failed".
+ */
+#include "call.h"
+#include "codec.h"
+#include "harness.h"
+#include "outcome.h"
+#include "vector_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------- */
+/* Helpers                                                                    */
+/* ------------------------------------------------------------------------- */
+
+static pgs_flight flight(pgs_op op, uint32_t rid, uint64_t expected, int written) {
+    pgs_flight f = {op, rid, expected, written};
+    return f;
+}
+
+static pgs_limits small_limits(void) {
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_frame_bytes = 4112;
+    l.max_state_bytes = 16;
+    return l;
+}
+
+/* Classifies an encoded response frame for req, as the library does. */
+static pgs_verdict judge_bytes(const pgs_flight *req, const uint8_t *frame, size_t n, const pgs_limits *lim) {
+    pgs_reader rd;
+    pgs_reader_init(&rd, lim->max_frame_bytes);
+    size_t took = pgs_reader_feed(&rd, frame, n);
+    CHECKF(took != (size_t)-1, "out of memory");
+    const uint8_t *body;
+    uint32_t len;
+    pgs_msg m;
+    memset(&m, 0, sizeof m);
+    int st;
+    int r = pgs_reader_next(&rd, &body, &len);
+    if (r == PGS_READ_ERROR) {
+        st = rd.err_status;
+    } else if (r == PGS_FRAME) {
+        uint32_t erid;
+        st = pgs_decode_response(body, len, &m, &erid);
+    } else {
+        CHECKF(0, "the response is not a whole frame");
+        st = PGS_S_MALFORMED_FRAME;
+    }
+    pgs_verdict v = pgs_classify_frame(req, st, &m, lim);
+    pgs_reader_free(&rd);
+    return v;
+}
+
+static pgs_verdict judge_error(const pgs_flight *req, uint32_t rid, uint16_t status) {
+    pgs_buf b;
+    pgs_buf_init(&b);
+    CHECK(pgs_encode_error(&b, rid, status, "m", 1) == PGS_ENC_OK);
+    pgs_limits lim = small_limits();
+    pgs_verdict v = judge_bytes(req, b.data, b.len, &lim);
+    pgs_buf_free(&b);
+    return v;
+}
+
+static pgs_verdict judge_hello_ok(uint32_t max_id_bytes) {
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_id_bytes = max_id_bytes;
+    pgs_buf b;
+    pgs_buf_init(&b);
+    CHECK(pgs_encode_hello_ok(&b, 1, 1, "s", 1, &l) == PGS_ENC_OK);
+    pgs_flight hello = flight(PGS_OP_HELLO, 1, 0, 1);
+    pgs_limits lim;
+    pgs_limits_default(&lim);
+    pgs_verdict v = judge_bytes(&hello, b.data, b.len, &lim);
+    pgs_buf_free(&b);
+    return v;
+}
+
+/* ------------------------------------------------------------------------- */
+/* 1. The decisions                                                           */
+/* ------------------------------------------------------------------------- */
+
+/* Decision 1: a write answered 500 (or a status of no class) may have been
+   applied; a read so answered is a server error. */
+static void test_write_answered_500_is_outcome_unknown(void) {
+    const uint16_t statuses[] = {500, 503, 599, 0, 99, 404, 600, 65535};
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        uint16_t s = statuses[i];
+        pgs_flight up = flight(PGS_OP_UPSERT, 9, 3, 1), del = flight(PGS_OP_DELETE, 9, 0, 1);
+        pgs_flight dif = flight(PGS_OP_DELETE_IF, 9, 3, 1), load = flight(PGS_OP_LOAD, 9, 0, 1);
+        pgs_flight ping = flight(PGS_OP_PING, 9, 0, 1);
+        pgs_verdict v;
+        v = judge_error(&up, 9, s);
+        CHECKF(v.cls == PGS_CLASS_OUTCOME_UNKNOWN && v.conn == PGS_CONN_KEEP && v.status == s, "upsert %u", s);
+        v = judge_error(&del, 9, s);
+        CHECKF(v.cls == PGS_CLASS_OUTCOME_UNKNOWN && v.conn == PGS_CONN_KEEP, "delete %u", s);
+        v = judge_error(&dif, 9, s);
+        CHECKF(v.cls == PGS_CLASS_OUTCOME_UNKNOWN, "conditional delete %u", s);
+        v = judge_error(&load, 9, s);
+        CHECKF(v.cls == PGS_CLASS_SERVER_ERROR && v.conn == PGS_CONN_KEEP, "load %u", s);
+        v = judge_error(&ping, 9, s);
+        CHECKF(v.cls == PGS_CLASS_SERVER_ERROR, "ping %u", s);
+    }
+    CHECK(pgs_class_status(PGS_CLASS_OUTCOME_UNKNOWN) == PGSTATE_ERR_OUTCOME_UNKNOWN);
+    CHECK(pgs_class_status(PGS_CLASS_SERVER_ERROR) == PGSTATE_ERR_SERVER);
+}
+
+/* Decision 2: the client drops exactly after the statuses after which the server
+   closes (100, 103, 104, 105; 201 and 202 with request id 0), and after a
+   protocol error it detects. */
+static void test_dropping_statuses(void) {
+    pgs_flight load = flight(PGS_OP_LOAD, 9, 0, 1);
+    for (unsigned s = 0; s <= 999; s++) {
+        pgs_verdict v = judge_error(&load, 9, (uint16_t)s);
+        int closes = s == 100 || s == 103 || s == 104 || s == 105;
+        pgs_conn want = closes ? PGS_CONN_DROP : s == 202 ? PGS_CONN_DRAIN : PGS_CONN_KEEP;
+        CHECKF(v.conn == want, "status %u with the request's id: %s", s, pgs_conn_name(v.conn));
+        v = judge_error(&load, 0, (uint16_t)s); /* id 0: the server closes after every one */
+        CHECKF(v.conn == PGS_CONN_DROP, "status %u with id 0: %s", s, pgs_conn_name(v.conn));
+    }
+    /* with id 0: 201 fails a written write as unknown, 202 as not executed */
+    pgs_flight up = flight(PGS_OP_UPSERT, 9, 3, 1), unsent = flight(PGS_OP_UPSERT, 9, 3, 0);
+    CHECK(judge_error(&up, 0, 201).cls == PGS_CLASS_OUTCOME_UNKNOWN);
+    CHECK(judge_error(&unsent, 0, 201).cls == PGS_CLASS_UNAVAILABLE);
+    CHECK(judge_error(&up, 0, 202).cls == PGS_CLASS_UNAVAILABLE);
+    CHECK(judge_error(&up, 0, 100).cls == PGS_CLASS_PROTOCOL_ERROR);
+    /* a protocol error detected: a RECORD not fitting the UPSERT */
+    pgs_buf b;
+    pgs_buf_init(&b);
+    CHECK(pgs_encode_record(&b, 9, 5, 0, "", 0) == PGS_ENC_OK);
+    pgs_limits lim = small_limits();
+    pgs_verdict v = judge_bytes(&up, b.data, b.len, &lim);
+    CHECK(v.cls == PGS_CLASS_PROTOCOL_ERROR && v.conn == PGS_CONN_DROP && v.problem != NULL);
+    /* the others in flight on a dropped connection */
+    pgs_verdict other = pgs_classify_left(&up, &v);
+    CHECK(other.cls == PGS_CLASS_PROTOCOL_ERROR);
+    pgs_verdict lost = pgs_classify_lost(&up);
+    CHECK(lost.cls == PGS_CLASS_OUTCOME_UNKNOWN && lost.conn == PGS_CONN_DROP);
+    CHECK(pgs_classify_left(&load, &lost).cls == PGS_CLASS_UNAVAILABLE);
+    pgs_buf_free(&b);
+}
+
+/* Decision 3: HELLO_OK with max_id_bytes outside 1 .. 255 is a protocol error
+   (never clamped). */
+static void test_hello_ok_max_id_bytes(void) {
+    CHECK(judge_hello_ok(0).cls == PGS_CLASS_PROTOCOL_ERROR && judge_hello_ok(0).conn == PGS_CONN_DROP);
+    CHECK(judge_hello_ok(1).cls == PGS_CLASS_OK && judge_hello_ok(1).conn == PGS_CONN_KEEP);
+    CHECK(judge_hello_ok(255).cls == PGS_CLASS_OK);
+    CHECK(judge_hello_ok(256).cls == PGS_CLASS_PROTOCOL_ERROR);
+    CHECK(judge_hello_ok(65535).cls == PGS_CLASS_PROTOCOL_ERROR);
+}
+
+/* Decision 4: a str8 longer than 255 bytes is refused before sending. */
+static void test_long_str8_refused(void) {
+    char buf[300];
+    memset(buf, 'a', sizeof buf);
+    pgs_limits lim;
+    pgs_limits_default(&lim);
+    lim.max_id_bytes = 1000; /* even if a server announced more */
+    char why[256];
+    pgs_call k;
+    memset(&k, 0, sizeof k);
+    k.op = PGS_OP_LOAD;
+    k.id = buf;
+    k.id_len = 255;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+    k.id_len = 256;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(why, "256 bytes") != NULL, "%s", why);
+    static const uint16_t v1[1] = {1};
+    memset(&k, 0, sizeof k);
+    k.op = PGS_OP_HELLO;
+    k.versions = v1;
+    k.versions_count = 1;
+    k.client_name = buf;
+    k.client_name_len = 255;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+    k.client_name_len = 256;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+    k.client_name_len = 3;
+    k.versions_count = 0;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+}
+
+/* Decision 5: a conditional DELETE only with the CONDITIONAL_DELETE capability. */
+static void test_conditional_delete_needs_capability(void) {
+    pgs_limits lim;
+    pgs_limits_default(&lim);
+    char why[256];
+    pgs_call k;
+    memset(&k, 0, sizeof k);
+    k.op = PGS_OP_DELETE_IF;
+    k.id = "k";
+    k.id_len = 1;
+    k.expected_revision = 3;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+    lim.capabilities = 0x80000000u; /* unknown bits do not count */
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(why, "CONDITIONAL_DELETE") != NULL, "%s", why);
+    k.op = PGS_OP_DELETE; /* an unconditional one needs nothing */
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+}
+
+/* The rules around them: timeouts keep the connection, losses drop it, the
+   handshake drops on everything. */
+static void test_no_answer(void) {
+    pgs_flight w0 = flight(PGS_OP_UPSERT, 9, 0, 0), w1 = flight(PGS_OP_DELETE, 9, 0, 1);
+    pgs_flight r1 = flight(PGS_OP_LOAD, 9, 0, 1), h1 = flight(PGS_OP_HELLO, 1, 0, 1);
+    CHECK(pgs_classify_timeout(&w0).cls == PGS_CLASS_UNAVAILABLE && pgs_classify_timeout(&w0).conn == PGS_CONN_KEEP);
+    CHECK(pgs_classify_timeout(&w1).cls == PGS_CLASS_OUTCOME_UNKNOWN);
+    CHECK(pgs_classify_timeout(&r1).cls == PGS_CLASS_UNAVAILABLE);
+    CHECK(pgs_classify_timeout(&h1).cls == PGS_CLASS_UNAVAILABLE && pgs_classify_timeout(&h1).conn == PGS_CONN_DROP);
+    CHECK(pgs_classify_lost(&w0).cls == PGS_CLASS_UNAVAILABLE && pgs_classify_lost(&w0).conn == PGS_CONN_DROP);
+    CHECK(pgs_classify_lost(&w1).cls == PGS_CLASS_OUTCOME_UNKNOWN);
+    CHECK(pgs_classify_lost(&r1).cls == PGS_CLASS_UNAVAILABLE);
+    /* a refused handshake: the class of the status, always dropped */
+    CHECK(judge_error(&h1, 1, 104).cls == PGS_CLASS_PROTOCOL_ERROR && judge_error(&h1, 1, 104).conn == PGS_CONN_DROP);
+    CHECK(judge_error(&h1, 1, 201).cls == PGS_CLASS_UNAVAILABLE && judge_error(&h1, 1, 201).conn == PGS_CONN_DROP);
+    CHECK(judge_error(&h1, 1, 500).cls == PGS_CLASS_SERVER_ERROR);
+    CHECK(judge_error(&h1, 0, 201).cls == PGS_CLASS_UNAVAILABLE);
+}
+
+/* ------------------------------------------------------------------------- */
+/* 2. outcomes.json                                                           */
+/* ------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    pgs_op op;
+} KINDS[] = {
+    {"hello", PGS_OP_HELLO},   {"ping", PGS_OP_PING},     {"load", PGS_OP_LOAD},
+    {"upsert", PGS_OP_UPSERT}, {"delete", PGS_OP_DELETE}, {"conditional_delete", PGS_OP_DELETE_IF},
+};
+#define N_KINDS (sizeof KINDS / sizeof KINDS[0])
+
+/* Per request kind: the request in flight, from the file's "vectors". */
+typedef struct in_flight {
+    int known;
+    pgs_flight f;
+} in_flight;
+
+static int kind_index(const char *name) {
+    for (size_t i = 0; name && i < N_KINDS; i++) {
+        if (strcmp(KINDS[i].name, name) == 0) return (int)i;
+    }
+    return -1;
+}
+
+/* The requests in flight: decoded with the codec; their kind and write flag checked. */
+static void load_in_flight(json_object *vecs, in_flight *kinds) {
+    for (size_t i = 0; i < vj_len(vecs); i++) {
+        json_object *v = vj_at(vecs, i);
+        const char *kname = vj_str(v, "request", NULL);
+        int k = kind_index(kname);
+        h_cur_name = vj_str(v, "name", NULL) ? vj_str(v, "name", NULL) : "(unnamed)";
+        CHECKF(k >= 0, "unknown request kind %s", kname ? kname : "(none)");
+        if (k < 0) continue;
+        size_t hlen = 0, n = 0;
+        const char *hex = vj_str(v, "hex", &hlen);
+        uint8_t *frame = hex_decode(hex, hlen, &n);
+        CHECKF(frame != NULL && n >= 4 + PGS_HEADER_BYTES, "bad hex");
+        if (frame == NULL || n < 4 + PGS_HEADER_BYTES) {
+            free(frame);
+            continue;
+        }
+        pgs_limits lim;
+        pgs_limits_default(&lim);
+        pgs_msg m;
+        uint32_t erid;
+        int st = pgs_decode_request(frame + 4, n - 4, &lim, &m, &erid);
+        CHECKF(st == 0, "in-flight request does not decode: %d", st);
+        if (st == 0) {
+            kinds[k].known = 1;
+            kinds[k].f = flight(KINDS[k].op, m.request_id, m.expected_revision, 1);
+            pgs_op want = m.type == PGS_T_HELLO ? PGS_OP_HELLO
+                          : m.type == PGS_T_PING ? PGS_OP_PING
+                          : m.type == PGS_T_LOAD ? PGS_OP_LOAD
+                          : m.type == PGS_T_UPSERT ? PGS_OP_UPSERT
+                          : m.has_expected ? PGS_OP_DELETE_IF
+                                           : PGS_OP_DELETE;
+            CHECKF(want == KINDS[k].op, "the frame is not a %s", kname);
+            CHECKF(vj_true(v, "write") == pgs_op_is_write(KINDS[k].op), "write flag of %s", kname);
+        }
+        free(frame);
+    }
+}
+
+/* The limits HELLO_OK announced in the file (with a call's "server" overrides). */
+static void announced(json_object *hello_ok, json_object *server, pgs_limits *lim) {
+    pgs_limits_default(lim);
+    uint64_t u;
+    json_object *srcs[2] = {hello_ok, server};
+    for (int i = 0; i < 2; i++) {
+        if (vj_u64(srcs[i], "max_frame_bytes", &u)) lim->max_frame_bytes = (uint32_t)u;
+        if (vj_u64(srcs[i], "max_id_bytes", &u)) lim->max_id_bytes = (uint32_t)u;
+        if (vj_u64(srcs[i], "max_state_bytes", &u)) lim->max_state_bytes = (uint32_t)u;
+        if (vj_u64(srcs[i], "max_in_flight", &u)) lim->max_in_flight = (uint32_t)u;
+        if (vj_u64(srcs[i], "capabilities", &u)) lim->capabilities = (uint32_t)u;
+    }
+}
+
+static void run_outcome(json_object *v, const in_flight *kinds, json_object *hello_ok) {
+    int k = kind_index(vj_str(v, "request", NULL));
+    CHECKF(k >= 0 && kinds[k].known, "no request in flight for this kind");
+    if (k < 0 || !kinds[k].known) return;
+    pgs_flight req = kinds[k].f;
+    json_object *ev = vj_get(v, "event");
+    const char *ekind = vj_str(ev, "kind", NULL);
+    CHECKF(ekind != NULL, "event without kind");
+    if (ekind == NULL) return;
+    pgs_limits lim;
+    if (req.op == PGS_OP_HELLO) pgs_limits_default(&lim); /* before HELLO_OK: the defaults */
+    else announced(hello_ok, NULL, &lim);
+
+    pgs_verdict got;
+    pgs_msg m;
+    memset(&m, 0, sizeof m);
+    uint8_t *frame = NULL;
+    pgs_reader rd;
+    pgs_reader_init(&rd, lim.max_frame_bytes);
+    if (strcmp(ekind, "response") == 0) {
+        size_t hlen = 0, n = 0;
+        const char *hex = vj_str(ev, "hex", &hlen);
+        frame = hex_decode(hex, hlen, &n);
+        CHECKF(frame != NULL, "bad hex");
+        if (frame == NULL) {
+            pgs_reader_free(&rd);
+            return;
+        }
+        /* the library's path: reader, decoder, classifier (m points into rd) */
+        CHECK(pgs_reader_feed(&rd, frame, n) != (size_t)-1);
+        const uint8_t *body;
+        uint32_t len;
+        int r = pgs_reader_next(&rd, &body, &len), st;
+        if (r == PGS_READ_ERROR) {
+            st = rd.err_status;
+        } else if (r == PGS_FRAME) {
+            uint32_t erid;
+            st = pgs_decode_response(body, len, &m, &erid);
+        } else {
+            CHECKF(0, "the response is not a whole frame");
+            st = PGS_S_MALFORMED_FRAME;
+        }
+        got = pgs_classify_frame(&req, st, &m, &lim);
+    } else if (strcmp(ekind, "connection_lost") == 0 || strcmp(ekind, "timeout") == 0) {
+        CHECKF(vj_has(ev, "written"), "event without written");
+        req.written = vj_true(ev, "written");
+        got = ekind[0] == 'c' ? pgs_classify_lost(&req) : pgs_classify_timeout(&req);
+    } else {
+        CHECKF(0, "unknown event kind %s", ekind);
+        pgs_reader_free(&rd);
+        return;
+    }
+
+    json_object *want = vj_get(v, "outcome");
+    const char *cls = vj_str(want, "class", NULL);
+    const char *conn = vj_str(v, "connection", NULL);
+    CHECKF(cls && strcmp(cls, pgs_class_name(got.cls)) == 0, "class %s, want %s", pgs_class_name(got.cls),
+           cls ? cls : "(none)");
+    CHECKF(conn && strcmp(conn, pgs_conn_name(got.conn)) == 0, "connection %s, want %s", pgs_conn_name(got.conn),
+           conn ? conn : "(none)");
+    uint64_t u = 0;
+    if (vj_has(want, "status")) {
+        CHECKF(vj_u64(want, "status", &u) && u == got.status, "status %u, want %llu", got.status,
+               (unsigned long long)u);
+    } else {
+        CHECKF(got.status == 0, "status %u, want none", got.status);
+    }
+    if (got.cls == PGS_CLASS_RECORD) {
+        CHECKF(vj_u64(want, "revision", &u) && u == m.revision, "revision %llu", (unsigned long long)m.revision);
+    }
+    if (got.cls == PGS_CLASS_CONFLICT) {
+        uint64_t e = 0, a = 0;
+        CHECK(vj_u64(want, "expected_revision", &e) && e == m.expected_revision);
+        CHECK(vj_u64(want, "actual_revision", &a) && a == m.actual_revision);
+    }
+    /* a protocol error the client found names what was wrong; one from a status does not */
+    if (got.cls == PGS_CLASS_PROTOCOL_ERROR) CHECK((got.problem != NULL) == (got.status == 0));
+    free(frame);
+    pgs_reader_free(&rd);
+}
+
+static void run_call(json_object *v, const in_flight *kinds, json_object *hello_ok) {
+    int k = kind_index(vj_str(v, "request", NULL));
+    CHECKF(k >= 0 && kinds[k].known, "no request in flight for this kind");
+    if (k < 0 || !kinds[k].known) return;
+    json_object *args = vj_get(v, "arguments");
+    pgs_limits lim;
+    announced(hello_ok, vj_get(v, "server"), &lim);
+    pgs_call call;
+    memset(&call, 0, sizeof call);
+    call.op = KINDS[k].op;
+    uint16_t versions[256];
+    uint8_t *state = NULL;
+    size_t n = 0;
+    if (call.op == PGS_OP_HELLO) {
+        json_object *vs = vj_array(args, "versions");
+        for (size_t i = 0; i < vj_len(vs) && i < 256; i++) {
+            uint64_t ver = 0;
+            CHECK(vj_as_u64(vj_at(vs, i), &ver) && ver <= 0xFFFF);
+            versions[i] = (uint16_t)ver;
+        }
+        call.versions = versions;
+        call.versions_count = vj_len(vs);
+        call.client_name = vj_str(args, "client_name", &call.client_name_len);
+    } else if (call.op != PGS_OP_PING) {
+        call.id = vj_str(args, "persistence_id", &call.id_len);
+        CHECK(call.id != NULL);
+        if (call.op == PGS_OP_UPSERT || call.op == PGS_OP_DELETE_IF) {
+            CHECK(vj_u64(args, "expected_revision", &call.expected_revision));
+        }
+        if (call.op == PGS_OP_UPSERT) {
+            size_t hlen = 0;
+            const char *hx = vj_str(args, "state_hex", &hlen);
+            state = hex_decode(hx, hlen, &n);
+            CHECK(state != NULL);
+            call.state = state;
+            call.state_len = n;
+        }
+    }
+    char why[512];
+    int rc = pgs_call_check(&call, &lim, why, sizeof why);
+    if (vj_has(v, "outcome")) {
+        const char *cls = vj_str(vj_get(v, "outcome"), "class", NULL);
+        CHECKF(cls && strcmp(cls, "invalid_argument") == 0, "a refused call's class is %s", cls ? cls : "-");
+        CHECKF(rc == PGSTATE_ERR_INVALID_ARGUMENT, "not refused");
+    } else {
+        size_t hlen = 0, want_n = 0;
+        const char *hx = vj_str(v, "sends", &hlen);
+        uint8_t *want = hex_decode(hx, hlen, &want_n);
+        CHECKF(want != NULL, "a call vector needs \"outcome\" or \"sends\"");
+        CHECKF(rc == PGSTATE_OK, "refused: %s", why);
+        pgs_buf b;
+        pgs_buf_init(&b);
+        if (rc == PGSTATE_OK && want != NULL) {
+            CHECK(pgs_call_encode(&b, kinds[k].f.request_id, &call) == PGS_ENC_OK);
+            CHECKF(b.len == want_n && memcmp(b.data, want, want_n) == 0, "sends other bytes (%zu vs %zu)", b.len,
+                   want_n);
+        }
+        pgs_buf_free(&b);
+        free(want);
+    }
+    free(state);
+}
+
+/* Runs one list of vectors, each counted as a test. */
+static void run_list(json_object *list, const char *what, const in_flight *kinds, json_object *hello_ok,
+                     void (*fn)(json_object *, const in_flight *, json_object *)) {
+    int passed = 0, failed = 0;
+    for (size_t i = 0; i < vj_len(list); i++) {
+        json_object *v = vj_at(list, i);
+        h_cur_name = vj_str(v, "name", NULL) ? vj_str(v, "name", NULL) : "(unnamed)";
+        h_cur_failures = 0;
+        fn(v, kinds, hello_ok);
+        if (h_cur_failures == 0) {
+            h_passed++;
+            passed++;
+        } else {
+            h_failed++;
+            failed++;
+            printf("FAIL outcomes.json %s/%s\n", what, h_cur_name);
+        }
+    }
+    printf("outcomes.json    %-8s %d vectors passed, %d failed\n", what, passed, failed);
+}
+
+static void run_file(void) {
+    const char *dir = getenv("PGSTATE_VECTORS_DIR");
+    if (dir == NULL || dir[0] == '\0') dir = "../../proto-spec/vectors";
+    char path[4096], err[256];
+    snprintf(path, sizeof path, "%s/outcomes.json", dir);
+    json_object *root = vj_load(path, err, sizeof err);
+    if (root == NULL) {
+        fprintf(stderr, "test_outcomes: %s: %s (set PGSTATE_VECTORS_DIR)\n", path, err);
+        h_failed++;
+        return;
+    }
+    in_flight kinds[N_KINDS];
+    memset(kinds, 0, sizeof kinds);
+    int before = h_failed;
+    h_cur_failures = 0;
+    load_in_flight(vj_array(root, "vectors"), kinds);
+    for (size_t k = 0; k < N_KINDS; k++) CHECKF(kinds[k].known, "no request in flight of kind %s", KINDS[k].name);
+    if (h_cur_failures) h_failed++;
+    json_object *hello_ok = vj_get(root, "hello_ok");
+    json_object *outcomes = vj_array(root, "outcomes");
+    json_object *calls = vj_array(root, "calls");
+    if (hello_ok == NULL || outcomes == NULL || calls == NULL || vj_len(outcomes) == 0 || vj_len(calls) == 0) {
+        fprintf(stderr, "test_outcomes: %s needs \"hello_ok\", \"outcomes\" and \"calls\"\n", path);
+        h_failed++;
+    } else if (h_failed == before) {
+        run_list(outcomes, "outcomes", kinds, hello_ok, run_outcome);
+        run_list(calls, "calls", kinds, hello_ok, run_call);
+    }
+    json_object_put(root);
+}
+
+int main(void) {
+    RUN(test_write_answered_500_is_outcome_unknown);
+    RUN(test_dropping_statuses);
+    RUN(test_hello_ok_max_id_bytes);
+    RUN(test_long_str8_refused);
+    RUN(test_conditional_delete_needs_capability);
+    RUN(test_no_answer);
+    run_file();
+    return harness_summary();
+}
