@@ -41,27 +41,30 @@ static pgs_limits small_limits(void) {
     return l;
 }
 
+/* The library's path for one response: the next frame of the reader, decoded into m (which then points into
+ * rd). Returns the decoder's status, or the reader's framing error. */
+static int next_response(pgs_reader *rd, pgs_msg *m) {
+    const uint8_t *body;
+    uint32_t len;
+    int r = pgs_reader_next(rd, &body, &len);
+    if (r == PGS_READ_ERROR) return rd->err_status;
+    if (r == PGS_FRAME) {
+        uint32_t erid;
+        return pgs_decode_response(body, len, m, &erid);
+    }
+    CHECKF(0, "the response is not a whole frame");
+    return PGS_S_MALFORMED_FRAME;
+}
+
 /* Classifies an encoded response frame for req, as the library does. */
 static pgs_verdict judge_bytes(const pgs_flight *req, const uint8_t *frame, size_t n, const pgs_limits *lim) {
     pgs_reader rd;
     pgs_reader_init(&rd, lim->max_frame_bytes);
     size_t took = pgs_reader_feed(&rd, frame, n);
     CHECKF(took != (size_t)-1, "out of memory");
-    const uint8_t *body;
-    uint32_t len;
     pgs_msg m;
     memset(&m, 0, sizeof m);
-    int st;
-    int r = pgs_reader_next(&rd, &body, &len);
-    if (r == PGS_READ_ERROR) {
-        st = rd.err_status;
-    } else if (r == PGS_FRAME) {
-        uint32_t erid;
-        st = pgs_decode_response(body, len, &m, &erid);
-    } else {
-        CHECKF(0, "the response is not a whole frame");
-        st = PGS_S_MALFORMED_FRAME;
-    }
+    int st = next_response(&rd, &m);
     pgs_verdict v = pgs_classify_frame(req, st, &m, lim);
     pgs_reader_free(&rd);
     return v;
@@ -345,18 +348,7 @@ static void run_outcome(json_object *v, const in_flight *kinds, json_object *hel
         }
         /* the library's path: reader, decoder, classifier (m points into rd) */
         CHECK(pgs_reader_feed(&rd, frame, n) != (size_t)-1);
-        const uint8_t *body;
-        uint32_t len;
-        int r = pgs_reader_next(&rd, &body, &len), st;
-        if (r == PGS_READ_ERROR) {
-            st = rd.err_status;
-        } else if (r == PGS_FRAME) {
-            uint32_t erid;
-            st = pgs_decode_response(body, len, &m, &erid);
-        } else {
-            CHECKF(0, "the response is not a whole frame");
-            st = PGS_S_MALFORMED_FRAME;
-        }
+        int st = next_response(&rd, &m);
         got = pgs_classify_frame(&req, st, &m, &lim);
     } else if (strcmp(ekind, "connection_lost") == 0 || strcmp(ekind, "timeout") == 0) {
         CHECKF(vj_has(ev, "written"), "event without written");
