@@ -1,8 +1,8 @@
 import CPGStateSys
 import Glibc
 
-/// Starts a detached POSIX thread running `body`. The daemon's threads (one per reactor, one per database
-/// connection attempt) are plain pthreads, not Dispatch or Foundation threads: nothing asks the kernel for a
+/// Starts a detached POSIX thread running `body`. The daemon's request-path threads (one per reactor)
+/// are plain pthreads, not Dispatch or Foundation threads: nothing asks the kernel for a
 /// scheduling class the service's sandbox refuses.
 func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) {
     final class Start: Sendable {
