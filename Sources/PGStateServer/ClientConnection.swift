@@ -21,8 +21,6 @@ final class ClientConnection {
     var registered: Epoll.Events
     /// In the reactor's list of clients to finish at the end of this pass.
     var isDirty = false
-    /// When a connection whose output is closed is cut off if the client does not close (monotonic ms).
-    var closeDeadline: Int64?
     /// The output side has been shut down after the closing notice.
     var outputShut = false
 

@@ -152,7 +152,6 @@ extension Reactor {
     private func closeOutputWhenWritten(_ client: ClientConnection) {
         touch(client)
         let deadline = monotonicMilliseconds() + configuration.closeGracePeriodMilliseconds
-        client.closeDeadline = deadline
         graceDeadlines.append((deadline, client.slot, client.generation))
     }
 

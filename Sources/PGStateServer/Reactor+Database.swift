@@ -173,25 +173,33 @@ extension Reactor {
         case .connecting(let connection, let deadline):
             advanceConnect(database, connection, deadline: deadline)
         case .settingUp(let connection, let deadline, let progress):
-            guard connection.consumeInput() else {
-                attemptFailed(database, connection.errorMessage)
-                return
-            }
-            if database.writeArmed || events.contains(.output) {
-                guard flush(database, connection) else { return }
-            }
+            guard exchange(database, connection, events) else { return }
             advanceSetup(database, connection, progress, deadline: deadline)
         case .up(let connection):
-            if !connection.consumeInput() {
-                broken(database, reason: connection.errorMessage)
-                return
-            }
-            if database.writeArmed || events.contains(.output) {
-                guard flush(database, connection) else { return }
-            }
+            guard exchange(database, connection, events) else { return }
             readResults(database, connection)
         case .waiting, .closed:
             break
+        }
+    }
+
+    /// Reads what the server sent and sends what libpq still holds (libpq: consume input first, then flush).
+    /// False when the connection failed (it has then been handled: set-up attempt failed, or broken).
+    private func exchange(_ database: DatabaseConnection, _ connection: PGConnection, _ events: Epoll.Events) -> Bool {
+        guard connection.consumeInput() else {
+            failed(database, connection.errorMessage)
+            return false
+        }
+        if database.writeArmed || events.contains(.output) { return flush(database, connection) }
+        return true
+    }
+
+    /// A connection failed: while setting up, the attempt failed; once up, it broke.
+    private func failed(_ database: DatabaseConnection, _ reason: String) {
+        if case .up = database.state {
+            broken(database, reason: reason)
+        } else {
+            attemptFailed(database, reason)
         }
     }
 
@@ -212,11 +220,7 @@ extension Reactor {
             }
             return true
         case .failed:
-            if case .up = database.state {
-                broken(database, reason: connection.errorMessage)
-            } else {
-                attemptFailed(database, connection.errorMessage)
-            }
+            failed(database, connection.errorMessage)
             return false
         }
     }
@@ -283,22 +287,16 @@ extension Reactor {
     private func send(_ execution: BatchExecution<RouterEntry>, on database: DatabaseConnection,
                       _ connection: PGConnection) -> Bool {
         let operations = execution.operations
+        let calls = operations.map(\.calls)
         database.run = Run(execution: execution,
-                           reader: PipelineReader(operations: operations, individually: execution.individually),
+                           reader: PipelineReader(operations: operations, callCounts: calls.map(\.count),
+                                                  individually: execution.individually),
                            flushed: false)
-        for operation in operations {
-            for call in operation.calls {
-                guard connection.send(call) else {
-                    broken(database, reason: connection.errorMessage)
-                    return false
-                }
-            }
-            if execution.individually && !connection.sync() {
-                broken(database, reason: connection.errorMessage)
-                return false
-            }
+        var queued = true
+        for operationCalls in calls where queued {
+            queued = operationCalls.allSatisfy(connection.send) && (!execution.individually || connection.sync())
         }
-        if !execution.individually && !connection.sync() {
+        guard queued && (execution.individually || connection.sync()) else {
             broken(database, reason: connection.errorMessage)
             return false
         }

@@ -91,7 +91,7 @@ final class Reactor {
             endOfPass()
         }
         for database in databases { disconnect(database) }
-        for client in clients.compactMap({ $0 }) { close(client, reason: "stopping") }
+        closeAllClients(reason: "stopping")
         if let listener { stopListening(listener) }
         handle.connectionsUp.store(0, ordering: .relaxed)
         shared.stopped.report()
@@ -128,12 +128,12 @@ final class Reactor {
         if isStopping && router.outstanding == 0 && databases.allSatisfy({ !$0.isBusy }) {
             isFinished = true
         }
-        releaseMemoryWhenIdle(now: now)
+        releaseMemoryWhenIdle()
     }
 
     /// When the last client has left, give freed memory back to the kernel (once per idle period).
     private var releasedSinceLastClient = true
-    private func releaseMemoryWhenIdle(now: Int64) {
+    private func releaseMemoryWhenIdle() {
         if handle.clients.load(ordering: .relaxed) > 0 || router.outstanding > 0 {
             releasedSinceLastClient = false
         } else if !releasedSinceLastClient {
@@ -190,14 +190,19 @@ final class Reactor {
             case .drain:
                 drain()
             case .closeClients:
-                for client in clients.compactMap({ $0 }) { close(client, reason: "still busy after the shutdown timeout") }
+                closeAllClients(reason: "still busy after the shutdown timeout")
             case .stop:
                 isStopping = true
+                isDraining = true
                 router.stopAccepting()
-                if !isDraining { drain() }
-                for client in clients.compactMap({ $0 }) { close(client, reason: "stopping") }
+                if let listener { stopListening(listener) }
+                closeAllClients(reason: "stopping")
             }
         }
+    }
+
+    private func closeAllClients(reason: String) {
+        for client in clients.compactMap({ $0 }) { close(client, reason: reason) }
     }
 
     private func drain() {

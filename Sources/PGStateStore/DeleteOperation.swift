@@ -31,7 +31,9 @@ public struct DeleteOperation: StoreOperation, Hashable {
     }
 
     public func verdict<Rows: StatementRows>(_ results: [Rows]) -> Verdict {
-        precondition(results.count == calls.count, "invalid results for \(self)")
+        // One statement without an expected revision or with 0, else the delete and the fresh read.
+        let expectedResults = (request.expectedRevision ?? 0) == 0 ? 1 : 2
+        precondition(results.count == expectedResults, "invalid results for \(self)")
         switch request.expectedRevision {
         case nil:
             return .answer(.ok)

@@ -51,13 +51,20 @@ public struct PipelineReader<Rows: StatementRows> {
     private var failure: OperationOutcome?
     public private(set) var outcomes: [OperationOutcome] = []
 
-    public init(operations: [any StoreOperation], individually: Bool) {
+    /// - Parameter callCounts: how many statements each operation sent (its `calls.count`), given by the sender
+    ///   that has built the calls anyway, so they are not built twice per request.
+    public init(operations: [any StoreOperation], callCounts: [Int], individually: Bool) {
         precondition(!operations.isEmpty, "a pipeline runs at least one operation")
+        precondition(callCounts.count == operations.count, "one call count per operation")
         self.operations = operations
-        self.callCounts = operations.map { $0.calls.count }
+        self.callCounts = callCounts
         precondition(!callCounts.contains(0), "every operation runs at least one statement")
         self.individually = individually
         outcomes.reserveCapacity(operations.count)
+    }
+
+    public init(operations: [any StoreOperation], individually: Bool) {
+        self.init(operations: operations, callCounts: operations.map { $0.calls.count }, individually: individually)
     }
 
     public mutating func receive(_ event: PipelineEvent<Rows>) -> Progress {
