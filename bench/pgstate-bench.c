@@ -23,6 +23,9 @@
  */
 #include <pgstate.h>
 
+#include "config.h"
+#include "hist.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,7 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BENCH_VERSION "0.1.0"
 
 #define NS_PER_US 1000ull
 #define NS_PER_MS 1000000ull
@@ -54,121 +56,8 @@
 #define REV_UNKNOWN UINT64_MAX
 
 /* ------------------------------------------------------------------------- */
-/* Histogram: HDR-style log buckets over nanoseconds                          */
-/* ------------------------------------------------------------------------- */
-
-/*
- * Values below 256 ns get a bucket each; above, every power-of-two range
- * [2^m, 2^(m+1)) is split into 128 equal buckets, so a bucket is at most 1/128
- * (0.78%) of its values wide.  Covers 1 ns .. 2^37 ns (137 s); larger values
- * are clamped into the last bucket (the exact maximum is kept separately).
- */
-#define H_SUB_BITS 8
-#define H_SUB (1u << H_SUB_BITS)  /* 256 */
-#define H_HALF (H_SUB / 2)        /* 128 */
-#define H_MAX_BITS 37
-#define H_BUCKETS (H_SUB + (H_MAX_BITS - H_SUB_BITS) * H_HALF)
-#define H_MAX_VALUE ((1ull << H_MAX_BITS) - 1)
-
-typedef struct hist {
-    uint64_t count;
-    uint64_t min;
-    uint64_t max;
-    uint64_t sum; /* for the mean (ns); fine until 584 years of latency */
-    uint64_t buckets[H_BUCKETS];
-} hist;
-
-static int msb64(uint64_t v) {
-#if defined(__GNUC__) || defined(__clang__)
-    return 63 - __builtin_clzll(v);
-#else
-    int m = 0;
-    while (v >>= 1) m++;
-    return m;
-#endif
-}
-
-static unsigned h_index(uint64_t v) {
-    if (v > H_MAX_VALUE) v = H_MAX_VALUE;
-    if (v < H_SUB) return (unsigned)v;
-    int shift = msb64(v) - (H_SUB_BITS - 1); /* >= 1; v >> shift in [128, 255] */
-    return H_SUB + (unsigned)(shift - 1) * H_HALF + (unsigned)((v >> shift) - H_HALF);
-}
-
-/* Highest value that lands in bucket i. */
-static uint64_t h_bucket_high(unsigned i) {
-    if (i < H_SUB) return i;
-    unsigned shift = (i - H_SUB) / H_HALF + 1;
-    uint64_t sub = (i - H_SUB) % H_HALF + H_HALF;
-    return ((sub + 1) << shift) - 1;
-}
-
-static void h_record(hist *h, uint64_t v) {
-    if (v == 0) v = 1;
-    h->buckets[h_index(v)]++;
-    if (h->count == 0 || v < h->min) h->min = v;
-    if (v > h->max) h->max = v;
-    h->count++;
-    h->sum += v;
-}
-
-static void h_merge(hist *into, const hist *from) {
-    if (from->count == 0) return;
-    for (unsigned i = 0; i < H_BUCKETS; i++) into->buckets[i] += from->buckets[i];
-    if (into->count == 0 || from->min < into->min) into->min = from->min;
-    if (from->max > into->max) into->max = from->max;
-    into->count += from->count;
-    into->sum += from->sum;
-}
-
-/* Value at percentile p (0 < p <= 100), in ns: the upper edge of the bucket
-   holding the ceil(p% * count)-th smallest value, never above the maximum. */
-static uint64_t h_percentile(const hist *h, double p) {
-    if (h->count == 0) return 0;
-    double want = p / 100.0 * (double)h->count;
-    uint64_t rank = (uint64_t)want;
-    if ((double)rank < want) rank++;
-    if (rank < 1) rank = 1;
-    if (rank > h->count) rank = h->count;
-    uint64_t seen = 0;
-    for (unsigned i = 0; i < H_BUCKETS; i++) {
-        seen += h->buckets[i];
-        if (seen >= rank) {
-            uint64_t v = h_bucket_high(i);
-            if (v > h->max) v = h->max;
-            if (v < h->min) v = h->min;
-            return v;
-        }
-    }
-    return h->max;
-}
-
-/* ------------------------------------------------------------------------- */
 /* Configuration                                                              */
 /* ------------------------------------------------------------------------- */
-
-enum { WL_LOAD, WL_UPDATE, WL_CREATE, WL_MIXED, WL_CONTEND };
-static const char *const WL_NAMES[] = {"load", "update", "create", "mixed", "contend"};
-
-enum { FMT_NONE, FMT_JSON, FMT_TSV };
-
-typedef struct config {
-    const char *socket; /* NULL: library default ($PGSTATE_SOCKET, else its default path) */
-    int clients;
-    int threads;
-    int depth;
-    double duration_s;
-    double warmup_s;
-    double request_timeout_s;
-    uint32_t keys;
-    size_t state_size;
-    int workload;
-    int preload;
-    int format;
-    int header;
-    const char *prefix;
-    uint64_t seed;
-} config;
 
 static config g_cfg;
 static unsigned char *g_state; /* state_size random bytes, the template for every UPSERT */
@@ -899,161 +788,6 @@ static void *worker_main(void *arg) {
 }
 
 /* ------------------------------------------------------------------------- */
-/* Command line                                                               */
-/* ------------------------------------------------------------------------- */
-
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: pgstate-bench [options]\n"
-            "  --socket PATH          pgstated socket (default: $PGSTATE_SOCKET, else %s)\n"
-            "  --clients N            connections (default 1)\n"
-            "  --threads T            threads; connections are spread over them and a thread with\n"
-            "                         several drives them from one epoll loop (default: one per connection)\n"
-            "  --depth D              requests in flight per connection; 1 = request/response (default 1)\n"
-            "  --duration S           measured seconds (default 10)\n"
-            "  --warmup S             seconds run before measuring (default 1)\n"
-            "  --keys K               key space size: ids <prefix>0 .. <prefix>K-1 (default 10000)\n"
-            "  --prefix P             id prefix (default \"bench-\")\n"
-            "  --state-size B         bytes of state per UPSERT (default 200)\n"
-            "  --workload W           load | update | create | mixed | contend (default update)\n"
-            "  --preload              before measuring, make every key exist (LOAD, create if missing,\n"
-            "                         overwrite if its state is not --state-size bytes) and learn revisions\n"
-            "  --request-timeout S    a request unanswered this long counts as PGSTATE_ERR_TIMEOUT and\n"
-            "                         its connection is dropped and reopened (default 10)\n"
-            "  --seed N               random seed (default: from the clock)\n"
-            "  --json                 also print one JSON line on stdout (same as --format json)\n"
-            "  --format json|tsv      machine-readable line on stdout (tsv: header line + data line)\n"
-            "  --no-header            with --format tsv: omit the header line\n"
-            "  --version, --help\n"
-            "Human-readable summary on stderr.  Exit status: 0 after a run (whatever the errors),\n"
-            "1 if setup failed (options, connect, preload), 130 if interrupted before measuring.\n",
-            PGSTATE_DEFAULT_SOCKET);
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_ulong(const char *s, unsigned long long max, unsigned long long *out) {
-    char *end;
-    errno = 0;
-    if (*s == '-') return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v > max) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_args(int argc, char **argv) {
-    config *c = &g_cfg;
-    c->socket = NULL;
-    c->clients = 1;
-    c->threads = 0;
-    c->depth = 1;
-    c->duration_s = 10;
-    c->warmup_s = 1;
-    c->request_timeout_s = 10;
-    c->keys = 10000;
-    c->state_size = 200;
-    c->workload = WL_UPDATE;
-    c->preload = 0;
-    c->format = FMT_NONE;
-    c->header = 1;
-    c->prefix = "bench-";
-    c->seed = 0;
-    int seed_set = 0;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        char name[64];
-        if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "pgstate-bench: unexpected argument '%s'\n", a);
-            return -1;
-        }
-        const char *eq = strchr(a, '=');
-        if (eq) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-            val = eq + 1;
-        } else {
-            snprintf(name, sizeof name, "%s", a);
-        }
-        /* flags */
-        if (!strcmp(name, "--help") || !strcmp(name, "-h")) {
-            usage(stdout);
-            exit(0);
-        }
-        if (!strcmp(name, "--version")) {
-            printf("pgstate-bench %s (libpgstate %s)\n", BENCH_VERSION, PGSTATE_VERSION_STRING);
-            exit(0);
-        }
-        if (!strcmp(name, "--preload")) { c->preload = 1; continue; }
-        if (!strcmp(name, "--json")) { c->format = FMT_JSON; continue; }
-        if (!strcmp(name, "--no-header")) { c->header = 0; continue; }
-        /* options with a value */
-        if (val == NULL) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "pgstate-bench: %s needs a value\n", name);
-                return -1;
-            }
-            val = argv[++i];
-        }
-        unsigned long long u = 0;
-        double d = 0;
-        int bad = 0;
-        if (!strcmp(name, "--socket")) c->socket = val;
-        else if (!strcmp(name, "--clients")) { bad = parse_ulong(val, 1000000, &u) || u < 1; c->clients = (int)u; }
-        else if (!strcmp(name, "--threads")) { bad = parse_ulong(val, 1000000, &u) || u < 1; c->threads = (int)u; }
-        else if (!strcmp(name, "--depth")) { bad = parse_ulong(val, 65536, &u) || u < 1; c->depth = (int)u; }
-        else if (!strcmp(name, "--duration")) { bad = parse_double(val, &d) || !(d > 0 && d < 1e6); c->duration_s = d; }
-        else if (!strcmp(name, "--warmup")) { bad = parse_double(val, &d) || !(d >= 0 && d < 1e6); c->warmup_s = d; }
-        else if (!strcmp(name, "--request-timeout")) {
-            bad = parse_double(val, &d) || !(d > 0 && d < 1e6);
-            c->request_timeout_s = d;
-        }
-        else if (!strcmp(name, "--keys")) { bad = parse_ulong(val, 0xFFFFFFFFull / 2, &u) || u < 1; c->keys = (uint32_t)u; }
-        else if (!strcmp(name, "--state-size")) { bad = parse_ulong(val, 0xFFFFFFFFull, &u); c->state_size = (size_t)u; }
-        else if (!strcmp(name, "--prefix")) c->prefix = val;
-        else if (!strcmp(name, "--seed")) { bad = parse_ulong(val, UINT64_MAX, &u); c->seed = u; seed_set = 1; }
-        else if (!strcmp(name, "--workload")) {
-            bad = 1;
-            for (int k = 0; k < 5; k++) {
-                if (!strcmp(val, WL_NAMES[k])) { c->workload = k; bad = 0; }
-            }
-        } else if (!strcmp(name, "--format")) {
-            if (!strcmp(val, "json")) c->format = FMT_JSON;
-            else if (!strcmp(val, "tsv")) c->format = FMT_TSV;
-            else if (!strcmp(val, "human") || !strcmp(val, "none")) c->format = FMT_NONE;
-            else bad = 1;
-        } else {
-            fprintf(stderr, "pgstate-bench: unknown option %s (see --help)\n", name);
-            return -1;
-        }
-        if (bad) {
-            fprintf(stderr, "pgstate-bench: bad value for %s: '%s'\n", name, val);
-            return -1;
-        }
-    }
-    if (c->socket == NULL || c->socket[0] == '\0') {
-        const char *env = getenv("PGSTATE_SOCKET");
-        c->socket = (env && env[0]) ? env : NULL;
-    }
-    if (c->threads == 0 || c->threads > c->clients) c->threads = c->clients;
-    if (!seed_set) c->seed = splitmix(now_ns() ^ ((uint64_t)getpid() << 32));
-    if ((c->workload == WL_UPDATE || c->workload == WL_MIXED) && c->keys < (uint32_t)c->clients) {
-        fprintf(stderr, "pgstate-bench: workload %s gives every client its own keys: --keys (%u) must be >= "
-                        "--clients (%d)\n", WL_NAMES[c->workload], (unsigned)c->keys, c->clients);
-        return -1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------------- */
 /* Output                                                                     */
 /* ------------------------------------------------------------------------- */
 
@@ -1105,7 +839,8 @@ static double process_cpu_s(void) {
 }
 
 int main(int argc, char **argv) {
-    if (parse_args(argc, argv) != 0) return 1;
+    if (parse_args(argc, argv, &g_cfg) != 0) return 1;
+    if (!g_cfg.seed_set) g_cfg.seed = splitmix(now_ns() ^ ((uint64_t)getpid() << 32));
     const char *shown_socket = g_cfg.socket ? g_cfg.socket : PGSTATE_DEFAULT_SOCKET;
 
     struct sigaction sa;

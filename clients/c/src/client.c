@@ -1,10 +1,10 @@
 /*
  * client.c - libpgstate's public API: connecting (the handshake is an ordinary
- * request), blocking calls, pipelining, the non-blocking event-loop calls and
- * the accessors, around ONE I/O loop (io_step).  Bytes move in net.c, requests
- * in flight and replies are routed in requests.c, what a reply means is decided
- * in outcome.c, argument checks and frames are in call.c.  No globals: all
- * state is on the handle.
+ * request), blocking calls, pipelining and the non-blocking event-loop calls,
+ * around ONE I/O loop (io_step).  Bytes move in net.c, requests in flight and
+ * replies are routed in requests.c, what a reply means is decided in outcome.c,
+ * argument checks and frames are in call.c, the accessors are in accessors.c.
+ * No globals: all state is on the handle.
  */
 #include "client_internal.h"
 
@@ -579,60 +579,4 @@ void pgstate_free(pgstate_client *c) {
     pgs_done_free(&c->done);
     free(c->path);
     free(c);
-}
-
-/* ------------------------------------------------------------------------- */
-/* Accessors                                                                  */
-/* ------------------------------------------------------------------------- */
-
-int pgstate_status(const pgstate_client *c) {
-    return c ? c->status : PGSTATE_ERR_INVALID_ARGUMENT;
-}
-
-int pgstate_outcome(const pgstate_client *c) {
-    return c ? c->outcome : PGSTATE_ERR_INVALID_ARGUMENT;
-}
-
-const char *pgstate_errmsg(const pgstate_client *c) {
-    return c ? c->errmsg : "no client handle (NULL)";
-}
-
-int pgstate_server_status(const pgstate_client *c) {
-    return c ? c->server_status : 0;
-}
-
-void pgstate_set_timeout(pgstate_client *c, int timeout_ms) {
-    if (c) c->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
-}
-
-int pgstate_is_connected(const pgstate_client *c) {
-    return c != NULL && c->state == CS_READY;
-}
-
-const char *pgstate_server_version(const pgstate_client *c) {
-    return c ? c->server_version : "";
-}
-
-uint32_t pgstate_max_state_bytes(const pgstate_client *c) {
-    return c && c->handshaken ? c->limits.max_state_bytes : 0;
-}
-
-uint32_t pgstate_max_id_bytes(const pgstate_client *c) {
-    return c && c->handshaken ? c->limits.max_id_bytes : 0;
-}
-
-uint32_t pgstate_max_in_flight(const pgstate_client *c) {
-    return c && c->handshaken ? c->limits.max_in_flight : 0;
-}
-
-uint32_t pgstate_capabilities(const pgstate_client *c) {
-    return c && c->handshaken ? c->limits.capabilities : 0;
-}
-
-uint64_t pgstate_conflict_expected(const pgstate_client *c) {
-    return c ? c->conflict_expected : 0;
-}
-
-uint64_t pgstate_conflict_actual(const pgstate_client *c) {
-    return c ? c->conflict_actual : 0;
 }

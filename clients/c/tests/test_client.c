@@ -161,6 +161,18 @@ static void srv_error(srv *s, uint32_t rid, uint16_t status, const char *msg) {
     srv_flush(s);
 }
 
+/* Expects a request of the given type and answers it with an error of the given status. */
+static void srv_answer_error(srv *s, uint8_t type, uint16_t status, const char *msg) {
+    pgs_msg m;
+    if (srv_expect(s, type, &m)) srv_error(s, m.request_id, status, msg);
+}
+
+/* Expects a request of the given type and answers it OK. */
+static void srv_answer_ok(srv *s, uint8_t type) {
+    pgs_msg m;
+    if (srv_expect(s, type, &m)) srv_ok(s, m.request_id);
+}
+
 static void srv_raw(srv *s, const void *bytes, size_t n) {
     size_t off = 0;
     while (off < n) {
@@ -547,13 +559,13 @@ static void srv_error_classes(srv *s, int i) {
         snprintf(msg, sizeof msg, "boom-%u \xe2\x9c\x97", ERROR_MAP[k].wire);
         srv_error(s, m.request_id, ERROR_MAP[k].wire, msg);
     }
-    if (srv_expect(s, PGS_T_UPSERT, &m)) srv_error(s, m.request_id, 300, "db connection lost");
+    srv_answer_error(s, PGS_T_UPSERT, 300, "db connection lost");
     /* a write answered 500, or a status of no class, may have been applied; a read so answered failed */
-    if (srv_expect(s, PGS_T_DELETE, &m)) srv_error(s, m.request_id, 500, "internal error");
-    if (srv_expect(s, PGS_T_UPSERT, &m)) srv_error(s, m.request_id, 0, "no class");
-    if (srv_expect(s, PGS_T_DELETE, &m)) srv_error(s, m.request_id, 600, "no class");
-    if (srv_expect(s, PGS_T_PING, &m)) srv_error(s, m.request_id, 500, "internal error");
-    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_answer_error(s, PGS_T_DELETE, 500, "internal error");
+    srv_answer_error(s, PGS_T_UPSERT, 0, "no class");
+    srv_answer_error(s, PGS_T_DELETE, 600, "no class");
+    srv_answer_error(s, PGS_T_PING, 500, "internal error");
+    srv_answer_ok(s, PGS_T_PING);
     srv_expect_eof(s);
 }
 
@@ -597,7 +609,7 @@ static void srv_closing_errors(srv *s, int i) {
     srv_handshake(s, NULL);
     if (i == 0) {
         /* ERROR 100 echoing the request: the server closes */
-        if (srv_expect(s, PGS_T_LOAD, &m)) srv_error(s, m.request_id, 100, "trailing bytes");
+        srv_answer_error(s, PGS_T_LOAD, 100, "trailing bytes");
     } else if (i == 1 || i == 2) {
         /* ERROR with request id 0 while two requests are in flight, then close */
         SCHECK(srv_expect(s, PGS_T_UPSERT, &m));
@@ -741,7 +753,7 @@ static void srv_timeouts(srv *s, int i) {
     if (srv_expect(s, PGS_T_LOAD, &m)) late = m.request_id;
     sleep_ms(1000);
     srv_not_found(s, late); /* for a request whose caller gave up */
-    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_answer_ok(s, PGS_T_PING);
     if (srv_expect(s, PGS_T_LOAD, &m)) {
         sleep_ms(400);
         srv_not_found(s, m.request_id);
@@ -788,7 +800,7 @@ static void srv_slow_reader(srv *s, int i) {
         srv_record(s, m.request_id, 1, 0, "", 0);
     }
     /* the timed-out PING was withdrawn, so the next frame is the second PING */
-    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_answer_ok(s, PGS_T_PING);
     srv_expect_eof(s);
 }
 
@@ -1002,7 +1014,7 @@ static void srv_arg_checks(srv *s, int i) {
     srv_handshake(s, &l);
     pgs_msg m;
     /* the first request to arrive must be the PING: nothing invalid was sent */
-    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_answer_ok(s, PGS_T_PING);
     if (srv_expect(s, PGS_T_UPSERT, &m)) {
         SCHECK(m.id_len == 10 && m.state_len == 16);
         srv_record(s, m.request_id, 1, 0, m.state, m.state_len);
@@ -1156,8 +1168,7 @@ static void test_large_states(void) {
 static void srv_env(srv *s, int i) {
     (void)i;
     srv_handshake(s, NULL);
-    pgs_msg m;
-    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_answer_ok(s, PGS_T_PING);
     srv_expect_eof(s);
 }
 
@@ -1299,16 +1310,15 @@ static void test_hello_ok_max_id_bytes(void) {
 }
 
 static void srv_keep_drain_drop(srv *s, int i) {
-    pgs_msg m;
     srv_handshake(s, NULL);
     if (i == 0) { /* 201 with a request id: the request was not executed, the connection stays */
-        if (srv_expect(s, PGS_T_UPSERT, &m)) srv_error(s, m.request_id, 201, "queue full");
-        if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+        srv_answer_error(s, PGS_T_UPSERT, 201, "queue full");
+        srv_answer_ok(s, PGS_T_PING);
     } else if (i == 1) { /* 105 with a request id: the server closes */
-        if (srv_expect(s, PGS_T_LOAD, &m)) srv_error(s, m.request_id, 105, "not allowed");
+        srv_answer_error(s, PGS_T_LOAD, 105, "not allowed");
     } else { /* 101: the server stays */
-        if (srv_expect(s, PGS_T_LOAD, &m)) srv_error(s, m.request_id, 101, "unknown type");
-        if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+        srv_answer_error(s, PGS_T_LOAD, 101, "unknown type");
+        srv_answer_ok(s, PGS_T_PING);
     }
     srv_expect_eof(s);
 }
@@ -1342,7 +1352,7 @@ static void srv_timeout_outcomes(srv *s, int i) {
     sleep_ms(400);
     srv_record(s, r1, 1, 0, "v", 1); /* late answers, discarded */
     srv_not_found(s, r2);
-    if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+    srv_answer_ok(s, PGS_T_PING);
     srv_expect_eof(s);
 }
 
@@ -1702,7 +1712,7 @@ static void srv_outcome(srv *s, int i) {
         srv_handshake(s, &g_ov_limits);
         /* PINGs move the client's sequential ids up to the vector's request id */
         for (uint32_t k = s->hello_rid + 1; k < r->rid; k++) {
-            if (srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
+            srv_answer_ok(s, PGS_T_PING);
         }
         if (!srv_expect(s, OV_TYPES[w->kind], &m)) return;
         SCHECK(m.request_id == r->rid);
@@ -1713,8 +1723,7 @@ static void srv_outcome(srv *s, int i) {
 }
 
 static void test_outcome_vectors_through_the_library(void) {
-    const char *dir = getenv("PGSTATE_VECTORS_DIR");
-    if (dir == NULL || dir[0] == '\0') dir = "../../proto-spec/vectors";
+    const char *dir = vj_vectors_dir();
     char path[4096], err[256];
     snprintf(path, sizeof path, "%s/outcomes.json", dir);
     json_object *root = vj_load(path, err, sizeof err);

@@ -1,7 +1,7 @@
 /*
- * test_codec.c - unit tests of src/codec.c (no sockets): UTF-8 and id rules,
- * the incremental reader's bounds and rewinding, encoder range checks, decoder
- * edge cases not covered by the shared vectors.  Ends with "N passed, M failed".
+ * test_codec.c - unit tests of src/codec.c and src/reader.c (no sockets): UTF-8
+ * and id rules, the incremental reader's bounds and rewinding, encoder range
+ * checks, decoder edge cases not covered by the shared vectors.  Ends with "N passed, M failed".
  */
 #include "codec.h"
 #include "harness.h"

@@ -473,8 +473,7 @@ static void run_list(json_object *list, const char *what, const in_flight *kinds
 }
 
 static void run_file(void) {
-    const char *dir = getenv("PGSTATE_VECTORS_DIR");
-    if (dir == NULL || dir[0] == '\0') dir = "../../proto-spec/vectors";
+    const char *dir = vj_vectors_dir();
     char path[4096], err[256];
     snprintf(path, sizeof path, "%s/outcomes.json", dir);
     json_object *root = vj_load(path, err, sizeof err);

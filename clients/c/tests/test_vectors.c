@@ -431,8 +431,7 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 int main(void) {
-    const char *dir = getenv("PGSTATE_VECTORS_DIR");
-    if (dir == NULL || dir[0] == '\0') dir = "../../proto-spec/vectors";
+    const char *dir = vj_vectors_dir();
     DIR *d = opendir(dir);
     if (d == NULL) {
         fprintf(stderr, "test_vectors: cannot open vector directory %s (set PGSTATE_VECTORS_DIR)\n", dir);

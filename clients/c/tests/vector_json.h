@@ -16,6 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Where the shared vectors are: $PGSTATE_VECTORS_DIR, else ../../proto-spec/vectors (from clients/c). */
+static inline const char *vj_vectors_dir(void) {
+    const char *dir = getenv("PGSTATE_VECTORS_DIR");
+    return dir != NULL && dir[0] != '\0' ? dir : "../../proto-spec/vectors";
+}
+
 /* The parsed file (release with json_object_put), or NULL with the reason in err. */
 static inline json_object *vj_load(const char *path, char *err, size_t errcap) {
     json_object *root = json_object_from_file(path);
