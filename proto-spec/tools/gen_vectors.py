@@ -508,8 +508,8 @@ def build():
     """{filename: serialized text}.  Raises if names are not unique / snake_case."""
     out = {}
     seen = set()
-    for fname, desc, fn in FILES:
-        vectors = fn()
+
+    def check_names(vectors):
         for v in vectors:
             n = v["name"]
             if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", n):
@@ -517,16 +517,14 @@ def build():
             if n in seen:
                 raise SystemExit("duplicate vector name: " + n)
             seen.add(n)
+
+    for fname, desc, fn in FILES:
+        vectors = fn()
+        check_names(vectors)
         doc = {"description": desc, "vectors": vectors}
         out[fname] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     doc = outcome_vectors.document()
-    for v in doc["vectors"] + doc["outcomes"] + doc["calls"]:
-        n = v["name"]
-        if not re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", n):
-            raise SystemExit("vector name not snake_case: " + n)
-        if n in seen:
-            raise SystemExit("duplicate vector name: " + n)
-        seen.add(n)
+    check_names(doc["vectors"] + doc["outcomes"] + doc["calls"])
     out[outcome_vectors.FILE_NAME] = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     return out
 

@@ -233,28 +233,27 @@ def error_responses(kind):
 
 def connection_errors(kind):
     """ERROR frames with request id 0 while the request is in flight: the connection ends."""
-    return [
-        vector("%s_final_shutting_down" % kind,
-               "The server's final ERROR 202 SHUTTING_DOWN with request id 0 while %s is unanswered: it was "
-               "not executed (section 10 case 3), writes included." % kind_label(kind),
-               kind, response(msg("ERROR", 0, status=202, message="server is shutting down")),
-               outcome("unavailable", 202), "drop"),
-        vector("%s_connection_limit" % kind,
-               "ERROR 201 OVERLOADED with request id 0 while %s is unanswered: the server closes; the request "
-               "is left unanswered by a connection that ended." % kind_label(kind),
-               kind, response(msg("ERROR", 0, status=201, message="too many connections")),
-               lost_after_written(kind, 201), "drop"),
-        vector("%s_malformed_frame_no_request" % kind,
-               "ERROR 100 MALFORMED_FRAME with request id 0 while %s is unanswered: the server found the "
-               "client's stream malformed and closes." % kind_label(kind),
-               kind, response(msg("ERROR", 0, status=100, message="frame length 5 is shorter than the header")),
-               outcome("protocol_error", 100), "drop"),
-        vector("%s_frame_too_large_no_request" % kind,
-               "ERROR 103 FRAME_TOO_LARGE (request id 0) while %s is unanswered: the server closes."
-               % kind_label(kind),
-               kind, response(msg("ERROR", 0, status=103, message="frame too large")),
-               outcome("protocol_error", 103), "drop"),
+    label = kind_label(kind)
+    cases = [  # name, description, status, message, outcome
+        ("final_shutting_down",
+         "The server's final ERROR 202 SHUTTING_DOWN with request id 0 while %s is unanswered: it was "
+         "not executed (section 10 case 3), writes included." % label,
+         202, "server is shutting down", outcome("unavailable", 202)),
+        ("connection_limit",
+         "ERROR 201 OVERLOADED with request id 0 while %s is unanswered: the server closes; the request "
+         "is left unanswered by a connection that ended." % label,
+         201, "too many connections", lost_after_written(kind, 201)),
+        ("malformed_frame_no_request",
+         "ERROR 100 MALFORMED_FRAME with request id 0 while %s is unanswered: the server found the "
+         "client's stream malformed and closes." % label,
+         100, "frame length 5 is shorter than the header", outcome("protocol_error", 100)),
+        ("frame_too_large_no_request",
+         "ERROR 103 FRAME_TOO_LARGE (request id 0) while %s is unanswered: the server closes." % label,
+         103, "frame too large", outcome("protocol_error", 103)),
     ]
+    return [vector("%s_%s" % (kind, name), description, kind,
+                   response(msg("ERROR", 0, status=status, message=message)), result, "drop")
+            for name, description, status, message, result in cases]
 
 
 def bad_frames(kind):

@@ -1,9 +1,9 @@
 """The server half of the protocol v1 codec, for the fake server and the tests only.
 
 The package ships the client half (encode requests, decode responses). This module has the
-other half: decode requests (checks 2-6 and 8 of PROTOCOL.md section 3.4) into small
+other half: decode requests (checks 3-6 and 8 of PROTOCOL.md section 3.4) into small
 request dataclasses, and encode responses. It reuses the package's payload cursor and
-argument rules, and packs frames with struct itself.
+argument rules, frame header and str8 packing.
 """
 
 from __future__ import annotations
@@ -12,10 +12,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import ClassVar, Optional, Tuple, Union
 
-from pgstate import InvalidArgument, ProtocolError, Status
+from pgstate import ProtocolError, Status
 from pgstate import _protocol as p
-
-_FRAME_HEADER = struct.Struct(">IBBI")  # length, type, flags, request_id
 
 
 # --- Requests as the server sees them ---------------------------------------------------------
@@ -70,28 +68,24 @@ class Delete:
 Request = Union[Hello, Ping, Load, Upsert, Delete]
 
 
-def _invalid(message: str, request_id: int) -> InvalidArgument:
-    return InvalidArgument(message, status=Status.INVALID_ARGUMENT, request_id=request_id)
-
-
 def _decode_id(raw: bytes, max_id_bytes: int, request_id: int) -> str:
     p._check_id_bytes(raw, max_id_bytes, request_id)
     try:
         return raw.decode("utf-8")  # strict: rejects overlong forms, surrogates, truncation
     except UnicodeDecodeError:
-        raise _invalid("persistence_id is not valid UTF-8", request_id) from None
+        raise p._invalid("persistence_id is not valid UTF-8", request_id) from None
 
 
 def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Request:
-    """Decode a request frame: checks 2-6 and 8 of PROTOCOL.md section 3.4.
+    """Decode a request frame: checks 3-6 and 8 of PROTOCOL.md section 3.4.
 
-    (Check 1, the frame size, is the FrameReader's; check 7, the handshake state, the
-    server's.) ``limits`` supplies ``max_id_bytes`` and ``max_state_bytes``.
+    (Checks 1 and 2, the frame length, are the FrameReader's; check 7, the handshake state,
+    the server's.) ``limits`` supplies ``max_id_bytes`` and ``max_state_bytes``.
     """
     rid = frame.request_id
     if rid == 0:
         raise ProtocolError("request id 0 is reserved", status=Status.MALFORMED_FRAME, request_id=0)
-    if frame.type not in {t for t in p.MessageType if t.is_request}:
+    if frame.type not in p._REQUEST_TYPES:
         raise ProtocolError("unknown message type 0x%02x" % frame.type,
                             status=Status.UNKNOWN_MESSAGE_TYPE, request_id=rid)
     type_ = p.MessageType(frame.type)
@@ -118,10 +112,10 @@ def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Reque
         c.end()
         pid = _decode_id(raw_id, limits.max_id_bytes, rid)
         if expected > p.MAX_UPSERT_EXPECTED_REVISION:
-            raise _invalid("upsert expected_revision %d is outside 0..2^63-2" % expected, rid)
+            raise p._invalid("upsert expected_revision %d is outside 0..2^63-2" % expected, rid)
         if len(state) > limits.max_state_bytes:
-            raise _invalid("state is %d bytes, more than max_state_bytes %d"
-                           % (len(state), limits.max_state_bytes), rid)
+            raise p._invalid("state is %d bytes, more than max_state_bytes %d"
+                             % (len(state), limits.max_state_bytes), rid)
         return Upsert(rid, pid, expected, state)
     if type_ is not p.MessageType.DELETE:
         raise AssertionError("unhandled request type %s" % type_.name)
@@ -130,7 +124,7 @@ def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Reque
     c.end()
     pid = _decode_id(raw_id, limits.max_id_bytes, rid)
     if expected_opt is not None and expected_opt > p.MAX_DELETE_EXPECTED_REVISION:
-        raise _invalid("delete expected_revision %d is outside 0..2^63-1" % expected_opt, rid)
+        raise p._invalid("delete expected_revision %d is outside 0..2^63-1" % expected_opt, rid)
     return Delete(rid, pid, expected_opt)
 
 
@@ -138,12 +132,11 @@ def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Reque
 
 
 def _frame(type_: p.MessageType, request_id: int, payload: bytes = b"") -> bytes:
-    return _FRAME_HEADER.pack(p.HEADER_BYTES + len(payload), type_, 0, request_id) + payload
+    return p._HEADER.pack(p.HEADER_BYTES + len(payload), type_, 0, request_id) + payload
 
 
 def _str8(text: str) -> bytes:
-    raw = text.encode("utf-8")
-    return struct.pack(">B", len(raw)) + raw
+    return p._str8(text.encode("utf-8"))
 
 
 def encode_hello_ok(request_id: int, version: int, server_version: str, max_frame_bytes: int,

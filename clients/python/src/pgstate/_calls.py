@@ -126,18 +126,26 @@ class PingCall(Call):
 
 
 @dataclass(frozen=True)
-class LoadCall(Call):
+class _KeyedCall(Call):
+    """A call on one persistence id, which is checked when the call is made."""
+
     persistence_id: str
 
-    kind: ClassVar[str] = "load"
-    is_write: ClassVar[bool] = False
+    verb: ClassVar[str]  # for messages: "load", "upsert", ...
 
     def __post_init__(self) -> None:
         p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
 
     @property
     def name(self) -> str:
-        return "load of %r" % self.persistence_id
+        return "%s of %r" % (self.verb, self.persistence_id)
+
+
+@dataclass(frozen=True)
+class LoadCall(_KeyedCall):
+    kind: ClassVar[str] = "load"
+    verb: ClassVar[str] = "load"
+    is_write: ClassVar[bool] = False
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
         return p.encode_load(request_id, self.persistence_id, hello.limits)
@@ -151,22 +159,18 @@ class LoadCall(Call):
 
 
 @dataclass(frozen=True)
-class UpsertCall(Call):
-    persistence_id: str
+class UpsertCall(_KeyedCall):
     expected_revision: int
     state: p.BytesLike = field(repr=False)  # kept as bytes
 
     kind: ClassVar[str] = "upsert"
+    verb: ClassVar[str] = "upsert"
     is_write: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
+        super().__post_init__()
         p.check_upsert_revision(self.expected_revision)
         object.__setattr__(self, "state", p.check_state(self.state, 2**32 - 1))
-
-    @property
-    def name(self) -> str:
-        return "upsert of %r" % self.persistence_id
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
         return p.encode_upsert(request_id, self.persistence_id, self.expected_revision, self.state, hello.limits)
@@ -183,20 +187,12 @@ class UpsertCall(Call):
 
 
 @dataclass(frozen=True)
-class DeleteCall(Call):
+class DeleteCall(_KeyedCall):
     """An unconditional DELETE: idempotent, answered OK."""
 
-    persistence_id: str
-
     kind: ClassVar[str] = "delete"
+    verb: ClassVar[str] = "delete"
     is_write: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
-
-    @property
-    def name(self) -> str:
-        return "delete of %r" % self.persistence_id
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
         return p.encode_delete(request_id, self.persistence_id, None, hello.limits)
@@ -208,22 +204,18 @@ class DeleteCall(Call):
 
 
 @dataclass(frozen=True)
-class ConditionalDeleteCall(Call):
+class ConditionalDeleteCall(_KeyedCall):
     """A DELETE with flag EXPECTED_REVISION: only with the CONDITIONAL_DELETE capability."""
 
-    persistence_id: str
     expected_revision: int
 
     kind: ClassVar[str] = "conditional_delete"
+    verb: ClassVar[str] = "conditional delete"
     is_write: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
-        p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
+        super().__post_init__()
         p.check_delete_revision(self.expected_revision)
-
-    @property
-    def name(self) -> str:
-        return "conditional delete of %r" % self.persistence_id
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
         if not hello.conditional_delete:

@@ -156,7 +156,7 @@ def _error_class(status: int, is_write: bool) -> OutcomeClass:
 
 # The statuses with a request id after which the server closes (section 10 case 1).
 _CLOSING: FrozenSet[int] = frozenset({Status.MALFORMED_FRAME, Status.FRAME_TOO_LARGE,
-                                 Status.UNSUPPORTED_VERSION, Status.NOT_ALLOWED})
+                                      Status.UNSUPPORTED_VERSION, Status.NOT_ALLOWED})
 
 
 def classify_error(call: "Call", response: p.ErrorResponse) -> Outcome:

@@ -20,6 +20,7 @@ tests' fake server has it (``tests/server_codec.py``).
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Iterator, Optional, Sequence, Union
@@ -276,7 +277,7 @@ class HelloOk:
     TYPE: ClassVar[MessageType] = MessageType.HELLO_OK
     flags: ClassVar[int] = 0
 
-    @property
+    @functools.cached_property  # once per connection, not once per request
     def limits(self) -> Limits:
         return Limits(self.max_frame_bytes, self.max_id_bytes, self.max_state_bytes, self.max_in_flight)
 
