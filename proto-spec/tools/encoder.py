@@ -19,12 +19,19 @@ DEFAULT_MAX_ID_BYTES = 255
 DEFAULT_MAX_STATE_BYTES = 8 * 1024 * 1024  # 8388608
 DEFAULT_MAX_IN_FLIGHT = 1024
 CAP_CONDITIONAL_DELETE = 0x1
+CAP_IDENTITY = 0x2
 
 # Limits used by the vectors that exercise the size limits without megabytes
 # of hex.  They respect the invariant max_frame_bytes >= max_state_bytes + 4096.
 SMALL_LIMITS = {"max_frame_bytes": 16 + 4096, "max_state_bytes": 16}
 
 FLAG_EXPECTED_REVISION = 0x01
+FLAG_NAMESPACE = 0x02
+
+PERM_READ = 0x1
+PERM_WRITE = 0x2
+PERM_ADMIN = 0x4
+PERM_ANY_NAMESPACE = 0x8
 
 TYPES = {
     "HELLO": 0x01,
@@ -32,12 +39,14 @@ TYPES = {
     "LOAD": 0x03,
     "UPSERT": 0x04,
     "DELETE": 0x05,
+    "WHOAMI": 0x06,
     "HELLO_OK": 0x81,
     "OK": 0x82,
     "RECORD": 0x83,
     "NOT_FOUND": 0x84,
     "CONFLICT": 0x85,
     "ERROR": 0x86,
+    "WHOAMI_OK": 0x87,
 }
 
 STATUS = {
@@ -47,6 +56,7 @@ STATUS = {
     103: "FRAME_TOO_LARGE",
     104: "UNSUPPORTED_VERSION",
     105: "NOT_ALLOWED",
+    106: "PERMISSION_DENIED",
     200: "UNAVAILABLE",
     201: "OVERLOADED",
     202: "SHUTTING_DOWN",
@@ -106,6 +116,14 @@ def frame(type_code, flags, request_id, payload=b""):
     return u32be(len(body)) + body
 
 
+def _namespace_and_id(m):
+    """The namespace (iff the NAMESPACE flag is set) and the persistence id of LOAD, UPSERT, DELETE."""
+    if m["flags"] & FLAG_NAMESPACE:
+        return str8(m["namespace"]) + str8(m["persistence_id"])
+    assert "namespace" not in m, "a namespace without the NAMESPACE flag"
+    return str8(m["persistence_id"])
+
+
 def encode_payload(m):
     """Payload of a valid message described by a vector's "message" object."""
     t = m["type"]
@@ -113,15 +131,15 @@ def encode_payload(m):
         return (u8(len(m["versions"]))
                 + b"".join(u16be(v) for v in m["versions"])
                 + str8(m["client_name"]))
-    if t in ("PING", "OK", "NOT_FOUND"):
+    if t in ("PING", "OK", "NOT_FOUND", "WHOAMI"):
         return b""
     if t == "LOAD":
-        return str8(m["persistence_id"])
+        return _namespace_and_id(m)
     if t == "UPSERT":
-        return (str8(m["persistence_id"]) + u64be(m["expected_revision"])
+        return (_namespace_and_id(m) + u64be(m["expected_revision"])
                 + bytes32(bytes.fromhex(m["state_hex"])))
     if t == "DELETE":
-        p = str8(m["persistence_id"])
+        p = _namespace_and_id(m)
         if m["expected_revision"] is not None:
             p += u64be(m["expected_revision"])
         return p
@@ -137,6 +155,9 @@ def encode_payload(m):
         return u64be(m["expected_revision"]) + u64be(m["actual_revision"])
     if t == "ERROR":
         return u16be(m["status"]) + str16(m["message"])
+    if t == "WHOAMI_OK":
+        return (u32be(m["uid"]) + u32be(m["gid"]) + u32be(m["pid"]) + str8(m["user"])
+                + str8(m["namespace"]) + u8(m["permissions"]) + str8(m["rule"]))
     raise ValueError("unknown message type " + t)
 
 

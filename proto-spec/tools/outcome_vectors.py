@@ -11,8 +11,9 @@ The "calls" part holds the argument checks a client makes before sending anythin
 (section 12.5): which calls are refused as invalid_argument and what the others send.
 """
 
-from encoder import (CAP_CONDITIONAL_DELETE, FLAG_EXPECTED_REVISION, I64_MAX, STATUS, U64_MAX, encode_message,
-                     frame, msg, u16be, u32be, us)
+from encoder import (CAP_CONDITIONAL_DELETE, CAP_IDENTITY, FLAG_EXPECTED_REVISION, FLAG_NAMESPACE, I64_MAX,
+                     PERM_ADMIN, PERM_ANY_NAMESPACE, PERM_READ, PERM_WRITE, STATUS, U64_MAX, encode_message, frame,
+                     msg, str8, u8, u16be, u32be, us)
 
 FILE_NAME = "outcomes.json"
 DESCRIPTION = ("pgstate wire protocol v1: client behaviour. For each request kind and event (a frame "
@@ -22,12 +23,16 @@ DESCRIPTION = ("pgstate wire protocol v1: client behaviour. For each request kin
 
 CLASSES = {
     "ok": "Done; nothing to return (PING answered OK, DELETE answered OK, the handshake completed).",
+    "identity": "WHOAMI answered WHOAMI_OK: who the server takes the peer to be; \"uid\", \"namespace\" "
+                "and \"permissions\" (the known bits only: unknown bits are ignored) are among its fields.",
     "record": "A record: RECORD answering LOAD or UPSERT; \"revision\" is its revision.",
     "not_found": "LOAD answered NOT_FOUND: there is no record.",
     "conflict": "CONFLICT answering UPSERT or a conditional DELETE, with \"expected_revision\" and "
                 "\"actual_revision\"; nothing was changed.",
     "invalid_argument": "The caller's arguments break a rule of section 8 (refused before sending, or "
                         "ERROR 102); nothing was executed.",
+    "permission_denied": "ERROR 106: the connection's identity may not do this; nothing was executed. Not "
+                         "retried: an operator changes the access rules.",
     "unavailable": "Not executed (or a read that can simply be repeated): retry with backoff, on a new "
                    "connection when the connection was dropped.",
     "outcome_unknown": "A write may or may not have been applied: LOAD before deciding.",
@@ -49,7 +54,7 @@ CONNECTION = {
 # limits (the invariant of section 9 holds) so that over-limit frames need little hex.
 HELLO_OK = msg("HELLO_OK", 1, version=1, server_version="pgstated 0.1.0", max_frame_bytes=16 + 4096,
                max_id_bytes=255, max_state_bytes=16, max_in_flight=1024,
-               capabilities=CAP_CONDITIONAL_DELETE)
+               capabilities=CAP_CONDITIONAL_DELETE | CAP_IDENTITY)
 
 STATE = b'{"n":8}'
 
@@ -62,11 +67,12 @@ REQUESTS = {
     "delete": (True, msg("DELETE", 5, persistence_id="order-1", expected_revision=None)),
     "conditional_delete": (True, msg("DELETE", 6, flags=FLAG_EXPECTED_REVISION, persistence_id="order-1",
                                      expected_revision=7)),
+    "whoami": (False, msg("WHOAMI", 7)),
 }
-DATA_KINDS = ["ping", "load", "upsert", "delete", "conditional_delete"]
+DATA_KINDS = ["ping", "load", "upsert", "delete", "conditional_delete", "whoami"]
 
 T = us(2026, 3, 14, 9, 26, 53, 589793)
-DEFINED_STATUSES = [100, 101, 102, 103, 104, 105, 200, 201, 202, 300, 500]
+DEFINED_STATUSES = [100, 101, 102, 103, 104, 105, 106, 200, 201, 202, 300, 500]
 # One unassigned code per class, and codes outside every class (handled like 500).
 UNASSIGNED_STATUSES = [199, 299, 399, 599, 0, 450, 700, 65535]
 
@@ -96,6 +102,8 @@ def error_outcome(kind, status):
     """The outcome of ERROR `status` answering a request of `kind`: by class (section 7)."""
     if status == 102:
         return outcome("invalid_argument", status)
+    if status == 106:
+        return outcome("permission_denied", status)
     if 100 <= status <= 199:
         return outcome("protocol_error", status)
     if 200 <= status <= 299:
@@ -140,7 +148,7 @@ def responses_by_type(kind):
     """Every response type answering the request, with the fields that fit it."""
     rid = request_id(kind)
     _, req = REQUESTS[kind]
-    ok_rec = {"ping": False, "load": True, "upsert": True, "delete": False, "conditional_delete": False}[kind]
+    ok_rec = kind in ("load", "upsert")
     record_rev = 8 if kind == "upsert" else 3
     expected = req.get("expected_revision")
     pe = outcome("protocol_error")
@@ -157,6 +165,9 @@ def responses_by_type(kind):
          outcome("conflict", expected_revision=7, actual_revision=9)
          if kind in ("upsert", "conditional_delete") else pe),
         ("answered_hello_ok", "HELLO_OK after the handshake", dict(HELLO_OK, request_id=rid), pe),
+        ("answered_whoami_ok", "WHOAMI_OK (uid 1001, namespace \"billing\", READ|WRITE)",
+         whoami_ok(rid), outcome("identity", uid=1001, namespace="billing", permissions=PERM_READ | PERM_WRITE)
+         if kind == "whoami" else pe),
     ]
     out = []
     for suffix, what, m, result in rows:
@@ -168,9 +179,16 @@ def responses_by_type(kind):
     return out
 
 
+def whoami_ok(rid, **changes):
+    m = msg("WHOAMI_OK", rid, uid=1001, gid=1001, pid=4242, user="billing", namespace="billing",
+            permissions=PERM_READ | PERM_WRITE, rule="/etc/pgstated/access.conf:2")
+    m.update(changes)
+    return m
+
+
 def kind_label(kind):
     return {"ping": "PING", "load": "LOAD", "upsert": "UPSERT (expected 7)", "delete": "an unconditional DELETE",
-            "conditional_delete": "a conditional DELETE (expected 7)", "hello": "HELLO"}[kind]
+            "conditional_delete": "a conditional DELETE (expected 7)", "hello": "HELLO", "whoami": "WHOAMI"}[kind]
 
 
 def responses_that_do_not_fit(kind):
@@ -211,6 +229,25 @@ def responses_that_do_not_fit(kind):
                           % kind_label(kind),
                           kind, response(msg("CONFLICT", rid, expected_revision=7, actual_revision=U64_MAX)),
                           pe, "drop"))
+    if kind == "whoami":
+        every = PERM_READ | PERM_WRITE | PERM_ADMIN | PERM_ANY_NAMESPACE
+        out.append(vector("whoami_whoami_ok_shared_namespace",
+                          "WHOAMI_OK for root in the shared namespace (empty) with every permission: an identity.",
+                          kind, response(whoami_ok(rid, uid=0, gid=0, user="root", namespace="", permissions=every,
+                                                   rule="")),
+                          outcome("identity", uid=0, namespace="", permissions=every), "keep"))
+        out.append(vector("whoami_whoami_ok_reserved_permission_bits",
+                          "WHOAMI_OK with reserved permission bits 0xf0 next to READ: the unknown bits are ignored.",
+                          kind, response(whoami_ok(rid, permissions=0xF0 | PERM_READ)),
+                          outcome("identity", uid=1001, namespace="billing", permissions=PERM_READ), "keep"))
+        ids = u32be(1001) + u32be(1001) + u32be(4242)
+        out.append(vector("whoami_whoami_ok_invalid_utf8_user",
+                          "WHOAMI_OK whose user is not valid UTF-8 (ff fe): a malformed frame.",
+                          kind, received(frame(0x87, 0, rid, ids + str8(b"\xff\xfe") + str8("billing") + u8(3)
+                                               + str8(""))), pe, "drop"))
+        out.append(vector("whoami_whoami_ok_truncated",
+                          "WHOAMI_OK ending after its namespace (permissions and rule missing): a malformed frame.",
+                          kind, received(frame(0x87, 0, rid, ids + str8("billing") + str8("billing"))), pe, "drop"))
     return out
 
 
@@ -338,6 +375,7 @@ def hello_vectors():
         ("hello_answered_hello_ok_other_request_id", "HELLO_OK for request id 2; the HELLO was request 1.",
          response(hello_ok(request_id=2)), pe, "drop"),
         ("hello_answered_ok", "OK answering HELLO.", response(msg("OK", 1)), pe, "drop"),
+        ("hello_answered_whoami_ok", "WHOAMI_OK answering HELLO.", response(whoami_ok(1)), pe, "drop"),
         ("hello_answered_malformed", "HELLO_OK missing its capabilities field.",
          received(frame(0x81, 0, 1, encode_message(hello_ok())[10:-4])),
          pe, "drop"),
@@ -348,6 +386,10 @@ def hello_vectors():
         ("hello_error_not_allowed", "ERROR 105 NOT_ALLOWED answering HELLO; the server closes.",
          response(msg("ERROR", 1, status=105, message="HELLO already received")),
          outcome("protocol_error", 105), "drop"),
+        ("hello_error_permission_denied",
+         "ERROR 106 PERMISSION_DENIED answering HELLO: the access rules grant the peer nothing; the server closes.",
+         response(msg("ERROR", 1, status=106, message="uid 1002 is granted nothing")),
+         outcome("permission_denied", 106), "drop"),
         ("hello_error_malformed_frame", "ERROR 100 MALFORMED_FRAME answering HELLO; the server closes.",
          response(msg("ERROR", 1, status=100, message="bad HELLO")), outcome("protocol_error", 100), "drop"),
         ("hello_connection_limit",
@@ -441,7 +483,68 @@ def call_vectors():
              {"persistence_id": "order-1", "expected_revision": 7}, refused=True, capabilities=0),
         call("delete_without_capability", "An unconditional DELETE needs no capability: sent.", "delete",
              {"persistence_id": "order-1"}, encode_message(REQUESTS["delete"][1]), capabilities=0),
+        call("whoami_with_identity", "WHOAMI when HELLO_OK announced IDENTITY: sent.", "whoami", {},
+             encode_message(REQUESTS["whoami"][1]), capabilities=CAP_IDENTITY),
+        call("whoami_without_identity", "WHOAMI when HELLO_OK announced no IDENTITY: refused before sending.",
+             "whoami", {}, refused=True, capabilities=CAP_CONDITIONAL_DELETE),
+        call("load_namespaced", "A LOAD naming the namespace \"billing\": sent with flag 0x02, the namespace "
+             "before the id.", "load", {"namespace": "billing", "persistence_id": "order-1"},
+             encode_message(namespaced("load", "billing"))),
+        call("upsert_namespaced", "An UPSERT naming the namespace \"billing\": sent with flag 0x02.", "upsert",
+             {"namespace": "billing", "persistence_id": "order-1", "expected_revision": 7, "state_hex": STATE.hex()},
+             encode_message(namespaced("upsert", "billing"))),
+        call("delete_namespaced", "An unconditional DELETE naming the namespace \"billing\": sent with flag 0x02.",
+             "delete", {"namespace": "billing", "persistence_id": "order-1"},
+             encode_message(namespaced("delete", "billing"))),
+        call("conditional_delete_namespaced", "A conditional DELETE naming the namespace \"billing\": sent with "
+             "flags 0x03.", "conditional_delete",
+             {"namespace": "billing", "persistence_id": "order-1", "expected_revision": 7},
+             encode_message(namespaced("conditional_delete", "billing"))),
+        call("load_namespace_shared", "A LOAD naming the empty namespace (the shared one): sent with flag 0x02 and "
+             "an empty namespace, not without the flag.", "load", {"namespace": "", "persistence_id": "order-1"},
+             encode_message(namespaced("load", ""))),
+        call("load_namespace_63_bytes", "A namespace of 63 bytes (the longest) of letters, digits, '.', '_', "
+             "'-': sent.", "load", {"namespace": NAMESPACE_63, "persistence_id": "order-1"},
+             encode_message(namespaced("load", NAMESPACE_63))),
+        call("load_namespace_64_bytes", "A namespace of 64 bytes: refused.", "load",
+             {"namespace": "n" * 64, "persistence_id": "order-1"}, refused=True),
+        call("load_namespace_bad_character", "The namespace \"bill/ing\" ('/' is not allowed): refused.", "load",
+             {"namespace": "bill/ing", "persistence_id": "order-1"}, refused=True),
+        call("upsert_namespace_non_ascii_letter", "The namespace \"büro\" ('ü' is a letter, but not ASCII): "
+             "refused.", "upsert",
+             {"namespace": "büro", "persistence_id": "order-1", "expected_revision": 7, "state_hex": STATE.hex()},
+             refused=True),
+        call("delete_namespace_space", "The namespace \"bill ing\" (a space): refused.", "delete",
+             {"namespace": "bill ing", "persistence_id": "order-1"}, refused=True),
+        call("load_namespace_without_identity", "A LOAD naming a namespace when HELLO_OK announced no IDENTITY: "
+             "refused before sending.", "load", {"namespace": "billing", "persistence_id": "order-1"},
+             refused=True, capabilities=CAP_CONDITIONAL_DELETE),
+        call("delete_namespace_shared_without_identity", "Even the empty namespace needs IDENTITY: refused.",
+             "delete", {"namespace": "", "persistence_id": "order-1"}, refused=True, capabilities=0),
+        call("conditional_delete_namespaced_without_conditional_delete", "A namespaced conditional DELETE when "
+             "HELLO_OK announced IDENTITY but not CONDITIONAL_DELETE: refused.", "conditional_delete",
+             {"namespace": "billing", "persistence_id": "order-1", "expected_revision": 7}, refused=True,
+             capabilities=CAP_IDENTITY),
+        call("load_id_over_announced_max_id_bytes_namespaced", "max_id_bytes bounds the id, not the namespace: "
+             "a 9-byte id naming a namespace, max_id_bytes 8: refused.", "load",
+             {"namespace": "billing", "persistence_id": "order-123"}, refused=True, max_id_bytes=8),
+        call("load_id_at_announced_max_id_bytes_namespaced", "An 8-byte id naming a 7-byte namespace, "
+             "max_id_bytes 8: sent (the namespace does not count).", "load",
+             {"namespace": "billing", "persistence_id": "order-12"},
+             encode_message(dict(namespaced("load", "billing"), persistence_id="order-12")), max_id_bytes=8),
     ]
+
+
+NAMESPACE_63 = "Tenant_0.9-" + "abcdefghijklmnopqrstuvwxyz" * 2  # 11 + 52 = 63 bytes
+
+
+def namespaced(kind, namespace):
+    """The request of `kind` in flight, naming `namespace` (flag NAMESPACE; the field comes first)."""
+    m = REQUESTS[kind][1]
+    out = {"type": m["type"], "request_id": m["request_id"], "flags": m["flags"] | FLAG_NAMESPACE,
+           "namespace": namespace}
+    out.update((k, v) for k, v in m.items() if k not in out)
+    return out
 
 
 def request_vectors():

@@ -17,7 +17,10 @@ ALLOWED = {
     "upsert": {"RECORD", "CONFLICT", "ERROR"},
     "delete": {"OK", "ERROR"},
     "conditional_delete": {"OK", "CONFLICT", "ERROR"},
+    "whoami": {"WHOAMI_OK", "ERROR"},
 }
+KNOWN_PERMISSIONS = 0x0F  # READ, WRITE, ADMIN, ANY_NAMESPACE; other bits are ignored
+NAMESPACE_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def _o(cls, status=None, **fields):
@@ -31,6 +34,8 @@ def _o(cls, status=None, **fields):
 def _by_status(status, write):
     if status == 102:
         return _o("invalid_argument", status)
+    if status == 106:
+        return _o("permission_denied", status)
     hundreds = status // 100
     if hundreds == 1:
         return _o("protocol_error", status)
@@ -84,6 +89,9 @@ def classify(kind, request, write, hello_ok, event):
         return _o("ok"), "keep"
     if m["type"] == "NOT_FOUND":
         return _o("not_found"), "keep"
+    if m["type"] == "WHOAMI_OK":
+        return _o("identity", uid=m["uid"], namespace=m["namespace"],
+                  permissions=m["permissions"] & KNOWN_PERMISSIONS), "keep"
     if m["type"] == "RECORD":
         fits = (1 <= m["revision"] <= REVISION_MAX
                 and len(m["state_hex"]) // 2 <= hello_ok["max_state_bytes"]
@@ -106,6 +114,13 @@ def call_refused(kind, arguments, server):
     """Whether a client must refuse this call before sending (section 12.5)."""
     if kind == "hello":
         return _utf8_len(arguments["client_name"]) > 255 or not 1 <= len(arguments["versions"]) <= 255
+    identity = bool(server["capabilities"] & 0x2)
+    if kind == "whoami":
+        return not identity
+    if "namespace" in arguments:
+        namespace = arguments["namespace"]
+        if not identity or len(namespace) > 63 or not set(namespace) <= NAMESPACE_CHARACTERS:
+            return True
     raw = arguments["persistence_id"].encode("utf-8")
     if not 1 <= len(raw) <= min(server["max_id_bytes"], 255):
         return True
@@ -144,10 +159,13 @@ def check_call(vector, request, hello_ok):
     want = dict(vector["arguments"])
     if kind == "delete":
         want["expected_revision"] = None
-    got = {k: m[k] for k in want}
+    got = {k: m.get(k) for k in want}
     failures = []
     if got != want:
         failures.append("%s: the frame sent holds %r, not the arguments %r" % (name, got, want))
-    if m["type"] != request["type"] or m["request_id"] != request["request_id"] or m["flags"] != request["flags"]:
+    if "namespace" in m and "namespace" not in want:
+        failures.append("%s: the frame sent names a namespace the call did not" % name)
+    flags = request["flags"] | (0x02 if "namespace" in want else 0)
+    if m["type"] != request["type"] or m["request_id"] != request["request_id"] or m["flags"] != flags:
         failures.append("%s: the frame sent is not a %s with the request's id and flags" % (name, kind))
     return failures

@@ -52,9 +52,12 @@ class Reader:
             raise ProtoError(100, self.rid)  # trailing bytes
 
 
-REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE"}
+REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE", 6: "WHOAMI"}
 RESP_NAMES = {0x81: "HELLO_OK", 0x82: "OK", 0x83: "RECORD", 0x84: "NOT_FOUND",
-              0x85: "CONFLICT", 0x86: "ERROR"}
+              0x85: "CONFLICT", 0x86: "ERROR", 0x87: "WHOAMI_OK"}
+# The flag bits each type may set (PROTOCOL.md 3.2): 0x01 EXPECTED_REVISION, 0x02 NAMESPACE.
+FLAGS_ALLOWED = {"LOAD": 0x02, "UPSERT": 0x02, "DELETE": 0x03}
+NAMESPACE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 def ref_decode(data, direction, limits):
@@ -86,12 +89,12 @@ def ref_decode(data, direction, limits):
     t = names[tcode]
     if direction == "response" and rid == 0 and t != "ERROR":
         raise ProtoError(100, 0)
-    allowed_flags = 0x01 if t == "DELETE" else 0x00
-    if flags & ~allowed_flags:
+    if flags & ~FLAGS_ALLOWED.get(t, 0x00):
         raise ProtoError(100, rid)
     r = Reader(body[6:], rid)
     m = {"type": t, "request_id": rid, "flags": flags}
     raw_id = None
+    raw_namespace = r.take(r.uint(1)) if flags & 0x02 else None  # comes before the persistence id
     if t == "HELLO":
         n = r.uint(1)
         if n == 0:
@@ -125,8 +128,20 @@ def ref_decode(data, direction, limits):
     elif t == "ERROR":
         m["status"] = r.uint(2)
         m["message"] = r.text(2)
+    elif t == "WHOAMI_OK":
+        m["uid"] = r.uint(4)
+        m["gid"] = r.uint(4)
+        m["pid"] = r.uint(4)
+        m["user"] = r.text(1)
+        m["namespace"] = r.text(1)
+        m["permissions"] = r.uint(1)
+        m["rule"] = r.text(1)
     r.end()
     # ---- argument rules (INVALID_ARGUMENT) ----
+    if raw_namespace is not None:
+        if len(raw_namespace) > 63 or any(b not in NAMESPACE_BYTES for b in raw_namespace):
+            raise ProtoError(102, rid)
+        m["namespace"] = raw_namespace.decode("ascii")
     if raw_id is not None:
         if not 1 <= len(raw_id) <= max_id:
             raise ProtoError(102, rid)
