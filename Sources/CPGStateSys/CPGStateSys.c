@@ -9,6 +9,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const uint32_t PGSTATE_EPOLL_IN = EPOLLIN;
@@ -58,6 +59,18 @@ int pgstate_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid) {
     *gid = credentials.gid;
     return 0;
 }
+
+int pgstate_peer_groups(int fd, gid_t *groups, int capacity) {
+    socklen_t length = (socklen_t)(capacity * (int)sizeof(gid_t));
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &length) != 0) {
+        // ERANGE: more groups than room; the kernel set length to what is needed.
+        if (errno == ERANGE) return -2 - (int)(length / sizeof(gid_t));
+        return -1;
+    }
+    return (int)(length / sizeof(gid_t));
+}
+
+mode_t pgstate_umask(mode_t mask) { return umask(mask); }
 
 int pgstate_accept(int fd) { return accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); }
 

@@ -87,4 +87,6 @@ public struct Capabilities: OptionSet, Sendable, Hashable {
 
     /// `DELETE` with the `EXPECTED_REVISION` flag is supported.
     public static let conditionalDelete = Capabilities(rawValue: 1 << 0)
+    /// `WHOAMI` and the `NAMESPACE` flag are served (PROTOCOL.md 6.14).
+    public static let identity = Capabilities(rawValue: 1 << 1)
 }

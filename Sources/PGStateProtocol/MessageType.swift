@@ -8,6 +8,7 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let load = MessageType(rawValue: 0x03)
     public static let upsert = MessageType(rawValue: 0x04)
     public static let delete = MessageType(rawValue: 0x05)
+    public static let whoami = MessageType(rawValue: 0x06)
 
     public static let helloOK = MessageType(rawValue: 0x81)
     public static let ok = MessageType(rawValue: 0x82)
@@ -15,6 +16,7 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let notFound = MessageType(rawValue: 0x84)
     public static let conflict = MessageType(rawValue: 0x85)
     public static let error = MessageType(rawValue: 0x86)
+    public static let whoamiOK = MessageType(rawValue: 0x87)
 
     public var description: String {
         switch self {
@@ -23,12 +25,14 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
         case .load: return "LOAD"
         case .upsert: return "UPSERT"
         case .delete: return "DELETE"
+        case .whoami: return "WHOAMI"
         case .helloOK: return "HELLO_OK"
         case .ok: return "OK"
         case .record: return "RECORD"
         case .notFound: return "NOT_FOUND"
         case .conflict: return "CONFLICT"
         case .error: return "ERROR"
+        case .whoamiOK: return "WHOAMI_OK"
         default: return "0x" + String(rawValue, radix: 16)
         }
     }

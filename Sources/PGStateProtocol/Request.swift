@@ -2,12 +2,20 @@ import NIOCore
 
 /// A decoded request (client → server) with its request id.
 public struct RequestFrame: Sendable, Hashable {
+    /// The `NAMESPACE` flag bit of LOAD, UPSERT and DELETE: a `namespace` field precedes the persistence id.
+    public static let namespaceFlag: UInt8 = 0x02
+
     public var requestID: UInt32
     public var request: Request
+    /// The namespace the request names (flag `NAMESPACE`); nil addresses the connection's own. Only LOAD,
+    /// UPSERT and DELETE may carry one.
+    public var namespace: Namespace?
 
-    public init(requestID: UInt32, request: Request) {
+    public init(requestID: UInt32, request: Request, namespace: Namespace? = nil) {
+        precondition(namespace == nil || request.persistenceID != nil, "\(request.type) cannot name a namespace")
         self.requestID = requestID
         self.request = request
+        self.namespace = namespace
     }
 }
 
@@ -21,6 +29,8 @@ public enum Request: Sendable, Hashable {
     case upsert(Upsert)
     /// `DELETE(persistence_id [, expected_revision])` → `OK` or `CONFLICT`.
     case delete(Delete)
+    /// `WHOAMI` → `WHOAMI_OK`: the connection's identity, namespace and permissions.
+    case whoami
 
     public var type: MessageType {
         switch self {
@@ -29,13 +39,14 @@ public enum Request: Sendable, Hashable {
         case .load: return .load
         case .upsert: return .upsert
         case .delete: return .delete
+        case .whoami: return .whoami
         }
     }
 
     /// The persistence id a request addresses, if any.
     public var persistenceID: PersistenceID? {
         switch self {
-        case .hello, .ping: return nil
+        case .hello, .ping, .whoami: return nil
         case .load(let id): return id
         case .upsert(let upsert): return upsert.persistenceID
         case .delete(let delete): return delete.persistenceID
@@ -84,6 +95,14 @@ extension RequestFrame {
             throw reader.malformed("request id 0 is reserved")
         }
         let request: Request
+        // LOAD, UPSERT and DELETE: the namespace field (flag NAMESPACE) comes first; like the id it is checked
+        // once the structure is known to be sound.
+        var namespaceBytes: ByteBuffer?
+        var namespace: Namespace?
+        if frame.type == .load || frame.type == .upsert || frame.type == .delete,
+           frame.flags & Self.namespaceFlag != 0 {
+            namespaceBytes = try reader.slice("namespace", lengthAs: UInt8.self)
+        }
         switch frame.type {
         case .hello:
             try reader.requireFlags(frame.flags, allowed: 0)
@@ -94,17 +113,19 @@ extension RequestFrame {
             try reader.finish()
             request = .ping
         case .load:
-            try reader.requireFlags(frame.flags, allowed: 0)
+            try reader.requireFlags(frame.flags, allowed: Self.namespaceFlag)
             let idBytes = try reader.slice("persistence_id", lengthAs: UInt8.self)
             try reader.finish()
+            try checkNamespace()
             request = .load(try reader.persistenceID(idBytes))
         case .upsert:
-            try reader.requireFlags(frame.flags, allowed: 0)
+            try reader.requireFlags(frame.flags, allowed: Self.namespaceFlag)
             let idBytes = try reader.slice("persistence_id", lengthAs: UInt8.self)
             let expected = try reader.integer("expected_revision", as: UInt64.self)
             let state = try reader.slice("state", lengthAs: UInt32.self)
             try reader.finish()
-            // Structure first, then arguments in field order: id, revision, state.
+            // Structure first, then arguments in field order: namespace, id, revision, state.
+            try checkNamespace()
             let id = try reader.persistenceID(idBytes)
             guard expected <= Revision.maxExpectedForUpsert else {
                 throw reader.invalid(
@@ -118,49 +139,74 @@ extension RequestFrame {
             }
             request = .upsert(Upsert(persistenceID: id, expectedRevision: expected, state: state))
         case .delete:
-            try reader.requireFlags(frame.flags, allowed: Delete.expectedRevisionFlag)
+            try reader.requireFlags(frame.flags, allowed: Delete.expectedRevisionFlag | Self.namespaceFlag)
             let idBytes = try reader.slice("persistence_id", lengthAs: UInt8.self)
             var expected: UInt64?
             if frame.flags & Delete.expectedRevisionFlag != 0 {
                 expected = try reader.integer("expected_revision", as: UInt64.self)
             }
             try reader.finish()
+            try checkNamespace()
             let id = try reader.persistenceID(idBytes)
             if let value = expected, value > Revision.max {
                 throw reader.invalid("expected_revision \(value) is out of range (0 to \(Revision.max))")
             }
             request = .delete(Delete(persistenceID: id, expectedRevision: expected))
+        case .whoami:
+            try reader.requireFlags(frame.flags, allowed: 0)
+            try reader.finish()
+            request = .whoami
         default:
             throw ProtocolError(
                 .unknownMessageType, requestID: frame.requestID,
                 "message type \(frame.type) is not a request of protocol v1"
             )
         }
-        return RequestFrame(requestID: frame.requestID, request: request)
+        return RequestFrame(requestID: frame.requestID, request: request, namespace: namespace)
+
+        func checkNamespace() throws {
+            guard let namespaceBytes else { return }
+            do {
+                namespace = try Namespace(validating: namespaceBytes.readableBytesView)
+            } catch let error as Namespace.ValidationError {
+                throw reader.invalid(error.description)
+            }
+        }
     }
 
     /// Encodes the whole frame, length prefix included.
     public func encode(into buffer: inout ByteBuffer) {
+        let namespaceFlag = namespace == nil ? 0 : Self.namespaceFlag
+        func writeNamespace(_ payload: inout ByteBuffer) {
+            if let namespace { payload.writeStr8(namespace.value.utf8) }
+        }
         switch request {
         case .hello(let hello):
             buffer.writeFrame(type: .hello, requestID: requestID) { hello.encode(into: &$0) }
         case .ping:
             buffer.writeFrame(type: .ping, requestID: requestID)
         case .load(let id):
-            buffer.writeFrame(type: .load, requestID: requestID) { $0.writeStr8(id.value.utf8) }
+            buffer.writeFrame(type: .load, flags: namespaceFlag, requestID: requestID) {
+                writeNamespace(&$0)
+                $0.writeStr8(id.value.utf8)
+            }
         case .upsert(let upsert):
-            buffer.writeFrame(type: .upsert, requestID: requestID) {
+            buffer.writeFrame(type: .upsert, flags: namespaceFlag, requestID: requestID) {
+                writeNamespace(&$0)
                 $0.writeStr8(upsert.persistenceID.value.utf8)
                 $0.writeInteger(upsert.expectedRevision)
                 $0.writeInteger(UInt32(upsert.state.readableBytes))
                 $0.writeImmutableBuffer(upsert.state)
             }
         case .delete(let delete):
-            let flags = delete.expectedRevision == nil ? 0 : Delete.expectedRevisionFlag
+            let flags = (delete.expectedRevision == nil ? 0 : Delete.expectedRevisionFlag) | namespaceFlag
             buffer.writeFrame(type: .delete, flags: flags, requestID: requestID) {
+                writeNamespace(&$0)
                 $0.writeStr8(delete.persistenceID.value.utf8)
                 if let expected = delete.expectedRevision { $0.writeInteger(expected) }
             }
+        case .whoami:
+            buffer.writeFrame(type: .whoami, requestID: requestID)
         }
     }
 }

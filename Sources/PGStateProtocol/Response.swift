@@ -21,6 +21,7 @@ public enum Response: Sendable, Hashable {
     case notFound
     case conflict(Conflict)
     case error(ErrorResponse)
+    case whoamiOK(WhoAmI)
 
     public var type: MessageType {
         switch self {
@@ -30,6 +31,7 @@ public enum Response: Sendable, Hashable {
         case .notFound: return .notFound
         case .conflict: return .conflict
         case .error: return .error
+        case .whoamiOK: return .whoamiOK
         }
     }
 }
@@ -115,6 +117,8 @@ extension ResponseFrame {
             let status = try reader.integer("status", as: UInt16.self)
             let message = try reader.text("message", lengthAs: UInt16.self)
             response = .error(ErrorResponse(status: Status(rawValue: status), message: message))
+        case .whoamiOK:
+            response = .whoamiOK(try WhoAmI.decode(&reader))
         default:
             throw ProtocolError(
                 .unknownMessageType, requestID: frame.requestID,
@@ -156,6 +160,8 @@ extension ResponseFrame {
                 $0.writeInteger(UInt16(message.utf8.count))
                 $0.writeBytes(message.utf8)
             }
+        case .whoamiOK(let identity):
+            buffer.writeFrame(type: .whoamiOK, requestID: requestID) { identity.encode(into: &$0) }
         }
     }
 }

@@ -25,6 +25,8 @@ public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConverti
     public static let frameTooLarge = Status(rawValue: 103)
     public static let unsupportedVersion = Status(rawValue: 104)
     public static let notAllowed = Status(rawValue: 105)
+    /// The connection's identity may not do this (PROTOCOL.md 6.14); closes only when answering HELLO.
+    public static let permissionDenied = Status(rawValue: 106)
     // 2xx: retryable, not executed.
     public static let unavailable = Status(rawValue: 200)
     public static let overloaded = Status(rawValue: 201)
@@ -37,7 +39,7 @@ public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConverti
     /// Every status defined by protocol v1.
     public static let allDefined: [Status] = [
         .malformedFrame, .unknownMessageType, .invalidArgument, .frameTooLarge, .unsupportedVersion, .notAllowed,
-        .unavailable, .overloaded, .shuttingDown, .outcomeUnknown, .internalError,
+        .permissionDenied, .unavailable, .overloaded, .shuttingDown, .outcomeUnknown, .internalError,
     ]
 
     public var category: Category {
@@ -58,6 +60,7 @@ public struct Status: RawRepresentable, Sendable, Hashable, CustomStringConverti
         case .frameTooLarge: return "FRAME_TOO_LARGE"
         case .unsupportedVersion: return "UNSUPPORTED_VERSION"
         case .notAllowed: return "NOT_ALLOWED"
+        case .permissionDenied: return "PERMISSION_DENIED"
         case .unavailable: return "UNAVAILABLE"
         case .overloaded: return "OVERLOADED"
         case .shuttingDown: return "SHUTTING_DOWN"

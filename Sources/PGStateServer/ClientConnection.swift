@@ -23,12 +23,16 @@ final class ClientConnection {
     var isDirty = false
     /// The output side has been shut down after the closing notice.
     var outputShut = false
+    /// What the connection counts against: one connection of its identity, and one handshake until HELLO_OK.
+    let budget: IdentityBudget
+    private(set) var inHandshake = true
 
     /// Bytes one `read` takes at most (the size of the reactor's scratch buffer).
     static let readChunk = 64 * 1024
 
     init(descriptor: Int32, slot: Int, generation: UInt32, machine: ClientConnectionStateMachine,
-         registered: Epoll.Events) {
+         registered: Epoll.Events, budget: IdentityBudget) {
+        self.budget = budget
         self.descriptor = descriptor
         self.slot = slot
         self.generation = generation
@@ -38,6 +42,19 @@ final class ClientConnection {
     }
 
     var token: Epoll.Token { Epoll.Token(.client, slot: slot, generation: generation) }
+
+    /// HELLO_OK is out: the connection no longer counts as a handshake of its peer.
+    func finishHandshake() {
+        guard inHandshake else { return }
+        inHandshake = false
+        budget.handshakes.subtract(1, ordering: .relaxed)
+    }
+
+    /// At close: gives back the connection (and the handshake, if it never finished).
+    func releaseBudget() {
+        finishHandshake()
+        budget.connections.subtract(1, ordering: .relaxed)
+    }
 
     enum ReadResult {
         /// `filled`: the read took a whole chunk, so more may be waiting in the socket.

@@ -10,7 +10,17 @@ import PGStateProtocol
 /// - at most ``Limits/maxExecuting`` of them wait on the database at once, so one client cannot fill a batch;
 /// - no new request is taken while the unwritten output is at or above ``Limits/outputHighWater`` bytes.
 /// A request is taken only while all three allow it; the rest stays unread in the socket (the client waits).
+///
+/// Access is decided here too, from what the connection was granted at accept (``Access``): a peer granted
+/// nothing is refused at HELLO, a request its permissions do not allow is answered `PERMISSION_DENIED`, and every
+/// request executes in the namespace of the grant (or the one it names, when the grant allows that).
 struct ClientConnectionStateMachine {
+    /// The connection's identity and what the access rules granted it when it was accepted (nil: nothing).
+    struct Access: Equatable {
+        var identity: PeerIdentity
+        var grant: AccessGrant?
+    }
+
     enum State: Equatable {
         case awaitingHello
         case ready
@@ -32,8 +42,10 @@ struct ClientConnectionStateMachine {
         case sendAndCloseOutput(ResponseFrame)
         /// Send the answer, then the closing notice, then close the output side.
         case sendAnswerAndCloseOutput(ResponseFrame, notice: ResponseFrame)
-        /// Hand the request to the store; its answer comes back through ``answered(_:)``.
-        case execute(requestID: UInt32, Request)
+        /// Hand the request to the store, in `namespace`; its answer comes back through ``answered(_:)``.
+        case execute(requestID: UInt32, Request, namespace: Namespace)
+        /// Refused by the access rules: send the frame (and close after it when `closes`), and audit it.
+        case deny(ResponseFrame, closes: Bool)
         case close
     }
 
@@ -58,11 +70,14 @@ struct ClientConnectionStateMachine {
     let limits: ProtocolLimits
     let connectionLimits: Limits
     let hello: HelloOK
+    let access: Access
 
-    init(limits: ProtocolLimits, serverVersion: String, connectionLimits: Limits = .default) {
+    init(limits: ProtocolLimits, serverVersion: String, connectionLimits: Limits = .default, access: Access) {
         self.limits = limits
         self.connectionLimits = connectionLimits
-        self.hello = HelloOK(version: 1, serverVersion: serverVersion, limits: limits, capabilities: [.conditionalDelete])
+        self.hello = HelloOK(version: 1, serverVersion: serverVersion, limits: limits,
+                             capabilities: [.conditionalDelete, .identity])
+        self.access = access
     }
 
     /// Requests read and not yet written back.
@@ -108,6 +123,11 @@ struct ClientConnectionStateMachine {
                 return .sendAndClose(error(id, .unsupportedVersion,
                     "client speaks versions \(hello.versions); this server speaks \(Self.supportedVersions)"))
             }
+            guard access.grant != nil else {
+                state = .closed
+                return .deny(error(id, .permissionDenied,
+                    "no access rule grants \(access.identity) anything; ask the operator to add one"), closes: true)
+            }
             state = .ready
             return send(ResponseFrame(requestID: id, response: .helloOK(self.hello)))
         case (.awaitingHello, let request):
@@ -118,9 +138,20 @@ struct ClientConnectionStateMachine {
             return .sendAndClose(error(id, .notAllowed, "HELLO was already received on this connection"))
         case (.ready, .ping):
             return send(ResponseFrame(requestID: id, response: .ok))
+        case (.ready, .whoami):
+            return send(ResponseFrame(requestID: id, response: .whoamiOK(whoAmI)))
         case (.ready, let request):
+            // A connection in .ready has a grant: HELLO refuses one without.
+            guard let grant = access.grant else { preconditionFailure("a ready connection without a grant") }
+            let needed: Permissions = request.type == .load ? .read : .write
+            guard grant.permissions.contains(needed) else {
+                return deny(id, "\(request.type) needs \(needed) permission; \(access.identity) has \(grant.permissions) in namespace \(grant.namespace) (\(ruleText(grant)))")
+            }
+            guard let namespace = grant.namespace(for: decoded.namespace) else {
+                return deny(id, "\(access.identity) may not name namespace \(decoded.namespace!) (its own is \(grant.namespace); \(ruleText(grant)))")
+            }
             executing += 1
-            return .execute(requestID: id, request)
+            return .execute(requestID: id, request, namespace: namespace)
         case (.draining, _):
             return send(error(id, .shuttingDown, "pgstated is shutting down; the request was not executed"))
         case (.outputClosed, _), (.closed, _):
@@ -209,6 +240,23 @@ struct ClientConnectionStateMachine {
 
     mutating func closed() {
         state = .closed
+    }
+
+    /// The identity and grant, as WHOAMI reports them.
+    var whoAmI: WhoAmI {
+        WhoAmI(uid: access.identity.uid, gid: access.identity.gid, pid: UInt32(bitPattern: access.identity.pid),
+               user: access.identity.userName ?? "", namespace: access.grant?.namespace.value ?? "",
+               permissions: access.grant?.permissions ?? [], rule: access.grant?.rule ?? "")
+    }
+
+    private func ruleText(_ grant: AccessGrant) -> String {
+        grant.rule.isEmpty ? "no access file" : "rule \(grant.rule)"
+    }
+
+    /// A request the grant does not allow: answered, nothing executed, the connection stays open.
+    private mutating func deny(_ requestID: UInt32, _ message: String) -> Action {
+        unwrittenResponses += 1
+        return .deny(error(requestID, .permissionDenied, message), closes: false)
     }
 
     private mutating func send(_ frame: ResponseFrame) -> Action {

@@ -69,14 +69,23 @@ extension Reactor {
                 listener.backoffMilliseconds = 0
             }
             guard shared.reserveConnection() else {
-                refuse(descriptor)
+                logger.warning("connection limit of \(shared.maxConnections) reached; refusing a client")
+                refuse(descriptor, .overloaded,
+                       "connection limit of \(shared.maxConnections) reached; try again later")
                 continue
             }
-            let target = shared.reactorForNextClient()
-            if target == handle.index {
-                adopt(descriptor)
-            } else {
-                shared.handles[target].post(.adopt(descriptor))
+            switch admit(descriptor) {
+            case .refused(let message, let identity):
+                shared.releaseConnection()
+                audit(.warning, "refusing a connection: \(message)", identity: identity, rule: nil)
+                refuse(descriptor, .overloaded, message)
+            case .admitted(let admission):
+                let target = shared.reactorForNextClient()
+                if target == handle.index {
+                    adopt(admission)
+                } else {
+                    shared.handles[target].post(.adopt(admission))
+                }
             }
         }
     }
@@ -104,16 +113,4 @@ extension Reactor {
         }
     }
 
-    /// Over the connection limit: one ERROR 201 OVERLOADED with request id 0, then close.
-    private func refuse(_ descriptor: Int32) {
-        logger.warning("connection limit of \(shared.maxConnections) reached; refusing a client")
-        var frame = ByteBuffer()
-        ResponseFrame(requestID: 0, response: .error(ErrorResponse(
-            status: .overloaded, message: "connection limit of \(shared.maxConnections) reached; try again later")))
-            .encode(into: &frame)
-        frame.withUnsafeReadableBytes { bytes in
-            _ = pgstate_send(descriptor, bytes.baseAddress, UInt(bytes.count))
-        }
-        Glibc.close(descriptor)
-    }
 }

@@ -7,10 +7,12 @@ import PGStateStore
 
 /// The client side of a reactor: adopting connections, reading requests, queueing answers, writing output.
 extension Reactor {
-    /// Takes a connected client socket (non-blocking) into this reactor.
-    func adopt(_ descriptor: Int32) {
+    /// Takes a connected client socket (non-blocking), admitted by the listener, into this reactor.
+    func adopt(_ admission: Admission) {
+        let descriptor = admission.descriptor
         if isDraining {
             Glibc.close(descriptor)
+            admission.release()
             shared.releaseConnection()
             return
         }
@@ -24,27 +26,28 @@ extension Reactor {
         lastGeneration &+= 1
         let machine = ClientConnectionStateMachine(limits: configuration.limits,
                                                    serverVersion: configuration.serverVersion,
-                                                   connectionLimits: configuration.connectionLimits)
+                                                   connectionLimits: configuration.connectionLimits,
+                                                   access: admission.access)
         let client = ClientConnection(descriptor: descriptor, slot: slot, generation: lastGeneration,
-                                      machine: machine, registered: [.input, .readHangUp])
+                                      machine: machine, registered: [.input, .readHangUp], budget: admission.budget)
         do {
             try epoll.add(descriptor, client.registered, client.token)
         } catch {
             logger.warning("cannot watch a client socket: \(error)")
             Glibc.close(descriptor)
+            admission.release()
             shared.releaseConnection()
             freeSlots.append(slot)
             return
         }
         clients[slot] = client
         handle.clients.add(1, ordering: .relaxed)
+        handshakeDeadlines.append((monotonicMilliseconds() + configuration.handshakeTimeoutMilliseconds,
+                                   slot, client.generation))
         if logger.logLevel <= .debug {
-            var pid: pid_t = 0
-            var uid: uid_t = 0
-            var gid: gid_t = 0
-            let peer = pgstate_peer_credentials(descriptor, &pid, &uid, &gid) == 0
-                ? "pid=\(pid) uid=\(uid) gid=\(gid)" : "unknown"
-            logger.debug("client connected", metadata: ["peer": "\(peer)"])
+            logger.debug("client connected", metadata: [
+                "peer": "\(admission.access.identity)",
+                "namespace": "\(admission.access.grant.map { "\($0.namespace)" } ?? "none: refused at HELLO")"])
         }
     }
 
@@ -107,7 +110,8 @@ extension Reactor {
             do {
                 frame = try client.nextFrame()
             } catch let error as ProtocolError {
-                logger.info("protocol error from client: \(error)")
+                audit(.info, "protocol error from client: \(error)", identity: client.machine.access.identity,
+                      rule: nil)
                 perform(client.machine.protocolError(error), on: client)
                 return
             } catch {
@@ -119,6 +123,7 @@ extension Reactor {
                 break
             }
             perform(client.machine.frameReceived(frame), on: client)
+            if client.inHandshake && client.machine.state == .ready { client.finishHandshake() }
         }
         if client.machine.state == .outputClosed { client.discardInput() }
         client.releaseInputIfEmpty()
@@ -142,8 +147,20 @@ extension Reactor {
             client.queue(answer)
             client.queue(notice)
             closeOutputWhenWritten(client)
-        case .execute(let requestID, let request):
-            execute(requestID: requestID, request, for: client)
+        case .execute(let requestID, let request, let namespace):
+            execute(requestID: requestID, request, in: namespace, for: client)
+        case .deny(let frame, let closes):
+            if case .error(let error) = frame.response {
+                audit(.notice, "denied: \(error.message)", identity: client.machine.access.identity,
+                      rule: client.machine.access.grant?.rule)
+            }
+            client.queue(frame)
+            if closes {
+                _ = client.write()
+                close(client, reason: "refused at HELLO")
+            } else {
+                touch(client)
+            }
         case .close:
             close(client, reason: "closed")
         }
@@ -155,18 +172,33 @@ extension Reactor {
         graceDeadlines.append((deadline, client.slot, client.generation))
     }
 
-    private func execute(requestID: UInt32, _ request: Request, for client: ClientConnection) {
-        guard let operation = storeOperation(for: request) else {
+    private func execute(requestID: UInt32, _ request: Request, in namespace: Namespace,
+                         for client: ClientConnection) {
+        guard let operation = storeOperation(for: request, in: namespace) else {
             preconditionFailure("\(request.type) is answered by the connection itself")
         }
+        // The identity's limit of requests executing at once, across all its connections and reactors.
+        var budget: IdentityBudget?
+        if let limit = client.machine.access.grant?.limits.inFlight {
+            guard IdentityBudget.take(client.budget.inFlight, limit: limit) else {
+                perform(client.machine.answered(ResponseFrame(requestID: requestID, response: .error(ErrorResponse(
+                    status: .overloaded,
+                    message: "\(client.machine.access.identity) has \(limit) requests in flight, the limit of its access rule; the request was not executed")))),
+                        on: client)
+                return
+            }
+            budget = client.budget
+        }
+        // Same (namespace, id) → same id → same home connection, which keeps their order; ids alone spread well.
         let home = PoolRouter<PendingRequest>.home(ofKey: operation.persistenceID.value.utf8,
                                                    poolSize: databases.count)
         let pending = PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
-                                     operation: operation)
+                                     operation: operation, budget: budget)
         switch router.submit(pending, home: home, stateBytes: operation.stateBytes) {
         case .success:
             break
         case .failure(let refusal):
+            budget?.inFlight.subtract(1, ordering: .relaxed)
             perform(client.machine.answered(ResponseFrame(requestID: requestID,
                                                           response: .error(Self.refusal(refusal.refusal)))), on: client)
         }
@@ -185,6 +217,7 @@ extension Reactor {
 
     /// An answer from the database for a request; dropped if its client has gone.
     func deliver(_ request: PendingRequest, _ response: Response) {
+        request.budget?.inFlight.subtract(1, ordering: .relaxed)
         guard request.client < clients.count, let client = clients[request.client],
               client.generation == request.generation else { return }
         perform(client.machine.answered(ResponseFrame(requestID: request.requestID, response: response)), on: client)
@@ -241,6 +274,7 @@ extension Reactor {
         freeSlots.append(client.slot)
         handle.clients.subtract(1, ordering: .relaxed)
         shared.releaseConnection()
+        client.releaseBudget()
         logger.debug("client disconnected", metadata: ["reason": "\(reason)"])
     }
 }

@@ -22,6 +22,8 @@ final class Reactor {
         var generation: UInt32
         var requestID: UInt32
         var operation: any StoreOperation
+        /// The identity budget the request counts against while it executes (nil: its rule sets no limit).
+        var budget: IdentityBudget?
     }
 
     typealias RouterEntry = PoolRouter<PendingRequest>.Entry
@@ -43,6 +45,14 @@ final class Reactor {
     /// Connections whose output is closed, in the order their grace period ends.
     var graceDeadlines: [(deadline: Int64, slot: Int, generation: UInt32)] = []
     var graceHead = 0
+    /// Connections in the handshake, in the order their handshake timeout ends.
+    var handshakeDeadlines: [(deadline: Int64, slot: Int, generation: UInt32)] = []
+    var handshakeHead = 0
+    /// Audit lines per peer (refusals, denials, protocol errors), rate-limited.
+    var auditLimiter = LogRateLimiter()
+    /// The listening reactor's cache of user names by uid, for the rule generation it was filled under.
+    var userNames: [UInt32: String?] = [:]
+    var userNamesGeneration = 0
 
     // The database side.
     var databases: [DatabaseConnection]
@@ -143,6 +153,8 @@ final class Reactor {
             touched = []
             graceDeadlines.removeAll()
             graceHead = 0
+            handshakeDeadlines.removeAll()
+            handshakeHead = 0
             pgstate_release_free_memory()
         }
     }
@@ -156,6 +168,8 @@ final class Reactor {
         for database in databases { consider(database.deadline) }
         consider(listener?.retryDeadline)
         if graceHead < graceDeadlines.count { consider(graceDeadlines[graceHead].deadline) }
+        if handshakeHead < handshakeDeadlines.count { consider(handshakeDeadlines[handshakeHead].deadline) }
+        consider(auditLimiter.nextCheck)
         guard let deadline else { return -1 }
         return Int32(clamping: max(0, deadline - monotonicMilliseconds()))
     }
@@ -176,6 +190,8 @@ final class Reactor {
             graceDeadlines.removeAll(keepingCapacity: true)
             graceHead = 0
         }
+        expireHandshakes(now: now)
+        flushAuditSummaries(now: now)
     }
 
     // MARK: Messages from other threads
@@ -183,8 +199,8 @@ final class Reactor {
     private func takeMessages() {
         for message in handle.takeMessages() {
             switch message {
-            case .adopt(let descriptor):
-                adopt(descriptor)
+            case .adopt(let admission):
+                adopt(admission)
             case .listen(let descriptor):
                 startListening(descriptor)
             case .drain:

@@ -4,8 +4,8 @@ import Synchronization
 
 /// What another thread tells a reactor. Only these cross threads; everything a reactor serves stays on it.
 enum ReactorMessage: Sendable {
-    /// A client connection accepted by the reactor that listens.
-    case adopt(Int32)
+    /// A client connection accepted by the reactor that listens, with what it was granted.
+    case adopt(Admission)
     /// Start accepting on this listening socket.
     case listen(Int32)
     /// Stop accepting; drain every client.
@@ -37,7 +37,10 @@ final class ReactorHandle: Sendable {
         close(wakeDescriptor)
         // Messages never taken (the reactor ended first) release what they own: an adopted client's socket.
         inbox.withLock { messages in
-            for case .adopt(let descriptor) in messages { close(descriptor) }
+            for case .adopt(let admission) in messages {
+                close(admission.descriptor)
+                admission.release()
+            }
         }
     }
 
@@ -57,20 +60,40 @@ final class ReactorHandle: Sendable {
     }
 }
 
-/// What all reactors of one server share: the connection limit, the choice of reactor for a new client, and
-/// the milestones the daemon waits for.
+/// A client accepted by the listening reactor: its socket, identity and grant, and the budget it counts against
+/// (one connection, in the handshake). The reactor that adopts it owns all of it.
+struct Admission: Sendable {
+    var descriptor: Int32
+    var access: ClientConnectionStateMachine.Access
+    var budget: IdentityBudget
+
+    /// Gives back what the admission counted when the connection never became a client.
+    func release() {
+        budget.connections.subtract(1, ordering: .relaxed)
+        budget.handshakes.subtract(1, ordering: .relaxed)
+    }
+}
+
+/// What all reactors of one server share: the connection limit, the access policy and the identities' budgets,
+/// the choice of reactor for a new client, and the milestones the daemon waits for.
 final class ServerShared: Sendable {
     let handles: [ReactorHandle]
     let maxConnections: Int
+    /// The rules new connections are admitted by; replaced whole on reload.
+    let policy: Mutex<AccessPolicy>
+    /// Bumped by every reload (the listener then forgets the user names it cached).
+    let policyGeneration = Atomic<Int>(0)
+    let budgets = IdentityBudgets()
     /// Clients connected across all reactors (counted at accept, released at close).
     let connections = Atomic<Int>(0)
     private let nextReactor = Atomic<Int>(0)
     let ready = Milestone(count: 1)
     let stopped: Milestone
 
-    init(reactors: Int, maxConnections: Int) {
+    init(reactors: Int, maxConnections: Int, policy: AccessPolicy) {
         self.handles = (0..<reactors).map(ReactorHandle.init(index:))
         self.maxConnections = maxConnections
+        self.policy = Mutex(policy)
         self.stopped = Milestone(count: reactors)
     }
 

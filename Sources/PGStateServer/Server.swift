@@ -15,8 +15,17 @@ public struct ServerConfiguration: Sendable {
     public var serverVersion: String
     /// Reactor threads; each owns a share of the clients and of the pool's connections.
     public var threads: Int
+    /// The access rules connections are admitted by (``PGStateServer/reloadAccess(_:)`` replaces them).
+    public var accessPolicy: AccessPolicy = .open(operatorUID: geteuid())
+    /// How long a connection may take to send its HELLO before it is closed.
+    public var handshakeTimeoutMilliseconds: Int64 = 10_000
+    /// Connections of one peer uid still in the handshake at once; more are refused (OVERLOADED, id 0), so that
+    /// a peer cannot hold every connection slot without ever saying HELLO.
+    public var maxHandshakesPerPeer: Int = 64
     /// Per-connection backpressure beyond `max_in_flight` (see ``ClientConnectionStateMachine``).
     var connectionLimits: ClientConnectionStateMachine.Limits = .default
+    /// User and group names (tests substitute their own).
+    var names: NameService = .system
     /// How long a connection whose output is closed waits for the client to close its side.
     var closeGracePeriodMilliseconds: Int64 = 2000
 
@@ -57,7 +66,8 @@ public final class PGStateServer: Sendable {
         self.configuration = configuration
         self.store = store
         self.logger = logger
-        self.shared = ServerShared(reactors: reactors, maxConnections: configuration.maxConnections)
+        self.shared = ServerShared(reactors: reactors, maxConnections: configuration.maxConnections,
+                                   policy: configuration.accessPolicy)
     }
 
     public var reactorCount: Int { shared.handles.count }
@@ -101,6 +111,13 @@ public final class PGStateServer: Sendable {
         }
         shared.handles[0].post(.listen(descriptor))
         return description
+    }
+
+    /// Replaces the access rules. Connections accepted from now on are admitted by the new rules; open
+    /// connections keep the identity, namespace and permissions they were admitted with.
+    public func reloadAccess(_ policy: AccessPolicy) {
+        shared.policy.withLock { $0 = policy }
+        shared.policyGeneration.add(1, ordering: .relaxed)
     }
 
     public struct Statistics: Sendable {

@@ -39,6 +39,13 @@ public enum Systemd {
         return microseconds
     }
 
+    /// CLOCK_MONOTONIC in microseconds, as `RELOADING=1` wants it in `MONOTONIC_USEC=`.
+    public static var monotonicMicroseconds: UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+    }
+
     /// Whether stderr goes to the journal, so log lines should carry `<N>` syslog priority prefixes.
     public static var loggingToJournal: Bool {
         getenv("JOURNAL_STREAM") != nil || getenv("INVOCATION_ID") != nil

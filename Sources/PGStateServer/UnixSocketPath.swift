@@ -8,12 +8,19 @@ enum UnixSocketPath {
     }
 
     /// Creates the parent folder, refuses a path another live server answers on, removes a stale socket file,
-    /// then binds, sets the mode and listens. Returns the listening descriptor (non-blocking, close-on-exec).
+    /// then binds and listens. Returns the listening descriptor (non-blocking, close-on-exec).
+    ///
+    /// The socket file gets `mode` from the start: `bind` runs under a umask that leaves no more than `mode`, so
+    /// there is no moment in which the file exists with the process umask's wider mode (with umask 0 another user
+    /// could connect in that window and keep the connection). The chmod after it only widens to exactly `mode`.
+    /// The umask is process-wide; this runs once at start-up, before any other thread creates files.
     static func bindAndListen(_ path: String, mode: mode_t, backlog: Int32 = 1024) throws -> Int32 {
         try prepare(path)
         let descriptor = pgstate_unix_stream_socket(1)
         guard descriptor >= 0 else { throw Error(description: "socket failed: \(lastError)") }
+        let previousMask = pgstate_umask(~mode & 0o777)
         let bound = withAddress(of: path) { bind(descriptor, $0, $1) }
+        _ = pgstate_umask(previousMask)
         guard bound == 0 else {
             let why = lastError
             close(descriptor)
@@ -59,6 +66,23 @@ enum UnixSocketPath {
             if mkdir(folder, 0o755) != 0 && errno != EEXIST {
                 throw Error(description: "cannot create folder \(folder): \(lastError)")
             }
+        }
+        try checkParentFolder(folder.isEmpty ? "/" : folder)
+    }
+
+    /// The folder holding the socket must not let another user replace the socket file (and so take the
+    /// clients' connections): it belongs to root or to the daemon's user, and if others may write to it, the
+    /// sticky bit must stop them from removing what is not theirs (as on /tmp).
+    static func checkParentFolder(_ folder: String) throws {
+        var info = stat()
+        guard stat(folder, &info) == 0 else { throw Error(description: "cannot stat folder \(folder): \(lastError)") }
+        guard info.st_uid == 0 || info.st_uid == geteuid() else {
+            throw Error(description: "the socket folder \(folder) belongs to uid \(info.st_uid); it must belong to root or to the daemon's user (uid \(geteuid())), or that user could replace the socket")
+        }
+        let writableByOthers = info.st_mode & 0o022 != 0
+        let sticky = info.st_mode & mode_t(S_ISVTX) != 0
+        guard !writableByOthers || sticky else {
+            throw Error(description: "the socket folder \(folder) is writable by its group or by others without the sticky bit (mode \(String(info.st_mode & 0o7777, radix: 8))); anyone there could replace the socket")
         }
     }
 

@@ -32,8 +32,10 @@ public struct BatchExecution<Item> {
 
     public init(_ entries: [Entry]) {
         precondition(!entries.isEmpty, "a batch has at least one request")
+        // Rows are locked in key order, so two batches touching the same rows cannot deadlock.
         self.pending = entries.enumerated().sorted {
-            ($0.element.operation.persistenceID, $0.offset) < ($1.element.operation.persistenceID, $1.offset)
+            let (left, right) = ($0.element.operation, $1.element.operation)
+            return (left.namespace, left.persistenceID, $0.offset) < (right.namespace, right.persistenceID, $1.offset)
         }.map(\.element)
     }
 

@@ -5,28 +5,29 @@ import PGStateProtocol
 /// id is absent), else `CONFLICT` with the current revision.
 public struct DeleteOperation: StoreOperation, Hashable {
     static let delete = PreparedStatement(
-        name: "delete", parameterTypes: [.text],
-        sql: "DELETE FROM {table} WHERE persistence_id = $1")
+        name: "delete", parameterTypes: [.text, .text],
+        sql: "DELETE FROM {table} WHERE namespace = $1 AND persistence_id = $2")
     static let deleteIf = PreparedStatement(
-        name: "deleteIf", parameterTypes: [.text, .int8],
-        sql: "DELETE FROM {table} WHERE persistence_id = $1 AND revision = $2 RETURNING revision")
+        name: "deleteIf", parameterTypes: [.text, .text, .int8],
+        sql: "DELETE FROM {table} WHERE namespace = $1 AND persistence_id = $2 AND revision = $3 RETURNING revision")
 
     public static var statements: [PreparedStatement] { [delete, deleteIf, CurrentRevision.statement] }
 
     public var request: Delete
+    public var namespace: Namespace
     public var persistenceID: PersistenceID { request.persistenceID }
 
-    public init(_ request: Delete) {
+    public init(_ request: Delete, namespace: Namespace = .shared) {
         self.request = request
+        self.namespace = namespace
     }
 
     public var calls: [StatementCall] {
-        let id = request.persistenceID
         switch request.expectedRevision {
-        case nil: return [StatementCall(Self.delete, [.text(id.value)])]
-        case 0?: return [CurrentRevision.call(id)]
-        case let expected?: return [StatementCall(Self.deleteIf, [.text(id.value), .int8(Int64(expected))]),
-                                    CurrentRevision.call(id)]
+        case nil: return [StatementCall(Self.delete, keyParameters)]
+        case 0?: return [CurrentRevision.call(self)]
+        case let expected?: return [StatementCall(Self.deleteIf, keyParameters + [.int8(Int64(expected))]),
+                                    CurrentRevision.call(self)]
         }
     }
 

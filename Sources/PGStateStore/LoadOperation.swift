@@ -4,19 +4,21 @@ import PGStateProtocol
 /// `LOAD(id)` → `RECORD` or `NOT_FOUND`.
 public struct LoadOperation: StoreOperation, Hashable {
     static let select = PreparedStatement(
-        name: "load", parameterTypes: [.text],
-        sql: "SELECT revision, state, updated_at FROM {table} WHERE persistence_id = $1")
+        name: "load", parameterTypes: [.text, .text],
+        sql: "SELECT revision, state, updated_at FROM {table} WHERE namespace = $1 AND persistence_id = $2")
 
     public static var statements: [PreparedStatement] { [select] }
 
     public var persistenceID: PersistenceID
+    public var namespace: Namespace
     public var isWrite: Bool { false }
 
-    public init(persistenceID: PersistenceID) {
+    public init(persistenceID: PersistenceID, namespace: Namespace = .shared) {
         self.persistenceID = persistenceID
+        self.namespace = namespace
     }
 
-    public var calls: [StatementCall] { [StatementCall(Self.select, [.text(persistenceID.value)])] }
+    public var calls: [StatementCall] { [StatementCall(Self.select, keyParameters)] }
 
     public func verdict<Rows: StatementRows>(_ results: [Rows]) -> Verdict {
         precondition(results.count == 1, "invalid results for \(self)")

@@ -10,8 +10,11 @@ import PGStateProtocol
 public protocol StoreOperation: Sendable {
     /// The statements this operation may run (prepared on every connection).
     static var statements: [PreparedStatement] { get }
-    /// The id the operation addresses; it decides the operation's home connection and its place in a batch.
+    /// The id the operation addresses, in ``namespace``; together they decide the operation's home connection
+    /// and its place in a batch.
     var persistenceID: PersistenceID { get }
+    /// The namespace the id lives in (chosen by the server from the connection's identity).
+    var namespace: Namespace { get }
     /// Whether running it twice could differ from running it once (decides what a broken connection means).
     var isWrite: Bool { get }
     /// State bytes carried, for batch sizing.
@@ -52,14 +55,20 @@ public enum StoreOperations {
     }
 }
 
-/// The operation behind a protocol request; nil for requests the server answers itself (HELLO, PING).
-public func storeOperation(for request: Request) -> (any StoreOperation)? {
+/// The operation behind a protocol request, in `namespace`; nil for requests the server answers itself (HELLO,
+/// PING, WHOAMI).
+public func storeOperation(for request: Request, in namespace: Namespace) -> (any StoreOperation)? {
     switch request {
-    case .hello, .ping: return nil
-    case .load(let id): return LoadOperation(persistenceID: id)
-    case .upsert(let upsert): return UpsertOperation(upsert)
-    case .delete(let delete): return DeleteOperation(delete)
+    case .hello, .ping, .whoami: return nil
+    case .load(let id): return LoadOperation(persistenceID: id, namespace: namespace)
+    case .upsert(let upsert): return UpsertOperation(upsert, namespace: namespace)
+    case .delete(let delete): return DeleteOperation(delete, namespace: namespace)
     }
+}
+
+extension StoreOperation {
+    /// The leading parameters of every statement: `$1` the namespace, `$2` the persistence id.
+    var keyParameters: [StatementParameter] { [.text(namespace.value), .text(persistenceID.value)] }
 }
 
 /// The latest committed revision of one id, read with a fresh snapshot.
@@ -69,11 +78,11 @@ public func storeOperation(for request: Request) -> (any StoreOperation)? {
 /// the latest committed revision, without another round trip.
 enum CurrentRevision {
     static let statement = PreparedStatement(
-        name: "current", parameterTypes: [.text],
-        sql: "SELECT revision FROM {table} WHERE persistence_id = $1")
+        name: "current", parameterTypes: [.text, .text],
+        sql: "SELECT revision FROM {table} WHERE namespace = $1 AND persistence_id = $2")
 
-    static func call(_ id: PersistenceID) -> StatementCall {
-        StatementCall(statement, [.text(id.value)])
+    static func call(_ operation: some StoreOperation) -> StatementCall {
+        StatementCall(statement, operation.keyParameters)
     }
 
     static func read<Rows: StatementRows>(_ rows: Rows) -> UInt64 {

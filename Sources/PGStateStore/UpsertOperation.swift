@@ -7,34 +7,36 @@ import PGStateProtocol
 /// fresh read of ``CurrentRevision`` follows in the same pipeline, so a conflict reports the revision that won.
 public struct UpsertOperation: StoreOperation, Hashable {
     static let create = PreparedStatement(
-        name: "create", parameterTypes: [.text, .bytea],
+        name: "create", parameterTypes: [.text, .text, .bytea],
         sql: """
-            INSERT INTO {table} (persistence_id, revision, state, updated_at) VALUES ($1, 1, $2, clock_timestamp()) \
-            ON CONFLICT (persistence_id) DO NOTHING RETURNING revision, updated_at
+            INSERT INTO {table} (namespace, persistence_id, revision, state, updated_at) \
+            VALUES ($1, $2, 1, $3, clock_timestamp()) \
+            ON CONFLICT (namespace, persistence_id) DO NOTHING RETURNING revision, updated_at
             """)
     static let update = PreparedStatement(
-        name: "update", parameterTypes: [.text, .int8, .bytea],
+        name: "update", parameterTypes: [.text, .text, .int8, .bytea],
         sql: """
-            UPDATE {table} SET revision = revision + 1, state = $3, updated_at = clock_timestamp() \
-            WHERE persistence_id = $1 AND revision = $2 RETURNING revision, updated_at
+            UPDATE {table} SET revision = revision + 1, state = $4, updated_at = clock_timestamp() \
+            WHERE namespace = $1 AND persistence_id = $2 AND revision = $3 RETURNING revision, updated_at
             """)
 
     public static var statements: [PreparedStatement] { [create, update, CurrentRevision.statement] }
 
     public var upsert: Upsert
+    public var namespace: Namespace
     public var persistenceID: PersistenceID { upsert.persistenceID }
     public var stateBytes: Int { upsert.state.readableBytes }
 
-    public init(_ upsert: Upsert) {
+    public init(_ upsert: Upsert, namespace: Namespace = .shared) {
         self.upsert = upsert
+        self.namespace = namespace
     }
 
     public var calls: [StatementCall] {
-        let id = StatementParameter.text(upsert.persistenceID.value)
         let write = upsert.expectedRevision == 0
-            ? StatementCall(Self.create, [id, .bytea(upsert.state)])
-            : StatementCall(Self.update, [id, .int8(Int64(upsert.expectedRevision)), .bytea(upsert.state)])
-        return [write, CurrentRevision.call(upsert.persistenceID)]
+            ? StatementCall(Self.create, keyParameters + [.bytea(upsert.state)])
+            : StatementCall(Self.update, keyParameters + [.int8(Int64(upsert.expectedRevision)), .bytea(upsert.state)])
+        return [write, CurrentRevision.call(self)]
     }
 
     public func verdict<Rows: StatementRows>(_ results: [Rows]) -> Verdict {

@@ -3,6 +3,7 @@ import PGStateServer
 import PGStateStore
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 /// The daemon's life: reactors up → database connected → socket open → READY=1 → serve → (SIGTERM) STOPPING=1
 /// → drain → pool closed.
@@ -44,10 +45,14 @@ struct Daemon: Service, CustomStringConvertible {
             await server.stop()
             throw error
         }
-        logger.info("pgstated \(PGStated.version) ready", metadata: ["socket": "\(listening)"])
+        logger.info("pgstated \(PGStated.version) ready", metadata: [
+            "socket": "\(listening)", "access": "\(settings.accessFile ?? "no access file: one shared namespace, full access")"])
+        for warning in settings.accessWarnings { logger.warning("access file: \(warning)") }
         let notifier = Task { await StatusNotifier(server: server).run() }
+        let reloader = Task { await reloadOnHangUp(server) }
 
         try? await gracefulShutdown()
+        reloader.cancel()
 
         logger.info("shutting down: draining connections")
         Systemd.notify("STOPPING=1\nSTATUS=draining connections")
@@ -56,6 +61,31 @@ struct Daemon: Service, CustomStringConvertible {
         notifier.cancel()
         _ = await notifier.result
         logger.info("pgstated stopped")
+    }
+}
+
+extension Daemon {
+    /// SIGHUP (`systemctl reload`): read the access file again. The new file is parsed completely first; a bad
+    /// one keeps the rules in force and says which line is wrong and why. New rules apply to connections accepted
+    /// afterwards; open connections keep what they were granted.
+    func reloadOnHangUp(_ server: PGStateServer) async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            Systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(Systemd.monotonicMicroseconds)")
+            defer { Systemd.notify("READY=1") }
+            guard let path = settings.accessFile else {
+                logger.notice("SIGHUP: no access file is in use (start with --access-file to use one); nothing to reload")
+                continue
+            }
+            do {
+                let rules = try AccessFile.load(path)
+                server.reloadAccess(.rules(rules))
+                logger.notice("access rules reloaded; they apply to new connections, open ones keep theirs",
+                              metadata: ["file": "\(path)", "rules": "\(rules.rules.count)"])
+                for warning in rules.warnings { logger.warning("access file: \(warning)") }
+            } catch {
+                logger.error("access rules NOT reloaded, the previous rules stay in force: \(error)")
+            }
+        }
     }
 }
 

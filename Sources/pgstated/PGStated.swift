@@ -61,6 +61,15 @@ struct PGStated: AsyncParsableCommand {
     @Option(help: "Reactor threads, each serving a share of the clients with a share of the pool. [env: PGSTATED_THREADS] (default: half the CPUs, at least 1, at most --pool-size)")
     var threads: Int?
 
+    @Option(help: "Access rules mapping peers to namespaces and permissions; reloaded on SIGHUP. Without one, every peer that can open the socket shares one namespace with full access. [env: PGSTATED_ACCESS_FILE] (default: /etc/pgstated/access.conf if it exists)")
+    var accessFile: String?
+
+    @Option(help: "Seconds a new connection may take to send HELLO. [env: PGSTATED_HANDSHAKE_TIMEOUT] (default: 10)")
+    var handshakeTimeout: Int?
+
+    @Option(help: "Connections of one peer uid in the handshake at once. [env: PGSTATED_MAX_HANDSHAKES_PER_PEER] (default: 64)")
+    var maxHandshakesPerPeer: Int?
+
     func run() async throws {
         let settings = try Settings(self, environment: Environment.current)
         LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: settings.logLevel) }

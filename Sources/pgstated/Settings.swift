@@ -35,6 +35,13 @@ struct Settings {
     var logLevel: Logger.Level
     /// Reactor threads.
     var threads: Int
+    /// The access file in force (nil: none, the open policy).
+    var accessFile: String?
+    /// What the access file's loading noticed (rules that match nobody now), logged at start-up.
+    var accessWarnings: [String] = []
+
+    /// The default access file, used when it exists and no other is named.
+    static let defaultAccessFile = "/etc/pgstated/access.conf"
 
     init(_ options: PGStated, environment: Environment) throws {
         func integer(_ value: Int?, _ variable: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
@@ -98,5 +105,25 @@ struct Settings {
             serverVersion: "pgstated \(PGStated.version)",
             threads: threads
         )
+        server.handshakeTimeoutMilliseconds = Int64(try integer(
+            options.handshakeTimeout, "PGSTATED_HANDSHAKE_TIMEOUT", default: 10, range: 1...3600)) * 1000
+        server.maxHandshakesPerPeer = try integer(options.maxHandshakesPerPeer, "PGSTATED_MAX_HANDSHAKES_PER_PEER",
+                                                  default: 64, range: 1...1_000_000)
+
+        if let named = options.accessFile ?? environment["PGSTATED_ACCESS_FILE"] {
+            accessFile = named
+        } else {
+            var info = stat()
+            accessFile = stat(Self.defaultAccessFile, &info) == 0 ? Self.defaultAccessFile : nil
+        }
+        if let accessFile {
+            do {
+                let rules = try AccessFile.load(accessFile)
+                server.accessPolicy = .rules(rules)
+                accessWarnings = rules.warnings
+            } catch {
+                throw Invalid(description: "access file: \(error)")
+            }
+        }
     }
 }

@@ -29,6 +29,11 @@ void pgstate_eventfd_drain(int fd);
 
 /* SO_PEERCRED of a connected Unix socket. 0, or -1 and errno. */
 int pgstate_peer_credentials(int fd, pid_t *pid, uid_t *uid, gid_t *gid);
+/* The peer's supplementary groups (SO_PEERGROUPS): their count, -1 on failure, or -2 - needed when `capacity`
+   is too small. */
+int pgstate_peer_groups(int fd, gid_t *groups, int capacity);
+/* umask(2), for creating the socket file with its mode from the start. */
+mode_t pgstate_umask(mode_t mask);
 
 /* accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC). */
 int pgstate_accept(int fd);
