@@ -95,8 +95,9 @@ typedef enum pgstate_status_code {
     /* Protocol violation (a bug on one side, or a version mismatch): a malformed
        or unexpected response, HELLO refused (104), HELLO_OK with unusable limits
        (e.g. max_id_bytes outside 1 .. 255), or a server status 1xx other than
-       102.  The connection is closed (except after 101 UNKNOWN_MESSAGE_TYPE and
-       unassigned 1xx statuses with a request id, which the server survives);
+       102 and 106.  The connection is closed (except after 101
+       UNKNOWN_MESSAGE_TYPE and unassigned 1xx statuses with a request id,
+       which the server survives);
        every request then in flight fails the same way, and a write among them
        may or may not have been applied. */
     PGSTATE_ERR_PROTOCOL = -5,
@@ -112,7 +113,14 @@ typedef enum pgstate_status_code {
        wait - pgstate_send_* with max_in_flight requests unanswered.  Nothing
        was queued; read replies (pgstate_consume + pgstate_next_reply), then
        send again. */
-    PGSTATE_ERR_WOULD_BLOCK = -9
+    PGSTATE_ERR_WOULD_BLOCK = -9,
+    /* The server's access rules do not let this connection's identity do
+       this (server status 106 PERMISSION_DENIED); nothing was executed.  On
+       a request the connection stays usable; answering the handshake, the
+       server grants this peer nothing and closed the connection.  Do not
+       retry: an operator changes the access rules.  pgstate_whoami() says who
+       the server takes you for and what you may do. */
+    PGSTATE_ERR_PERMISSION_DENIED = -10
 } pgstate_status_code;
 
 /* "PGSTATE_OK", "PGSTATE_ERR_TIMEOUT", ...; "PGSTATE_UNKNOWN_STATUS" otherwise.
@@ -179,7 +187,8 @@ PGSTATE_EXPORT const char *pgstate_server_version(const pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_max_state_bytes(const pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_max_id_bytes(const pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_max_in_flight(const pgstate_client *c);
-#define PGSTATE_CAP_CONDITIONAL_DELETE 0x1u
+#define PGSTATE_CAP_CONDITIONAL_DELETE 0x1u /* pgstate_delete_if */
+#define PGSTATE_CAP_IDENTITY 0x2u           /* pgstate_whoami, pgstate_set_namespace */
 PGSTATE_EXPORT uint32_t pgstate_capabilities(const pgstate_client *c);
 
 /* ------------------------------------------------------------------------- */
@@ -207,6 +216,71 @@ typedef struct pgstate_record {
 PGSTATE_EXPORT void pgstate_record_free(pgstate_record *r);
 
 /* ------------------------------------------------------------------------- */
+/* Identity and namespaces                                                    */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * The server identifies each connection by the peer credentials the kernel
+ * reports (never by anything the client sends) and its access rules map that
+ * identity to a namespace and permissions.  Records live per namespace: the
+ * same persistence id in two namespaces names two records.  Requests address
+ * the connection's namespace unless the handle names another one
+ * (pgstate_set_namespace, which needs ANY_NAMESPACE for any but its own).
+ * Both calls below need the server's IDENTITY capability.
+ */
+
+/* permissions bits (unknown bits the server may send are cleared) */
+#define PGSTATE_PERM_READ 0x1u          /* LOAD */
+#define PGSTATE_PERM_WRITE 0x2u         /* UPSERT, DELETE */
+#define PGSTATE_PERM_ADMIN 0x4u
+#define PGSTATE_PERM_ANY_NAMESPACE 0x8u /* may name any namespace, not only its own */
+
+/*
+ * Who the server takes the connection's peer to be, allocated by the library
+ * in a single block (like a record) and owned by the caller once returned;
+ * free it with pgstate_identity_free().  The strings are NUL-terminated UTF-8
+ * inside the block.  Fields may be appended in later versions.
+ */
+typedef struct pgstate_identity {
+    uint32_t uid;         /* the peer's user id, from the kernel when the server accepted it */
+    uint32_t gid;         /* its primary group id */
+    uint32_t pid;         /* its process id as the server sees it, 0 if unknown; informational
+                             (a pid can be reused) */
+    const char *user;     /* the name of uid, "" when it has none */
+    size_t user_len;
+    const char *ns;       /* the namespace the connection's requests address ("" = the shared
+                             namespace); called ns because namespace is a C++ keyword */
+    size_t ns_len;
+    uint32_t permissions; /* PGSTATE_PERM_* bits */
+    const char *rule;     /* the access rule that granted them (e.g. "/etc/pgstated/access.conf:4"),
+                             "" when the server has no access rules; informational */
+    size_t rule_len;
+} pgstate_identity;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_identity_free(pgstate_identity *who);
+
+/* WHOAMI: PGSTATE_OK with *out = the connection's identity, or an error with
+   *out = NULL (out may be NULL).  Any connection may ask, whatever its
+   permissions.  Without the server's IDENTITY capability it fails with
+   PGSTATE_ERR_INVALID_ARGUMENT and sends nothing. */
+PGSTATE_EXPORT int pgstate_whoami(pgstate_client *c, pgstate_identity **out);
+
+/* Names the namespace that this handle's later loads, upserts and deletes
+   (blocking and pipelined) address, instead of the connection's own: ns is a
+   NUL-terminated name of 0 .. 63 bytes, each an ASCII letter, digit, '.', '_'
+   or '-' ("" is the shared namespace).  NULL clears it (requests address the
+   connection's namespace again).  A property of the handle: it stays across
+   pgstate_reconnect.  Returns PGSTATE_OK, or PGSTATE_ERR_INVALID_ARGUMENT
+   (the name breaks the rule, or the server did not announce IDENTITY; the
+   setting is then unchanged).  Naming a namespace other than the
+   connection's own needs PGSTATE_PERM_ANY_NAMESPACE: without it each request
+   fails with PGSTATE_ERR_PERMISSION_DENIED. */
+PGSTATE_EXPORT int pgstate_set_namespace(pgstate_client *c, const char *ns);
+/* The namespace set with pgstate_set_namespace, or NULL if none is. */
+PGSTATE_EXPORT const char *pgstate_namespace(const pgstate_client *c);
+
+/* ------------------------------------------------------------------------- */
 /* Blocking calls                                                             */
 /* ------------------------------------------------------------------------- */
 
@@ -218,6 +292,8 @@ PGSTATE_EXPORT void pgstate_record_free(pgstate_record *r);
  *   - upsert expected_revision: 0 (create) .. 2^63-2;
  *   - delete_if expected_revision: 0 .. 2^63-1 (0 means "only if absent");
  *   - state: 0 .. max_state_bytes bytes (state may be NULL when state_len is 0).
+ *   - with a namespace set (pgstate_set_namespace): the server's IDENTITY
+ *     capability (checked again for every request, e.g. after a reconnect).
  *
  * Each call waits for its own response.  If pipelined requests (pgstate_send_*)
  * are outstanding, their responses arriving meanwhile are queued for
@@ -293,6 +369,8 @@ PGSTATE_EXPORT uint32_t pgstate_send_delete(pgstate_client *c, const char *id, s
 PGSTATE_EXPORT uint32_t pgstate_send_delete_if(pgstate_client *c, const char *id, size_t id_len,
                                                uint64_t expected_revision);
 PGSTATE_EXPORT uint32_t pgstate_send_ping(pgstate_client *c);
+/* Reply of kind PGSTATE_REPLY_IDENTITY; needs the IDENTITY capability. */
+PGSTATE_EXPORT uint32_t pgstate_send_whoami(pgstate_client *c);
 
 /* Writes buffered requests.  Blocking mode (the default): writes all of them
    (reading responses meanwhile) and returns PGSTATE_OK (0), or an error
@@ -311,7 +389,8 @@ typedef enum pgstate_reply_kind {
     PGSTATE_REPLY_NOT_FOUND = 2, /* LOAD: no record */
     PGSTATE_REPLY_OK = 3,        /* DELETE / PING succeeded */
     PGSTATE_REPLY_CONFLICT = 4,  /* expected_revision / actual_revision set */
-    PGSTATE_REPLY_ERROR = 5      /* status < 0; server_status, message */
+    PGSTATE_REPLY_ERROR = 5,     /* status < 0; server_status, message */
+    PGSTATE_REPLY_IDENTITY = 6   /* WHOAMI answered: identity != NULL */
 } pgstate_reply_kind;
 
 typedef enum pgstate_op {
@@ -319,14 +398,15 @@ typedef enum pgstate_op {
     PGSTATE_OP_LOAD = 2,
     PGSTATE_OP_UPSERT = 3,
     PGSTATE_OP_DELETE = 4,
-    PGSTATE_OP_DELETE_IF = 5
+    PGSTATE_OP_DELETE_IF = 5,
+    PGSTATE_OP_WHOAMI = 6
 } pgstate_op;
 
 /*
  * One reply, owned by the caller; free with pgstate_reply_free().  Fields are
  * read-only, except that the caller may take `record` (set the field to NULL
- * and later free the record with pgstate_record_free).  Fields may be appended
- * in later versions.
+ * and later free the record with pgstate_record_free) and `identity` (likewise,
+ * pgstate_identity_free).  Fields may be appended in later versions.
  */
 typedef struct pgstate_reply {
     uint32_t request_id;        /* as returned by pgstate_send_* */
@@ -334,7 +414,7 @@ typedef struct pgstate_reply {
     int kind;                   /* pgstate_reply_kind */
     int status;                 /* what the blocking call would have returned:
                                    PGSTATE_OK / NOT_FOUND / CONFLICT / PGSTATE_ERR_* */
-    const char *persistence_id; /* the request's id (NUL-terminated; "" for PING) */
+    const char *persistence_id; /* the request's id (NUL-terminated; "" for PING, WHOAMI) */
     size_t persistence_id_len;
     pgstate_record *record;     /* kind RECORD, else NULL */
     uint64_t expected_revision; /* kind CONFLICT: from the request */
@@ -344,6 +424,7 @@ typedef struct pgstate_reply {
     const char *message;        /* kind ERROR: human-readable text (server message
                                    or client explanation, maybe truncated); "" otherwise.
                                    Never decide on it. */
+    pgstate_identity *identity; /* kind IDENTITY, else NULL */
 } pgstate_reply;
 
 /* Blocks (up to the handle's timeout) for the next reply of a pipelined request,
@@ -353,7 +434,7 @@ typedef struct pgstate_reply {
    request is pending, PGSTATE_ERR_TIMEOUT (call again later), NOMEM, IO. */
 PGSTATE_EXPORT int pgstate_read_reply(pgstate_client *c, pgstate_reply **out);
 
-/* Accepts NULL; also frees reply->record unless the caller took it. */
+/* Accepts NULL; also frees reply->record and reply->identity unless the caller took them. */
 PGSTATE_EXPORT void pgstate_reply_free(pgstate_reply *r);
 
 /* ------------------------------------------------------------------------- */
@@ -367,8 +448,9 @@ PGSTATE_EXPORT void pgstate_reply_free(pgstate_reply *r);
  *
  *   pgstate_set_nonblocking(c, 1);            once, after pgstate_connect
  *   watch pgstate_fd(c) for reading, always
- *   id = pgstate_send_load(c, ...); ...       queue requests (0 + PGSTATE_ERR_WOULD_BLOCK
- *                                             when max_in_flight are unanswered)
+ *   id = pgstate_send_load(c, ...); ...       queue requests, WHOAMI too (0 +
+ *                                             PGSTATE_ERR_WOULD_BLOCK when
+ *                                             max_in_flight are unanswered)
  *   if (pgstate_flush(c) == 1) also watch for writing, and call pgstate_flush
  *                              again when writable, until it returns 0
  *   when readable: pgstate_consume(c), then

@@ -48,6 +48,10 @@ uint32_t pgstate_capabilities(const pgstate_client *c) {
     return c && c->handshaken ? c->limits.capabilities : 0;
 }
 
+const char *pgstate_namespace(const pgstate_client *c) {
+    return c && c->has_ns ? c->ns : NULL;
+}
+
 uint64_t pgstate_conflict_expected(const pgstate_client *c) {
     return c ? c->conflict_expected : 0;
 }

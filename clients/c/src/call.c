@@ -9,7 +9,8 @@ int pgs_op_is_write(pgs_op op) {
     switch (op) {
     case PGS_OP_HELLO:
     case PGS_OP_PING:
-    case PGS_OP_LOAD: return 0;
+    case PGS_OP_LOAD:
+    case PGS_OP_WHOAMI: return 0;
     case PGS_OP_UPSERT:
     case PGS_OP_DELETE:
     case PGS_OP_DELETE_IF: return 1;
@@ -25,6 +26,7 @@ const char *pgs_op_name(pgs_op op) {
     case PGS_OP_UPSERT: return "UPSERT";
     case PGS_OP_DELETE: return "DELETE";
     case PGS_OP_DELETE_IF: return "DELETE (conditional)";
+    case PGS_OP_WHOAMI: return "WHOAMI";
     }
     return "(not a request kind)";
 }
@@ -49,6 +51,30 @@ static int refuse_bad_id(const pgs_call *call, const pgs_limits *lim, char *why,
     return REFUSE("persistence id breaks an argument rule");
 }
 
+#define NO_IDENTITY "pgstated does not announce IDENTITY; %s cannot be sent"
+
+/* The namespace rule is pgs_ns_check (codec.c, shared with the request decoder); then the capability that defines
+   the NAMESPACE flag. */
+int pgs_call_check_namespace(const char *ns, size_t ns_len, const pgs_limits *lim, char *why, size_t why_cap) {
+    if (ns == NULL) return PGSTATE_OK;
+    size_t at = 0;
+    switch (pgs_ns_check((const uint8_t *)ns, ns_len, &at)) {
+    case PGS_NS_OK: break;
+    case PGS_NS_TOO_LONG: return REFUSE("namespace is %zu bytes; the maximum is %u", ns_len, PGS_MAX_NAMESPACE_BYTES);
+    case PGS_NS_BAD_BYTE:
+        return REFUSE("namespace contains byte 0x%02x at byte %zu; only ASCII letters, digits, '.', '_' and '-' "
+                      "are allowed", (unsigned)(uint8_t)ns[at], at);
+    }
+    if (!(lim->capabilities & PGS_CAP_IDENTITY)) return REFUSE(NO_IDENTITY, "a request naming a namespace");
+    return PGSTATE_OK;
+}
+
+/* What every keyed request checks: its namespace, then its persistence id. */
+static int refuse_bad_key(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap) {
+    int rc = pgs_call_check_namespace(call->ns, call->ns_len, lim, why, why_cap);
+    return rc != PGSTATE_OK ? rc : refuse_bad_id(call, lim, why, why_cap);
+}
+
 static int check_upsert(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap) {
     if (call->expected_revision > PGS_MAX_UPSERT_EXPECTED) {
         return REFUSE("expected_revision %llu is out of range for UPSERT (0 .. 2^63-2)",
@@ -60,7 +86,8 @@ static int check_upsert(const pgs_call *call, const pgs_limits *lim, char *why, 
     if (call->state_len > lim->max_state_bytes) {
         return REFUSE("state is %zu bytes; pgstated allows at most %u", call->state_len, lim->max_state_bytes);
     }
-    uint64_t frame = PGS_HEADER_BYTES + 1 + (uint64_t)call->id_len + 8 + 4 + (uint64_t)call->state_len;
+    uint64_t ns_bytes = call->ns != NULL ? 1 + (uint64_t)call->ns_len : 0;
+    uint64_t frame = PGS_HEADER_BYTES + ns_bytes + 1 + (uint64_t)call->id_len + 8 + 4 + (uint64_t)call->state_len;
     if (frame > lim->max_frame_bytes) {
         return REFUSE("request would be a %llu-byte frame; pgstated allows at most %u", (unsigned long long)frame,
                       lim->max_frame_bytes);
@@ -84,13 +111,16 @@ int pgs_call_check(const pgs_call *call, const pgs_limits *lim, char *why, size_
         }
         return PGSTATE_OK;
     case PGS_OP_PING: return PGSTATE_OK;
+    case PGS_OP_WHOAMI:
+        if (!(lim->capabilities & PGS_CAP_IDENTITY)) return REFUSE(NO_IDENTITY, "WHOAMI");
+        return PGSTATE_OK;
     case PGS_OP_LOAD:
-    case PGS_OP_DELETE: return refuse_bad_id(call, lim, why, why_cap);
+    case PGS_OP_DELETE: return refuse_bad_key(call, lim, why, why_cap);
     case PGS_OP_UPSERT:
-        rc = refuse_bad_id(call, lim, why, why_cap);
+        rc = refuse_bad_key(call, lim, why, why_cap);
         return rc != PGSTATE_OK ? rc : check_upsert(call, lim, why, why_cap);
     case PGS_OP_DELETE_IF:
-        rc = refuse_bad_id(call, lim, why, why_cap);
+        rc = refuse_bad_key(call, lim, why, why_cap);
         if (rc != PGSTATE_OK) return rc;
         if (call->expected_revision > PGS_MAX_REVISION) {
             return REFUSE("expected_revision %llu is out of range for a conditional DELETE (0 .. 2^63-1)",
@@ -110,12 +140,15 @@ int pgs_call_encode(pgs_buf *b, uint32_t rid, const pgs_call *call) {
         return pgs_encode_hello(b, rid, call->versions, call->versions_count, call->client_name,
                                 call->client_name_len);
     case PGS_OP_PING: return pgs_encode_ping(b, rid);
-    case PGS_OP_LOAD: return pgs_encode_load(b, rid, call->id, call->id_len);
+    case PGS_OP_WHOAMI: return pgs_encode_whoami(b, rid);
+    case PGS_OP_LOAD: return pgs_encode_load(b, rid, call->ns, call->ns_len, call->id, call->id_len);
     case PGS_OP_UPSERT:
-        return pgs_encode_upsert(b, rid, call->id, call->id_len, call->expected_revision, call->state,
-                                 call->state_len);
-    case PGS_OP_DELETE: return pgs_encode_delete(b, rid, call->id, call->id_len, 0, 0);
-    case PGS_OP_DELETE_IF: return pgs_encode_delete(b, rid, call->id, call->id_len, 1, call->expected_revision);
+        return pgs_encode_upsert(b, rid, call->ns, call->ns_len, call->id, call->id_len, call->expected_revision,
+                                 call->state, call->state_len);
+    case PGS_OP_DELETE: return pgs_encode_delete(b, rid, call->ns, call->ns_len, call->id, call->id_len, 0, 0);
+    case PGS_OP_DELETE_IF:
+        return pgs_encode_delete(b, rid, call->ns, call->ns_len, call->id, call->id_len, 1,
+                                 call->expected_revision);
     }
     return PGS_ENC_RANGE; /* not a pgs_op */
 }

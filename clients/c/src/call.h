@@ -6,7 +6,8 @@
  * The checks are PROTOCOL.md section 8 against the limits HELLO_OK announced,
  * plus the rules of the client-behaviour section: a str8 that does not fit is
  * refused, never truncated; DELETE's EXPECTED_REVISION flag is sent only when
- * CONDITIONAL_DELETE was announced.  The "calls" vectors of
+ * CONDITIONAL_DELETE was announced; WHOAMI and the NAMESPACE flag only when
+ * IDENTITY was.  The "calls" vectors of
  * proto-spec/vectors/outcomes.json run through exactly these two functions.
  */
 #ifndef PGSTATE_CALL_H
@@ -25,7 +26,8 @@ typedef enum pgs_op {
     PGS_OP_LOAD = PGSTATE_OP_LOAD,
     PGS_OP_UPSERT = PGSTATE_OP_UPSERT,
     PGS_OP_DELETE = PGSTATE_OP_DELETE,
-    PGS_OP_DELETE_IF = PGSTATE_OP_DELETE_IF
+    PGS_OP_DELETE_IF = PGSTATE_OP_DELETE_IF,
+    PGS_OP_WHOAMI = PGSTATE_OP_WHOAMI
 } pgs_op;
 
 typedef struct pgs_call {
@@ -33,6 +35,10 @@ typedef struct pgs_call {
     /* LOAD, UPSERT, DELETE, DELETE_IF */
     const char *id;
     size_t id_len;
+    /* LOAD, UPSERT, DELETE, DELETE_IF: the namespace named (flag NAMESPACE), or
+       NULL for none (the connection's own); ns_len 0 names the shared one */
+    const char *ns;
+    size_t ns_len;
     /* UPSERT (0 creates), DELETE_IF */
     uint64_t expected_revision;
     /* UPSERT */
@@ -54,6 +60,11 @@ const char *pgs_op_name(pgs_op op);
    why (the call must then not be sent).  lim: what HELLO_OK announced (the
    defaults of section 9 for the HELLO itself). */
 int pgs_call_check(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap);
+
+/* The part of pgs_call_check about a namespace (ns NULL: none, PGSTATE_OK):
+   the rule of section 8, then the IDENTITY capability.  pgstate_set_namespace
+   makes it when the name is set, every keyed call again when it is sent. */
+int pgs_call_check_namespace(const char *ns, size_t ns_len, const pgs_limits *lim, char *why, size_t why_cap);
 
 /* Appends the call's request frame with request id rid; PGS_ENC_* (RANGE only
    for a call that pgs_call_check refuses). */

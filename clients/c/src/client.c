@@ -76,12 +76,17 @@ const char *pgstate_status_name(int status) {
     case PGSTATE_ERR_NOMEM: return "PGSTATE_ERR_NOMEM";
     case PGSTATE_ERR_IO: return "PGSTATE_ERR_IO";
     case PGSTATE_ERR_WOULD_BLOCK: return "PGSTATE_ERR_WOULD_BLOCK";
+    case PGSTATE_ERR_PERMISSION_DENIED: return "PGSTATE_ERR_PERMISSION_DENIED";
     default: return "PGSTATE_UNKNOWN_STATUS";
     }
 }
 
 void pgstate_record_free(pgstate_record *r) {
     free(r);
+}
+
+void pgstate_identity_free(pgstate_identity *who) {
+    free(who);
 }
 
 void pgstate_reply_free(pgstate_reply *r) {
@@ -286,8 +291,10 @@ static int timed_out(pgstate_client *c, pgs_pending *p) {
 /* Blocking calls                                                             */
 /* ------------------------------------------------------------------------- */
 
-static int call(pgstate_client *c, const pgs_call *req, pgstate_record **out) {
+/* One blocking call; out receives a RECORD, who an identity (either may be NULL). */
+static int call(pgstate_client *c, const pgs_call *req, pgstate_record **out, pgstate_identity **who) {
     if (out) *out = NULL;
+    if (who) *who = NULL;
     if (c == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
     begin_call(c);
     int64_t deadline = pgs_deadline_after(c->timeout_ms);
@@ -305,6 +312,12 @@ static int call(pgstate_client *c, const pgs_call *req, pgstate_record **out) {
             r->record = NULL;
         }
         break;
+    case PGSTATE_REPLY_IDENTITY:
+        if (who) {
+            *who = r->identity;
+            r->identity = NULL;
+        }
+        break;
     case PGSTATE_REPLY_CONFLICT:
         c->conflict_expected = r->expected_revision;
         c->conflict_actual = r->actual_revision;
@@ -317,53 +330,95 @@ static int call(pgstate_client *c, const pgs_call *req, pgstate_record **out) {
     return rc;
 }
 
-static pgs_call id_call(pgs_op op, const char *id, size_t id_len) {
+/* A request without arguments (PING, WHOAMI). */
+static pgs_call bare_call(pgs_op op) {
     pgs_call k;
     memset(&k, 0, sizeof k);
     k.op = op;
-    k.id = id;
-    k.id_len = id_len;
     return k;
 }
 
-static pgs_call upsert_call(const char *id, size_t id_len, uint64_t expected, const void *state, size_t len) {
-    pgs_call k = id_call(PGS_OP_UPSERT, id, id_len);
+/* A request about one persistence id, in the handle's namespace if it names one. */
+static pgs_call id_call(const pgstate_client *c, pgs_op op, const char *id, size_t id_len) {
+    pgs_call k = bare_call(op);
+    k.id = id;
+    k.id_len = id_len;
+    if (c != NULL && c->has_ns) {
+        k.ns = c->ns;
+        k.ns_len = c->ns_len;
+    }
+    return k;
+}
+
+static pgs_call upsert_call(const pgstate_client *c, const char *id, size_t id_len, uint64_t expected,
+                            const void *state, size_t len) {
+    pgs_call k = id_call(c, PGS_OP_UPSERT, id, id_len);
     k.expected_revision = expected;
     k.state = state;
     k.state_len = len;
     return k;
 }
 
-static pgs_call delete_if_call(const char *id, size_t id_len, uint64_t expected) {
-    pgs_call k = id_call(PGS_OP_DELETE_IF, id, id_len);
+static pgs_call delete_if_call(const pgstate_client *c, const char *id, size_t id_len, uint64_t expected) {
+    pgs_call k = id_call(c, PGS_OP_DELETE_IF, id, id_len);
     k.expected_revision = expected;
     return k;
 }
 
 int pgstate_load(pgstate_client *c, const char *id, size_t id_len, pgstate_record **out) {
-    pgs_call k = id_call(PGS_OP_LOAD, id, id_len);
-    return call(c, &k, out);
+    pgs_call k = id_call(c, PGS_OP_LOAD, id, id_len);
+    return call(c, &k, out, NULL);
 }
 
 int pgstate_upsert(pgstate_client *c, const char *id, size_t id_len, uint64_t expected_revision, const void *state,
                    size_t state_len, pgstate_record **out) {
-    pgs_call k = upsert_call(id, id_len, expected_revision, state, state_len);
-    return call(c, &k, out);
+    pgs_call k = upsert_call(c, id, id_len, expected_revision, state, state_len);
+    return call(c, &k, out, NULL);
 }
 
 int pgstate_delete(pgstate_client *c, const char *id, size_t id_len) {
-    pgs_call k = id_call(PGS_OP_DELETE, id, id_len);
-    return call(c, &k, NULL);
+    pgs_call k = id_call(c, PGS_OP_DELETE, id, id_len);
+    return call(c, &k, NULL, NULL);
 }
 
 int pgstate_delete_if(pgstate_client *c, const char *id, size_t id_len, uint64_t expected_revision) {
-    pgs_call k = delete_if_call(id, id_len, expected_revision);
-    return call(c, &k, NULL);
+    pgs_call k = delete_if_call(c, id, id_len, expected_revision);
+    return call(c, &k, NULL, NULL);
 }
 
 int pgstate_ping(pgstate_client *c) {
-    pgs_call k = id_call(PGS_OP_PING, NULL, 0);
-    return call(c, &k, NULL);
+    pgs_call k = bare_call(PGS_OP_PING);
+    return call(c, &k, NULL, NULL);
+}
+
+int pgstate_whoami(pgstate_client *c, pgstate_identity **out) {
+    pgs_call k = bare_call(PGS_OP_WHOAMI);
+    return call(c, &k, NULL, out);
+}
+
+int pgstate_set_namespace(pgstate_client *c, const char *ns) {
+    if (c == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
+    begin_call(c);
+    if (ns == NULL) {
+        c->has_ns = 0;
+        c->ns_len = 0;
+        c->ns[0] = '\0';
+        return PGSTATE_OK;
+    }
+    /* The checks every request naming it makes again, now against what the server announced. */
+    size_t n = strnlen(ns, PGS_MAX_NAMESPACE_BYTES + 1);
+    pgs_limits announced = c->limits;
+    if (!c->handshaken) announced.capabilities = 0; /* nothing announced yet */
+    char why[PGS_ERRMSG_CAP];
+    if (pgs_call_check_namespace(ns, n, &announced, why, sizeof why) != PGSTATE_OK) {
+        return set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "%s%s", why,
+                       c->handshaken ? "" : " (no handshake with pgstated has completed)");
+    }
+    memcpy(c->ns, ns, n);
+    c->ns[n] = '\0';
+    c->ns_len = n;
+    c->has_ns = 1;
+    return PGSTATE_OK;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -382,28 +437,33 @@ static uint32_t send_req(pgstate_client *c, const pgs_call *req) {
 }
 
 uint32_t pgstate_send_load(pgstate_client *c, const char *id, size_t id_len) {
-    pgs_call k = id_call(PGS_OP_LOAD, id, id_len);
+    pgs_call k = id_call(c, PGS_OP_LOAD, id, id_len);
     return send_req(c, &k);
 }
 
 uint32_t pgstate_send_upsert(pgstate_client *c, const char *id, size_t id_len, uint64_t expected_revision,
                              const void *state, size_t state_len) {
-    pgs_call k = upsert_call(id, id_len, expected_revision, state, state_len);
+    pgs_call k = upsert_call(c, id, id_len, expected_revision, state, state_len);
     return send_req(c, &k);
 }
 
 uint32_t pgstate_send_delete(pgstate_client *c, const char *id, size_t id_len) {
-    pgs_call k = id_call(PGS_OP_DELETE, id, id_len);
+    pgs_call k = id_call(c, PGS_OP_DELETE, id, id_len);
     return send_req(c, &k);
 }
 
 uint32_t pgstate_send_delete_if(pgstate_client *c, const char *id, size_t id_len, uint64_t expected_revision) {
-    pgs_call k = delete_if_call(id, id_len, expected_revision);
+    pgs_call k = delete_if_call(c, id, id_len, expected_revision);
     return send_req(c, &k);
 }
 
 uint32_t pgstate_send_ping(pgstate_client *c) {
-    pgs_call k = id_call(PGS_OP_PING, NULL, 0);
+    pgs_call k = bare_call(PGS_OP_PING);
+    return send_req(c, &k);
+}
+
+uint32_t pgstate_send_whoami(pgstate_client *c) {
+    pgs_call k = bare_call(PGS_OP_WHOAMI);
     return send_req(c, &k);
 }
 

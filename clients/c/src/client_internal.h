@@ -39,6 +39,9 @@ struct pgstate_client {
     pgs_done done; /* answered pipelined requests, oldest first */
     pgs_limits limits; /* what HELLO_OK announced (the section 9 defaults before) */
     int handshaken;    /* the last handshake succeeded (limits are the server's) */
+    int has_ns;        /* pgstate_set_namespace named one: keyed requests carry it (flag NAMESPACE) */
+    size_t ns_len;
+    char ns[PGS_MAX_NAMESPACE_BYTES + 1];
 
     /* result of the last call */
     int status;

@@ -19,6 +19,7 @@ const char *pgs_status_wire_name(unsigned status) {
     case PGS_S_FRAME_TOO_LARGE: return "FRAME_TOO_LARGE";
     case PGS_S_UNSUPPORTED_VERSION: return "UNSUPPORTED_VERSION";
     case PGS_S_NOT_ALLOWED: return "NOT_ALLOWED";
+    case PGS_S_PERMISSION_DENIED: return "PERMISSION_DENIED";
     case PGS_S_UNAVAILABLE: return "UNAVAILABLE";
     case PGS_S_OVERLOADED: return "OVERLOADED";
     case PGS_S_SHUTTING_DOWN: return "SHUTTING_DOWN";
@@ -33,11 +34,11 @@ void pgs_limits_default(pgs_limits *l) {
     l->max_id_bytes = PGS_DEFAULT_MAX_ID_BYTES;
     l->max_state_bytes = PGS_DEFAULT_MAX_STATE_BYTES;
     l->max_in_flight = PGS_DEFAULT_MAX_IN_FLIGHT;
-    l->capabilities = PGS_CAP_CONDITIONAL_DELETE;
+    l->capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY;
 }
 
 /* ------------------------------------------------------------------------- */
-/* UTF-8 and the persistence id rule                                          */
+/* UTF-8, the persistence id rule and the namespace rule                     */
 /* ------------------------------------------------------------------------- */
 
 int pgs_utf8_valid(const uint8_t *s, size_t n) {
@@ -89,6 +90,22 @@ pgs_id_problem pgs_id_check(const uint8_t *id, size_t n, uint32_t max_id_bytes, 
         }
     }
     return pgs_utf8_valid(id, n) ? PGS_ID_OK : PGS_ID_NOT_UTF8;
+}
+
+static int ns_byte(uint8_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+}
+
+pgs_ns_problem pgs_ns_check(const uint8_t *ns, size_t n, size_t *at) {
+    if (n > PGS_MAX_NAMESPACE_BYTES) return PGS_NS_TOO_LONG;
+    for (size_t i = 0; i < n; i++) {
+        if (!ns_byte(ns[i])) {
+            if (at != NULL) *at = i;
+            return PGS_NS_BAD_BYTE;
+        }
+    }
+    return PGS_NS_OK;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -192,15 +209,21 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     uint32_t rid = m->request_id;
     if (rid == 0) return PGS_S_MALFORMED_FRAME; /* check 3: id 0 is echoed as 0 */
     *err_rid = rid;
-    if (m->type < PGS_T_HELLO || m->type > PGS_T_DELETE) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    if (m->type < PGS_T_HELLO || m->type > PGS_T_WHOAMI) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    int keyed = m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE;
     uint8_t allowed = 0;
     if (m->type == PGS_T_DELETE && (lim->capabilities & PGS_CAP_CONDITIONAL_DELETE)) {
-        allowed = PGS_FLAG_EXPECTED_REVISION;
+        allowed |= PGS_FLAG_EXPECTED_REVISION;
     }
+    if (keyed && (lim->capabilities & PGS_CAP_IDENTITY)) allowed |= PGS_FLAG_NAMESPACE;
     if (m->flags & (uint8_t)~allowed) return PGS_S_MALFORMED_FRAME;
 
     cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
-    const uint8_t *idp = NULL;
+    const uint8_t *idp = NULL, *nsp = NULL;
+    if (keyed && (m->flags & PGS_FLAG_NAMESPACE)) { /* the namespace comes before the persistence id */
+        m->has_ns = 1;
+        nsp = get_sized(&c, 1, &m->ns_len);
+    }
     switch (m->type) {
     case PGS_T_HELLO: {
         m->versions_count = get8(&c);
@@ -213,6 +236,7 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
         break;
     }
     case PGS_T_PING:
+    case PGS_T_WHOAMI:
         break;
     case PGS_T_LOAD:
         idp = get_sized(&c, 1, &m->id_len);
@@ -237,7 +261,11 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     if (m->state == NULL) m->state_len = 0;
 
     /* ---- argument rules (section 8) ---- */
-    if (m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE) {
+    if (m->has_ns) {
+        m->ns = (const char *)nsp;
+        if (pgs_ns_check(nsp, m->ns_len, NULL) != PGS_NS_OK) return PGS_S_INVALID_ARGUMENT;
+    }
+    if (keyed) {
         m->id = (const char *)idp;
         if (pgs_id_check(idp, m->id_len, lim->max_id_bytes, NULL) != PGS_ID_OK) return PGS_S_INVALID_ARGUMENT;
     }
@@ -257,7 +285,7 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
     header(body, m);
     uint32_t rid = m->request_id;
     *err_rid = rid;
-    if (m->type < PGS_T_HELLO_OK || m->type > PGS_T_ERROR) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    if (m->type < PGS_T_HELLO_OK || m->type > PGS_T_WHOAMI_OK) return PGS_S_UNKNOWN_MESSAGE_TYPE;
     if (rid == 0 && m->type != PGS_T_ERROR) {
         *err_rid = 0;
         return PGS_S_MALFORMED_FRAME;
@@ -298,6 +326,24 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
         if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
         if (!pgs_utf8_valid(msg, m->text_len)) return PGS_S_MALFORMED_FRAME;
         m->text = (const char *)msg;
+        break;
+    }
+    case PGS_T_WHOAMI_OK: {
+        m->uid = get32(&c);
+        m->gid = get32(&c);
+        m->pid = get32(&c);
+        const uint8_t *user = get_sized(&c, 1, &m->user_len);
+        const uint8_t *ns = get_sized(&c, 1, &m->ns_len);
+        m->permissions = get8(&c);
+        const uint8_t *rule = get_sized(&c, 1, &m->rule_len);
+        if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
+        if (!pgs_utf8_valid(user, m->user_len) || !pgs_utf8_valid(ns, m->ns_len) ||
+            !pgs_utf8_valid(rule, m->rule_len)) {
+            return PGS_S_MALFORMED_FRAME;
+        }
+        m->user = (const char *)user;
+        m->ns = (const char *)ns;
+        m->rule = (const char *)rule;
         break;
     }
     default:
@@ -389,39 +435,53 @@ int pgs_encode_ping(pgs_buf *b, uint32_t rid) {
     return encode_empty(b, PGS_T_PING, rid);
 }
 
-int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *id, size_t id_len) {
-    int rc;
-    if (id_len > 255) return PGS_ENC_RANGE;
-    uint8_t *p = frame_begin(b, PGS_T_LOAD, 0, rid, 1 + id_len, &rc);
-    if (p == NULL) return rc;
-    *p++ = (uint8_t)id_len;
-    put_bytes(p, id, id_len);
-    return PGS_ENC_OK;
+int pgs_encode_whoami(pgs_buf *b, uint32_t rid) {
+    return encode_empty(b, PGS_T_WHOAMI, rid);
 }
 
-int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *id, size_t id_len,
+/* The part LOAD, UPSERT and DELETE share: [namespace] persistence_id.  Reserves
+   the frame with `rest` more payload bytes and returns where they go. */
+static uint8_t *keyed_begin(pgs_buf *b, uint8_t type, uint8_t flags, uint32_t rid, const char *ns, size_t ns_len,
+                            const char *id, size_t id_len, uint64_t rest, int *rc) {
+    if (id_len > 255 || (ns != NULL && ns_len > 255)) {
+        *rc = PGS_ENC_RANGE;
+        return NULL;
+    }
+    uint64_t ns_bytes = ns != NULL ? 1 + (uint64_t)ns_len : 0;
+    if (ns != NULL) flags |= PGS_FLAG_NAMESPACE;
+    uint8_t *p = frame_begin(b, type, flags, rid, ns_bytes + 1 + (uint64_t)id_len + rest, rc);
+    if (p == NULL) return NULL;
+    if (ns != NULL) {
+        *p++ = (uint8_t)ns_len;
+        p = put_bytes(p, ns, ns_len);
+    }
+    *p++ = (uint8_t)id_len;
+    return put_bytes(p, id, id_len);
+}
+
+int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len) {
+    int rc;
+    return keyed_begin(b, PGS_T_LOAD, 0, rid, ns, ns_len, id, id_len, 0, &rc) == NULL ? rc : PGS_ENC_OK;
+}
+
+int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
                       uint64_t expected_revision, const void *state, size_t state_len) {
     int rc;
-    if (id_len > 255 || (uint64_t)state_len > UINT32_MAX) return PGS_ENC_RANGE;
-    uint8_t *p = frame_begin(b, PGS_T_UPSERT, 0, rid, 1 + (uint64_t)id_len + 8 + 4 + state_len, &rc);
+    if ((uint64_t)state_len > UINT32_MAX) return PGS_ENC_RANGE;
+    uint8_t *p = keyed_begin(b, PGS_T_UPSERT, 0, rid, ns, ns_len, id, id_len, 8 + 4 + (uint64_t)state_len, &rc);
     if (p == NULL) return rc;
-    *p++ = (uint8_t)id_len;
-    p = put_bytes(p, id, id_len);
     put64(p, expected_revision);
     put32(p + 8, (uint32_t)state_len);
     put_bytes(p + 12, state, state_len);
     return PGS_ENC_OK;
 }
 
-int pgs_encode_delete(pgs_buf *b, uint32_t rid, const char *id, size_t id_len, int has_expected,
-                      uint64_t expected_revision) {
+int pgs_encode_delete(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
+                      int has_expected, uint64_t expected_revision) {
     int rc;
-    if (id_len > 255) return PGS_ENC_RANGE;
     uint8_t flags = has_expected ? PGS_FLAG_EXPECTED_REVISION : 0;
-    uint8_t *p = frame_begin(b, PGS_T_DELETE, flags, rid, 1 + id_len + (has_expected ? 8 : 0), &rc);
+    uint8_t *p = keyed_begin(b, PGS_T_DELETE, flags, rid, ns, ns_len, id, id_len, has_expected ? 8 : 0, &rc);
     if (p == NULL) return rc;
-    *p++ = (uint8_t)id_len;
-    p = put_bytes(p, id, id_len);
     if (has_expected) put64(p, expected_revision);
     return PGS_ENC_OK;
 }
@@ -485,19 +545,42 @@ int pgs_encode_error(pgs_buf *b, uint32_t rid, uint16_t status, const char *msg,
     return PGS_ENC_OK;
 }
 
+int pgs_encode_whoami_ok(pgs_buf *b, uint32_t rid, const pgs_msg *m) {
+    int rc;
+    if (m->user_len > 255 || m->ns_len > 255 || m->rule_len > 255) return PGS_ENC_RANGE;
+    uint8_t *p = frame_begin(b, PGS_T_WHOAMI_OK, 0, rid,
+                             12 + 1 + (uint64_t)m->user_len + 1 + m->ns_len + 1 + 1 + m->rule_len, &rc);
+    if (p == NULL) return rc;
+    put32(p, m->uid);
+    put32(p + 4, m->gid);
+    put32(p + 8, m->pid);
+    p += 12;
+    *p++ = (uint8_t)m->user_len;
+    p = put_bytes(p, m->user, m->user_len);
+    *p++ = (uint8_t)m->ns_len;
+    p = put_bytes(p, m->ns, m->ns_len);
+    *p++ = m->permissions;
+    *p++ = (uint8_t)m->rule_len;
+    put_bytes(p, m->rule, m->rule_len);
+    return PGS_ENC_OK;
+}
+
 int pgs_encode_msg(pgs_buf *b, const pgs_msg *m) {
+    const char *ns = m->has_ns ? (m->ns != NULL ? m->ns : "") : NULL;
     switch (m->type) {
     case PGS_T_HELLO:
         return pgs_encode_hello(b, m->request_id, m->versions, m->versions_count, m->text, m->text_len);
     case PGS_T_PING:
         return pgs_encode_ping(b, m->request_id);
+    case PGS_T_WHOAMI:
+        return pgs_encode_whoami(b, m->request_id);
     case PGS_T_LOAD:
-        return pgs_encode_load(b, m->request_id, m->id, m->id_len);
+        return pgs_encode_load(b, m->request_id, ns, m->ns_len, m->id, m->id_len);
     case PGS_T_UPSERT:
-        return pgs_encode_upsert(b, m->request_id, m->id, m->id_len, m->expected_revision, m->state,
+        return pgs_encode_upsert(b, m->request_id, ns, m->ns_len, m->id, m->id_len, m->expected_revision, m->state,
                                  m->state_len);
     case PGS_T_DELETE:
-        return pgs_encode_delete(b, m->request_id, m->id, m->id_len, m->has_expected,
+        return pgs_encode_delete(b, m->request_id, ns, m->ns_len, m->id, m->id_len, m->has_expected,
                                  m->expected_revision);
     case PGS_T_HELLO_OK: {
         pgs_limits l = {m->max_frame_bytes, m->max_id_bytes, m->max_state_bytes, m->max_in_flight,
@@ -515,6 +598,8 @@ int pgs_encode_msg(pgs_buf *b, const pgs_msg *m) {
         return pgs_encode_conflict(b, m->request_id, m->expected_revision, m->actual_revision);
     case PGS_T_ERROR:
         return pgs_encode_error(b, m->request_id, m->status, m->text, m->text_len);
+    case PGS_T_WHOAMI_OK:
+        return pgs_encode_whoami_ok(b, m->request_id, m);
     default:
         return PGS_ENC_RANGE;
     }

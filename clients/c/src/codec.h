@@ -20,16 +20,23 @@ enum {
     PGS_T_LOAD = 0x03,
     PGS_T_UPSERT = 0x04,
     PGS_T_DELETE = 0x05,
+    PGS_T_WHOAMI = 0x06,
     PGS_T_HELLO_OK = 0x81,
     PGS_T_OK = 0x82,
     PGS_T_RECORD = 0x83,
     PGS_T_NOT_FOUND = 0x84,
     PGS_T_CONFLICT = 0x85,
-    PGS_T_ERROR = 0x86
+    PGS_T_ERROR = 0x86,
+    PGS_T_WHOAMI_OK = 0x87
 };
 
-#define PGS_FLAG_EXPECTED_REVISION 0x01u
+#define PGS_FLAG_EXPECTED_REVISION 0x01u /* DELETE, with CONDITIONAL_DELETE */
+#define PGS_FLAG_NAMESPACE 0x02u         /* LOAD, UPSERT, DELETE, with IDENTITY (section 6.14) */
 #define PGS_CAP_CONDITIONAL_DELETE 0x1u
+#define PGS_CAP_IDENTITY 0x2u            /* WHOAMI and the NAMESPACE flag are served */
+/* WHOAMI_OK permissions known: READ 0x1, WRITE 0x2, ADMIN 0x4, ANY_NAMESPACE 0x8
+   (pgstate.h's PGSTATE_PERM_*); the other bits are reserved */
+#define PGS_PERM_KNOWN 0x0Fu
 
 /* ---- status codes (section 7) ---- */
 enum {
@@ -39,6 +46,7 @@ enum {
     PGS_S_FRAME_TOO_LARGE = 103,
     PGS_S_UNSUPPORTED_VERSION = 104,
     PGS_S_NOT_ALLOWED = 105,
+    PGS_S_PERMISSION_DENIED = 106,
     PGS_S_UNAVAILABLE = 200,
     PGS_S_OVERLOADED = 201,
     PGS_S_SHUTTING_DOWN = 202,
@@ -58,16 +66,17 @@ const char *pgs_status_wire_name(unsigned status);
 #define PGS_DEFAULT_MAX_IN_FLIGHT 1024u
 #define PGS_MAX_REVISION UINT64_C(0x7fffffffffffffff)       /* 2^63-1 */
 #define PGS_MAX_UPSERT_EXPECTED UINT64_C(0x7ffffffffffffffe) /* 2^63-2 */
+#define PGS_MAX_NAMESPACE_BYTES 63u
 
 typedef struct pgs_limits {
     uint32_t max_frame_bytes;
     uint32_t max_id_bytes;
     uint32_t max_state_bytes;
     uint32_t max_in_flight;
-    uint32_t capabilities; /* decides whether DELETE's flag 0x01 is defined (requests) */
+    uint32_t capabilities; /* decides whether DELETE's flag 0x01 and the NAMESPACE flag are defined (requests) */
 } pgs_limits;
 
-/* The defaults of section 9, with CONDITIONAL_DELETE. */
+/* The defaults of section 9, with CONDITIONAL_DELETE and IDENTITY. */
 void pgs_limits_default(pgs_limits *l);
 
 /* ---- text and argument rules ---- */
@@ -89,6 +98,17 @@ typedef enum pgs_id_problem {
 } pgs_id_problem;
 
 pgs_id_problem pgs_id_check(const uint8_t *id, size_t n, uint32_t max_id_bytes, size_t *at);
+
+/* The namespace argument rule of section 8, likewise shared: 0..63 bytes, each
+   an ASCII letter, digit, '.', '_' or '-' (empty names the shared namespace).
+   For PGS_NS_BAD_BYTE, *at (if not NULL) is the offending byte's offset. */
+typedef enum pgs_ns_problem {
+    PGS_NS_OK = 0,
+    PGS_NS_TOO_LONG, /* more than 63 bytes */
+    PGS_NS_BAD_BYTE  /* a byte other than [A-Za-z0-9._-] */
+} pgs_ns_problem;
+
+pgs_ns_problem pgs_ns_check(const uint8_t *ns, size_t n, size_t *at);
 
 /* ---- incremental frame reader ----
  *
@@ -153,6 +173,10 @@ typedef struct pgs_msg {
     /* LOAD, UPSERT, DELETE */
     const char *id;
     size_t id_len;
+    /* LOAD, UPSERT, DELETE: has_ns iff flag NAMESPACE; WHOAMI_OK: the connection's namespace (has_ns 0) */
+    int has_ns;
+    const char *ns;
+    size_t ns_len;
     /* UPSERT, DELETE (when has_expected), CONFLICT */
     int has_expected;
     uint64_t expected_revision;
@@ -173,6 +197,15 @@ typedef struct pgs_msg {
     uint64_t actual_revision;
     /* ERROR */
     uint16_t status;
+    /* WHOAMI_OK (and ns above); user and rule are not NUL-terminated */
+    uint32_t uid;
+    uint32_t gid;
+    uint32_t pid;
+    const char *user;
+    size_t user_len;
+    uint8_t permissions;
+    const char *rule;
+    size_t rule_len;
 } pgs_msg;
 
 /* Decoders take a frame body as returned by pgs_reader_next (no length prefix).
@@ -207,12 +240,15 @@ void pgs_buf_consume(pgs_buf *b, size_t n);
 int pgs_encode_hello(pgs_buf *b, uint32_t rid, const uint16_t *versions, size_t count,
                      const char *client_name, size_t name_len);
 int pgs_encode_ping(pgs_buf *b, uint32_t rid);
-int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *id, size_t id_len);
-int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *id, size_t id_len,
+int pgs_encode_whoami(pgs_buf *b, uint32_t rid);
+/* LOAD, UPSERT, DELETE: ns NULL sends no namespace; otherwise flag NAMESPACE
+   and the ns_len bytes of ns come first (ns_len 0: the shared namespace). */
+int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len);
+int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
                       uint64_t expected_revision, const void *state, size_t state_len);
 /* has_expected selects the conditional form (flag 0x01 + expected_revision). */
-int pgs_encode_delete(pgs_buf *b, uint32_t rid, const char *id, size_t id_len, int has_expected,
-                      uint64_t expected_revision);
+int pgs_encode_delete(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
+                      int has_expected, uint64_t expected_revision);
 int pgs_encode_hello_ok(pgs_buf *b, uint32_t rid, uint16_t version, const char *server_version,
                         size_t sv_len, const pgs_limits *lim);
 int pgs_encode_ok(pgs_buf *b, uint32_t rid);
@@ -222,8 +258,10 @@ int pgs_encode_not_found(pgs_buf *b, uint32_t rid);
 int pgs_encode_conflict(pgs_buf *b, uint32_t rid, uint64_t expected_revision,
                         uint64_t actual_revision);
 int pgs_encode_error(pgs_buf *b, uint32_t rid, uint16_t status, const char *msg, size_t msg_len);
-/* Any message by type, from the fields above (flags: m->flags for DELETE decides
-   nothing - has_expected does; other types always encode flags 0). */
+/* WHOAMI_OK from m's uid, gid, pid, user, ns, permissions and rule. */
+int pgs_encode_whoami_ok(pgs_buf *b, uint32_t rid, const pgs_msg *m);
+/* Any message by type, from the fields above (flags: m->flags decides nothing -
+   has_expected and has_ns do; other types always encode flags 0). */
 int pgs_encode_msg(pgs_buf *b, const pgs_msg *m);
 
 #endif /* PGSTATE_CODEC_H */

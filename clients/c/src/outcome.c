@@ -25,6 +25,7 @@ static pgs_verdict broken(const char *problem) {
    status of no class) may or may not have been applied. */
 static pgs_class by_status(unsigned status, int write) {
     if (status == PGS_S_INVALID_ARGUMENT) return PGS_CLASS_INVALID_ARGUMENT;
+    if (status == PGS_S_PERMISSION_DENIED) return PGS_CLASS_PERMISSION_DENIED; /* nothing was executed */
     switch (status / 100) {
     case 1: return PGS_CLASS_PROTOCOL_ERROR;
     case 2: return PGS_CLASS_UNAVAILABLE;
@@ -49,6 +50,7 @@ static int response_allowed(pgs_op op, uint8_t type) {
     case PGS_OP_UPSERT: return type == PGS_T_RECORD || type == PGS_T_CONFLICT;
     case PGS_OP_DELETE: return type == PGS_T_OK;
     case PGS_OP_DELETE_IF: return type == PGS_T_OK || type == PGS_T_CONFLICT;
+    case PGS_OP_WHOAMI: return type == PGS_T_WHOAMI_OK;
     }
     return 0;
 }
@@ -69,7 +71,7 @@ static pgs_verdict notice(const pgs_flight *req, unsigned status) {
 }
 
 static pgs_verdict error_answer(const pgs_flight *req, unsigned status) {
-    if (req->op == PGS_OP_HELLO) { /* a refused handshake leaves no usable connection */
+    if (req->op == PGS_OP_HELLO) { /* a refused handshake (106 included) leaves no usable connection */
         return verdict(by_status(status, 0), PGS_CONN_DROP, status, NULL);
     }
     pgs_conn conn = status_closes(status) ? PGS_CONN_DROP
@@ -118,6 +120,7 @@ pgs_verdict pgs_classify_frame(const pgs_flight *req, int frame_status, const pg
     case PGS_T_NOT_FOUND: return verdict(PGS_CLASS_NOT_FOUND, PGS_CONN_KEEP, 0, NULL);
     case PGS_T_RECORD: return record(req, m, lim);
     case PGS_T_CONFLICT: return conflict(req, m);
+    case PGS_T_WHOAMI_OK: return verdict(PGS_CLASS_IDENTITY, PGS_CONN_KEEP, 0, NULL);
     default: return broken("not a response type"); /* the decoder lets only response types through */
     }
 }
@@ -144,13 +147,19 @@ pgs_verdict pgs_classify_left(const pgs_flight *req, const pgs_verdict *cause) {
     return v;
 }
 
+uint32_t pgs_identity_permissions(const pgs_msg *m) {
+    return m->permissions & PGS_PERM_KNOWN;
+}
+
 int pgs_class_status(pgs_class cls) {
     switch (cls) {
     case PGS_CLASS_OK:
+    case PGS_CLASS_IDENTITY:
     case PGS_CLASS_RECORD: return PGSTATE_OK;
     case PGS_CLASS_NOT_FOUND: return PGSTATE_NOT_FOUND;
     case PGS_CLASS_CONFLICT: return PGSTATE_CONFLICT;
     case PGS_CLASS_INVALID_ARGUMENT: return PGSTATE_ERR_INVALID_ARGUMENT;
+    case PGS_CLASS_PERMISSION_DENIED: return PGSTATE_ERR_PERMISSION_DENIED;
     case PGS_CLASS_UNAVAILABLE: return PGSTATE_ERR_UNAVAILABLE;
     case PGS_CLASS_OUTCOME_UNKNOWN: return PGSTATE_ERR_OUTCOME_UNKNOWN;
     case PGS_CLASS_SERVER_ERROR: return PGSTATE_ERR_SERVER;
@@ -162,10 +171,12 @@ int pgs_class_status(pgs_class cls) {
 int pgs_class_reply_kind(pgs_class cls) {
     switch (cls) {
     case PGS_CLASS_OK: return PGSTATE_REPLY_OK;
+    case PGS_CLASS_IDENTITY: return PGSTATE_REPLY_IDENTITY;
     case PGS_CLASS_RECORD: return PGSTATE_REPLY_RECORD;
     case PGS_CLASS_NOT_FOUND: return PGSTATE_REPLY_NOT_FOUND;
     case PGS_CLASS_CONFLICT: return PGSTATE_REPLY_CONFLICT;
     case PGS_CLASS_INVALID_ARGUMENT:
+    case PGS_CLASS_PERMISSION_DENIED:
     case PGS_CLASS_UNAVAILABLE:
     case PGS_CLASS_OUTCOME_UNKNOWN:
     case PGS_CLASS_SERVER_ERROR:
@@ -177,10 +188,12 @@ int pgs_class_reply_kind(pgs_class cls) {
 const char *pgs_class_name(pgs_class cls) {
     switch (cls) {
     case PGS_CLASS_OK: return "ok";
+    case PGS_CLASS_IDENTITY: return "identity";
     case PGS_CLASS_RECORD: return "record";
     case PGS_CLASS_NOT_FOUND: return "not_found";
     case PGS_CLASS_CONFLICT: return "conflict";
     case PGS_CLASS_INVALID_ARGUMENT: return "invalid_argument";
+    case PGS_CLASS_PERMISSION_DENIED: return "permission_denied";
     case PGS_CLASS_UNAVAILABLE: return "unavailable";
     case PGS_CLASS_OUTCOME_UNKNOWN: return "outcome_unknown";
     case PGS_CLASS_SERVER_ERROR: return "server_error";

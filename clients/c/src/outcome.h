@@ -21,10 +21,12 @@
 /* Outcome classes, named as in outcomes.json. */
 typedef enum pgs_class {
     PGS_CLASS_OK,               /* done, nothing to return (PING, DELETE, the handshake) */
+    PGS_CLASS_IDENTITY,         /* WHOAMI_OK answering WHOAMI */
     PGS_CLASS_RECORD,           /* RECORD answering LOAD or UPSERT */
     PGS_CLASS_NOT_FOUND,        /* LOAD: no record */
     PGS_CLASS_CONFLICT,         /* UPSERT / conditional DELETE: the expected revision did not hold */
     PGS_CLASS_INVALID_ARGUMENT, /* refused before sending, or ERROR 102 */
+    PGS_CLASS_PERMISSION_DENIED, /* ERROR 106: the connection's identity may not do this */
     PGS_CLASS_UNAVAILABLE,      /* not executed, or a read that can be repeated */
     PGS_CLASS_OUTCOME_UNKNOWN,  /* a write may or may not have been applied */
     PGS_CLASS_SERVER_ERROR,     /* 5xx or a status outside every class, answering a read */
@@ -79,7 +81,11 @@ pgs_verdict pgs_classify_timeout(const pgs_flight *req);
    another request's verdict `cause`. */
 pgs_verdict pgs_classify_left(const pgs_flight *req, const pgs_verdict *cause);
 
-/* The public status for a class: PGSTATE_OK (OK, RECORD), PGSTATE_NOT_FOUND,
+/* For IDENTITY: the permissions the caller gets from a WHOAMI_OK, its known
+   bits (PGSTATE_PERM_*; a client ignores the bits it does not know). */
+uint32_t pgs_identity_permissions(const pgs_msg *m);
+
+/* The public status for a class: PGSTATE_OK (OK, IDENTITY, RECORD), PGSTATE_NOT_FOUND,
    PGSTATE_CONFLICT, PGSTATE_ERR_*; and the pgstate_reply_kind. */
 int pgs_class_status(pgs_class cls);
 int pgs_class_reply_kind(pgs_class cls);

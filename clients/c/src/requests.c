@@ -34,6 +34,7 @@ pgs_pending *pgs_pending_new(const pgs_call *call, pgs_owner owner) {
 void pgs_pending_free(pgs_pending *p) {
     if (p == NULL) return;
     free(p->pub.record);
+    free(p->pub.identity);
     free(p);
 }
 
@@ -183,10 +184,12 @@ static const char *consequence(const pgstate_client *c, const pgs_pending *p, co
         return " (safe to retry)";
     case PGS_CLASS_PROTOCOL_ERROR: return write ? "; the write may or may not have been applied" : "";
     case PGS_CLASS_OK:
+    case PGS_CLASS_IDENTITY:
     case PGS_CLASS_RECORD:
     case PGS_CLASS_NOT_FOUND:
     case PGS_CLASS_CONFLICT:
     case PGS_CLASS_INVALID_ARGUMENT:
+    case PGS_CLASS_PERMISSION_DENIED:
     case PGS_CLASS_SERVER_ERROR: return "";
     }
     return "";
@@ -249,6 +252,7 @@ static const char *type_name(uint8_t t) {
     case PGS_T_NOT_FOUND: return "NOT_FOUND";
     case PGS_T_CONFLICT: return "CONFLICT";
     case PGS_T_ERROR: return "ERROR";
+    case PGS_T_WHOAMI_OK: return "WHOAMI_OK";
     default: return "a frame of unknown type";
     }
 }
@@ -262,11 +266,15 @@ static const char *wire_name(unsigned status) {
 static const char *fault_of(pgs_class cls) {
     switch (cls) {
     case PGS_CLASS_INVALID_ARGUMENT: return "client error: invalid argument, do not retry unchanged";
+    case PGS_CLASS_PERMISSION_DENIED:
+        return "permission denied: the access rules do not let this connection's identity do this; nothing was "
+               "executed, do not retry (an operator changes the rules)";
     case PGS_CLASS_PROTOCOL_ERROR: return "client error: protocol violation";
     case PGS_CLASS_UNAVAILABLE: return "server unavailable: not executed, retry with backoff";
     case PGS_CLASS_OUTCOME_UNKNOWN: return "outcome unknown: LOAD before retrying";
     case PGS_CLASS_SERVER_ERROR: return "server error: do not retry automatically";
     case PGS_CLASS_OK:
+    case PGS_CLASS_IDENTITY:
     case PGS_CLASS_RECORD:
     case PGS_CLASS_NOT_FOUND:
     case PGS_CLASS_CONFLICT: return "";
@@ -310,6 +318,33 @@ static pgstate_record *record_new(const char *id, size_t id_len, const pgs_msg *
     r->state = sp;
     r->state_len = m->state_len;
     return r;
+}
+
+/* The identity of a WHOAMI_OK in one block: the struct, then user, namespace and rule, each NUL-terminated. */
+static pgstate_identity *identity_new(const pgs_msg *m) {
+    pgstate_identity *w = malloc(sizeof(pgstate_identity) + m->user_len + 1 + m->ns_len + 1 + m->rule_len + 1);
+    if (w == NULL) return NULL;
+    char *p = (char *)w + sizeof(pgstate_identity);
+    const struct {
+        const char *src;
+        size_t n;
+        const char **dst;
+        size_t *dst_len;
+    } texts[3] = {{m->user, m->user_len, &w->user, &w->user_len},
+                  {m->ns, m->ns_len, &w->ns, &w->ns_len},
+                  {m->rule, m->rule_len, &w->rule, &w->rule_len}};
+    for (size_t i = 0; i < 3; i++) {
+        if (texts[i].n > 0) memcpy(p, texts[i].src, texts[i].n);
+        p[texts[i].n] = '\0';
+        *texts[i].dst = p;
+        *texts[i].dst_len = texts[i].n;
+        p += texts[i].n + 1;
+    }
+    w->uid = m->uid;
+    w->gid = m->gid;
+    w->pid = m->pid;
+    w->permissions = pgs_identity_permissions(m);
+    return w;
 }
 
 /* HELLO_OK judged usable: the connection takes the server's limits. */
@@ -356,7 +391,20 @@ static void answer(pgstate_client *c, pgs_pending *p, const pgs_verdict *v, cons
         }
         finish(c, p);
         return;
+    case PGS_CLASS_IDENTITY:
+        r->identity = identity_new(m);
+        if (r->identity == NULL) {
+            r->kind = PGSTATE_REPLY_ERROR;
+            r->status = PGSTATE_ERR_NOMEM;
+            pgs_fmt(p->msgbuf, sizeof p->msgbuf, "out of memory copying an identity");
+        } else {
+            r->kind = PGSTATE_REPLY_IDENTITY;
+            r->status = PGSTATE_OK;
+        }
+        finish(c, p);
+        return;
     case PGS_CLASS_INVALID_ARGUMENT:
+    case PGS_CLASS_PERMISSION_DENIED:
     case PGS_CLASS_UNAVAILABLE:
     case PGS_CLASS_OUTCOME_UNKNOWN:
     case PGS_CLASS_SERVER_ERROR:
@@ -410,7 +458,9 @@ static void route_frame(pgstate_client *c, const uint8_t *body, uint32_t len) {
     } else if (m.type == PGS_T_ERROR && p->op == PGS_OP_HELLO) {
         const char *hint = m.status == PGS_S_UNSUPPORTED_VERSION ? " (this client speaks protocol version 1 only)"
                            : m.status == PGS_S_OVERLOADED         ? " (retry with backoff)"
-                                                                  : "";
+                           : m.status == PGS_S_PERMISSION_DENIED
+                               ? " (the access rules grant this user nothing; an operator changes them)"
+                               : "";
         pgs_fmt(why, sizeof why, "pgstated at %s refused the handshake: ERROR %u %s: %.*s%s", c->path, m.status,
                 wire_name(m.status), (int)(m.text_len > 300 ? 300 : m.text_len), m.text, hint);
     } else if (m.type == PGS_T_ERROR) {

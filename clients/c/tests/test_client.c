@@ -49,6 +49,8 @@ typedef struct srv {
     pgs_limits lim;
     pgs_buf out;
     uint32_t hello_rid;
+    const uint8_t *body; /* the last request frame as received (no length prefix), until the next read */
+    uint32_t body_len;
 } srv;
 
 typedef void (*script_fn)(srv *s, int conn_index);
@@ -80,6 +82,8 @@ static int srv_next(srv *s, pgs_msg *m) {
         int r = pgs_reader_next(&s->rd, &body, &len);
         if (r == PGS_FRAME) {
             uint32_t erid;
+            s->body = body;
+            s->body_len = len;
             int st = pgs_decode_request(body, len, &s->lim, m, &erid);
             if (st != 0) {
                 fprintf(stderr, "  SERVER: undecodable request: status %d rid %u\n", st, erid);
@@ -545,6 +549,7 @@ static const struct {
     {200, PGSTATE_ERR_UNAVAILABLE},      {201, PGSTATE_ERR_UNAVAILABLE},  {299, PGSTATE_ERR_UNAVAILABLE},
     {300, PGSTATE_ERR_OUTCOME_UNKNOWN},  {399, PGSTATE_ERR_OUTCOME_UNKNOWN}, {500, PGSTATE_ERR_SERVER},
     {503, PGSTATE_ERR_SERVER},           {0, PGSTATE_ERR_SERVER},         {404, PGSTATE_ERR_SERVER},
+    {106, PGSTATE_ERR_PERMISSION_DENIED},
     {600, PGSTATE_ERR_SERVER},           {65535, PGSTATE_ERR_SERVER},
 };
 #define N_ERROR_MAP (sizeof ERROR_MAP / sizeof ERROR_MAP[0])
@@ -1253,7 +1258,8 @@ static void test_misc_api(void) {
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_OUTCOME_UNKNOWN), "PGSTATE_ERR_OUTCOME_UNKNOWN") == 0);
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_IO), "PGSTATE_ERR_IO") == 0);
     CHECK(strcmp(pgstate_status_name(12345), "PGSTATE_UNKNOWN_STATUS") == 0);
-    for (int s = PGSTATE_ERR_WOULD_BLOCK; s <= PGSTATE_CONFLICT; s++) {
+    CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_PERMISSION_DENIED), "PGSTATE_ERR_PERMISSION_DENIED") == 0);
+    for (int s = PGSTATE_ERR_PERMISSION_DENIED; s <= PGSTATE_CONFLICT; s++) {
         CHECK(strcmp(pgstate_status_name(s), "PGSTATE_UNKNOWN_STATUS") != 0);
     }
     CHECK(pgstate_errmsg(NULL) != NULL);
@@ -1264,6 +1270,11 @@ static void test_misc_api(void) {
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_WOULD_BLOCK), "PGSTATE_ERR_WOULD_BLOCK") == 0);
     CHECK(pgstate_fd(NULL) == -1 && pgstate_next_reply(NULL) == NULL);
     CHECK(pgstate_consume(NULL) == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_outcome(NULL) < 0);
+    pgstate_identity_free(NULL);
+    pgstate_identity *who = (pgstate_identity *)1;
+    CHECK(pgstate_whoami(NULL, &who) == PGSTATE_ERR_INVALID_ARGUMENT && who == NULL);
+    CHECK(pgstate_send_whoami(NULL) == 0);
+    CHECK(pgstate_set_namespace(NULL, "x") == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_namespace(NULL) == NULL);
 }
 
 
@@ -1577,6 +1588,361 @@ static void test_event_loop_api(void) {
 }
 
 /* ------------------------------------------------------------------------- */
+/* Identity and namespaces                                                    */
+/* ------------------------------------------------------------------------- */
+
+static pgs_msg identity_msg(uint32_t uid, const char *user, const char *ns, uint8_t permissions, const char *rule) {
+    pgs_msg w;
+    memset(&w, 0, sizeof w);
+    w.uid = uid;
+    w.gid = uid;
+    w.pid = 4242;
+    w.user = user;
+    w.user_len = strlen(user);
+    w.ns = ns;
+    w.ns_len = strlen(ns);
+    w.permissions = permissions;
+    w.rule = rule;
+    w.rule_len = strlen(rule);
+    return w;
+}
+
+static void srv_whoami_ok(srv *s, uint32_t rid, const pgs_msg *who) {
+    pgs_encode_whoami_ok(&s->out, rid, who);
+    srv_flush(s);
+}
+
+static void srv_whoami(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL); /* the defaults announce IDENTITY */
+    pgs_msg billing = identity_msg(1001, "billing", "billing", 0xF3, "/etc/pgstated/access.conf:2");
+    pgs_msg root = identity_msg(0, "root", "", 0x0F, "");
+    pgs_msg m;
+    for (int k = 0; k < 2; k++) { /* blocking, with and without out */
+        if (srv_expect(s, PGS_T_WHOAMI, &m)) {
+            SCHECK(m.flags == 0 && s->body_len == PGS_HEADER_BYTES); /* empty payload */
+            srv_whoami_ok(s, m.request_id, &billing);
+        }
+    }
+    uint32_t w = 0, l = 0; /* pipelined next to a LOAD, answered in reverse */
+    if (srv_expect(s, PGS_T_WHOAMI, &m)) w = m.request_id;
+    if (srv_expect(s, PGS_T_LOAD, &m)) l = m.request_id;
+    srv_not_found(s, l);
+    srv_whoami_ok(s, w, &billing);
+    if (srv_expect(s, PGS_T_WHOAMI, &m)) srv_whoami_ok(s, m.request_id, &root); /* from the event loop */
+    srv_expect_eof(s);
+}
+
+static void test_whoami(void) {
+    fake f;
+    START(f, srv_whoami, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_capabilities(c) & PGSTATE_CAP_IDENTITY);
+    pgstate_identity *who = (pgstate_identity *)1;
+    CHECKF(pgstate_whoami(c, &who) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(who != NULL);
+    if (who) {
+        CHECK(who->uid == 1001 && who->gid == 1001 && who->pid == 4242);
+        CHECK(strcmp(who->user, "billing") == 0 && who->user_len == 7);
+        CHECK(strcmp(who->ns, "billing") == 0 && who->ns_len == 7);
+        /* 0xF3 on the wire: the reserved bits are ignored */
+        CHECKF(who->permissions == (PGSTATE_PERM_READ | PGSTATE_PERM_WRITE), "permissions 0x%x", who->permissions);
+        CHECK(strcmp(who->rule, "/etc/pgstated/access.conf:2") == 0 && who->rule_len == 27);
+    }
+    pgstate_identity_free(who);
+    CHECK(pgstate_whoami(c, NULL) == PGSTATE_OK);
+
+    uint32_t w = pgstate_send_whoami(c), l = pgstate_send_load(c, "k", 1);
+    CHECK(w && l && w != l);
+    pgstate_reply *r = NULL;
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == l && r->kind == PGSTATE_REPLY_NOT_FOUND && r->identity == NULL);
+    pgstate_reply_free(r);
+    CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == w && r->op == PGSTATE_OP_WHOAMI && r->kind == PGSTATE_REPLY_IDENTITY);
+    CHECK(r && r->status == PGSTATE_OK && r->record == NULL && strcmp(r->persistence_id, "") == 0);
+    who = r ? r->identity : NULL; /* the caller may take it */
+    if (r) r->identity = NULL;
+    pgstate_reply_free(r);
+    CHECK(who && who->uid == 1001 && strcmp(who->ns, "billing") == 0);
+    pgstate_identity_free(who);
+
+    /* the event-loop calls; the reply frees its identity */
+    CHECK(pgstate_set_nonblocking(c, 1) == PGSTATE_OK);
+    w = pgstate_send_whoami(c);
+    CHECK(w != 0 && pgstate_flush(c) == 0);
+    r = NULL;
+    int64_t deadline = mono_ms() + 3000;
+    while (r == NULL && mono_ms() < deadline) {
+        if (wait_readable(pgstate_fd(c), 1000)) CHECK(pgstate_consume(c) == PGSTATE_OK);
+        r = pgstate_next_reply(c);
+    }
+    CHECK(r && r->request_id == w && r->kind == PGSTATE_REPLY_IDENTITY && r->identity != NULL);
+    if (r && r->identity) {
+        CHECK(r->identity->uid == 0 && strcmp(r->identity->user, "root") == 0);
+        CHECK(r->identity->ns_len == 0 && strcmp(r->identity->ns, "") == 0 && strcmp(r->identity->rule, "") == 0);
+        CHECK(r->identity->permissions == (PGSTATE_PERM_READ | PGSTATE_PERM_WRITE | PGSTATE_PERM_ADMIN |
+                                           PGSTATE_PERM_ANY_NAMESPACE));
+    }
+    pgstate_reply_free(r);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+/* Payload bytes, written out by hand (not by the library's encoder). */
+typedef struct bytes_out {
+    uint8_t b[512];
+    size_t n;
+} bytes_out;
+
+static void put_str8(bytes_out *o, const char *text) {
+    size_t n = strlen(text);
+    o->b[o->n++] = (uint8_t)n;
+    memcpy(o->b + o->n, text, n);
+    o->n += n;
+}
+
+static void put_be(bytes_out *o, uint64_t v, int nbytes) {
+    for (int k = nbytes - 1; k >= 0; k--) o->b[o->n++] = (uint8_t)(v >> (8 * k));
+}
+
+/* What the client must send: type, flags, the payload after the request id. */
+typedef struct wire_want {
+    uint8_t type;
+    uint8_t flags;
+    bytes_out payload;
+} wire_want;
+
+#define NS63 "Tenant_0.9-abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz"
+
+/* A keyed request: flags, [namespace], persistence id (ns NULL: no namespace). */
+static bytes_out *want_keyed(wire_want *w, uint8_t type, uint8_t flags, const char *ns, const char *id) {
+    w->type = type;
+    w->flags = flags;
+    if (ns != NULL) put_str8(&w->payload, ns);
+    put_str8(&w->payload, id);
+    return &w->payload;
+}
+
+/* The requests of test_namespace_on_the_wire, in order. */
+static int namespaced_wants(wire_want *w) {
+    int n = 0;
+    memset(w, 0, 12 * sizeof *w);
+    /* "billing": LOAD, UPSERT, DELETE, conditional DELETE carry flag 0x02 and the namespace first; PING and
+       WHOAMI do not */
+    want_keyed(&w[n++], PGS_T_LOAD, 0x02, "billing", "k");
+    bytes_out *up = want_keyed(&w[n++], PGS_T_UPSERT, 0x02, "billing", "k");
+    put_be(up, 0, 8);     /* expected_revision */
+    put_be(up, 1, 4);     /* state length */
+    up->b[up->n++] = 'v'; /* state */
+    want_keyed(&w[n++], PGS_T_DELETE, 0x02, "billing", "k");
+    put_be(want_keyed(&w[n++], PGS_T_DELETE, 0x03, "billing", "k"), 4, 8);
+    w[n++].type = PGS_T_PING;
+    w[n++].type = PGS_T_WHOAMI;
+    want_keyed(&w[n++], PGS_T_LOAD, 0x02, "", "k");   /* the shared namespace, named: an empty str8 */
+    want_keyed(&w[n++], PGS_T_LOAD, 0x02, NS63, "k"); /* the longest name */
+    want_keyed(&w[n++], PGS_T_LOAD, 0x00, NULL, "k"); /* cleared: the connection's own namespace, no flag */
+    want_keyed(&w[n++], PGS_T_DELETE, 0x02, "a.b_c-D9", "k"); /* pipelined */
+    return n;
+}
+
+static void srv_namespaced(srv *s, int i) {
+    (void)i;
+    srv_handshake(s, NULL);
+    wire_want want[12];
+    int n = namespaced_wants(want);
+    pgs_msg m;
+    for (int k = 0; k < n; k++) {
+        if (!srv_expect(s, want[k].type, &m)) return;
+        const uint8_t *body = s->body;
+        int same = s->body_len == PGS_HEADER_BYTES + want[k].payload.n && body[1] == want[k].flags &&
+                   memcmp(body + PGS_HEADER_BYTES, want[k].payload.b, want[k].payload.n) == 0;
+        if (!same) fprintf(stderr, "  SERVER: request %d: flags 0x%02x, %u bytes\n", k, body[1], s->body_len);
+        SCHECK(same);
+        switch (m.type) {
+        case PGS_T_LOAD: srv_not_found(s, m.request_id); break;
+        case PGS_T_UPSERT: srv_record(s, m.request_id, 1, 0, m.state, m.state_len); break;
+        case PGS_T_WHOAMI: {
+            pgs_msg who = identity_msg(1, "ops", "ops", 0x0F, "r");
+            srv_whoami_ok(s, m.request_id, &who);
+            break;
+        }
+        default: srv_ok(s, m.request_id); break;
+        }
+    }
+    srv_expect_eof(s);
+}
+
+static void test_namespace_on_the_wire(void) {
+    fake f;
+    START(f, srv_namespaced, 1);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_namespace(c) == NULL);
+    CHECK(pgstate_set_namespace(c, "billing") == PGSTATE_OK);
+    CHECK(pgstate_namespace(c) && strcmp(pgstate_namespace(c), "billing") == 0);
+    pgstate_record *r = NULL;
+    CHECK(pgstate_load(c, "k", 1, &r) == PGSTATE_NOT_FOUND);
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, &r) == PGSTATE_OK);
+    CHECK(r && strcmp(r->persistence_id, "k") == 0);
+    pgstate_record_free(r);
+    CHECK(pgstate_delete(c, "k", 1) == PGSTATE_OK);
+    CHECK(pgstate_delete_if(c, "k", 1, 4) == PGSTATE_OK);
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    CHECK(pgstate_whoami(c, NULL) == PGSTATE_OK);
+
+    /* refused by pgstate_set_namespace itself, which leaves the setting as it was */
+    char ns64[65];
+    memset(ns64, 'n', 64);
+    ns64[64] = '\0';
+    const char *bad[] = {ns64, "bill/ing", "bill ing", "b\xc3\xbcro", "tab\t"};
+    const char *why[] = {"64 bytes", "0x2f", "0x20", "0xc3", "0x09"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        CHECKF(pgstate_set_namespace(c, bad[k]) == PGSTATE_ERR_INVALID_ARGUMENT, "%s", bad[k]);
+        CHECKF(contains(pgstate_errmsg(c), why[k]), "%s", pgstate_errmsg(c));
+        CHECK(pgstate_status(c) == PGSTATE_ERR_INVALID_ARGUMENT);
+        CHECK(strcmp(pgstate_namespace(c), "billing") == 0);
+    }
+    CHECK(pgstate_set_namespace(c, "") == PGSTATE_OK && strcmp(pgstate_namespace(c), "") == 0);
+    CHECK(strcmp(pgstate_errmsg(c), "") == 0);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_NOT_FOUND);
+    CHECK(pgstate_set_namespace(c, NS63) == PGSTATE_OK);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_NOT_FOUND);
+    CHECK(pgstate_set_namespace(c, NULL) == PGSTATE_OK && pgstate_namespace(c) == NULL);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_NOT_FOUND);
+    CHECK(pgstate_set_namespace(c, "a.b_c-D9") == PGSTATE_OK);
+    uint32_t d = pgstate_send_delete(c, "k", 1);
+    CHECK(d != 0);
+    pgstate_reply *rep = NULL;
+    CHECK(pgstate_read_reply(c, &rep) == PGSTATE_OK);
+    CHECK(rep && rep->request_id == d && rep->kind == PGSTATE_REPLY_OK);
+    pgstate_reply_free(rep);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+static void srv_no_identity(srv *s, int i) {
+    pgs_limits l;
+    pgs_limits_default(&l);
+    if (i == 1) l.capabilities = PGS_CAP_CONDITIONAL_DELETE; /* a server without IDENTITY */
+    srv_handshake(s, &l);
+    pgs_msg m;
+    if (i == 0) {
+        if (srv_expect(s, PGS_T_LOAD, &m)) {
+            SCHECK(m.has_ns && m.ns_len == 7 && memcmp(m.ns, "billing", 7) == 0);
+            srv_not_found(s, m.request_id);
+        }
+    } else {
+        srv_answer_ok(s, PGS_T_PING); /* the first request: nothing refused was sent */
+        if (srv_expect(s, PGS_T_LOAD, &m)) {
+            SCHECK(!m.has_ns && m.flags == 0);
+            srv_not_found(s, m.request_id);
+        }
+    }
+    srv_expect_eof(s);
+}
+
+static void test_identity_needs_capability(void) {
+    fake f;
+    START(f, srv_no_identity, 2);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_set_namespace(c, "billing") == PGSTATE_OK);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_NOT_FOUND);
+    /* the namespace is the handle's: it stays across the reconnect, to a server without IDENTITY */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    CHECK(!(pgstate_capabilities(c) & PGSTATE_CAP_IDENTITY));
+    CHECK(strcmp(pgstate_namespace(c), "billing") == 0);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT); /* the request builder checks again */
+    CHECKF(contains(pgstate_errmsg(c), "IDENTITY"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_delete_if(c, "k", 1, 1) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_send_delete(c, "k", 1) == 0 && pgstate_status(c) == PGSTATE_ERR_INVALID_ARGUMENT);
+    pgstate_identity *who = (pgstate_identity *)1;
+    CHECK(pgstate_whoami(c, &who) == PGSTATE_ERR_INVALID_ARGUMENT && who == NULL);
+    CHECKF(contains(pgstate_errmsg(c), "IDENTITY") && contains(pgstate_errmsg(c), "WHOAMI"), "%s",
+           pgstate_errmsg(c));
+    CHECK(pgstate_send_whoami(c) == 0 && pgstate_status(c) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_set_namespace(c, "other") == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "IDENTITY"), "%s", pgstate_errmsg(c));
+    CHECK(strcmp(pgstate_namespace(c), "billing") == 0);
+    CHECK(pgstate_server_status(c) == 0 && pgstate_pending(c) == 0 && pgstate_is_connected(c));
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    CHECK(pgstate_set_namespace(c, NULL) == PGSTATE_OK); /* clearing needs nothing */
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_NOT_FOUND);
+    pgstate_free(c);
+    FINISH(f);
+
+    /* a handle that never completed a handshake knows of no IDENTITY */
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/pgstate-c-test-missing-%ld/pgstated.sock", (long)getpid());
+    c = pgstate_connect(path, TIMEOUT_MS);
+    CHECK(pgstate_set_namespace(c, "billing") == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_namespace(c) == NULL);
+    CHECKF(contains(pgstate_errmsg(c), "handshake"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_set_namespace(c, "bill/ing") == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "0x2f"), "%s", pgstate_errmsg(c)); /* the rule first */
+    pgstate_free(c);
+}
+
+static void srv_permission_denied(srv *s, int i) {
+    if (i == 1) { /* the access rules grant this peer nothing: ERROR 106 answering HELLO, then close */
+        uint32_t rid = srv_read_hello(s);
+        srv_error(s, rid, PGS_S_PERMISSION_DENIED, "uid 1002 is granted nothing by /etc/pgstated/access.conf");
+        return;
+    }
+    srv_handshake(s, NULL);
+    pgs_msg m;
+    srv_answer_error(s, PGS_T_UPSERT, PGS_S_PERMISSION_DENIED, "uid 1001 may not write (access.conf:2 grants READ)");
+    if (srv_expect(s, PGS_T_LOAD, &m)) {
+        SCHECK(m.has_ns && m.ns_len == 5 && memcmp(m.ns, "other", 5) == 0);
+        srv_error(s, m.request_id, PGS_S_PERMISSION_DENIED, "uid 1001 may not name namespace other");
+    }
+    srv_answer_error(s, PGS_T_DELETE, PGS_S_PERMISSION_DENIED, "uid 1001 may not write");
+    srv_answer_ok(s, PGS_T_PING); /* the connection stayed */
+    srv_expect_eof(s);
+}
+
+static void test_permission_denied(void) {
+    fake f;
+    START(f, srv_permission_denied, 2);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    /* a write refused: not executed, so not of unknown outcome */
+    CHECK(pgstate_upsert(c, "k", 1, 0, "v", 1, NULL) == PGSTATE_ERR_PERMISSION_DENIED);
+    CHECK(pgstate_outcome(c) == PGSTATE_ERR_PERMISSION_DENIED && pgstate_server_status(c) == 106);
+    CHECKF(contains(pgstate_errmsg(c), "PERMISSION_DENIED") && contains(pgstate_errmsg(c), "may not write") &&
+               contains(pgstate_errmsg(c), "nothing was executed"),
+           "%s", pgstate_errmsg(c));
+    CHECK(pgstate_is_connected(c));
+    CHECK(pgstate_set_namespace(c, "other") == PGSTATE_OK);
+    CHECK(pgstate_load(c, "k", 1, NULL) == PGSTATE_ERR_PERMISSION_DENIED && pgstate_is_connected(c));
+    CHECK(pgstate_set_namespace(c, NULL) == PGSTATE_OK);
+    uint32_t d = pgstate_send_delete(c, "k", 1);
+    pgstate_reply *r = NULL;
+    CHECK(d != 0 && pgstate_read_reply(c, &r) == PGSTATE_OK);
+    CHECK(r && r->request_id == d && r->kind == PGSTATE_REPLY_ERROR && r->status == PGSTATE_ERR_PERMISSION_DENIED &&
+          r->server_status == 106);
+    CHECKF(r && contains(r->message, "may not write"), "%s", r ? r->message : "");
+    pgstate_reply_free(r);
+    CHECK(pgstate_ping(c) == PGSTATE_OK);
+    pgstate_free(c);
+
+    /* answering HELLO: no connection */
+    c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECK(c != NULL);
+    CHECKF(pgstate_status(c) == PGSTATE_ERR_PERMISSION_DENIED, "%s: %s", pgstate_status_name(pgstate_status(c)),
+           pgstate_errmsg(c));
+    CHECK(pgstate_server_status(c) == 106 && !pgstate_is_connected(c) && pgstate_max_state_bytes(c) == 0);
+    CHECKF(contains(pgstate_errmsg(c), "refused the handshake") && contains(pgstate_errmsg(c), "granted nothing") &&
+               contains(pgstate_errmsg(c), f.path),
+           "%s", pgstate_errmsg(c));
+    CHECK(pgstate_ping(c) == PGSTATE_ERR_UNAVAILABLE);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Every response vector of outcomes.json, through the library                */
 /* ------------------------------------------------------------------------- */
 
@@ -1600,17 +1966,21 @@ typedef struct ov_vector {
     int status;   /* the public status the call must return */
     int server_status;
     uint64_t revision, expected, actual;
+    int identity; /* the outcome is an identity: */
+    uint64_t uid, permissions;
+    const char *ns;
     char conn;    /* 'k' keep, 'd' drain, 'x' drop */
 } ov_vector;
 
-static const char *const OV_KINDS[] = {"hello", "ping", "load", "upsert", "delete", "conditional_delete"};
-static ov_request g_ov_req[6];
+static const char *const OV_KINDS[] = {"hello", "ping", "load", "upsert", "delete", "conditional_delete", "whoami"};
+#define OV_NKINDS (sizeof OV_KINDS / sizeof OV_KINDS[0])
+static ov_request g_ov_req[OV_NKINDS];
 static ov_vector g_ov[OV_MAX];
 static size_t g_nov;
 static pgs_limits g_ov_limits;
 
 static int ov_kind(const char *name) {
-    for (int k = 0; name && k < 6; k++) {
+    for (int k = 0; name && k < (int)OV_NKINDS; k++) {
         if (strcmp(OV_KINDS[k], name) == 0) return k;
     }
     return -1;
@@ -1621,10 +1991,12 @@ static int ov_status_of(const char *cls) {
         const char *name;
         int status;
     } map[] = {{"ok", PGSTATE_OK},
+               {"identity", PGSTATE_OK},
                {"record", PGSTATE_OK},
                {"not_found", PGSTATE_NOT_FOUND},
                {"conflict", PGSTATE_CONFLICT},
                {"invalid_argument", PGSTATE_ERR_INVALID_ARGUMENT},
+               {"permission_denied", PGSTATE_ERR_PERMISSION_DENIED},
                {"unavailable", PGSTATE_ERR_UNAVAILABLE},
                {"outcome_unknown", PGSTATE_ERR_OUTCOME_UNKNOWN},
                {"server_error", PGSTATE_ERR_SERVER},
@@ -1688,6 +2060,11 @@ static int ov_load(json_object *root) {
         vj_u64(o, "revision", &w->revision);
         vj_u64(o, "expected_revision", &w->expected);
         vj_u64(o, "actual_revision", &w->actual);
+        w->identity = strcmp(vj_str(o, "class", NULL), "identity") == 0;
+        if (w->identity && (!vj_u64(o, "uid", &w->uid) || !vj_u64(o, "permissions", &w->permissions) ||
+                            (w->ns = vj_str(o, "namespace", NULL)) == NULL)) {
+            return -1;
+        }
         const char *conn = vj_str(v, "connection", NULL);
         w->conn = conn == NULL ? '?' : strcmp(conn, "keep") == 0 ? 'k' : strcmp(conn, "drain") == 0 ? 'd' : 'x';
         if (w->name == NULL || w->kind < 0 || !g_ov_req[w->kind].known || w->event == NULL || w->status == 1000 ||
@@ -1699,7 +2076,8 @@ static int ov_load(json_object *root) {
     return g_nov > 0 ? 0 : -1;
 }
 
-static const uint8_t OV_TYPES[6] = {PGS_T_HELLO, PGS_T_PING, PGS_T_LOAD, PGS_T_UPSERT, PGS_T_DELETE, PGS_T_DELETE};
+static const uint8_t OV_TYPES[OV_NKINDS] = {PGS_T_HELLO,  PGS_T_PING,   PGS_T_LOAD,  PGS_T_UPSERT,
+                                           PGS_T_DELETE, PGS_T_DELETE, PGS_T_WHOAMI};
 
 static void srv_outcome(srv *s, int i) {
     const ov_vector *w = &g_ov[i];
@@ -1740,6 +2118,7 @@ static void test_outcome_vectors_through_the_library(void) {
         pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
         int rc = pgstate_status(c);
         pgstate_record *rec = NULL;
+        pgstate_identity *who = NULL;
         if (w->kind != 0) {
             CHECKF(rc == PGSTATE_OK, "%s: connect: %s", w->name, pgstate_errmsg(c));
             for (uint32_t k = 2; k < r->rid; k++) CHECK(pgstate_ping(c) == PGSTATE_OK);
@@ -1748,7 +2127,8 @@ static void test_outcome_vectors_through_the_library(void) {
             case 2: rc = pgstate_load(c, r->id, r->id_len, &rec); break;
             case 3: rc = pgstate_upsert(c, r->id, r->id_len, r->expected, r->state, r->state_len, &rec); break;
             case 4: rc = pgstate_delete(c, r->id, r->id_len); break;
-            default: rc = pgstate_delete_if(c, r->id, r->id_len, r->expected); break;
+            case 5: rc = pgstate_delete_if(c, r->id, r->id_len, r->expected); break;
+            default: rc = pgstate_whoami(c, &who); break;
             }
         }
         CHECKF(rc == w->status, "%s: %s, want %s (%s)", w->name, pgstate_status_name(rc),
@@ -1760,6 +2140,13 @@ static void test_outcome_vectors_through_the_library(void) {
             CHECKF(pgstate_conflict_expected(c) == w->expected && pgstate_conflict_actual(c) == w->actual,
                    "%s: conflict", w->name);
         }
+        if (w->identity) {
+            CHECKF(who && who->uid == w->uid && who->permissions == w->permissions && strcmp(who->ns, w->ns) == 0,
+                   "%s: identity", w->name);
+        } else {
+            CHECKF(who == NULL, "%s: an identity without the class", w->name);
+        }
+        pgstate_identity_free(who);
         pgstate_record_free(rec);
         if (w->conn == 'k') {
             CHECKF(pgstate_is_connected(c) && pgstate_ping(c) == PGSTATE_OK, "%s: connection not kept", w->name);
@@ -1806,6 +2193,10 @@ int main(void) {
     RUN(test_timeout_outcome);
     RUN(test_ring_ids);
     RUN(test_event_loop_api);
+    RUN(test_whoami);
+    RUN(test_namespace_on_the_wire);
+    RUN(test_identity_needs_capability);
+    RUN(test_permission_denied);
     RUN(test_outcome_vectors_through_the_library);
     return harness_summary();
 }

@@ -62,6 +62,30 @@ static void test_id_rule(void) {
     CHECK(pgs_id_check(U8("\xff\n"), 2, 255, NULL) == PGS_ID_CONTROL);
 }
 
+static void test_namespace_rule(void) {
+    char buf[80];
+    memset(buf, 'n', sizeof buf);
+    size_t at = 999;
+    CHECK(pgs_ns_check(U8(""), 0, NULL) == PGS_NS_OK); /* the shared namespace */
+    CHECK(pgs_ns_check(U8(buf), 63, NULL) == PGS_NS_OK);
+    CHECK(pgs_ns_check(U8(buf), 64, NULL) == PGS_NS_TOO_LONG);
+    CHECK(pgs_ns_check(U8("azAZ09._-"), 9, NULL) == PGS_NS_OK);
+    CHECK(pgs_ns_check(U8("bill/ing"), 8, &at) == PGS_NS_BAD_BYTE && at == 4);
+    CHECK(pgs_ns_check(U8("a b"), 3, &at) == PGS_NS_BAD_BYTE && at == 1);
+    CHECK(pgs_ns_check(U8("b\xc3\xbcro"), 5, &at) == PGS_NS_BAD_BYTE && at == 1); /* a non-ASCII letter */
+    CHECK(pgs_ns_check(U8("a\0"), 2, &at) == PGS_NS_BAD_BYTE && at == 1);
+    /* every byte outside [A-Za-z0-9._-] is refused, every byte inside accepted */
+    for (unsigned c = 0; c < 256; c++) {
+        uint8_t b = (uint8_t)c;
+        int allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                      c == '_' || c == '-';
+        CHECKF((pgs_ns_check(&b, 1, NULL) == PGS_NS_OK) == allowed, "byte 0x%02x", c);
+    }
+    /* length before content */
+    memset(buf, '/', sizeof buf);
+    CHECK(pgs_ns_check(U8(buf), 64, NULL) == PGS_NS_TOO_LONG);
+}
+
 static size_t frame_hex(const char *hex, uint8_t *out) {
     size_t n = strlen(hex) / 2;
     for (size_t i = 0; i < n; i++) {
@@ -220,9 +244,27 @@ static void test_encoder_ranges(void) {
     pgs_buf_init(&b);
     char id[256];
     memset(id, 'x', sizeof id);
-    CHECK(pgs_encode_load(&b, 1, id, 256) == PGS_ENC_RANGE);
-    CHECK(pgs_encode_upsert(&b, 1, id, 256, 0, "", 0) == PGS_ENC_RANGE);
-    CHECK(pgs_encode_delete(&b, 1, id, 256, 0, 0) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_load(&b, 1, NULL, 0, id, 256) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_upsert(&b, 1, NULL, 0, id, 256, 0, "", 0) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_delete(&b, 1, NULL, 0, id, 256, 0, 0) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_load(&b, 1, id, 256, "k", 1) == PGS_ENC_RANGE); /* a namespace is a str8 too */
+    CHECK(pgs_encode_upsert(&b, 1, id, 256, "k", 1, 0, "", 0) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_delete(&b, 1, id, 256, "k", 1, 1, 0) == PGS_ENC_RANGE);
+    CHECK(b.len == 0);
+    pgs_msg who;
+    memset(&who, 0, sizeof who);
+    who.user = id;
+    who.user_len = 256;
+    CHECK(pgs_encode_whoami_ok(&b, 1, &who) == PGS_ENC_RANGE);
+    who.user_len = 255;
+    who.ns = id;
+    who.ns_len = 256;
+    CHECK(pgs_encode_whoami_ok(&b, 1, &who) == PGS_ENC_RANGE);
+    who.ns_len = 0;
+    who.rule = id;
+    who.rule_len = 256;
+    CHECK(pgs_encode_whoami_ok(&b, 1, &who) == PGS_ENC_RANGE);
+    CHECK(b.len == 0);
     uint16_t v[1] = {1};
     CHECK(pgs_encode_hello(&b, 1, v, 0, "", 0) == PGS_ENC_RANGE);
     CHECK(pgs_encode_hello(&b, 1, v, 1, id, 256) == PGS_ENC_RANGE);
@@ -236,7 +278,7 @@ static void test_encoder_ranges(void) {
     }
     pgs_buf_consume(&b, b.len);
     CHECK(b.len == 0);
-    CHECK(pgs_encode_load(&b, 1, id, 255) == PGS_ENC_OK && b.len == 4 + 6 + 1 + 255);
+    CHECK(pgs_encode_load(&b, 1, NULL, 0, id, 255) == PGS_ENC_OK && b.len == 4 + 6 + 1 + 255);
     pgs_buf_free(&b);
 }
 
@@ -286,6 +328,41 @@ static void test_decode_response_edges(void) {
     CHECK(pgs_encode_conflict(&b, 6, 1, 2) == 0);
     CHECK(pgs_decode_response(b.data + 4, b.len - 4 - 1, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 6);
     pgs_buf_consume(&b, b.len);
+    /* WHOAMI_OK: every string must be UTF-8 (user, namespace, rule); the namespace rule is not checked on a
+       response, and the permissions byte arrives as sent (the classifier ignores unknown bits) */
+    pgs_msg who;
+    memset(&who, 0, sizeof who);
+    who.uid = 0xFFFFFFFFu;
+    who.gid = 7;
+    who.pid = 0;
+    who.user = "op";
+    who.user_len = 2;
+    who.ns = "not/a-name";
+    who.ns_len = 10;
+    who.permissions = 0xFF;
+    who.rule = "r";
+    who.rule_len = 1;
+    CHECK(pgs_encode_whoami_ok(&b, 8, &who) == 0);
+    roundtrip_response(&b, &m);
+    CHECK(m.type == PGS_T_WHOAMI_OK && m.request_id == 8 && m.uid == 0xFFFFFFFFu && m.gid == 7 && m.pid == 0);
+    CHECK(m.permissions == 0xFF && m.ns_len == 10 && m.user_len == 2 && m.rule_len == 1 && !m.has_ns);
+    const char *bad[3] = {"user", "namespace", "rule"};
+    for (int k = 0; k < 3; k++) {
+        pgs_msg w = who;
+        if (k == 0) w.user = "\xc0\xaf";
+        if (k == 1) w.ns = "\xed\xa0\x80"; /* a surrogate */
+        if (k == 2) w.rule = "\xff";
+        if (k == 0) w.user_len = 2;
+        if (k == 1) w.ns_len = 3;
+        CHECK(pgs_encode_whoami_ok(&b, 9, &w) == 0);
+        CHECKF(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 9,
+               "invalid UTF-8 in the %s", bad[k]);
+        pgs_buf_consume(&b, b.len);
+    }
+    /* WHOAMI is a request type: an unknown response type */
+    CHECK(pgs_encode_whoami(&b, 5) == 0);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_UNKNOWN_MESSAGE_TYPE && erid == 5);
+    pgs_buf_consume(&b, b.len);
     /* RECORD with the smallest updated_at */
     CHECK(pgs_encode_record(&b, 7, 1, INT64_MIN, "", 0) == 0);
     roundtrip_response(&b, &m);
@@ -301,15 +378,42 @@ static void test_decode_request_edges(void) {
     pgs_limits l;
     pgs_limits_default(&l);
     /* conditional DELETE without the capability: flag undefined */
-    CHECK(pgs_encode_delete(&b, 3, "a", 1, 1, 2) == 0);
+    CHECK(pgs_encode_delete(&b, 3, NULL, 0, "a", 1, 1, 2) == 0);
     CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == 0 && m.has_expected && m.expected_revision == 2);
     l.capabilities = 0;
     CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 3);
     pgs_buf_consume(&b, b.len);
     /* a smaller max_id_bytes applies */
     l.max_id_bytes = 3;
-    CHECK(pgs_encode_load(&b, 4, "abcd", 4) == 0);
+    CHECK(pgs_encode_load(&b, 4, NULL, 0, "abcd", 4) == 0);
     CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_INVALID_ARGUMENT && erid == 4);
+    pgs_buf_consume(&b, b.len);
+    /* the NAMESPACE flag is defined only with IDENTITY, only on LOAD, UPSERT and DELETE */
+    pgs_limits_default(&l);
+    CHECK(pgs_encode_delete(&b, 5, "billing", 7, "a", 1, 1, 2) == 0);
+    CHECK(b.data[5] == (PGS_FLAG_NAMESPACE | PGS_FLAG_EXPECTED_REVISION));
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == 0 && m.has_ns && m.ns_len == 7 &&
+          memcmp(m.ns, "billing", 7) == 0 && m.id_len == 1 && m.id[0] == 'a' && m.expected_revision == 2);
+    l.capabilities = PGS_CAP_CONDITIONAL_DELETE;
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 5);
+    pgs_limits_default(&l);
+    pgs_buf_consume(&b, b.len);
+    CHECK(pgs_encode_upsert(&b, 6, "", 0, "k", 1, 0, "s", 1) == 0); /* the shared namespace, named */
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == 0 && m.has_ns && m.ns_len == 0 &&
+          m.state_len == 1);
+    pgs_buf_consume(&b, b.len);
+    CHECK(pgs_encode_load(&b, 7, "bill ing", 8, "k", 1) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_INVALID_ARGUMENT && erid == 7);
+    pgs_buf_consume(&b, b.len);
+    /* the namespace rule before the id rule makes no difference to the status: both are 102 */
+    CHECK(pgs_encode_load(&b, 8, "ok", 2, "", 0) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_INVALID_ARGUMENT && erid == 8);
+    pgs_buf_consume(&b, b.len);
+    /* WHOAMI: flags 0, empty payload */
+    CHECK(pgs_encode_whoami(&b, 9) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == 0 && m.type == PGS_T_WHOAMI);
+    b.data[5] = PGS_FLAG_NAMESPACE;
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 9);
     pgs_buf_consume(&b, b.len);
     /* HELLO with 255 versions */
     uint16_t vs[255];
@@ -331,21 +435,35 @@ static uint32_t lcg(uint32_t *st) {
 static void test_decoder_mutations(void) {
     pgs_buf seeds;
     pgs_buf_init(&seeds);
-    size_t starts[16];
+    size_t starts[24];
     int n = 0;
     pgs_limits l;
     pgs_limits_default(&l);
     uint16_t v[2] = {1, 2};
 #define SEED(expr) do { starts[n++] = seeds.len; CHECK((expr) == 0); } while (0)
     SEED(pgs_encode_hello(&seeds, 1, v, 2, "c", 1));
-    SEED(pgs_encode_load(&seeds, 2, "order-1", 7));
-    SEED(pgs_encode_upsert(&seeds, 3, "k", 1, 5, "state", 5));
-    SEED(pgs_encode_delete(&seeds, 4, "k", 1, 1, 9));
+    SEED(pgs_encode_load(&seeds, 2, NULL, 0, "order-1", 7));
+    SEED(pgs_encode_upsert(&seeds, 3, NULL, 0, "k", 1, 5, "state", 5));
+    SEED(pgs_encode_delete(&seeds, 4, NULL, 0, "k", 1, 1, 9));
     SEED(pgs_encode_hello_ok(&seeds, 1, 1, "srv", 3, &l));
     SEED(pgs_encode_record(&seeds, 5, 2, -3, "xyz", 3));
     SEED(pgs_encode_conflict(&seeds, 6, 1, 2));
     SEED(pgs_encode_error(&seeds, 7, 102, "bad id", 6));
     SEED(pgs_encode_ok(&seeds, 8));
+    SEED(pgs_encode_whoami(&seeds, 9));
+    SEED(pgs_encode_load(&seeds, 10, "billing", 7, "k", 1));
+    SEED(pgs_encode_delete(&seeds, 11, "ns", 2, "k", 1, 1, 4));
+    pgs_msg who;
+    memset(&who, 0, sizeof who);
+    who.uid = 1001;
+    who.user = "billing";
+    who.user_len = 7;
+    who.ns = "billing";
+    who.ns_len = 7;
+    who.permissions = 3;
+    who.rule = "a:2";
+    who.rule_len = 3;
+    SEED(pgs_encode_whoami_ok(&seeds, 12, &who));
 #undef SEED
     starts[n] = seeds.len;
     uint32_t st = 12345;
@@ -391,6 +509,8 @@ static void test_decoder_mutations(void) {
 static void test_status_names(void) {
     CHECK(strcmp(pgs_status_wire_name(102), "INVALID_ARGUMENT") == 0);
     CHECK(strcmp(pgs_status_wire_name(300), "OUTCOME_UNKNOWN") == 0);
+    CHECK(strcmp(pgs_status_wire_name(106), "PERMISSION_DENIED") == 0);
+    CHECK(pgs_status_wire_name(107) == NULL);
     CHECK(pgs_status_wire_name(299) == NULL);
     CHECK(pgs_status_wire_name(0) == NULL);
 }
@@ -398,6 +518,7 @@ static void test_status_names(void) {
 int main(void) {
     RUN(test_utf8);
     RUN(test_id_rule);
+    RUN(test_namespace_rule);
     RUN(test_reader_bound_and_rewind);
     RUN(test_reader_partial_consumes_nothing);
     RUN(test_reader_too_large_without_body);

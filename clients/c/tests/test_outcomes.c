@@ -5,7 +5,9 @@
  *   1. unit tests of the five decisions of PROTOCOL.md section 12 that ended the
  *      C client's divergences (a write answered 500; the statuses that drop the
  *      connection; HELLO_OK max_id_bytes outside 1..255; an over-long str8;
- *      the conditional-delete capability), and of the rules around them;
+ *      the conditional-delete capability), of the rules around them, and of
+ *      identity (106 PERMISSION_DENIED, WHOAMI_OK, the IDENTITY capability and
+ *      the namespace rule);
  *   2. every vector of proto-spec/vectors/outcomes.json: each "outcomes" vector
  *      through the same frame path the library takes (pgs_reader, then
  *      pgs_decode_response, then pgs_classify_frame; or pgs_classify_lost /
@@ -220,6 +222,114 @@ static void test_conditional_delete_needs_capability(void) {
     CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
 }
 
+/* 106 PERMISSION_DENIED: nothing was executed (a write too), the connection
+   stays; answering HELLO the server closes. */
+static void test_permission_denied(void) {
+    const pgs_op ops[] = {PGS_OP_PING, PGS_OP_LOAD, PGS_OP_UPSERT, PGS_OP_DELETE, PGS_OP_DELETE_IF, PGS_OP_WHOAMI};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        pgs_flight f = flight(ops[i], 9, 3, 1);
+        pgs_verdict v = judge_error(&f, 9, PGS_S_PERMISSION_DENIED);
+        CHECKF(v.cls == PGS_CLASS_PERMISSION_DENIED && v.conn == PGS_CONN_KEEP && v.status == 106, "%s: %s %s",
+               pgs_op_name(ops[i]), pgs_class_name(v.cls), pgs_conn_name(v.conn));
+    }
+    pgs_flight hello = flight(PGS_OP_HELLO, 1, 0, 1);
+    pgs_verdict v = judge_error(&hello, 1, PGS_S_PERMISSION_DENIED);
+    CHECK(v.cls == PGS_CLASS_PERMISSION_DENIED && v.conn == PGS_CONN_DROP && v.status == 106);
+    CHECK(pgs_class_status(PGS_CLASS_PERMISSION_DENIED) == PGSTATE_ERR_PERMISSION_DENIED);
+    CHECK(pgs_class_reply_kind(PGS_CLASS_PERMISSION_DENIED) == PGSTATE_REPLY_ERROR);
+    /* with request id 0 it answers no request: a 1xx notice, the connection ends */
+    pgs_flight load = flight(PGS_OP_LOAD, 9, 0, 1);
+    v = judge_error(&load, 0, PGS_S_PERMISSION_DENIED);
+    CHECK(v.cls == PGS_CLASS_PROTOCOL_ERROR && v.conn == PGS_CONN_DROP);
+}
+
+/* WHOAMI_OK answers WHOAMI only; the identity keeps the known permission bits. */
+static void test_whoami_ok(void) {
+    pgs_msg who;
+    memset(&who, 0, sizeof who);
+    who.uid = 1001;
+    who.ns = "billing";
+    who.ns_len = 7;
+    who.permissions = 0xF6; /* reserved bits next to WRITE and ADMIN */
+    pgs_buf b;
+    pgs_buf_init(&b);
+    CHECK(pgs_encode_whoami_ok(&b, 9, &who) == PGS_ENC_OK);
+    pgs_limits lim = small_limits();
+    const pgs_op ops[] = {PGS_OP_HELLO, PGS_OP_PING, PGS_OP_LOAD, PGS_OP_UPSERT, PGS_OP_DELETE, PGS_OP_DELETE_IF};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        pgs_flight f = flight(ops[i], 9, 3, 1);
+        pgs_verdict v = judge_bytes(&f, b.data, b.len, &lim);
+        CHECKF(v.cls == PGS_CLASS_PROTOCOL_ERROR && v.conn == PGS_CONN_DROP && v.problem != NULL, "%s",
+               pgs_op_name(ops[i]));
+    }
+    pgs_flight f = flight(PGS_OP_WHOAMI, 9, 0, 1);
+    pgs_verdict v = judge_bytes(&f, b.data, b.len, &lim);
+    CHECK(v.cls == PGS_CLASS_IDENTITY && v.conn == PGS_CONN_KEEP && v.status == 0);
+    CHECK(pgs_class_status(PGS_CLASS_IDENTITY) == PGSTATE_OK);
+    CHECK(pgs_class_reply_kind(PGS_CLASS_IDENTITY) == PGSTATE_REPLY_IDENTITY);
+    CHECK(pgs_identity_permissions(&who) == (PGSTATE_PERM_WRITE | PGSTATE_PERM_ADMIN));
+    /* a WHOAMI is a read: lost or timed out, it is safe to repeat */
+    CHECK(!pgs_op_is_write(PGS_OP_WHOAMI));
+    CHECK(pgs_classify_lost(&f).cls == PGS_CLASS_UNAVAILABLE && pgs_classify_timeout(&f).cls == PGS_CLASS_UNAVAILABLE);
+    pgs_buf_free(&b);
+}
+
+/* WHOAMI and a namespace need IDENTITY; the namespace rule is checked before sending. */
+static void test_identity_needs_capability(void) {
+    pgs_limits lim;
+    pgs_limits_default(&lim);
+    char why[256];
+    pgs_call k;
+    memset(&k, 0, sizeof k);
+    k.op = PGS_OP_WHOAMI;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+    lim.capabilities = PGS_CAP_CONDITIONAL_DELETE | 0x80000000u; /* unknown bits do not count */
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(why, "IDENTITY") != NULL, "%s", why);
+    const pgs_op keyed[] = {PGS_OP_LOAD, PGS_OP_UPSERT, PGS_OP_DELETE, PGS_OP_DELETE_IF};
+    for (size_t i = 0; i < sizeof keyed / sizeof keyed[0]; i++) {
+        memset(&k, 0, sizeof k);
+        k.op = keyed[i];
+        k.id = "k";
+        k.id_len = 1;
+        pgs_limits_default(&lim);
+        CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+        k.ns = "";
+        CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK); /* the shared namespace, named */
+        k.ns = "billing";
+        k.ns_len = 7;
+        CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+        lim.capabilities = PGS_CAP_CONDITIONAL_DELETE;
+        CHECKF(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT, "%s without IDENTITY",
+               pgs_op_name(keyed[i]));
+        CHECKF(strstr(why, "IDENTITY") != NULL, "%s", why);
+        k.ns = NULL; /* without a namespace the capability is not needed */
+        CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+    }
+    pgs_limits_default(&lim);
+    CHECK(pgs_call_check_namespace("bill/ing", 8, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(why, "0x2f at byte 4") != NULL, "%s", why);
+    char long_ns[64];
+    memset(long_ns, 'n', sizeof long_ns);
+    CHECK(pgs_call_check_namespace(long_ns, 63, &lim, why, sizeof why) == PGSTATE_OK);
+    CHECK(pgs_call_check_namespace(long_ns, 64, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(why, "64 bytes") != NULL, "%s", why);
+    /* the namespace counts towards the frame: an UPSERT that fits only without it */
+    lim.max_frame_bytes = PGS_HEADER_BYTES + 1 + 1 + 8 + 4 + 4;
+    lim.max_state_bytes = 4;
+    memset(&k, 0, sizeof k);
+    k.op = PGS_OP_UPSERT;
+    k.id = "k";
+    k.id_len = 1;
+    k.state = "abcd";
+    k.state_len = 4;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_OK);
+    k.ns = "b";
+    k.ns_len = 1;
+    CHECK(pgs_call_check(&k, &lim, why, sizeof why) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(strstr(why, "frame") != NULL, "%s", why);
+}
+
 /* The rules around them: timeouts keep the connection, losses drop it, the
    handshake drops on everything. */
 static void test_no_answer(void) {
@@ -249,6 +359,7 @@ static const struct {
 } KINDS[] = {
     {"hello", PGS_OP_HELLO},   {"ping", PGS_OP_PING},     {"load", PGS_OP_LOAD},
     {"upsert", PGS_OP_UPSERT}, {"delete", PGS_OP_DELETE}, {"conditional_delete", PGS_OP_DELETE_IF},
+    {"whoami", PGS_OP_WHOAMI},
 };
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 
@@ -293,6 +404,7 @@ static void load_in_flight(json_object *vecs, in_flight *kinds) {
             kinds[k].f = flight(KINDS[k].op, m.request_id, m.expected_revision, 1);
             pgs_op want = m.type == PGS_T_HELLO ? PGS_OP_HELLO
                           : m.type == PGS_T_PING ? PGS_OP_PING
+                          : m.type == PGS_T_WHOAMI ? PGS_OP_WHOAMI
                           : m.type == PGS_T_LOAD ? PGS_OP_LOAD
                           : m.type == PGS_T_UPSERT ? PGS_OP_UPSERT
                           : m.has_expected ? PGS_OP_DELETE_IF
@@ -382,11 +494,28 @@ static void run_outcome(json_object *v, const in_flight *kinds, json_object *hel
         CHECK(vj_u64(want, "expected_revision", &e) && e == m.expected_revision);
         CHECK(vj_u64(want, "actual_revision", &a) && a == m.actual_revision);
     }
+    if (got.cls == PGS_CLASS_IDENTITY) {
+        uint64_t uid = 0, perms = 0;
+        size_t ns_len = 0;
+        const char *ns = vj_str(want, "namespace", &ns_len);
+        CHECKF(vj_u64(want, "uid", &uid) && uid == m.uid, "uid %u", m.uid);
+        CHECKF(ns != NULL && ns_len == m.ns_len && memcmp(ns, m.ns, ns_len) == 0, "namespace %.*s", (int)m.ns_len,
+               m.ns);
+        CHECKF(vj_u64(want, "permissions", &perms) && perms == pgs_identity_permissions(&m),
+               "permissions 0x%x (0x%02x sent), want 0x%llx", pgs_identity_permissions(&m), m.permissions,
+               (unsigned long long)perms);
+    }
+    /* the vector's outcome has no fields besides those of its class */
+    size_t fields = 1 + vj_has(want, "status") +
+                    (got.cls == PGS_CLASS_RECORD ? 1 : got.cls == PGS_CLASS_CONFLICT ? 2 : got.cls == PGS_CLASS_IDENTITY ? 3 : 0);
+    CHECKF(vj_keys(want) == fields, "the outcome has %zu fields, want %zu", vj_keys(want), fields);
     /* a protocol error the client found names what was wrong; one from a status does not */
     if (got.cls == PGS_CLASS_PROTOCOL_ERROR) CHECK((got.problem != NULL) == (got.status == 0));
     free(frame);
     pgs_reader_free(&rd);
 }
+
+static int g_namespaced_calls;
 
 static void run_call(json_object *v, const in_flight *kinds, json_object *hello_ok) {
     int k = kind_index(vj_str(v, "request", NULL));
@@ -411,9 +540,14 @@ static void run_call(json_object *v, const in_flight *kinds, json_object *hello_
         call.versions = versions;
         call.versions_count = vj_len(vs);
         call.client_name = vj_str(args, "client_name", &call.client_name_len);
-    } else if (call.op != PGS_OP_PING) {
+    } else if (call.op != PGS_OP_PING && call.op != PGS_OP_WHOAMI) {
         call.id = vj_str(args, "persistence_id", &call.id_len);
         CHECK(call.id != NULL);
+        if (vj_has(args, "namespace")) { /* the call names a namespace: flag NAMESPACE */
+            call.ns = vj_str(args, "namespace", &call.ns_len);
+            CHECKF(call.ns != NULL, "namespace is not a string");
+            g_namespaced_calls++;
+        }
         if (call.op == PGS_OP_UPSERT || call.op == PGS_OP_DELETE_IF) {
             CHECK(vj_u64(args, "expected_revision", &call.expected_revision));
         }
@@ -498,6 +632,11 @@ static void run_file(void) {
     } else if (h_failed == before) {
         run_list(outcomes, "outcomes", kinds, hello_ok, run_outcome);
         run_list(calls, "calls", kinds, hello_ok, run_call);
+        if (g_namespaced_calls == 0) {
+            fprintf(stderr, "test_outcomes: %s: no call names a namespace\n", path);
+            h_failed++;
+        }
+        printf("outcomes.json    %d calls naming a namespace\n", g_namespaced_calls);
     }
     json_object_put(root);
 }
@@ -509,6 +648,9 @@ int main(void) {
     RUN(test_long_str8_refused);
     RUN(test_conditional_delete_needs_capability);
     RUN(test_no_answer);
+    RUN(test_permission_denied);
+    RUN(test_whoami_ok);
+    RUN(test_identity_needs_capability);
     run_file();
     return harness_summary();
 }

@@ -27,10 +27,15 @@ static const struct {
     uint8_t type;
 } TYPES[] = {
     {"HELLO", PGS_T_HELLO},       {"PING", PGS_T_PING},         {"LOAD", PGS_T_LOAD},
-    {"UPSERT", PGS_T_UPSERT},     {"DELETE", PGS_T_DELETE},     {"HELLO_OK", PGS_T_HELLO_OK},
-    {"OK", PGS_T_OK},             {"RECORD", PGS_T_RECORD},     {"NOT_FOUND", PGS_T_NOT_FOUND},
-    {"CONFLICT", PGS_T_CONFLICT}, {"ERROR", PGS_T_ERROR},
+    {"UPSERT", PGS_T_UPSERT},     {"DELETE", PGS_T_DELETE},     {"WHOAMI", PGS_T_WHOAMI},
+    {"HELLO_OK", PGS_T_HELLO_OK}, {"OK", PGS_T_OK},             {"RECORD", PGS_T_RECORD},
+    {"NOT_FOUND", PGS_T_NOT_FOUND}, {"CONFLICT", PGS_T_CONFLICT}, {"ERROR", PGS_T_ERROR},
+    {"WHOAMI_OK", PGS_T_WHOAMI_OK},
 };
+
+/* Vectors per message type: each type of the protocol must be exercised by some valid vector. */
+static int g_valid_of_type[256];
+static int g_namespaced;
 
 static int type_code(const char *name) {
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
@@ -39,7 +44,8 @@ static int type_code(const char *name) {
     return -1;
 }
 
-/* Fields of "message" per type, besides type / request_id / flags. */
+/* Fields of "message" per type, besides type / request_id / flags (and LOAD, UPSERT and DELETE's
+   "namespace", present iff the NAMESPACE flag is set). */
 static const char *const *fields_of(uint8_t t) {
     static const char *const hello[] = {"versions", "client_name", NULL};
     static const char *const none[] = {NULL};
@@ -51,6 +57,7 @@ static const char *const *fields_of(uint8_t t) {
     static const char *const record[] = {"revision", "updated_at_us", "state_hex", NULL};
     static const char *const conflict[] = {"expected_revision", "actual_revision", NULL};
     static const char *const error[] = {"status", "message", NULL};
+    static const char *const whoami_ok[] = {"uid", "gid", "pid", "user", "namespace", "permissions", "rule", NULL};
     switch (t) {
     case PGS_T_HELLO: return hello;
     case PGS_T_LOAD: return load;
@@ -60,6 +67,7 @@ static const char *const *fields_of(uint8_t t) {
     case PGS_T_RECORD: return record;
     case PGS_T_CONFLICT: return conflict;
     case PGS_T_ERROR: return error;
+    case PGS_T_WHOAMI_OK: return whoami_ok;
     default: return none;
     }
 }
@@ -100,8 +108,19 @@ static int build_msg(json_object *jm, built *b) {
     const char *const *fl = fields_of(m->type);
     size_t nfields = 0;
     while (fl[nfields]) nfields++;
-    CHECKF(vj_keys(jm) == 3 + nfields, "message has %zu keys, expected %zu for %s", vj_keys(jm), 3 + nfields,
-           tname);
+    size_t optional = 0;
+    int keyed = m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE;
+    if (keyed) {
+        m->has_ns = (m->flags & PGS_FLAG_NAMESPACE) != 0;
+        CHECKF(vj_has(jm, "namespace") == m->has_ns, "\"namespace\" present iff flag 0x02: flags %u", m->flags);
+        if (vj_has(jm, "namespace")) {
+            m->ns = vj_str(jm, "namespace", &m->ns_len);
+            CHECKF(m->ns != NULL, "namespace is not a string");
+            optional++;
+        }
+    }
+    CHECKF(vj_keys(jm) == 3 + nfields + optional, "message has %zu keys, expected %zu for %s", vj_keys(jm),
+           3 + nfields + optional, tname);
     for (size_t i = 0; i < nfields; i++) CHECKF(vj_has(jm, fl[i]), "missing field %s", fl[i]);
 
     json_object *v;
@@ -164,6 +183,20 @@ static int build_msg(json_object *jm, built *b) {
         m->status = (uint16_t)u;
         m->text = vj_str(jm, "message", &m->text_len);
         break;
+    case PGS_T_WHOAMI_OK:
+        CHECK(vj_u64(jm, "uid", &u) && u <= UINT32_MAX);
+        m->uid = (uint32_t)u;
+        CHECK(vj_u64(jm, "gid", &u) && u <= UINT32_MAX);
+        m->gid = (uint32_t)u;
+        CHECK(vj_u64(jm, "pid", &u) && u <= UINT32_MAX);
+        m->pid = (uint32_t)u;
+        m->user = vj_str(jm, "user", &m->user_len);
+        m->ns = vj_str(jm, "namespace", &m->ns_len);
+        CHECK(vj_u64(jm, "permissions", &u) && u <= 255);
+        m->permissions = (uint8_t)u;
+        m->rule = vj_str(jm, "rule", &m->rule_len);
+        CHECK(m->user != NULL && m->ns != NULL && m->rule != NULL);
+        break;
     default:
         break;
     }
@@ -190,6 +223,8 @@ static void compare_msg(const pgs_msg *got, const pgs_msg *want, const char *how
     case PGS_T_LOAD:
     case PGS_T_UPSERT:
     case PGS_T_DELETE:
+        CHECKF(got->has_ns == want->has_ns, "%s: namespace presence %d, want %d", how, got->has_ns, want->has_ns);
+        if (want->has_ns) CHECKF(bytes_eq(got->ns, got->ns_len, want->ns, want->ns_len), "%s: namespace", how);
         CHECKF(bytes_eq(got->id, got->id_len, want->id, want->id_len), "%s: persistence_id", how);
         CHECKF(got->has_expected == want->has_expected, "%s: expected_revision presence %d, want %d", how,
                got->has_expected, want->has_expected);
@@ -220,6 +255,15 @@ static void compare_msg(const pgs_msg *got, const pgs_msg *want, const char *how
     case PGS_T_ERROR:
         CHECKF(got->status == want->status, "%s: status %u, want %u", how, got->status, want->status);
         CHECKF(bytes_eq(got->text, got->text_len, want->text, want->text_len), "%s: message", how);
+        break;
+    case PGS_T_WHOAMI_OK:
+        CHECKF(got->uid == want->uid && got->gid == want->gid && got->pid == want->pid, "%s: uid/gid/pid %u/%u/%u",
+               how, got->uid, got->gid, got->pid);
+        CHECKF(bytes_eq(got->user, got->user_len, want->user, want->user_len), "%s: user", how);
+        CHECKF(bytes_eq(got->ns, got->ns_len, want->ns, want->ns_len), "%s: namespace", how);
+        CHECKF(got->permissions == want->permissions, "%s: permissions 0x%02x, want 0x%02x", how, got->permissions,
+               want->permissions);
+        CHECKF(bytes_eq(got->rule, got->rule_len, want->rule, want->rule_len), "%s: rule", how);
         break;
     default:
         break;
@@ -297,6 +341,7 @@ static void run_vector(json_object *v, const char *file) {
         if (vj_u64(jl, "max_frame_bytes", &u)) lim.max_frame_bytes = (uint32_t)u;
         if (vj_u64(jl, "max_state_bytes", &u)) lim.max_state_bytes = (uint32_t)u;
         if (vj_u64(jl, "max_id_bytes", &u)) lim.max_id_bytes = (uint32_t)u;
+        if (vj_u64(jl, "capabilities", &u)) lim.capabilities = (uint32_t)u;
     }
 
     size_t n;
@@ -376,6 +421,8 @@ static void run_vector(json_object *v, const char *file) {
             pgs_reader_free(&r2);
             /* a vector's type must match its direction */
             CHECKF((want.m.type < 0x80) == is_request, "type/direction mismatch");
+            g_valid_of_type[want.m.type]++;
+            g_namespaced += want.m.has_ns;
         }
         free(want.state);
     } else if (jerr) {
@@ -496,5 +543,16 @@ int main(void) {
     }
     for (size_t k = 0; k < nnames; k++) free(names[k]);
     for (size_t f = 0; f < nfiles; f++) free(files[f]);
+    /* every message type of the protocol was exercised, and namespaced requests among them */
+    h_cur_name = "every message type has a valid vector";
+    h_cur_failures = 0;
+    for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
+        CHECKF(g_valid_of_type[TYPES[i].type] > 0, "no valid %s vector", TYPES[i].name);
+    }
+    CHECKF(g_namespaced > 0, "no valid vector of a request naming a namespace");
+    if (h_cur_failures == 0) h_passed++;
+    else h_failed++;
+    printf("%-16s %d namespaced requests, %zu message types\n", "(all files)", g_namespaced,
+           sizeof TYPES / sizeof TYPES[0]);
     return harness_summary();
 }
