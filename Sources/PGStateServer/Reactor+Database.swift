@@ -99,7 +99,7 @@ extension Reactor {
                 case .rows:
                     progress.awaitingEnd = true
                 case .failed(let failure):
-                    progress.failure = progress.failure ?? "\(failure)"
+                    progress.failure = progress.failure ?? Self.setupFailure(failure, store)
                     progress.awaitingEnd = true
                 case .aborted:
                     progress.awaitingEnd = true
@@ -109,6 +109,14 @@ extension Reactor {
                 }
             }
         }
+    }
+
+    /// A set-up statement's failure, with the fix when it is a known one.
+    static func setupFailure(_ failure: StatementFailure, _ store: StoreConfiguration) -> String {
+        if failure.sqlState == "42703" && failure.message.contains("\"namespace\"") && !store.createSchema {
+            return "\(failure) — the table \(store.table) has the first schema, without the namespace column; start pgstated once without --no-create-schema to migrate it in place, or run the migration in the README (\"The table\")"
+        }
+        return "\(failure)"
     }
 
     private func connected(_ database: DatabaseConnection, _ connection: PGConnection) {

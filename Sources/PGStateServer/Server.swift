@@ -21,7 +21,7 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeoutMilliseconds: Int64 = 10_000
     /// Connections of one peer uid still in the handshake at once; more are refused (OVERLOADED, id 0), so that
     /// a peer cannot hold every connection slot without ever saying HELLO.
-    public var maxHandshakesPerPeer: Int = 64
+    public var maxHandshakesPerPeer: Int = 256
     /// Per-connection backpressure beyond `max_in_flight` (see ``ClientConnectionStateMachine``).
     var connectionLimits: ClientConnectionStateMachine.Limits = .default
     /// User and group names (tests substitute their own).

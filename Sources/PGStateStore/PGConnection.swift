@@ -133,15 +133,19 @@ public final class PGConnection {
 
     // MARK: Pipeline (reactor thread only; none of these block)
 
+    /// The most parameters a statement has (UPDATE: namespace, id, expected revision, state); the bound
+    /// values live in fixed-size stack arrays.
+    static let maxParameters = 4
+
     /// A valid address for zero-length parameters (a NULL value pointer would mean SQL NULL).
     private static let emptyValue: StaticString = ""
 
     /// Queues one prepared statement with binary parameters and binary results in libpq's output buffer.
     public func send(_ call: StatementCall) -> Bool {
         parameterBytes.clear()
-        var ends: (Int, Int, Int) = (0, 0, 0)
+        var ends: (Int, Int, Int, Int) = (0, 0, 0, 0)
         let count = call.parameters.count
-        precondition(count <= 3, "at most 3 parameters per statement")
+        precondition(count <= Self.maxParameters, "at most \(Self.maxParameters) parameters per statement")
         for (index, parameter) in call.parameters.enumerated() {
             switch parameter {
             case .text(var text): text.withUTF8 { _ = parameterBytes.writeBytes($0) }
@@ -151,14 +155,15 @@ public final class PGConnection {
             switch index {
             case 0: ends.0 = parameterBytes.readableBytes
             case 1: ends.1 = parameterBytes.readableBytes
-            default: ends.2 = parameterBytes.readableBytes
+            case 2: ends.2 = parameterBytes.readableBytes
+            default: ends.3 = parameterBytes.readableBytes
             }
         }
         let sent: Int32 = parameterBytes.withUnsafeReadableBytes { bytes in
             let base = bytes.baseAddress ?? UnsafeRawPointer(Self.emptyValue.utf8Start)
-            return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: 3) { values in
-                withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { lengths in
-                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: 3) { formats in
+            return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: Self.maxParameters) { values in
+                withUnsafeTemporaryAllocation(of: Int32.self, capacity: Self.maxParameters) { lengths in
+                    withUnsafeTemporaryAllocation(of: Int32.self, capacity: Self.maxParameters) { formats in
                         // A NULL value pointer means SQL NULL even in binary format: empty values get a real one.
                         func set(_ index: Int, from start: Int, to end: Int) {
                             values[index] = (base + start).assumingMemoryBound(to: CChar.self)
@@ -168,6 +173,7 @@ public final class PGConnection {
                         if count > 0 { set(0, from: 0, to: ends.0) }
                         if count > 1 { set(1, from: ends.0, to: ends.1) }
                         if count > 2 { set(2, from: ends.1, to: ends.2) }
+                        if count > 3 { set(3, from: ends.2, to: ends.3) }
                         return PQsendQueryPrepared(conn, call.statement.name, Int32(count), values.baseAddress,
                                                    lengths.baseAddress, formats.baseAddress, 1)
                     }

@@ -67,7 +67,7 @@ struct PGStated: AsyncParsableCommand {
     @Option(help: "Seconds a new connection may take to send HELLO. [env: PGSTATED_HANDSHAKE_TIMEOUT] (default: 10)")
     var handshakeTimeout: Int?
 
-    @Option(help: "Connections of one peer uid in the handshake at once. [env: PGSTATED_MAX_HANDSHAKES_PER_PEER] (default: 64)")
+    @Option(help: "Connections of one peer uid in the handshake at once. [env: PGSTATED_MAX_HANDSHAKES_PER_PEER] (default: 256)")
     var maxHandshakesPerPeer: Int?
 
     func run() async throws {

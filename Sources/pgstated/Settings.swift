@@ -108,7 +108,7 @@ struct Settings {
         server.handshakeTimeoutMilliseconds = Int64(try integer(
             options.handshakeTimeout, "PGSTATED_HANDSHAKE_TIMEOUT", default: 10, range: 1...3600)) * 1000
         server.maxHandshakesPerPeer = try integer(options.maxHandshakesPerPeer, "PGSTATED_MAX_HANDSHAKES_PER_PEER",
-                                                  default: 64, range: 1...1_000_000)
+                                                  default: 256, range: 1...1_000_000)
 
         if let named = options.accessFile ?? environment["PGSTATED_ACCESS_FILE"] {
             accessFile = named

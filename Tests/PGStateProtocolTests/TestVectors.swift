@@ -113,10 +113,14 @@ struct TestVector: Sendable, CustomStringConvertible {
         case "DELETE":
             let expected = m["expected_revision"].flatMap { $0 is NSNull ? nil : uint64($0) }
             request = .delete(Delete(persistenceID: try id(), expectedRevision: expected))
+        case "WHOAMI":
+            request = .whoami
         case let other:
             throw FormatError(description: "unknown request type \(other)")
         }
-        return RequestFrame(requestID: requestID, request: request)
+        // "namespace" is present iff the NAMESPACE flag is set.
+        let namespace = try (m["namespace"] as? String).map(Namespace.init)
+        return RequestFrame(requestID: requestID, request: request, namespace: namespace)
     }
 
     static func response(_ m: [String: Any]) throws -> ResponseFrame {
@@ -149,6 +153,12 @@ struct TestVector: Sendable, CustomStringConvertible {
         case "ERROR":
             response = .error(ErrorResponse(
                 status: Status(rawValue: UInt16(m["status"] as! Int)), message: m["message"] as! String
+            ))
+        case "WHOAMI_OK":
+            response = .whoamiOK(WhoAmI(
+                uid: UInt32(m["uid"] as! Int), gid: UInt32(m["gid"] as! Int), pid: UInt32(m["pid"] as! Int),
+                user: m["user"] as! String, namespace: m["namespace"] as! String,
+                permissions: Permissions(rawValue: UInt8(m["permissions"] as! Int)), rule: m["rule"] as! String
             ))
         case let other:
             throw FormatError(description: "unknown response type \(other)")

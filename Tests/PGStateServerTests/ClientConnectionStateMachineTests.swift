@@ -9,7 +9,7 @@ typealias Machine = ClientConnectionStateMachine
 typealias Action = ClientConnectionStateMachine.Action
 
 enum ActionKind: Equatable {
-    case none, send, sendAndClose, sendAndCloseOutput, sendAnswerAndCloseOutput, execute, close
+    case none, send, sendAndClose, sendAndCloseOutput, sendAnswerAndCloseOutput, execute, deny, close
 }
 
 extension ClientConnectionStateMachine.Action {
@@ -21,6 +21,7 @@ extension ClientConnectionStateMachine.Action {
         case .sendAndCloseOutput: return .sendAndCloseOutput
         case .sendAnswerAndCloseOutput: return .sendAnswerAndCloseOutput
         case .execute: return .execute
+        case .deny: return .deny
         case .close: return .close
         }
     }
@@ -29,7 +30,8 @@ extension ClientConnectionStateMachine.Action {
     var sentFrame: ResponseFrame? {
         let frame: ResponseFrame
         switch self {
-        case .send(let f), .sendAndClose(let f), .sendAndCloseOutput(let f), .sendAnswerAndCloseOutput(_, let f):
+        case .send(let f), .sendAndClose(let f), .sendAndCloseOutput(let f), .sendAnswerAndCloseOutput(_, let f),
+             .deny(let f, _):
             frame = f
         case .none, .execute, .close: return nil
         }
@@ -44,8 +46,13 @@ extension ClientConnectionStateMachine.Action {
 private let serverVersion = "pgstated 9.9.9-test"
 private let limits = ProtocolLimits(maxFrameBytes: 5_000, maxIDBytes: 255, maxStateBytes: 100, maxInFlight: 3)
 
-private func machine() -> Machine {
-    Machine(limits: limits, serverVersion: serverVersion)
+/// A peer of the open policy (no access file): the shared namespace, read and write.
+let openAccess = Machine.Access(
+    identity: PeerIdentity(uid: 1000, gid: 1000, pid: 4242, groups: [1000, 27], userName: "alice"),
+    grant: AccessGrant(namespace: .shared, permissions: [.read, .write], rule: ""))
+
+private func machine(access: Machine.Access = openAccess) -> Machine {
+    Machine(limits: limits, serverVersion: serverVersion, access: access)
 }
 
 private func readyMachine(sourceLocation: SourceLocation = #_sourceLocation) throws -> Machine {
@@ -194,14 +201,14 @@ struct RequestTests {
         for (offset, request) in requests.enumerated() {
             let id = UInt32(100 + offset)
             let action = machine.frameReceived(try Frames.request(request, id: id))
-            #expect(action == .execute(requestID: id, request))
+            #expect(action == .execute(requestID: id, request, namespace: .shared))
             #expect(machine.inFlight == offset + 1)
         }
         let unconditional = Delete(persistenceID: key)
         #expect(machine.answered(answer(100)).kind == .send)
         machine.outputBuffered(0)
         #expect(machine.frameReceived(try Frames.request(.delete(unconditional), id: 200))
-            == .execute(requestID: 200, .delete(unconditional)))
+            == .execute(requestID: 200, .delete(unconditional), namespace: .shared))
         #expect(machine.inFlight == 3)
     }
 
@@ -227,7 +234,7 @@ struct RequestTests {
 
     @Test func pausesWhileTheOutputIsAboveItsHighWater() throws {
         var machine = Machine(limits: ProtocolLimits(maxStateBytes: 100, maxInFlight: 100), serverVersion: serverVersion,
-                              connectionLimits: .init(maxExecuting: 100, outputHighWater: 1000))
+                              connectionLimits: .init(maxExecuting: 100, outputHighWater: 1000), access: openAccess)
         _ = machine.frameReceived(try Frames.hello())
         machine.outputBuffered(999)
         #expect(machine.wantsInput)
@@ -239,7 +246,7 @@ struct RequestTests {
 
     @Test func atMostMaxExecutingWaitOnTheDatabase() throws {
         var machine = Machine(limits: ProtocolLimits(maxStateBytes: 100, maxInFlight: 100), serverVersion: serverVersion,
-                              connectionLimits: .init(maxExecuting: 2, outputHighWater: 1000))
+                              connectionLimits: .init(maxExecuting: 2, outputHighWater: 1000), access: openAccess)
         _ = machine.frameReceived(try Frames.hello())
         machine.outputBuffered(0)
         _ = machine.frameReceived(try Frames.load("a", id: 1))
@@ -446,5 +453,111 @@ struct DrainTests {
         expectError(machine.frameReceived(try Frames.raw(.ping, flags: 0x80, id: 2)), .sendAndClose,
                     .malformedFrame, id: 2)
         #expect(machine.answered(answer(1)) == .none)
+    }
+}
+
+@Suite("Client connection: access")
+struct ClientConnectionAccessTests {
+    private static let billing = try! Namespace("billing")
+    private static let reader = Machine.Access(
+        identity: PeerIdentity(uid: 1002, gid: 1002, pid: 9, userName: "reports"),
+        grant: AccessGrant(namespace: billing, permissions: [.read], rule: "/etc/pgstated/access.conf:3"))
+    private static let writer = Machine.Access(
+        identity: PeerIdentity(uid: 1001, gid: 1001, pid: 8, userName: "billing"),
+        grant: AccessGrant(namespace: billing, permissions: [.read, .write], rule: "/etc/pgstated/access.conf:2"))
+    private static let admin = Machine.Access(
+        identity: PeerIdentity(uid: 0, gid: 0, pid: 1, userName: "root"),
+        grant: AccessGrant(namespace: .shared, permissions: [.read, .write, .admin, .anyNamespace], rule: "f:4"))
+    private static let stranger = Machine.Access(
+        identity: PeerIdentity(uid: 4000, gid: 4000, pid: 10, userName: nil), grant: nil)
+
+    private func ready(_ access: Machine.Access) throws -> Machine {
+        var machine = machine(access: access)
+        #expect(machine.frameReceived(try Frames.hello()).kind == .send)
+        machine.outputBuffered(0)
+        return machine
+    }
+
+    private let key = try! PersistenceID("order-1")
+
+    @Test func aPeerGrantedNothingIsDeniedAtHelloAndClosed() throws {
+        var machine = machine(access: Self.stranger)
+        let action = machine.frameReceived(try Frames.hello(id: 5))
+        guard case .deny(let frame, closes: true) = action, case .error(let error) = frame.response else {
+            Issue.record("expected a closing denial, got \(action)")
+            return
+        }
+        #expect(frame.requestID == 5)
+        #expect(error.status == .permissionDenied)
+        #expect(error.message.contains("uid=4000"))
+        #expect(machine.state == .closed)
+    }
+
+    @Test func versionIsCheckedBeforePermission() throws {
+        var machine = machine(access: Self.stranger)
+        let action = machine.frameReceived(try Frames.request(.hello(Hello(versions: [7], clientName: "x")), id: 1))
+        #expect(action.kind == .sendAndClose)
+        #expect(action.sentFrame?.errorStatus == .unsupportedVersion)
+    }
+
+    @Test func aReaderLoadsButMayNotWriteAndStaysConnected() throws {
+        var machine = try ready(Self.reader)
+        #expect(machine.frameReceived(try Frames.request(.load(key), id: 1))
+            == .execute(requestID: 1, .load(key), namespace: Self.billing))
+        let writes: [Request] = [.upsert(Upsert(persistenceID: key, expectedRevision: 0, state: ByteBuffer())),
+                                 .delete(Delete(persistenceID: key)), .delete(Delete(persistenceID: key, expectedRevision: 2))]
+        for (offset, request) in writes.enumerated() {
+            let id = UInt32(10 + offset)
+            let action = machine.frameReceived(try Frames.request(request, id: id))
+            guard case .deny(let frame, closes: false) = action, case .error(let error) = frame.response else {
+                Issue.record("expected a denial, got \(action)")
+                continue
+            }
+            #expect(frame.requestID == id)
+            #expect(error.status == .permissionDenied)
+            #expect(error.message.contains("needs write permission") && error.message.contains("access.conf:3"))
+            #expect(machine.state == .ready)
+        }
+        #expect(machine.executing == 1, "denied requests never reach the store")
+    }
+
+    @Test func requestsExecuteInTheGrantedNamespaceUnlessTheyMayNameAnother() throws {
+        var writer = try ready(Self.writer)
+        let upsert = Request.upsert(Upsert(persistenceID: key, expectedRevision: 0, state: ByteBuffer()))
+        #expect(writer.frameReceived(try Frames.request(upsert, id: 1))
+            == .execute(requestID: 1, upsert, namespace: Self.billing))
+        // Naming its own namespace is fine; naming another is denied.
+        #expect(writer.frameReceived(try Frames.request(upsert, id: 2, namespace: Self.billing))
+            == .execute(requestID: 2, upsert, namespace: Self.billing))
+        let other = try Namespace("payroll")
+        #expect(writer.frameReceived(try Frames.request(upsert, id: 3, namespace: other)).kind == .deny)
+        #expect(writer.frameReceived(try Frames.request(.load(key), id: 4, namespace: .shared)).kind == .deny)
+
+        var admin = try ready(Self.admin)
+        #expect(admin.frameReceived(try Frames.request(.load(key), id: 1))
+            == .execute(requestID: 1, .load(key), namespace: .shared))
+        #expect(admin.frameReceived(try Frames.request(.load(key), id: 2, namespace: other))
+            == .execute(requestID: 2, .load(key), namespace: other))
+    }
+
+    @Test func whoamiReportsTheIdentityAndGrant() throws {
+        var machine = try ready(Self.reader)
+        let action = machine.frameReceived(try Frames.request(.whoami, id: 3))
+        #expect(action.kind == .send)
+        #expect(action.sentFrame == ResponseFrame(requestID: 3, response: .whoamiOK(WhoAmI(
+            uid: 1002, gid: 1002, pid: 9, user: "reports", namespace: "billing", permissions: [.read],
+            rule: "/etc/pgstated/access.conf:3"))))
+        #expect(machine.executing == 0)
+    }
+
+    @Test func helloAnnouncesIdentity() throws {
+        var machine = machine(access: Self.writer)
+        let action = machine.frameReceived(try Frames.hello())
+        guard case .helloOK(let hello)? = action.sentFrame?.response else {
+            Issue.record("no HELLO_OK")
+            return
+        }
+        #expect(hello.capabilities.contains(.identity))
+        #expect(hello.capabilities.contains(.conditionalDelete))
     }
 }

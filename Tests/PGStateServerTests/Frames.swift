@@ -5,9 +5,9 @@ import Testing
 /// Test frames built with the protocol's own encoders and read back with its decoder, so every test goes through
 /// the real wire format.
 enum Frames {
-    static func encoded(_ request: Request, id: UInt32) -> ByteBuffer {
+    static func encoded(_ request: Request, id: UInt32, namespace: Namespace? = nil) -> ByteBuffer {
         var buffer = ByteBuffer()
-        RequestFrame(requestID: id, request: request).encode(into: &buffer)
+        RequestFrame(requestID: id, request: request, namespace: namespace).encode(into: &buffer)
         return buffer
     }
 
@@ -19,8 +19,8 @@ enum Frames {
         return frame
     }
 
-    static func request(_ request: Request, id: UInt32) throws -> Frame {
-        try decode(encoded(request, id: id))
+    static func request(_ request: Request, id: UInt32, namespace: Namespace? = nil) throws -> Frame {
+        try decode(encoded(request, id: id, namespace: namespace))
     }
 
     /// A frame with a hand-written payload (for malformed and unknown frames).

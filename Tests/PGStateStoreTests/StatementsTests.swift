@@ -38,8 +38,9 @@ struct StatementsTests {
         let sql = statement.sql(table: try TableName("app.states"))
         let count = statement.parameterTypes.count
         #expect(count > 0)
+        #expect(count <= PGConnection.maxParameters, "a connection binds at most \(PGConnection.maxParameters)")
         #expect(parameterNumbers(in: sql) == Set(1...count), "\(statement): \(sql)")
-        #expect(statement.parameterTypes.first == text, "$1 is always the persistence id")
+        #expect(statement.parameterTypes.prefix(2) == [text, text], "$1 is always the namespace, $2 the persistence id")
     }
 
     @Test(arguments: StoreOperations.allStatements)
@@ -49,7 +50,8 @@ struct StatementsTests {
         #expect(sql.contains("\"app\".\"states\""), "\(statement): \(sql)")
         #expect(!sql.contains("durable_state"))
         #expect(!sql.replacing("\"app\".\"states\"", with: "").contains("app.states"))
-        #expect(sql.contains("persistence_id = $1") || sql.contains("VALUES ($1"), "keyed by $1")
+        #expect(sql.contains("namespace = $1 AND persistence_id = $2") || sql.contains("VALUES ($1, $2"),
+                "keyed by ($1, $2)")
         let defaultSQL = statement.sql(table: .default)
         #expect(defaultSQL.contains("\"durable_state\""))
     }
@@ -57,27 +59,27 @@ struct StatementsTests {
     /// Each parameter's declared type matches where the SQL uses it.
     @Test func parameterTypesMatchTheirUse() throws {
         let table = TableName.default
-        #expect(LoadOperation.select.parameterTypes == [text])
-        #expect(DeleteOperation.delete.parameterTypes == [text])
-        #expect(CurrentRevision.statement.parameterTypes == [text])
+        #expect(LoadOperation.select.parameterTypes == [text, text])
+        #expect(DeleteOperation.delete.parameterTypes == [text, text])
+        #expect(CurrentRevision.statement.parameterTypes == [text, text])
 
-        #expect(UpsertOperation.create.parameterTypes == [text, bytea])
-        #expect(UpsertOperation.create.sql(table: table).contains("VALUES ($1, 1, $2, clock_timestamp())"),
-                "new records start at revision 1 with the state in $2")
+        #expect(UpsertOperation.create.parameterTypes == [text, text, bytea])
+        #expect(UpsertOperation.create.sql(table: table).contains("VALUES ($1, $2, 1, $3, clock_timestamp())"),
+                "new records start at revision 1 with the state in $3")
 
-        #expect(UpsertOperation.update.parameterTypes == [text, int8, bytea])
+        #expect(UpsertOperation.update.parameterTypes == [text, text, int8, bytea])
         let update = UpsertOperation.update.sql(table: table)
-        #expect(update.contains("revision = $2"))
-        #expect(update.contains("state = $3"))
+        #expect(update.contains("revision = $3"))
+        #expect(update.contains("state = $4"))
         #expect(update.contains("revision = revision + 1"))
 
-        #expect(DeleteOperation.deleteIf.parameterTypes == [text, int8])
-        #expect(DeleteOperation.deleteIf.sql(table: table).contains("revision = $2"))
+        #expect(DeleteOperation.deleteIf.parameterTypes == [text, text, int8])
+        #expect(DeleteOperation.deleteIf.sql(table: table).contains("revision = $3"))
     }
 
     @Test func writesReturnWhatTheVerdictNeeds() {
         let table = TableName.default
-        #expect(UpsertOperation.create.sql(table: table).contains("ON CONFLICT (persistence_id) DO NOTHING"))
+        #expect(UpsertOperation.create.sql(table: table).contains("ON CONFLICT (namespace, persistence_id) DO NOTHING"))
         #expect(UpsertOperation.create.sql(table: table).hasSuffix("RETURNING revision, updated_at"))
         #expect(UpsertOperation.update.sql(table: table).hasSuffix("RETURNING revision, updated_at"))
         #expect(DeleteOperation.deleteIf.sql(table: table).hasSuffix("RETURNING revision"))
@@ -97,10 +99,18 @@ struct StatementsTests {
         let ddl = Schema.createTable(try TableName("app.states"))
         #expect(ddl.contains("CREATE TABLE IF NOT EXISTS \"app\".\"states\" ("))
         for column in [
-            "persistence_id text PRIMARY KEY", "revision bigint NOT NULL", "state bytea NOT NULL",
-            "updated_at timestamptz NOT NULL",
+            "namespace text NOT NULL DEFAULT ''", "persistence_id text NOT NULL", "revision bigint NOT NULL",
+            "state bytea NOT NULL", "updated_at timestamptz NOT NULL", "PRIMARY KEY (namespace, persistence_id)",
         ] {
             #expect(ddl.contains(column))
         }
+    }
+
+    @Test func migrationAddsTheNamespaceOnlyToATableWithoutOne() throws {
+        let sql = Schema.migrate(try TableName("app.states"))
+        #expect(sql.contains("attrelid = '\"app\".\"states\"'::regclass AND attname = 'namespace'"))
+        #expect(sql.contains("ADD COLUMN namespace text NOT NULL DEFAULT ''"))
+        #expect(sql.contains("ADD PRIMARY KEY (namespace, persistence_id)"))
+        #expect(sql.contains("IF NOT EXISTS"), "a current table is left alone")
     }
 }

@@ -66,13 +66,13 @@ private func names(_ operation: any StoreOperation) -> [String] {
 @Suite("StoreOperation: statements and basics")
 struct StoreOperationBasicsTests {
     @Test func mapsStoreRequestsAndLeavesHandshakeAndPingToTheServer() {
-        #expect(storeOperation(for: .hello(Hello(versions: [1], clientName: "c"))) == nil)
-        #expect(storeOperation(for: .ping) == nil)
-        #expect(storeOperation(for: .load(id)) as? LoadOperation == load)
+        #expect(storeOperation(for: .hello(Hello(versions: [1], clientName: "c")), in: .shared) == nil)
+        #expect(storeOperation(for: .ping, in: .shared) == nil)
+        #expect(storeOperation(for: .load(id), in: .shared) as? LoadOperation == load)
         let up = Upsert(persistenceID: id, expectedRevision: 2, state: state)
-        #expect(storeOperation(for: .upsert(up)) as? UpsertOperation == UpsertOperation(up))
+        #expect(storeOperation(for: .upsert(up), in: .shared) as? UpsertOperation == UpsertOperation(up))
         let del = Delete(persistenceID: id, expectedRevision: 9)
-        #expect(storeOperation(for: .delete(del)) as? DeleteOperation == DeleteOperation(del))
+        #expect(storeOperation(for: .delete(del), in: .shared) as? DeleteOperation == DeleteOperation(del))
     }
 
     @Test func persistenceIDOfEveryCase() {
@@ -109,12 +109,29 @@ struct StoreOperationBasicsTests {
     }
 
     @Test func parametersOfEachOperation() {
-        #expect(load.calls[0].parameters == [.text("order-17")])
-        #expect(upsert(0).calls[0].parameters == [.text("order-17"), .bytea(state)])
-        #expect(upsert(7).calls[0].parameters == [.text("order-17"), .int8(7), .bytea(state)])
-        #expect(upsert(7).calls[1].parameters == [.text("order-17")])
-        #expect(delete(nil).calls[0].parameters == [.text("order-17")])
-        #expect(delete(4).calls[0].parameters == [.text("order-17"), .int8(4)])
+        let key: [StatementParameter] = [.text(""), .text("order-17")]
+        #expect(load.calls[0].parameters == key)
+        #expect(upsert(0).calls[0].parameters == key + [.bytea(state)])
+        #expect(upsert(7).calls[0].parameters == key + [.int8(7), .bytea(state)])
+        #expect(upsert(7).calls[1].parameters == key)
+        #expect(delete(nil).calls[0].parameters == key)
+        #expect(delete(4).calls[0].parameters == key + [.int8(4)])
+    }
+
+    @Test func everyCallOfAnOperationIsKeyedByItsNamespace() throws {
+        let billing = try Namespace("billing")
+        let operations: [any StoreOperation] = [
+            LoadOperation(persistenceID: id, namespace: billing),
+            UpsertOperation(Upsert(persistenceID: id, expectedRevision: 3, state: state), namespace: billing),
+            DeleteOperation(Delete(persistenceID: id, expectedRevision: 2), namespace: billing),
+            DeleteOperation(Delete(persistenceID: id), namespace: billing),
+        ]
+        for operation in operations {
+            for call in operation.calls {
+                #expect(Array(call.parameters.prefix(2)) == [.text("billing"), .text("order-17")], "\(call.statement.name)")
+            }
+        }
+        #expect(storeOperation(for: .load(id), in: billing)?.namespace == billing)
     }
 
     @Test func everyStatementAnOperationUsesIsDeclaredAndPrepared() {

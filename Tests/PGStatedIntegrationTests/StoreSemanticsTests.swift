@@ -50,9 +50,9 @@ struct StoreSemanticsTests {
             // PING.
             #expect(try await client.call(.ping) == .ok)
         }
-        // At debug level each client's peer credentials are logged (SO_PEERCRED).
-        #expect(daemon.log.contains("client connected peer=pid=\(getpid()) uid=\(getuid()) gid=\(getgid())"),
-                "\(daemon.log)")
+        // At debug level each client's peer credentials are logged (SO_PEERCRED), with the namespace granted.
+        #expect(daemon.log.contains("client connected namespace=(shared) peer=uid=\(getuid())"), "\(daemon.log)")
+        #expect(daemon.log.contains("gid=\(getgid()) pid=\(getpid())"), "\(daemon.log)")
         #expect(await daemon.terminate() == 0)
     }
 
@@ -94,11 +94,23 @@ struct StoreSemanticsTests {
         let row = try await TestEnvironment.psql(
             "SELECT revision, encode(state, 'hex') FROM durable_state WHERE persistence_id = '\(id)'")
         #expect(row == "2|beef")
+        // By name: a table migrated from the first schema has the namespace column last, a new one first.
         let columns = try await TestEnvironment.psql("""
-            SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY ordinal_position)
+            SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY column_name)
             FROM information_schema.columns WHERE table_name = 'durable_state'
             """)
-        #expect(columns == "persistence_id:text:NO,revision:bigint:NO,state:bytea:NO,updated_at:timestamp with time zone:NO")
+        #expect(columns == "namespace:text:NO,persistence_id:text:NO,revision:bigint:NO,state:bytea:NO,"
+            + "updated_at:timestamp with time zone:NO")
+        let key = try await TestEnvironment.psql("""
+            SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM pg_index i
+            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+            WHERE i.indrelid = 'durable_state'::regclass AND i.indisprimary
+            """)
+        #expect(key == "namespace,persistence_id")
+        let stored = try await TestEnvironment.psql(
+            "SELECT namespace = '' FROM durable_state WHERE persistence_id = '\(id)'")
+        #expect(stored == "t", "without an access file every record is in the shared namespace")
         #expect(await daemon.terminate() == 0)
     }
 }

@@ -397,9 +397,13 @@ class Steady:
 class Daemon:
     """One pgstated child on a private socket in a fresh temporary folder."""
 
-    def __init__(self, extra_args: Sequence[str] = (), nofile: Optional[int] = None) -> None:
+    def __init__(self, extra_args: Sequence[str] = (), nofile: Optional[int] = None, *,
+                 umask: Optional[int] = None, dir_mode: Optional[int] = None,
+                 socket_path: Optional[str] = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="pgsd-abuse-", dir="/tmp")  # short: sun_path is 108 bytes
-        self.socket_path = os.path.join(self.dir, "pgstated.sock")
+        if dir_mode is not None:
+            os.chmod(self.dir, dir_mode)  # e.g. 0o755 so that other users reach the socket
+        self.socket_path = socket_path or os.path.join(self.dir, "pgstated.sock")
         self.log_path = os.path.join(self.dir, "pgstated.log")
         self.args = [BIN, "--socket", self.socket_path, "--pool-size", "2", "--log-level", "debug",
                      *extra_args]
@@ -407,6 +411,7 @@ class Daemon:
         env["PGSTATED_DATABASE_URL"] = DATABASE_URL
         self.env = env
         self.nofile = nofile
+        self.umask = umask
         self.proc: Optional[subprocess.Popen] = None
         self.returncode: Optional[int] = None
 
@@ -416,15 +421,22 @@ class Daemon:
         return self.proc.pid
 
     def start(self, ready_timeout: float = 30.0) -> None:
-        nofile = self.nofile
+        self.launch()
+        self.wait_ready(ready_timeout)
+
+    def launch(self) -> None:
+        """Starts the child without waiting for it to be ready."""
+        nofile, mask = self.nofile, self.umask
         preexec: Optional[Callable[[], None]] = None
-        if nofile is not None:
+        if nofile is not None or mask is not None:
             def preexec() -> None:  # in the child only, before exec
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                if nofile is not None:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+                if mask is not None:
+                    os.umask(mask)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.args, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, preexec_fn=preexec, close_fds=True)
-        self.wait_ready(ready_timeout)
 
     def wait_ready(self, timeout: float) -> None:
         """Until the socket accepts and a HELLO gets HELLO_OK."""
