@@ -102,6 +102,7 @@ final class Reactor {
         }
         for database in databases { disconnect(database) }
         closeAllClients(reason: "stopping")
+        flushAuditSummaries(now: .max)  // what was suppressed is still said, even if the window had not ended
         if let listener { stopListening(listener) }
         handle.connectionsUp.store(0, ordering: .relaxed)
         shared.stopped.report()
