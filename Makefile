@@ -38,11 +38,13 @@ install: $(if $(filter .build/release/pgstated,$(PGSTATED_BIN)),release)
 	rm -f deploy/.pgstated.service.tmp
 	install -D -m 0644 deploy/pgstated.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/pgstated.conf
 	install -D -m 0644 deploy/pgstated.env.example $(DESTDIR)$(SYSCONFDIR)/pgstated/pgstated.env.example
+	install -D -m 0644 deploy/access.conf.example $(DESTDIR)$(SYSCONFDIR)/pgstated/access.conf.example
 	$(MAKE) -C clients/c install PREFIX=$(PREFIX) DESTDIR=$(abspath $(DESTDIR))
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgstated $(DESTDIR)$(UNITDIR)/pgstated.socket $(DESTDIR)$(UNITDIR)/pgstated.service
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/pgstated.conf $(DESTDIR)$(SYSCONFDIR)/pgstated/pgstated.env.example
+	rm -f $(DESTDIR)$(SYSCONFDIR)/pgstated/access.conf.example
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/pgstated 2>/dev/null
 	$(MAKE) -C clients/c uninstall PREFIX=$(PREFIX) DESTDIR=$(abspath $(DESTDIR))
 

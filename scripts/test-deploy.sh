@@ -31,12 +31,13 @@ install)
     make -s install DESTDIR="$dest" PREFIX=/usr/local PGSTATED_BIN="$PGSTATED_BIN" >/dev/null
     for f in usr/local/bin/pgstated usr/local/lib/systemd/system/pgstated.socket \
              usr/local/lib/systemd/system/pgstated.service usr/local/lib/sysusers.d/pgstated.conf \
-             etc/pgstated/pgstated.env.example usr/local/include/pgstate.h \
+             etc/pgstated/pgstated.env.example etc/pgstated/access.conf.example usr/local/include/pgstate.h \
              usr/local/lib/pkgconfig/pgstate.pc; do
         [ -e "$dest/$f" ] || die "make install did not install /$f"
     done
     grep -q '^ExecStart=/usr/local/bin/pgstated$' "$dest/usr/local/lib/systemd/system/pgstated.service"
     "$dest/usr/local/bin/pgstated" --version
+    "$dest/usr/local/bin/pgstated" --check-access-file "$dest/etc/pgstated/access.conf.example"
     make -s uninstall DESTDIR="$dest" PREFIX=/usr/local >/dev/null
     left=$(find "$dest" -type f | wc -l)
     [ "$left" -eq 0 ] || { find "$dest" -type f; die "make uninstall left $left files"; }

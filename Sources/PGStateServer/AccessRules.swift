@@ -128,3 +128,28 @@ public struct AccessRules: Sendable {
         return nil
     }
 }
+
+extension AccessRule: CustomStringConvertible {
+    /// The rule in the access file's own syntax (names as written, with the uid or gid they resolved to).
+    public var description: String {
+        let who: String
+        switch self.who {
+        case .user(let name, let uid): who = "user:\(name) (\(uid.map { "uid \($0)" } ?? "no such user"))"
+        case .uid(let uid): who = "uid:\(uid)"
+        case .group(let name, let gid): who = "group:\(name) (\(gid.map { "gid \($0)" } ?? "no such group"))"
+        case .gid(let gid): who = "gid:\(gid)"
+        case .anyUser: who = "user:*"
+        }
+        let namespace: String
+        switch self.namespace {
+        case .literal(let literal): namespace = literal.isShared ? "\"\"" : literal.value
+        case .userName: namespace = "{user}"
+        case .every: namespace = "*"
+        }
+        let permissions = self.permissions.contains(.admin) ? "admin" : self.permissions.contains(.write) ? "rw" : "r"
+        var text = "\(who) \(namespace) \(permissions)"
+        if let connections = limits.connections { text += " connections=\(connections)" }
+        if let inFlight = limits.inFlight { text += " in-flight=\(inFlight)" }
+        return text
+    }
+}

@@ -64,6 +64,9 @@ struct PGStated: AsyncParsableCommand {
     @Option(help: "Access rules mapping peers to namespaces and permissions; reloaded on SIGHUP. Without one, every peer that can open the socket shares one namespace with full access. [env: PGSTATED_ACCESS_FILE] (default: /etc/pgstated/access.conf if it exists)")
     var accessFile: String?
 
+    @Option(help: ArgumentHelp("Parse an access file, print its rules and exit: 0 if it is valid, 1 if not.", valueName: "path"))
+    var checkAccessFile: String?
+
     @Option(help: "Seconds a new connection may take to send HELLO. [env: PGSTATED_HANDSHAKE_TIMEOUT] (default: 10)")
     var handshakeTimeout: Int?
 
@@ -71,6 +74,9 @@ struct PGStated: AsyncParsableCommand {
     var maxHandshakesPerPeer: Int?
 
     func run() async throws {
+        if let path = checkAccessFile {
+            throw ExitCode(Self.checkAccess(path))
+        }
         let settings = try Settings(self, environment: Environment.current)
         LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: settings.logLevel) }
         let logger = Logger(label: "pgstated")
@@ -83,5 +89,21 @@ struct PGStated: AsyncParsableCommand {
             )
         )
         try await group.run()
+    }
+
+    /// `--check-access-file`: what the daemon would make of the file, without starting it.
+    static func checkAccess(_ path: String) -> Int32 {
+        do {
+            let rules = try AccessFile.load(path)
+            for rule in rules.rules {
+                print("\(path):\(rule.line): \(rule)")
+            }
+            for warning in rules.warnings { print("warning: \(warning)") }
+            print("\(path): \(rules.rules.count) rule\(rules.rules.count == 1 ? "" : "s"), valid")
+            return 0
+        } catch {
+            print("invalid: \(error)")
+            return 1
+        }
     }
 }
