@@ -5,7 +5,10 @@ background thread (so both the sync and the async client can talk to it), and an
 from an in-memory dict with the store semantics of PROTOCOL.md section 11. Tests steer it
 with a ``responder`` hook (per request: a canned frame, a delay, silence, or closing the
 connection), with ``reverse_batch`` (answer every N requests in reverse order) and with
-``hello_response`` (answer the HELLO with a canned frame and close).
+``hello_response`` (answer the HELLO with a canned frame and close). Every connection gets
+the ``identity`` the server was made with: WHOAMI answers it, records live per namespace
+(``store`` is the identity's own), and its permissions are enforced as PROTOCOL.md section
+6.14 says (ERROR 106).
 
 It is a test double, not a reference server: it speaks through the server half of the codec
 in server_codec.py, which shares the payload cursor and argument rules with the client.
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 import server_codec as sc
-from pgstate import InvalidArgument, ProtocolError, Status
+from pgstate import Identity, InvalidArgument, Permissions, ProtocolError, Status
 from pgstate import _protocol as p
 
 CLOSE = "close"    # close the connection without answering
@@ -39,6 +42,10 @@ class Delay:
 
 Action = Union[None, bytes, str, Delay]
 Responder = Callable[["FakeServer", sc.Request], Action]
+Records = Dict[str, Tuple[int, bytes, int]]  # id -> (revision, state, updated_at_us)
+
+DEFAULT_IDENTITY = Identity(uid=1000, gid=1000, pid=4242, user="tester", namespace="",
+                            permissions=Permissions.READ | Permissions.WRITE, rule="")
 
 
 class FakeServer:
@@ -46,7 +53,8 @@ class FakeServer:
                  max_id_bytes: int = p.DEFAULT_MAX_ID_BYTES,
                  max_state_bytes: int = p.DEFAULT_MAX_STATE_BYTES,
                  max_in_flight: int = p.DEFAULT_MAX_IN_FLIGHT,
-                 capabilities: int = p.CAP_CONDITIONAL_DELETE,
+                 capabilities: int = p.CAP_CONDITIONAL_DELETE | p.CAP_IDENTITY,
+                 identity: Identity = DEFAULT_IDENTITY,
                  version: int = 1,
                  responder: Optional[Responder] = None,
                  reverse_batch: int = 0,
@@ -59,7 +67,9 @@ class FakeServer:
         self.reverse_batch = reverse_batch
         self.hello_response = hello_response
         self.close_after_hello = close_after_hello  # close the first N connections after HELLO_OK
-        self.store: Dict[str, Tuple[int, bytes, int]] = {}  # id -> (revision, state, updated_at_us)
+        self.identity = identity
+        self.namespaces: Dict[str, Records] = {identity.namespace: {}}
+        self.store: Records = self.namespaces[identity.namespace]  # the identity's own namespace
         self.requests: List[Tuple[int, sc.Request]] = []  # (connection number, request)
         self.connections = 0
         self.max_outstanding = 0
@@ -169,32 +179,48 @@ class FakeServer:
 
     # -- store semantics (PROTOCOL.md section 11) ------------------------------------------------
 
+    def denied(self, request: sc.Request) -> Optional[str]:
+        """Why the identity may not make this request (section 6.14), or None."""
+        if not isinstance(request, (sc.Load, sc.Upsert, sc.Delete)):
+            return None  # PING and WHOAMI need nothing
+        me = self.identity
+        need = Permissions.READ if isinstance(request, sc.Load) else Permissions.WRITE
+        if not me.permissions & need:
+            return "uid %d (%s) lacks %s" % (me.uid, me.user, need.name)
+        if request.namespace not in (None, me.namespace) and not me.permissions & Permissions.ANY_NAMESPACE:
+            return "uid %d (%s) may not address namespace %r" % (me.uid, me.user, request.namespace)
+        return None
+
     def answer(self, request: sc.Request) -> bytes:
         rid = request.request_id
         if isinstance(request, sc.Ping):
             return sc.encode_ok(rid)
+        me = self.identity
+        if isinstance(request, sc.WhoAmI):
+            return sc.encode_whoami_ok(rid, me.uid, me.gid, me.pid, me.user, me.namespace, me.permissions, me.rule)
+        assert isinstance(request, (sc.Load, sc.Upsert, sc.Delete)), request
+        why = self.denied(request)
+        if why is not None:
+            return sc.encode_error(rid, Status.PERMISSION_DENIED, why)
+        records = self.namespaces.setdefault(me.namespace if request.namespace is None else request.namespace, {})
+        current = records.get(request.persistence_id)
+        actual = current[0] if current is not None else 0
         if isinstance(request, sc.Load):
-            current = self.store.get(request.persistence_id)
             if current is None:
                 return sc.encode_not_found(rid)
             return sc.encode_record(rid, current[0], current[2], current[1])
         if isinstance(request, sc.Upsert):
-            current = self.store.get(request.persistence_id)
-            actual = current[0] if current is not None else 0
             if actual != request.expected_revision:
                 return sc.encode_conflict(rid, request.expected_revision, actual)
             now = int(time.time() * 1_000_000)
-            self.store[request.persistence_id] = (actual + 1, request.state, now)
+            records[request.persistence_id] = (actual + 1, request.state, now)
             return sc.encode_record(rid, actual + 1, now, request.state)
-        assert isinstance(request, sc.Delete), request
-        current = self.store.get(request.persistence_id)
-        actual = current[0] if current is not None else 0
         if request.expected_revision is None:
-            self.store.pop(request.persistence_id, None)
+            records.pop(request.persistence_id, None)
             return sc.encode_ok(rid)
         if actual != request.expected_revision:
             return sc.encode_conflict(rid, request.expected_revision, actual)
-        self.store.pop(request.persistence_id, None)
+        records.pop(request.persistence_id, None)
         return sc.encode_ok(rid)
 
 

@@ -1,9 +1,9 @@
 """The server half of the protocol v1 codec, for the fake server and the tests only.
 
 The package ships the client half (encode requests, decode responses). This module has the
-other half: decode requests (checks 3-6 and 8 of PROTOCOL.md section 3.4) into small
-request dataclasses, and encode responses. It reuses the package's payload cursor and
-argument rules, frame header and str8 packing.
+other half: decode requests (checks 3-6 and 8 of PROTOCOL.md section 3.4), WHOAMI and the
+NAMESPACE flag included, into small request dataclasses, and encode responses. It reuses the
+package's payload cursor and argument rules, frame header and str8 packing.
 """
 
 from __future__ import annotations
@@ -36,11 +36,28 @@ class Ping:
 
 
 @dataclass(frozen=True)
+class WhoAmI:
+    request_id: int
+    TYPE: ClassVar[p.MessageType] = p.MessageType.WHOAMI
+    flags: ClassVar[int] = 0
+
+
+def _namespace_flag(namespace: Optional[str]) -> int:
+    """LOAD, UPSERT and DELETE address the namespace named (flag NAMESPACE) or, with ``namespace``
+    None, the connection's own."""
+    return 0 if namespace is None else p.FLAG_NAMESPACE
+
+
+@dataclass(frozen=True)
 class Load:
     request_id: int
     persistence_id: str
+    namespace: Optional[str] = None
     TYPE: ClassVar[p.MessageType] = p.MessageType.LOAD
-    flags: ClassVar[int] = 0
+
+    @property
+    def flags(self) -> int:
+        return _namespace_flag(self.namespace)
 
 
 @dataclass(frozen=True)
@@ -49,8 +66,12 @@ class Upsert:
     persistence_id: str
     expected_revision: int
     state: bytes = field(repr=False)
+    namespace: Optional[str] = None
     TYPE: ClassVar[p.MessageType] = p.MessageType.UPSERT
-    flags: ClassVar[int] = 0
+
+    @property
+    def flags(self) -> int:
+        return _namespace_flag(self.namespace)
 
 
 @dataclass(frozen=True)
@@ -58,14 +79,19 @@ class Delete:
     request_id: int
     persistence_id: str
     expected_revision: Optional[int] = None  # None: unconditional
+    namespace: Optional[str] = None
     TYPE: ClassVar[p.MessageType] = p.MessageType.DELETE
 
     @property
     def flags(self) -> int:
-        return 0 if self.expected_revision is None else p.FLAG_EXPECTED_REVISION
+        return _namespace_flag(self.namespace) | (0 if self.expected_revision is None else p.FLAG_EXPECTED_REVISION)
 
 
-Request = Union[Hello, Ping, Load, Upsert, Delete]
+Request = Union[Hello, Ping, WhoAmI, Load, Upsert, Delete]
+
+# The flag bits each request type may set (PROTOCOL.md section 3.2).
+_FLAGS = {p.MessageType.LOAD: p.FLAG_NAMESPACE, p.MessageType.UPSERT: p.FLAG_NAMESPACE,
+          p.MessageType.DELETE: p.FLAG_NAMESPACE | p.FLAG_EXPECTED_REVISION}
 
 
 def _decode_id(raw: bytes, max_id_bytes: int, request_id: int) -> str:
@@ -74,6 +100,11 @@ def _decode_id(raw: bytes, max_id_bytes: int, request_id: int) -> str:
         return raw.decode("utf-8")  # strict: rejects overlong forms, surrogates, truncation
     except UnicodeDecodeError:
         raise p._invalid("persistence_id is not valid UTF-8", request_id) from None
+
+
+def _decode_namespace(raw: bytes, request_id: int) -> str:
+    p._check_namespace_bytes(raw, request_id)
+    return raw.decode("ascii")
 
 
 def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Request:
@@ -89,7 +120,7 @@ def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Reque
         raise ProtocolError("unknown message type 0x%02x" % frame.type,
                             status=Status.UNKNOWN_MESSAGE_TYPE, request_id=rid)
     type_ = p.MessageType(frame.type)
-    p._check_flags(frame, p.FLAG_EXPECTED_REVISION if type_ is p.MessageType.DELETE else 0)
+    p._check_flags(frame, _FLAGS.get(type_, 0))
     c = p._Cursor(frame)
     if type_ is p.MessageType.HELLO:
         count = c.u8("versions_count")
@@ -102,30 +133,37 @@ def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Reque
     if type_ is p.MessageType.PING:
         c.end()
         return Ping(rid)
-    raw_id = c.str8_raw("persistence_id")
-    if type_ is p.MessageType.LOAD:
+    if type_ is p.MessageType.WHOAMI:
         c.end()
-        return Load(rid, _decode_id(raw_id, limits.max_id_bytes, rid))
+        return WhoAmI(rid)
+    raw_namespace = c.str8_raw("namespace") if frame.flags & p.FLAG_NAMESPACE else None
+    raw_id = c.str8_raw("persistence_id")
+    expected: Optional[int] = None
+    state = b""
     if type_ is p.MessageType.UPSERT:
         expected = c.u64("expected_revision")
         state = c.take(c.u32("state length"), "state")
-        c.end()
-        pid = _decode_id(raw_id, limits.max_id_bytes, rid)
+    elif type_ is p.MessageType.DELETE and frame.flags & p.FLAG_EXPECTED_REVISION:
+        expected = c.u64("expected_revision")
+    c.end()
+    # The argument rules (check 8) once the payload's structure is known to be sound.
+    namespace = None if raw_namespace is None else _decode_namespace(raw_namespace, rid)
+    pid = _decode_id(raw_id, limits.max_id_bytes, rid)
+    if type_ is p.MessageType.LOAD:
+        return Load(rid, pid, namespace)
+    if type_ is p.MessageType.UPSERT:
+        assert expected is not None
         if expected > p.MAX_UPSERT_EXPECTED_REVISION:
             raise p._invalid("upsert expected_revision %d is outside 0..2^63-2" % expected, rid)
         if len(state) > limits.max_state_bytes:
             raise p._invalid("state is %d bytes, more than max_state_bytes %d"
                              % (len(state), limits.max_state_bytes), rid)
-        return Upsert(rid, pid, expected, state)
+        return Upsert(rid, pid, expected, state, namespace)
     if type_ is not p.MessageType.DELETE:
         raise AssertionError("unhandled request type %s" % type_.name)
-    conditional = bool(frame.flags & p.FLAG_EXPECTED_REVISION)
-    expected_opt = c.u64("expected_revision") if conditional else None
-    c.end()
-    pid = _decode_id(raw_id, limits.max_id_bytes, rid)
-    if expected_opt is not None and expected_opt > p.MAX_DELETE_EXPECTED_REVISION:
-        raise p._invalid("delete expected_revision %d is outside 0..2^63-1" % expected_opt, rid)
-    return Delete(rid, pid, expected_opt)
+    if expected is not None and expected > p.MAX_DELETE_EXPECTED_REVISION:
+        raise p._invalid("delete expected_revision %d is outside 0..2^63-1" % expected, rid)
+    return Delete(rid, pid, expected, namespace)
 
 
 # --- Responses --------------------------------------------------------------------------------
@@ -162,6 +200,13 @@ def encode_not_found(request_id: int) -> bytes:
 
 def encode_conflict(request_id: int, expected_revision: int, actual_revision: int) -> bytes:
     return _frame(p.MessageType.CONFLICT, request_id, struct.pack(">QQ", expected_revision, actual_revision))
+
+
+def encode_whoami_ok(request_id: int, uid: int, gid: int, pid: int, user: str, namespace: str, permissions: int,
+                     rule: str) -> bytes:
+    return _frame(p.MessageType.WHOAMI_OK, request_id,
+                  struct.pack(">III", uid, gid, pid) + _str8(user) + _str8(namespace)
+                  + struct.pack(">B", permissions) + _str8(rule))
 
 
 def encode_error(request_id: int, status: int, message: str = "") -> bytes:

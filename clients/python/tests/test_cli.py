@@ -10,7 +10,9 @@ import subprocess
 import sys
 import unittest
 from typing import List, Tuple
+from unittest import mock
 
+from pgstate import Identity, Permissions
 from pgstate import __main__ as cli
 from fake_server import FakeServer
 
@@ -51,6 +53,51 @@ class CliTest(unittest.TestCase):
         self.assertEqual((code, out), (1, ""))
         self.assertIn("no record", err)
 
+    def test_whoami(self) -> None:
+        code, out, _ = run(["--socket", self.server.path, "whoami"])
+        self.assertEqual(code, 0)
+        me = self.server.identity
+        self.assertEqual(json.loads(out), {"uid": me.uid, "gid": me.gid, "pid": me.pid, "user": me.user,
+                                           "namespace": "", "permissions": ["READ", "WRITE"], "rule": ""})
+
+    def test_upsert_load_delete_in_a_namespace(self) -> None:
+        operator = Identity(0, 0, 1, "root", "", Permissions(0xF), "/etc/pgstated/access.conf:1")
+        server = FakeServer(identity=operator)
+        server.start()
+        self.addCleanup(server.stop)
+        sock = ["--socket", server.path]
+        code, out, _ = run(sock + ["upsert", "--namespace", "billing", "order-1", "0", '{"n":1}'])
+        self.assertEqual(code, 0)
+        self.assertEqual({k: v for k, v in json.loads(out).items() if k != "updated_at"},
+                         {"persistence_id": "order-1", "revision": 1, "state": '{"n":1}'})
+        self.assertEqual(list(server.namespaces["billing"]), ["order-1"])
+        self.assertEqual(run(sock + ["load", "order-1"])[0], 1)  # not in the connection's own namespace
+        code, out, _ = run(sock + ["load", "--namespace", "billing", "order-1"])
+        self.assertEqual((code, json.loads(out)["revision"]), (0, 1))
+        code, _, err = run(sock + ["delete", "--namespace", "billing", "--expected-revision", "2", "order-1"])
+        self.assertEqual(code, 3)
+        self.assertIn("ConcurrencyError", err)
+        self.assertEqual(run(sock + ["delete", "--namespace", "billing", "--expected-revision", "1", "order-1"]),
+                         (0, "", ""))
+        self.assertEqual(server.namespaces["billing"], {})
+        code, out, _ = run(sock + ["whoami"])
+        self.assertEqual(json.loads(out)["permissions"], ["READ", "WRITE", "ADMIN", "ANY_NAMESPACE"])
+        code, _, err = run(sock + ["load", "--namespace", "bad/ns", "order-1"])
+        self.assertEqual(code, 3)
+        self.assertIn("InvalidArgument", err)
+
+    def test_upsert_reads_the_state_from_stdin(self) -> None:
+        with mock.patch("sys.stdin", io.TextIOWrapper(io.BytesIO(b"\xff\x00"))):
+            code, out, _ = run(["--socket", self.server.path, "upsert", "blob", "0", "-"])
+        self.assertEqual((code, json.loads(out)["state_base64"]), (0, "/wA="))
+        self.assertEqual(self.server.store["blob"][:2], (1, b"\xff\x00"))
+
+    def test_permission_denied(self) -> None:
+        code, _, err = run(["--socket", self.server.path, "load", "--namespace", "billing", "order-1"])
+        self.assertEqual(code, 3)
+        self.assertIn("PermissionDenied: ", err)
+        self.assertIn("106 PERMISSION_DENIED", err)
+
     def test_errors_and_usage(self) -> None:
         code, _, err = run(["--socket", self.server.path + ".missing", "ping"])
         self.assertEqual(code, 3)
@@ -66,7 +113,7 @@ class CliTest(unittest.TestCase):
         done = subprocess.run([sys.executable, "-m", "pgstate", "--help"], env=env, capture_output=True,
                               text=True, timeout=60)
         self.assertEqual(done.returncode, 0, done.stderr)
-        for word in ("ping", "load", "--socket"):
+        for word in ("ping", "whoami", "load", "upsert", "delete", "--socket"):
             self.assertIn(word, done.stdout)
 
 

@@ -84,6 +84,7 @@ STATUS_TABLE = [
     (103, pgstate.ProtocolError, pgstate.ProtocolError),
     (104, pgstate.ProtocolError, pgstate.ProtocolError),
     (105, pgstate.ProtocolError, pgstate.ProtocolError),
+    (106, pgstate.PermissionDenied, pgstate.PermissionDenied),
     (199, pgstate.ProtocolError, pgstate.ProtocolError),
     (200, pgstate.Unavailable, pgstate.Unavailable),
     (201, pgstate.Unavailable, pgstate.Unavailable),

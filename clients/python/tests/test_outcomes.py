@@ -28,6 +28,7 @@ REQUESTS = {v["request"]: v for v in DOC["vectors"]}
 EXCEPTIONS = {
     "conflict": pgstate.ConcurrencyError,
     "invalid_argument": pgstate.InvalidArgument,
+    "permission_denied": pgstate.PermissionDenied,
     "unavailable": pgstate.Unavailable,
     "outcome_unknown": pgstate.OutcomeUnknown,
     "server_error": pgstate.ServerError,
@@ -44,18 +45,22 @@ def hello_ok(overrides: Optional[Dict[str, Any]] = None) -> p.HelloOk:
 
 def make_call(kind: str, args: Dict[str, Any]) -> _calls.Call:
     """The Call of ``kind`` with arguments in the vectors' message notation."""
+    namespace = args.get("namespace")  # absent: the connection's own
     if kind == "hello":
         return _calls.HelloCall(tuple(args["versions"]), args["client_name"])
     if kind == "ping":
         return _calls.PingCall()
+    if kind == "whoami":
+        return _calls.WhoAmICall()
     if kind == "load":
-        return _calls.LoadCall(args["persistence_id"])
+        return _calls.LoadCall(args["persistence_id"], namespace)
     if kind == "upsert":
-        return _calls.UpsertCall(args["persistence_id"], args["expected_revision"], bytes.fromhex(args["state_hex"]))
+        return _calls.UpsertCall(args["persistence_id"], namespace, args["expected_revision"],
+                                 bytes.fromhex(args["state_hex"]))
     if kind == "delete":
-        return _calls.DeleteCall(args["persistence_id"])
+        return _calls.DeleteCall(args["persistence_id"], namespace)
     if kind == "conditional_delete":
-        return _calls.ConditionalDeleteCall(args["persistence_id"], args["expected_revision"])
+        return _calls.ConditionalDeleteCall(args["persistence_id"], namespace, args["expected_revision"])
     raise AssertionError("unknown request kind " + kind)
 
 
@@ -92,6 +97,10 @@ def as_vector_outcome(outcome: _outcomes.Outcome) -> Dict[str, Any]:
     d: Dict[str, Any] = {"class": outcome.cls.value}
     if outcome.cls is _outcomes.OutcomeClass.RECORD:
         d["revision"] = outcome.result.revision
+    if outcome.cls is _outcomes.OutcomeClass.IDENTITY:
+        identity = outcome.result
+        assert isinstance(identity, pgstate.Identity) and isinstance(identity.permissions, pgstate.Permissions)
+        d.update(uid=identity.uid, namespace=identity.namespace, permissions=int(identity.permissions))
     if outcome.cls is _outcomes.OutcomeClass.CONFLICT:
         assert isinstance(outcome.error, pgstate.ConcurrencyError)
         d["expected_revision"] = outcome.error.expected_revision
@@ -103,16 +112,28 @@ def as_vector_outcome(outcome: _outcomes.Outcome) -> Dict[str, Any]:
 
 class OutcomeFileTest(unittest.TestCase):
     def test_every_kind_has_its_request_and_vectors(self) -> None:
-        kinds = {"hello", "ping", "load", "upsert", "delete", "conditional_delete"}
+        kinds = {"hello", "ping", "load", "upsert", "delete", "conditional_delete", "whoami"}
         self.assertEqual(set(REQUESTS), kinds)
         self.assertEqual({v["request"] for v in DOC["outcomes"]}, kinds)
-        self.assertGreater(len(DOC["outcomes"]), 200)
+        self.assertGreater(len(DOC["outcomes"]), 250)
+        self.assertGreater(len(DOC["calls"]), 30)
         for kind, v in REQUESTS.items():
             self.assertEqual(make_call(kind, v["message"]).is_write, v["write"], kind)
 
     def test_classes_and_connection_decisions_are_the_classifiers(self) -> None:
         self.assertEqual(set(DOC["classes"]), {c.value for c in _outcomes.OutcomeClass})
         self.assertEqual(set(DOC["connection"]), {c.value for c in _outcomes.Connection})
+
+
+    def test_identity_and_permission_vectors_are_there(self) -> None:
+        classes = [(v["request"], v["outcome"]["class"], v["connection"]) for v in DOC["outcomes"]]
+        self.assertGreaterEqual(classes.count(("whoami", "identity", "keep")), 3)
+        for kind in ("load", "upsert", "delete", "conditional_delete", "whoami"):
+            self.assertIn((kind, "permission_denied", "keep"), classes)
+        self.assertIn(("hello", "permission_denied", "drop"), classes)
+        named = [v for v in DOC["calls"] if "namespace" in v["arguments"]]
+        self.assertGreaterEqual(sum("sends" in v for v in named), 5)
+        self.assertGreaterEqual(sum("outcome" in v for v in named), 5)
 
 
 class OutcomeVectorsTest(unittest.TestCase):

@@ -44,6 +44,8 @@ def vector_limits(v: Dict[str, Any]) -> p.Limits:
 def to_message(m: Any) -> Dict[str, Any]:
     """A decoded message dataclass in the vectors' "message" notation."""
     d: Dict[str, Any] = {"type": m.TYPE.name, "request_id": m.request_id, "flags": m.flags}
+    if isinstance(m, (sc.Load, sc.Upsert, sc.Delete)) and m.namespace is not None:
+        d.update(namespace=m.namespace)  # the key only with the NAMESPACE flag
     if isinstance(m, sc.Hello):
         d.update(versions=list(m.versions), client_name=m.client_name)
     elif isinstance(m, sc.Load):
@@ -63,6 +65,9 @@ def to_message(m: Any) -> Dict[str, Any]:
         d.update(expected_revision=m.expected_revision, actual_revision=m.actual_revision)
     elif isinstance(m, p.ErrorResponse):
         d.update(status=m.status, message=m.message)
+    elif isinstance(m, p.WhoAmIOk):
+        d.update(uid=m.uid, gid=m.gid, pid=m.pid, user=m.user, namespace=m.namespace, permissions=m.permissions,
+                 rule=m.rule)
     return d
 
 
@@ -70,17 +75,20 @@ def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
     """Encode a vector's "message": requests with the package's encoder (the one encode API),
     responses with the tests' server half of the codec."""
     t, rid = m["type"], m["request_id"]
+    namespace = m.get("namespace")  # LOAD, UPSERT, DELETE: present iff the NAMESPACE flag is set
     if t == "HELLO":
         return p.encode_hello(rid, m["versions"], m["client_name"])
     if t == "PING":
         return p.encode_ping(rid)
+    if t == "WHOAMI":
+        return p.encode_whoami(rid)
     if t == "LOAD":
-        return p.encode_load(rid, m["persistence_id"], limits)
+        return p.encode_load(rid, m["persistence_id"], limits, namespace=namespace)
     if t == "UPSERT":
         return p.encode_upsert(rid, m["persistence_id"], m["expected_revision"],
-                               bytes.fromhex(m["state_hex"]), limits)
+                               bytes.fromhex(m["state_hex"]), limits, namespace=namespace)
     if t == "DELETE":
-        return p.encode_delete(rid, m["persistence_id"], m["expected_revision"], limits)
+        return p.encode_delete(rid, m["persistence_id"], m["expected_revision"], limits, namespace=namespace)
     if t == "HELLO_OK":
         return sc.encode_hello_ok(rid, m["version"], m["server_version"], m["max_frame_bytes"],
                                  m["max_id_bytes"], m["max_state_bytes"], m["max_in_flight"],
@@ -95,6 +103,9 @@ def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
         return sc.encode_conflict(rid, m["expected_revision"], m["actual_revision"])
     if t == "ERROR":
         return sc.encode_error(rid, m["status"], m["message"])
+    if t == "WHOAMI_OK":
+        return sc.encode_whoami_ok(rid, m["uid"], m["gid"], m["pid"], m["user"], m["namespace"], m["permissions"],
+                                   m["rule"])
     raise AssertionError("unknown message type " + t)
 
 
@@ -123,6 +134,14 @@ class VectorFilesTest(unittest.TestCase):
     def test_names_are_unique(self) -> None:
         names = [v["name"] for _, v in VECTORS]
         self.assertEqual(len(names), len(set(names)))
+
+    def test_every_message_type_and_flag_has_valid_vectors(self) -> None:
+        valid = [v["message"] for _, v in VECTORS if "message" in v]
+        self.assertEqual({m["type"] for m in valid}, {t.name for t in p.MessageType})
+        flags = {(m["type"], m["flags"]) for m in valid}
+        for want in [("DELETE", 0x01), ("LOAD", 0x02), ("UPSERT", 0x02), ("DELETE", 0x02), ("DELETE", 0x03)]:
+            self.assertIn(want, flags)
+        self.assertIn("", {m["namespace"] for m in valid if m["type"] == "LOAD" and "namespace" in m})
 
     def test_every_vector_is_valid_invalid_or_incomplete(self) -> None:
         for fname, v in VECTORS:
@@ -263,6 +282,19 @@ class EncoderArgumentRulesTest(unittest.TestCase):
         limits = p.Limits(max_id_bytes=128)
         p.encode_load(1, "x" * 128, limits)
         self.assertInvalid(p.encode_load, 1, "x" * 129, limits)
+
+    def test_namespaces(self) -> None:
+        for good in ["", "billing", "Tenant_0.9-x", "n" * 63]:
+            with self.subTest(namespace=good):
+                frame = p.encode_load(1, "a", namespace=good)
+                self.assertEqual(frame[5], p.FLAG_NAMESPACE)
+                self.assertEqual(frame[10:11 + len(good)], bytes([len(good)]) + good.encode())
+        self.assertEqual(p.encode_load(1, "a")[5], 0)  # without a namespace: no flag, no field
+        for bad in ["n" * 64, "bill/ing", "bill ing", "büro", "\u0661", "a\x00", "\udcff", b"billing", 7]:
+            with self.subTest(namespace=repr(bad)):
+                self.assertInvalid(lambda ns: p.encode_load(1, "a", namespace=ns), bad)
+                self.assertInvalid(lambda ns: p.encode_upsert(1, "a", 0, b"", namespace=ns), bad)
+                self.assertInvalid(lambda ns: p.encode_delete(1, "a", 3, namespace=ns), bad)
 
     def test_upsert_revisions(self) -> None:
         p.encode_upsert(1, "a", 2**63 - 2, b"")

@@ -9,6 +9,7 @@ One record per persistence id, with optimistic concurrency on a revision::
         rec = c.upsert("order-42", rec.revision, b"paid")
         rec = c.load("order-42")                # Record, or None
         c.delete("order-42")
+        me = c.whoami()                         # Identity: uid, user, namespace, permissions
 
 The asyncio client is :class:`pgstate.aio.AsyncClient` (``from pgstate import aio``).
 Exceptions derive from :class:`Error`; see :mod:`pgstate._errors` for who is at fault.
@@ -19,11 +20,13 @@ from ._errors import (
     Error,
     InvalidArgument,
     OutcomeUnknown,
+    PermissionDenied,
     ProtocolError,
     ServerError,
     Status,
     Unavailable,
 )
+from ._identity import Identity, Permissions
 from ._record import Record
 from ._version import __version__
 from .client import Client
@@ -31,10 +34,13 @@ from .client import Client
 __all__ = [
     "Client",
     "Record",
+    "Identity",
+    "Permissions",
     "Status",
     "Error",
     "ConcurrencyError",
     "InvalidArgument",
+    "PermissionDenied",
     "Unavailable",
     "OutcomeUnknown",
     "ProtocolError",

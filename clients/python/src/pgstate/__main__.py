@@ -1,11 +1,16 @@
 """``python -m pgstate``: a small command line client of pgstated.
 
     python -m pgstate [--socket PATH] [--timeout SECONDS] ping
-    python -m pgstate [--socket PATH] [--timeout SECONDS] load ID
+    python -m pgstate [--socket PATH] [--timeout SECONDS] whoami
+    python -m pgstate [--socket PATH] [--timeout SECONDS] load [--namespace NS] ID
+    python -m pgstate [--socket PATH] [--timeout SECONDS] upsert [--namespace NS] ID EXPECTED_REVISION STATE
+    python -m pgstate [--socket PATH] [--timeout SECONDS] delete [--namespace NS] [--expected-revision N] ID
 
-``load`` prints the record as one JSON object (``state`` as text when it is UTF-8, else
-``state_base64``). Exit status: 0 done, 1 no record (``load``), 2 usage, 3 a pgstate
-error (printed on stderr with its class, e.g. ``Unavailable: ...``).
+``load`` and ``upsert`` print the record as one JSON object (``state`` as text when it is
+UTF-8, else ``state_base64``); ``upsert`` takes the state as text, or ``-`` to read its
+bytes from standard input. ``whoami`` prints the connection's identity as one JSON
+object. Exit status: 0 done, 1 no record (``load``), 2 usage, 3 a pgstate error (printed
+on stderr with its class, e.g. ``Unavailable: ...`` or ``PermissionDenied: ...``).
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import sys
 from typing import Any, Dict, List, Optional
 
 from ._common import DEFAULT_SOCKET_PATH, SOCKET_ENV
 from ._errors import Error
+from ._identity import Identity, Permissions
 from ._record import Record
 from ._version import __version__
 from .client import Client
@@ -50,8 +57,22 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version="pgstate %s" % __version__)
     commands = ap.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.add_parser("ping", help="check that pgstated answers")
-    load = commands.add_parser("load", help="print the record of a persistence id as JSON")
+    commands.add_parser("whoami", help="print who pgstated takes this client to be (uid, namespace, "
+                                       "permissions) as JSON")
+    keyed = argparse.ArgumentParser(add_help=False)
+    keyed.add_argument("--namespace", metavar="NS",
+                       help="the namespace to address (\"\" is the shared one; default: the connection's own)")
+    load = commands.add_parser("load", parents=[keyed], help="print the record of a persistence id as JSON")
     load.add_argument("persistence_id", metavar="ID")
+    upsert = commands.add_parser("upsert", parents=[keyed],
+                                 help="create (EXPECTED_REVISION 0) or update a record; print it as JSON")
+    upsert.add_argument("persistence_id", metavar="ID")
+    upsert.add_argument("expected_revision", metavar="EXPECTED_REVISION", type=int)
+    upsert.add_argument("state", metavar="STATE", help="the state as text, or - to read its bytes from stdin")
+    delete = commands.add_parser("delete", parents=[keyed], help="delete a record")
+    delete.add_argument("persistence_id", metavar="ID")
+    delete.add_argument("--expected-revision", metavar="N", type=int,
+                        help="delete only if the record is at revision N (0: only if there is none)")
     return ap
 
 
@@ -68,25 +89,53 @@ def record_json(record: Record) -> Dict[str, Any]:
     return out
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        with Client(args.socket, timeout=args.timeout) as client:
-            if args.command == "ping":
-                client.ping()
-                print("pgstated at %s answers (%s)" % (client.socket_path,
-                                                        client.server_info.server_version
-                                                        if client.server_info else "?"))
-                return EXIT_OK
-            record = client.load(args.persistence_id)
-    except Error as exc:
-        print("%s: %s" % (type(exc).__name__, exc), file=sys.stderr)
-        return EXIT_ERROR
+def identity_json(identity: Identity) -> Dict[str, Any]:
+    return {
+        "uid": identity.uid,
+        "gid": identity.gid,
+        "pid": identity.pid,
+        "user": identity.user,
+        "namespace": identity.namespace,
+        "permissions": [flag.name for flag in Permissions if flag in identity.permissions],
+        "rule": identity.rule,
+    }
+
+
+def run(client: Client, args: argparse.Namespace) -> int:
+    """The command, on a connected client; pgstate errors propagate."""
+    if args.command == "ping":
+        client.ping()
+        print("pgstated at %s answers (%s)" % (client.socket_path,
+                                                client.server_info.server_version
+                                                if client.server_info else "?"))
+        return EXIT_OK
+    if args.command == "whoami":
+        print(json.dumps(identity_json(client.whoami()), ensure_ascii=False))
+        return EXIT_OK
+    if args.command == "delete":
+        client.delete(args.persistence_id, args.expected_revision, namespace=args.namespace)
+        return EXIT_OK
+    if args.command == "upsert":
+        state = sys.stdin.buffer.read() if args.state == "-" else os.fsencode(args.state)  # the bytes as given
+        record: Optional[Record] = client.upsert(args.persistence_id, args.expected_revision, state,
+                                                 namespace=args.namespace)
+    else:
+        record = client.load(args.persistence_id, namespace=args.namespace)
     if record is None:
         print("no record for %r" % args.persistence_id, file=sys.stderr)
         return EXIT_NOT_FOUND
     print(json.dumps(record_json(record), ensure_ascii=False))
     return EXIT_OK
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        with Client(args.socket, timeout=args.timeout) as client:
+            return run(client, args)
+    except Error as exc:
+        print("%s: %s" % (type(exc).__name__, exc), file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -16,11 +16,12 @@ from typing import ClassVar, Optional, Tuple, Union
 
 from . import _protocol as p
 from ._errors import ConcurrencyError, InvalidArgument, ProtocolError, Status
+from ._identity import Identity, Permissions
 from ._outcomes import Connection, Outcome, OutcomeClass, protocol_error, result
 from ._record import Record, datetime_from_us
 
-__all__ = ["Call", "HelloCall", "PingCall", "LoadCall", "UpsertCall", "DeleteCall", "ConditionalDeleteCall",
-           "delete_call"]
+__all__ = ["Call", "HelloCall", "PingCall", "WhoAmICall", "LoadCall", "UpsertCall", "DeleteCall",
+           "ConditionalDeleteCall", "delete_call"]
 
 
 class Call(abc.ABC):
@@ -46,6 +47,13 @@ class Call(abc.ABC):
     def unexpected(self, response: p.Response) -> Outcome:
         return protocol_error("unexpected %s answering the %s (request id %d)"
                               % (response.TYPE.name, self.name, response.request_id), response.request_id)
+
+
+def _needs_identity(hello: p.HelloOk, what: str) -> None:
+    """Section 12.5: WHOAMI and the NAMESPACE flag only to a server announcing IDENTITY."""
+    if not hello.identity:
+        raise InvalidArgument("pgstated (%s) does not announce IDENTITY: %s cannot be sent to it"
+                              % (hello.server_version, what), status=Status.INVALID_ARGUMENT)
 
 
 def _record(pid: str, response: p.RecordResponse, limits: p.Limits, name: str) -> Outcome:
@@ -126,19 +134,53 @@ class PingCall(Call):
 
 
 @dataclass(frozen=True)
+class WhoAmICall(Call):
+    """WHOAMI: who the server takes the connection's peer to be; only with the IDENTITY capability."""
+
+    kind: ClassVar[str] = "whoami"
+    is_write: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return "whoami"
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        _needs_identity(hello, "a whoami")
+        return p.encode_whoami(request_id)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.WhoAmIOk):
+            return result(OutcomeClass.IDENTITY, Identity(
+                response.uid, response.gid, response.pid, response.user, response.namespace,
+                Permissions.known(response.permissions), response.rule))
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
 class _KeyedCall(Call):
-    """A call on one persistence id, which is checked when the call is made."""
+    """A call on one persistence id, in the connection's namespace (``namespace`` None) or the one
+    named; both are checked when the call is made."""
 
     persistence_id: str
+    namespace: Optional[str]
 
     verb: ClassVar[str]  # for messages: "load", "upsert", ...
 
     def __post_init__(self) -> None:
         p.check_persistence_id(self.persistence_id, p.MAX_ID_BYTES)
+        if self.namespace is not None:
+            p.check_namespace(self.namespace)
 
     @property
     def name(self) -> str:
-        return "%s of %r" % (self.verb, self.persistence_id)
+        where = "" if self.namespace is None else " in namespace %r" % self.namespace
+        return "%s of %r%s" % (self.verb, self.persistence_id, where)
+
+    def namespace_for(self, hello: p.HelloOk) -> Optional[str]:
+        """The namespace to send, refused (InvalidArgument) when the server does not announce IDENTITY."""
+        if self.namespace is not None:
+            _needs_identity(hello, "a %s naming a namespace" % self.verb)
+        return self.namespace
 
 
 @dataclass(frozen=True)
@@ -148,7 +190,7 @@ class LoadCall(_KeyedCall):
     is_write: ClassVar[bool] = False
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
-        return p.encode_load(request_id, self.persistence_id, hello.limits)
+        return p.encode_load(request_id, self.persistence_id, hello.limits, namespace=self.namespace_for(hello))
 
     def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
         if isinstance(response, p.RecordResponse):
@@ -173,7 +215,8 @@ class UpsertCall(_KeyedCall):
         object.__setattr__(self, "state", p.check_state(self.state, 2**32 - 1))
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
-        return p.encode_upsert(request_id, self.persistence_id, self.expected_revision, self.state, hello.limits)
+        return p.encode_upsert(request_id, self.persistence_id, self.expected_revision, self.state, hello.limits,
+                               namespace=self.namespace_for(hello))
 
     def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
         if isinstance(response, p.RecordResponse):
@@ -195,7 +238,8 @@ class DeleteCall(_KeyedCall):
     is_write: ClassVar[bool] = True
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
-        return p.encode_delete(request_id, self.persistence_id, None, hello.limits)
+        return p.encode_delete(request_id, self.persistence_id, None, hello.limits,
+                               namespace=self.namespace_for(hello))
 
     def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
         if isinstance(response, p.Ok):
@@ -222,7 +266,8 @@ class ConditionalDeleteCall(_KeyedCall):
             raise InvalidArgument("pgstated (%s) does not announce CONDITIONAL_DELETE: a delete with an expected "
                                   "revision cannot be sent to it" % hello.server_version,
                                   status=Status.INVALID_ARGUMENT)
-        return p.encode_delete(request_id, self.persistence_id, self.expected_revision, hello.limits)
+        return p.encode_delete(request_id, self.persistence_id, self.expected_revision, hello.limits,
+                               namespace=self.namespace_for(hello))
 
     def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
         if isinstance(response, p.Ok):
@@ -232,8 +277,9 @@ class ConditionalDeleteCall(_KeyedCall):
         return self.unexpected(response)
 
 
-def delete_call(persistence_id: str, expected_revision: Optional[int]) -> Union[DeleteCall, ConditionalDeleteCall]:
-    """The call for ``delete(persistence_id, expected_revision=None)``."""
+def delete_call(persistence_id: str, expected_revision: Optional[int],
+                namespace: Optional[str]) -> Union[DeleteCall, ConditionalDeleteCall]:
+    """The call for ``delete(persistence_id, expected_revision=None, namespace=None)``."""
     if expected_revision is None:
-        return DeleteCall(persistence_id)
-    return ConditionalDeleteCall(persistence_id, expected_revision)
+        return DeleteCall(persistence_id, namespace)
+    return ConditionalDeleteCall(persistence_id, namespace, expected_revision)

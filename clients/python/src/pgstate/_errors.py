@@ -6,7 +6,8 @@ grouped by who is at fault, which is also what tells a caller whether to retry:
 * An ordinary outcome, nobody's fault: :class:`ConcurrencyError` (the revision you named is
   not the current one; load, merge and retry).
 * The caller's fault: :class:`InvalidArgument` (fix the call; retrying it unchanged fails
-  again).
+  again) and :class:`PermissionDenied` (the connection's identity may not do this; an
+  operator changes the access rules, retrying does not help).
 * A condition of the server or the environment, the request was NOT executed:
   :class:`Unavailable` (retry with backoff).
 * Nobody can tell: :class:`OutcomeUnknown` (a write may or may not have been applied;
@@ -28,6 +29,7 @@ __all__ = [
     "Error",
     "ConcurrencyError",
     "InvalidArgument",
+    "PermissionDenied",
     "Unavailable",
     "OutcomeUnknown",
     "ProtocolError",
@@ -50,6 +52,7 @@ class Status(enum.IntEnum):
     FRAME_TOO_LARGE = 103
     UNSUPPORTED_VERSION = 104
     NOT_ALLOWED = 105
+    PERMISSION_DENIED = 106
     UNAVAILABLE = 200
     OVERLOADED = 201
     SHUTTING_DOWN = 202
@@ -123,8 +126,23 @@ class InvalidArgument(Error, ValueError):
     character (U+0000-U+001F, U+007F); a revision that is not an ``int`` or out of range
     (upsert 0..2^63-2, delete 0..2^63-1); a state that is not bytes-like or larger than the
     server's ``max_state_bytes``; a client name over 255 UTF-8 bytes (never truncated); a
-    conditional delete when the server did not announce CONDITIONAL_DELETE. Also raised
-    when the server answers 102. Nothing was executed; retrying the same call fails again.
+    conditional delete when the server did not announce CONDITIONAL_DELETE; a namespace
+    that is not a ``str`` of 0 to 63 ASCII letters, digits, ``.``, ``_`` or ``-``; ``whoami``
+    or a namespace when the server did not announce IDENTITY. Also raised when the server
+    answers 102. Nothing was executed; retrying the same call fails again.
+    """
+
+
+class PermissionDenied(Error):
+    """The connection's identity may not do this (status 106, PROTOCOL.md section 6.14).
+
+    The server identifies a connection by the peer credentials the kernel reports (the
+    client's user and group), and its access rules grant that identity a namespace and
+    permissions: a load needs READ, an upsert or delete WRITE, naming a namespace other than
+    the connection's own ANY_NAMESPACE (``whoami`` shows what was granted). Nothing was
+    executed and the connection stays open. Raised by the handshake too when the rules
+    grant the peer nothing; the server then closes. Not retryable: an operator changes the
+    access rules (they apply to connections made afterwards).
     """
 
 
@@ -139,8 +157,8 @@ class Unavailable(Error):
     202 SHUTTING_DOWN and unassigned 2xx codes), when the connection ends or the call
     times out before a request was sent, for every request -- writes included -- left
     unanswered by the server's shutdown notice (ERROR 202 with request id 0: they were not
-    executed), and for a read (load, ping) that timed out or whose connection ended before
-    the answer (reads are safe to repeat).
+    executed), and for a read (load, ping, whoami) that timed out or whose connection ended
+    before the answer (reads are safe to repeat).
     """
 
 

@@ -25,6 +25,7 @@ from ._errors import (
     Error,
     InvalidArgument,
     OutcomeUnknown,
+    PermissionDenied,
     ProtocolError,
     ServerError,
     Status,
@@ -50,10 +51,12 @@ class OutcomeClass(str, enum.Enum):
     """The outcome classes of PROTOCOL.md section 12.1 (values as in outcomes.json)."""
 
     OK = "ok"
+    IDENTITY = "identity"
     RECORD = "record"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
     INVALID_ARGUMENT = "invalid_argument"
+    PERMISSION_DENIED = "permission_denied"
     UNAVAILABLE = "unavailable"
     OUTCOME_UNKNOWN = "outcome_unknown"
     SERVER_ERROR = "server_error"
@@ -86,6 +89,7 @@ class Ending:
 _EXCEPTION = {
     OutcomeClass.CONFLICT: ConcurrencyError,
     OutcomeClass.INVALID_ARGUMENT: InvalidArgument,
+    OutcomeClass.PERMISSION_DENIED: PermissionDenied,
     OutcomeClass.UNAVAILABLE: Unavailable,
     OutcomeClass.OUTCOME_UNKNOWN: OutcomeUnknown,
     OutcomeClass.SERVER_ERROR: ServerError,
@@ -97,7 +101,7 @@ _EXCEPTION = {
 class Outcome:
     """What one call ends in, and what to do with its connection.
 
-    ``result`` is the call's return value for ``ok``, ``record`` and ``not_found``;
+    ``result`` is the call's return value for ``ok``, ``identity``, ``record`` and ``not_found``;
     ``error`` the exception to raise for every other class. ``status`` is the status of
     the ERROR frame that made the outcome, if one did. With ``Connection.DROP``,
     ``ending`` says how every other request in flight on the connection fails.
@@ -128,7 +132,7 @@ class Outcome:
 
 
 def result(cls: OutcomeClass, value: Any = None) -> Outcome:
-    """A result (ok, record, not_found): the connection stays usable."""
+    """A result (ok, identity, record, not_found): the connection stays usable."""
     return Outcome(cls, Connection.KEEP, result=value)
 
 
@@ -143,6 +147,8 @@ def _error_class(status: int, is_write: bool) -> OutcomeClass:
     """Section 12.2 rule 5: the outcome of an ERROR status, by class."""
     if status == Status.INVALID_ARGUMENT:
         return OutcomeClass.INVALID_ARGUMENT
+    if status == Status.PERMISSION_DENIED:
+        return OutcomeClass.PERMISSION_DENIED
     if 100 <= status <= 199:
         return OutcomeClass.PROTOCOL_ERROR
     if 200 <= status <= 299:
@@ -154,7 +160,8 @@ def _error_class(status: int, is_write: bool) -> OutcomeClass:
     return OutcomeClass.OUTCOME_UNKNOWN if is_write else OutcomeClass.SERVER_ERROR
 
 
-# The statuses with a request id after which the server closes (section 10 case 1).
+# The statuses with a request id after which the server closes (section 10 case 1). 106
+# PERMISSION_DENIED closes only answering HELLO, and every ERROR answering HELLO drops.
 _CLOSING: FrozenSet[int] = frozenset({Status.MALFORMED_FRAME, Status.FRAME_TOO_LARGE,
                                       Status.UNSUPPORTED_VERSION, Status.NOT_ALLOWED})
 

@@ -1,8 +1,9 @@
 """Pure codec of the client side of the pgstate wire protocol v1 (proto-spec/PROTOCOL.md). No I/O.
 
 Encoding, the one API: ``encode_hello``, ``encode_ping``, ``encode_load``,
-``encode_upsert`` and ``encode_delete`` build whole request frames (length prefix
-included) and check the argument rules of section 8 first, raising
+``encode_upsert``, ``encode_delete`` and ``encode_whoami`` build whole request frames
+(length prefix included; a ``namespace`` sets the NAMESPACE flag) and check the argument
+rules of section 8 first, raising
 :class:`~pgstate.InvalidArgument` before anything exists to send -- also for a ``str8``
 field longer than 255 bytes, which is never truncated (section 12.5).
 
@@ -23,20 +24,21 @@ import enum
 import functools
 import struct
 from dataclasses import dataclass, field
-from typing import ClassVar, Final, Iterator, Optional, Sequence, Union
+from typing import ClassVar, Final, Iterator, Optional, Sequence, Tuple, Union
 
 from ._errors import InvalidArgument, ProtocolError, Status
 
 __all__ = [
     "PROTOCOL_VERSION", "LENGTH_BYTES", "HEADER_BYTES",
     "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_ID_BYTES", "DEFAULT_MAX_STATE_BYTES",
-    "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "FLAG_EXPECTED_REVISION",
+    "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "CAP_IDENTITY",
+    "FLAG_EXPECTED_REVISION", "FLAG_NAMESPACE", "MAX_NAMESPACE_BYTES",
     "MAX_REQUEST_ID", "MAX_UPSERT_EXPECTED_REVISION", "MAX_DELETE_EXPECTED_REVISION",
     "MAX_REVISION", "MessageType", "Limits", "DEFAULT_LIMITS", "BytesLike", "Frame", "FrameReader",
-    "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "Response",
-    "encode_hello", "encode_ping", "encode_load", "encode_upsert", "encode_delete", "decode_response",
-    "check_persistence_id", "check_upsert_revision", "check_delete_revision", "check_state",
-    "check_client_name",
+    "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "WhoAmIOk", "Response",
+    "encode_hello", "encode_ping", "encode_load", "encode_upsert", "encode_delete", "encode_whoami",
+    "decode_response", "check_persistence_id", "check_namespace", "check_upsert_revision",
+    "check_delete_revision", "check_state", "check_client_name",
 ]
 
 # --- Constants ------------------------------------------------------------------------------
@@ -52,7 +54,10 @@ DEFAULT_MAX_IN_FLIGHT: Final = 1024
 MAX_ID_BYTES: Final = 255  # str8: never more, whatever a server announces
 
 CAP_CONDITIONAL_DELETE: Final = 0x1
-FLAG_EXPECTED_REVISION: Final = 0x01
+CAP_IDENTITY: Final = 0x2  # WHOAMI and the NAMESPACE flag are served
+FLAG_EXPECTED_REVISION: Final = 0x01  # DELETE
+FLAG_NAMESPACE: Final = 0x02  # LOAD, UPSERT, DELETE: a namespace comes before the persistence id
+MAX_NAMESPACE_BYTES: Final = 63
 
 MAX_REQUEST_ID: Final = 2**32 - 1
 MAX_UPSERT_EXPECTED_REVISION: Final = 2**63 - 2  # the new revision must fit an i64
@@ -76,12 +81,14 @@ class MessageType(enum.IntEnum):
     LOAD = 0x03
     UPSERT = 0x04
     DELETE = 0x05
+    WHOAMI = 0x06
     HELLO_OK = 0x81
     OK = 0x82
     RECORD = 0x83
     NOT_FOUND = 0x84
     CONFLICT = 0x85
     ERROR = 0x86
+    WHOAMI_OK = 0x87
 
     @property
     def is_request(self) -> bool:
@@ -146,6 +153,31 @@ def _check_id_bytes(raw: bytes, max_id_bytes: int, request_id: Optional[int]) ->
         # multi-byte sequence, so a byte scan is exact.
         if b < 0x20 or b == 0x7F:
             raise _invalid("persistence_id has a control character at byte %d" % i, request_id)
+
+
+_NAMESPACE_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def check_namespace(namespace: object) -> bytes:
+    """Validate a namespace given as ``str``; return its bytes.
+
+    Raises InvalidArgument unless it is a ``str`` of 0 to 63 characters, each an ASCII
+    letter, digit, ``.``, ``_`` or ``-`` (the empty name is the shared namespace).
+    """
+    if not isinstance(namespace, str):
+        raise _invalid("namespace must be a str, not %s" % type(namespace).__name__)
+    raw = namespace.encode("utf-8", "surrogatepass")  # anything not ASCII fails the byte check
+    _check_namespace_bytes(raw, None)
+    return raw
+
+
+def _check_namespace_bytes(raw: bytes, request_id: Optional[int]) -> None:
+    if len(raw) > MAX_NAMESPACE_BYTES:
+        raise _invalid("namespace is %d bytes, more than %d" % (len(raw), MAX_NAMESPACE_BYTES), request_id)
+    for i, b in enumerate(raw):
+        if b not in _NAMESPACE_BYTES:
+            raise _invalid("namespace has a character other than an ASCII letter, digit, '.', '_' or '-' "
+                           "at byte %d" % i, request_id)
 
 
 def check_upsert_revision(expected_revision: object) -> int:
@@ -232,31 +264,46 @@ def encode_ping(request_id: int) -> bytes:
     return _request_frame(MessageType.PING, 0, request_id, b"", DEFAULT_LIMITS)
 
 
-def encode_load(request_id: int, persistence_id: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
-    """LOAD of one persistence id."""
-    raw_id = check_persistence_id(persistence_id, limits.max_id_bytes)
-    return _request_frame(MessageType.LOAD, 0, request_id, _str8(raw_id), limits)
+def _key(persistence_id: str, namespace: Optional[str], limits: Limits) -> Tuple[int, bytes]:
+    """The NAMESPACE flag and the payload's start, ``[namespace] persistence_id``, of LOAD,
+    UPSERT and DELETE: without a namespace the request addresses the connection's own."""
+    raw_id = _str8(check_persistence_id(persistence_id, limits.max_id_bytes))
+    if namespace is None:
+        return 0, raw_id
+    return FLAG_NAMESPACE, _str8(check_namespace(namespace)) + raw_id
+
+
+def encode_load(request_id: int, persistence_id: str, limits: Limits = DEFAULT_LIMITS, *,
+                namespace: Optional[str] = None) -> bytes:
+    """LOAD of one persistence id, in ``namespace`` if given (flag NAMESPACE)."""
+    flags, key = _key(persistence_id, namespace, limits)
+    return _request_frame(MessageType.LOAD, flags, request_id, key, limits)
 
 
 def encode_upsert(request_id: int, persistence_id: str, expected_revision: int, state: BytesLike,
-                  limits: Limits = DEFAULT_LIMITS) -> bytes:
+                  limits: Limits = DEFAULT_LIMITS, *, namespace: Optional[str] = None) -> bytes:
     """UPSERT: create (expected_revision 0) or update revision N to N+1."""
-    raw_id = check_persistence_id(persistence_id, limits.max_id_bytes)
+    flags, key = _key(persistence_id, namespace, limits)
     revision = check_upsert_revision(expected_revision)
     data = check_state(state, limits.max_state_bytes)
-    payload = _str8(raw_id) + _U64.pack(revision) + _bytes32(data)
-    return _request_frame(MessageType.UPSERT, 0, request_id, payload, limits)
+    payload = key + _U64.pack(revision) + _bytes32(data)
+    return _request_frame(MessageType.UPSERT, flags, request_id, payload, limits)
 
 
 def encode_delete(request_id: int, persistence_id: str, expected_revision: Optional[int] = None,
-                  limits: Limits = DEFAULT_LIMITS) -> bytes:
+                  limits: Limits = DEFAULT_LIMITS, *, namespace: Optional[str] = None) -> bytes:
     """DELETE: unconditional when ``expected_revision`` is None, else conditional (flag 0x01)."""
-    raw_id = check_persistence_id(persistence_id, limits.max_id_bytes)
+    flags, key = _key(persistence_id, namespace, limits)
     if expected_revision is None:
-        return _request_frame(MessageType.DELETE, 0, request_id, _str8(raw_id), limits)
+        return _request_frame(MessageType.DELETE, flags, request_id, key, limits)
     revision = check_delete_revision(expected_revision)
-    return _request_frame(MessageType.DELETE, FLAG_EXPECTED_REVISION, request_id,
-                          _str8(raw_id) + _U64.pack(revision), limits)
+    return _request_frame(MessageType.DELETE, flags | FLAG_EXPECTED_REVISION, request_id,
+                          key + _U64.pack(revision), limits)
+
+
+def encode_whoami(request_id: int) -> bytes:
+    """WHOAMI: empty payload, answered by WHOAMI_OK (only to a server announcing IDENTITY)."""
+    return _request_frame(MessageType.WHOAMI, 0, request_id, b"", DEFAULT_LIMITS)
 
 
 # --- Response dataclasses -------------------------------------------------------------------
@@ -284,6 +331,11 @@ class HelloOk:
     @property
     def conditional_delete(self) -> bool:
         return bool(self.capabilities & CAP_CONDITIONAL_DELETE)
+
+    @property
+    def identity(self) -> bool:
+        """IDENTITY: the server answers WHOAMI and accepts the NAMESPACE flag."""
+        return bool(self.capabilities & CAP_IDENTITY)
 
 
 @dataclass(frozen=True)
@@ -328,7 +380,23 @@ class ErrorResponse:
     flags: ClassVar[int] = 0
 
 
-Response = Union[HelloOk, Ok, RecordResponse, NotFound, Conflict, ErrorResponse]
+@dataclass(frozen=True)
+class WhoAmIOk:
+    """WHOAMI_OK as decoded; ``permissions`` is the byte as sent, reserved bits included."""
+
+    request_id: int
+    uid: int
+    gid: int
+    pid: int
+    user: str
+    namespace: str
+    permissions: int
+    rule: str
+    TYPE: ClassVar[MessageType] = MessageType.WHOAMI_OK
+    flags: ClassVar[int] = 0
+
+
+Response = Union[HelloOk, Ok, RecordResponse, NotFound, Conflict, ErrorResponse, WhoAmIOk]
 
 
 # --- Frame reading --------------------------------------------------------------------------
@@ -501,6 +569,12 @@ def decode_response(frame: Frame) -> Response:
         response = NotFound(rid)
     elif type_ is MessageType.CONFLICT:
         response = Conflict(rid, c.u64("expected_revision"), c.u64("actual_revision"))
+    elif type_ is MessageType.WHOAMI_OK:
+        uid, gid, pid = c.u32("uid"), c.u32("gid"), c.u32("pid")
+        user = c.text(c.str8_raw("user"), "user")
+        namespace = c.text(c.str8_raw("namespace"), "namespace")
+        response = WhoAmIOk(rid, uid, gid, pid, user, namespace, c.u8("permissions"),
+                            c.text(c.str8_raw("rule"), "rule"))
     else:
         assert type_ is MessageType.ERROR, type_
         status = c.u16("status")

@@ -8,10 +8,11 @@ from types import TracebackType
 from typing import Any, Optional, Set, Type
 
 from . import _protocol as p
-from ._calls import Call, LoadCall, PingCall, UpsertCall, delete_call
+from ._calls import Call, LoadCall, PingCall, UpsertCall, WhoAmICall, delete_call
 from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
     resolve_socket_path
 from ._errors import ProtocolError
+from ._identity import Identity
 from ._outcomes import Connection, Outcome, Received, classify_lost, classify_received, classify_timeout
 from ._record import Record
 
@@ -38,9 +39,9 @@ class Client:
     for shutdown; the call that saw it raises, the next call reconnects.
 
     **Timeouts:** a call that times out raises :class:`~pgstate.Unavailable` for a read
-    (``load``, ``ping``) or a write that was not sent, and :class:`~pgstate.OutcomeUnknown`
-    for a write that was sent (it may have been applied). The connection stays usable:
-    the late answer is read and discarded by a later call.
+    (``load``, ``ping``, ``whoami``) or a write that was not sent, and
+    :class:`~pgstate.OutcomeUnknown` for a write that was sent (it may have been applied).
+    The connection stays usable: the late answer is read and discarded by a later call.
     """
 
     def __init__(self, socket_path: Optional[PathLike] = None, timeout: Optional[float] = None, *,
@@ -114,29 +115,46 @@ class Client:
         """Check that pgstated answers."""
         self._run(PingCall())
 
-    def load(self, persistence_id: str) -> Optional[Record]:
-        """The current record of ``persistence_id``, or None if there is none."""
-        result: Optional[Record] = self._run(LoadCall(persistence_id))
+    def whoami(self) -> Identity:
+        """Who pgstated takes this connection's peer to be: uid, user, namespace, permissions.
+
+        Raises InvalidArgument, before sending, if the server does not announce IDENTITY.
+        """
+        result: Identity = self._run(WhoAmICall())
         return result
 
-    def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike) -> Record:
+    def load(self, persistence_id: str, *, namespace: Optional[str] = None) -> Optional[Record]:
+        """The current record of ``persistence_id``, or None if there is none.
+
+        ``namespace`` names the namespace to read (0 to 63 ASCII letters, digits, ``.``, ``_``,
+        ``-``; "" is the shared one); without it the connection's own. Naming one needs a server
+        announcing IDENTITY and, for another namespace than the connection's, ANY_NAMESPACE
+        (else PermissionDenied). The same holds for upsert and delete.
+        """
+        result: Optional[Record] = self._run(LoadCall(persistence_id, namespace))
+        return result
+
+    def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike, *,
+               namespace: Optional[str] = None) -> Record:
         """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
 
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
-        the record does not exist); nothing was changed then.
+        the record does not exist); nothing was changed then. ``namespace``: as for :meth:`load`.
         """
-        result: Record = self._run(UpsertCall(persistence_id, expected_revision, state))
+        result: Record = self._run(UpsertCall(persistence_id, namespace, expected_revision, state))
         return result
 
-    def delete(self, persistence_id: str, expected_revision: Optional[int] = None) -> None:
+    def delete(self, persistence_id: str, expected_revision: Optional[int] = None, *,
+               namespace: Optional[str] = None) -> None:
         """Delete the record of ``persistence_id``.
 
         Without ``expected_revision`` the delete is unconditional and idempotent (no error if
         there is no record). With it, the record is deleted only if its revision is
         ``expected_revision`` (with 0: succeed only if there is no record), else
         ConcurrencyError is raised and nothing is changed.
+        ``namespace``: as for :meth:`load`.
         """
-        self._run(delete_call(persistence_id, expected_revision))
+        self._run(delete_call(persistence_id, expected_revision, namespace))
 
     # -- internals --------------------------------------------------------------------------------
 
