@@ -18,6 +18,8 @@ struct Daemon: Service, CustomStringConvertible {
     func run() async throws {
         // Take the inherited socket first: sd_listen_fds must run once, before anything else reads LISTEN_*.
         let inherited = try Systemd.takeListeningSocket()
+        // Trap SIGHUP from the start: its default action would end the process (a reload while still connecting).
+        let hangUps = await UnixSignalsSequence(trapping: .sighup)
         let server = PGStateServer(configuration: settings.server, store: settings.store, logger: logger)
         try server.start()
         logger.info("connecting to the database", metadata: [
@@ -49,7 +51,7 @@ struct Daemon: Service, CustomStringConvertible {
             "socket": "\(listening)", "access": "\(settings.accessFile ?? "no access file: one shared namespace, full access")"])
         for warning in settings.accessWarnings { logger.warning("access file: \(warning)") }
         let notifier = Task { await StatusNotifier(server: server).run() }
-        let reloader = Task { await reloadOnHangUp(server) }
+        let reloader = Task { await reloadAccess(server, on: hangUps) }
 
         try? await gracefulShutdown()
         reloader.cancel()
@@ -68,12 +70,18 @@ extension Daemon {
     /// SIGHUP (`systemctl reload`): read the access file again. The new file is parsed completely first; a bad
     /// one keeps the rules in force and says which line is wrong and why. New rules apply to connections accepted
     /// afterwards; open connections keep what they were granted.
-    func reloadOnHangUp(_ server: PGStateServer) async {
-        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+    ///
+    /// Without a file named (option or environment), the default `/etc/pgstated/access.conf` is looked for again:
+    /// installing it and reloading turns access control on. Once rules are in force, a file that has gone is an
+    /// error like any other (the rules stay), never a silent return to the open policy.
+    func reloadAccess(_ server: PGStateServer, on hangUps: UnixSignalsSequence) async {
+        var current = settings.accessFile
+        for await _ in hangUps {
             Systemd.notify("RELOADING=1\nMONOTONIC_USEC=\(Systemd.monotonicMicroseconds)")
             defer { Systemd.notify("READY=1") }
-            guard let path = settings.accessFile else {
-                logger.notice("SIGHUP: no access file is in use (start with --access-file to use one); nothing to reload")
+            if current == nil, Settings.defaultAccessFileExists { current = Settings.defaultAccessFile }
+            guard let path = current else {
+                logger.notice("SIGHUP: no access file (\(Settings.defaultAccessFile) does not exist and none was named); every peer still shares one namespace")
                 continue
             }
             do {

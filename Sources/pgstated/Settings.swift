@@ -43,6 +43,11 @@ struct Settings {
     /// The default access file, used when it exists and no other is named.
     static let defaultAccessFile = "/etc/pgstated/access.conf"
 
+    static var defaultAccessFileExists: Bool {
+        var info = stat()
+        return stat(defaultAccessFile, &info) == 0
+    }
+
     init(_ options: PGStated, environment: Environment) throws {
         func integer(_ value: Int?, _ variable: String, default fallback: Int, range: ClosedRange<Int>) throws -> Int {
             let resolved: Int
@@ -113,8 +118,7 @@ struct Settings {
         if let named = options.accessFile ?? environment["PGSTATED_ACCESS_FILE"] {
             accessFile = named
         } else {
-            var info = stat()
-            accessFile = stat(Self.defaultAccessFile, &info) == 0 ? Self.defaultAccessFile : nil
+            accessFile = Self.defaultAccessFileExists ? Self.defaultAccessFile : nil
         }
         if let accessFile {
             do {
