@@ -6,7 +6,12 @@
  * Without $PGSTATE_SOCKET it only parses the scenarios and checks that this
  * runner understands every step (a dry run), then skips.  The file path is
  * ../../proto-spec/conformance/scenarios.json (relative to clients/c), or
- * $PGSTATE_SCENARIOS.  Ends with "N passed, M failed" (scenarios).
+ * $PGSTATE_SCENARIOS.  Ends with "N passed, M failed" (scenarios).  A step,
+ * expectation or permission name it does not know fails the run.
+ *
+ * whoami steps: the runner is an operator (its uid is 0 or the daemon's,
+ * taken to be the owner of the socket file) or not; an operator must also get
+ * the identity expectation's "operator_extra" permissions.
  */
 #include "harness.h"
 #include "vector_json.h"
@@ -15,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +28,7 @@
 
 typedef struct ctx {
     const char *socket_path; /* NULL: dry run */
+    int as_operator;         /* uid 0 or the daemon's (see is_operator) */
     char prefix[64];
     pgstate_client *c;
     char why[512];
@@ -121,9 +128,25 @@ static int resolve_state(ctx *x, json_object *obj, bytes *out) {
     return 0;
 }
 
+/* The step's "namespace": 1 with *ns set (a string of *ns_len bytes), 0 without the key. */
+static int resolve_namespace(ctx *x, json_object *step, const char **ns, size_t *ns_len) {
+    *ns = NULL;
+    *ns_len = 0;
+    if (!vj_has(step, "namespace")) return 0;
+    *ns = vj_str(step, "namespace", ns_len);
+    return *ns != NULL ? 1 : fail(x, "namespace is not a string");
+}
+
+/* Root, or the daemon's user: the owner of the socket file (the daemon binds it as its own user). */
+static int is_operator(const char *socket_path) {
+    struct stat st;
+    uid_t me = getuid();
+    return me == 0 || (stat(socket_path, &st) == 0 && st.st_uid == me);
+}
+
 /* ---- expectations ---- */
 
-enum { EX_RECORD, EX_NOT_FOUND, EX_OK, EX_CONFLICT, EX_ERROR };
+enum { EX_RECORD, EX_NOT_FOUND, EX_OK, EX_CONFLICT, EX_ERROR, EX_IDENTITY };
 
 typedef struct expect {
     int kind;
@@ -131,7 +154,54 @@ typedef struct expect {
     bytes state;
     uint64_t expected, actual;
     int error_status;
+    const char *ns; /* identity: namespace (ns_len bytes), permissions_include, operator_extra */
+    size_t ns_len;
+    uint32_t perms_include, perms_operator_extra;
 } expect;
+
+/* Permission names of PROTOCOL.md section 6.13, in lower case. */
+static const struct {
+    const char *name;
+    uint32_t bit;
+} permission_names[] = {
+    {"read", PGSTATE_PERM_READ},
+    {"write", PGSTATE_PERM_WRITE},
+    {"admin", PGSTATE_PERM_ADMIN},
+    {"any_namespace", PGSTATE_PERM_ANY_NAMESPACE},
+};
+
+/* The bits of the array of permission names obj[key]; an absent key is no permission when optional. */
+static int parse_permissions(ctx *x, json_object *obj, const char *key, int optional, uint32_t *bits) {
+    *bits = 0;
+    if (!vj_has(obj, key)) return optional ? 0 : fail(x, "identity needs %s", key);
+    json_object *arr = vj_array(obj, key);
+    if (arr == NULL) return fail(x, "%s must be an array of permission names", key);
+    for (size_t i = 0; i < vj_len(arr); i++) {
+        json_object *v = vj_at(arr, i);
+        const char *name = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+        size_t k = 0;
+        while (name != NULL && k < sizeof permission_names / sizeof permission_names[0] &&
+               strcmp(permission_names[k].name, name) != 0) {
+            k++;
+        }
+        if (name == NULL || k == sizeof permission_names / sizeof permission_names[0]) {
+            return fail(x, "%s: unknown permission %s", key, name ? name : "(not a string)");
+        }
+        *bits |= permission_names[k].bit;
+    }
+    return 0;
+}
+
+static void describe_permissions(uint32_t bits, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < sizeof permission_names / sizeof permission_names[0]; k++) {
+        if ((bits & permission_names[k].bit) && n < cap) {
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "," : "", permission_names[k].name);
+        }
+    }
+    if (n == 0) snprintf(buf, cap, "none");
+}
 
 static int parse_expect(ctx *x, json_object *step, expect *e) {
     memset(e, 0, sizeof *e);
@@ -170,6 +240,17 @@ static int parse_expect(ctx *x, json_object *step, expect *e) {
         if (strcmp(cls, "INVALID_ARGUMENT") == 0) e->error_status = PGSTATE_ERR_INVALID_ARGUMENT;
         else return fail(x, "unknown error class %s", cls);
         return 0;
+    }
+    if (strcmp(k, "identity") == 0) {
+        e->kind = EX_IDENTITY;
+        size_t known = vj_has(v, "namespace") + vj_has(v, "permissions_include") + vj_has(v, "operator_extra");
+        if (vj_keys(v) != known) {
+            return fail(x, "identity has a key other than namespace, permissions_include, operator_extra");
+        }
+        e->ns = vj_str(v, "namespace", &e->ns_len);
+        if (e->ns == NULL) return fail(x, "identity needs namespace (a string)");
+        if (parse_permissions(x, v, "permissions_include", 0, &e->perms_include) != 0) return -1;
+        return parse_permissions(x, v, "operator_extra", 1, &e->perms_operator_extra);
     }
     return fail(x, "unknown expectation %s", k);
 }
@@ -218,9 +299,35 @@ static int check_outcome(ctx *x, const expect *e, int rc, const pgstate_record *
     case EX_ERROR:
         return rc == e->error_status ? 0 : fail(x, "expected %s, got %s (%s)", pgstate_status_name(e->error_status),
                                                 got, pgstate_errmsg(x->c));
+    case EX_IDENTITY:
+        return fail(x, "expected an identity, got %s (%s)", got, pgstate_errmsg(x->c));
     default:
         return fail(x, "bad expectation");
     }
+}
+
+/* WHOAMI's answer against an identity expectation (README "Identity"). */
+static int check_identity(ctx *x, const expect *e, int rc, const pgstate_identity *who) {
+    if (e->kind != EX_IDENTITY) return check_outcome(x, e, rc, NULL, 0, 0);
+    if (rc != PGSTATE_OK || who == NULL) {
+        return fail(x, "expected an identity, got %s (%s)", pgstate_status_name(rc), pgstate_errmsg(x->c));
+    }
+    if (who->uid != (uint32_t)getuid()) {
+        return fail(x, "WHOAMI says uid %lu, but this process runs as uid %lu", (unsigned long)who->uid,
+                    (unsigned long)getuid());
+    }
+    if (who->ns_len != e->ns_len || memcmp(who->ns, e->ns, e->ns_len) != 0) {
+        return fail(x, "namespace \"%s\", expected \"%.*s\"", who->ns, (int)e->ns_len, e->ns);
+    }
+    uint32_t need = e->perms_include | (x->as_operator ? e->perms_operator_extra : 0);
+    if ((who->permissions & need) != need) {
+        char got[64], missing[64];
+        describe_permissions(who->permissions, got, sizeof got);
+        describe_permissions(need & ~who->permissions, missing, sizeof missing);
+        return fail(x, "permissions %s lack %s%s", got, missing,
+                    x->as_operator ? " (this process is an operator)" : "");
+    }
+    return 0;
 }
 
 /* ---- steps ---- */
@@ -290,13 +397,29 @@ static int run_race(ctx *x, json_object *step, const bytes *id) {
 static int run_step(ctx *x, json_object *step) {
     const char *op = vj_str(step, "op", NULL);
     if (op == NULL) return fail(x, "step without op");
+    static const char *const ops[] = {"ping", "whoami", "load", "upsert", "delete", "race"};
+    size_t known = 0;
+    while (known < sizeof ops / sizeof ops[0] && strcmp(ops[known], op) != 0) known++;
+    if (known == sizeof ops / sizeof ops[0]) return fail(x, "unknown op %s", op);
     int dry = x->socket_path == NULL;
-    if (strcmp(op, "ping") == 0) {
+    const char *ns;
+    size_t ns_len;
+    int has_ns = resolve_namespace(x, step, &ns, &ns_len);
+    if (has_ns < 0) return -1;
+    if (has_ns && strcmp(op, "load") != 0 && strcmp(op, "upsert") != 0 && strcmp(op, "delete") != 0) {
+        return fail(x, "%s takes no namespace", op);
+    }
+    if (strcmp(op, "ping") == 0 || strcmp(op, "whoami") == 0) {
         expect e;
+        if (vj_has(step, "id") || vj_has(step, "id_hex")) return fail(x, "%s takes no id", op);
         if (parse_expect(x, step, &e) != 0) return -1;
         if (dry) return 0;
-        int rc = pgstate_ping(x->c);
-        return check_outcome(x, &e, rc, NULL, 0, 0);
+        if (strcmp(op, "ping") == 0) return check_outcome(x, &e, pgstate_ping(x->c), NULL, 0, 0);
+        pgstate_identity *who = NULL;
+        int s = pgstate_whoami(x->c, &who); /* before who is read */
+        int rc = check_identity(x, &e, s, who);
+        pgstate_identity_free(who);
+        return rc;
     }
     bytes id;
     if (resolve_id(x, step, &id) != 0) return -1;
@@ -317,6 +440,15 @@ static int run_step(ctx *x, json_object *step) {
     if (parse_expect(x, step, &e) != 0) goto done;
     const char *cid = (const char *)id.p;
     pgstate_record *rec = NULL;
+    if (has_ns && !dry) {
+        /* The handle's namespace for this one request.  A name the library refuses (or, holding a NUL,
+           cannot even take) is the step's outcome: refused before sending. */
+        int s = strlen(ns) == ns_len ? pgstate_set_namespace(x->c, ns) : PGSTATE_ERR_INVALID_ARGUMENT;
+        if (s != PGSTATE_OK) {
+            rc = check_outcome(x, &e, s, NULL, 0, 0);
+            goto checked;
+        }
+    }
     if (strcmp(op, "load") == 0) {
         if (dry) {
             rc = 0;
@@ -345,6 +477,10 @@ static int run_step(ctx *x, json_object *step) {
     } else {
         rc = fail(x, "unknown op %s", op);
     }
+    if (has_ns && !dry && pgstate_set_namespace(x->c, NULL) != PGSTATE_OK && rc == 0) {
+        rc = fail(x, "clearing the namespace: %s", pgstate_errmsg(x->c));
+    }
+checked:
     pgstate_record_free(rec);
     free(e.state.p);
 done:
@@ -441,6 +577,9 @@ int main(void) {
 
     printf("test_conformance: %zu scenarios against %s, id prefix %s\n", nscen, sock, x.prefix);
     x.socket_path = sock;
+    x.as_operator = is_operator(sock);
+    printf("test_conformance: uid %lu, %s\n", (unsigned long)getuid(),
+           x.as_operator ? "an operator (root or the socket's owner)" : "not an operator");
     for (size_t i = 0; i < nscen; i++) {
         json_object *s = vj_at(scen, i);
         const char *name = vj_str(s, "name", NULL);

@@ -1,8 +1,9 @@
 """Interpreter of proto-spec/conformance/scenarios.json (format: proto-spec/conformance/README.md).
 
 Runs a scenario's steps through the sync :class:`pgstate.Client` or the async
-:class:`pgstate.aio.AsyncClient` and checks each outcome; a mismatch raises
-:class:`StepFailure` naming the scenario, the step and what differed.
+:class:`pgstate.aio.AsyncClient` and checks each outcome; a mismatch, or a step this
+interpreter does not know, raises :class:`StepFailure` naming the scenario, the step and
+what differed.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from pgstate import aio
 
 SCENARIOS_PATH = pathlib.Path(__file__).resolve().parents[3] / "proto-spec" / "conformance" / "scenarios.json"
 
-OPS = ("load", "upsert", "delete", "ping", "race")
-EXPECT_KINDS = ("record", "not_found", "ok", "conflict", "error")
+OPS = ("load", "upsert", "delete", "ping", "race", "whoami")
+NAMESPACED_OPS = ("load", "upsert", "delete")  # the ops that may carry "namespace"
+EXPECT_KINDS = ("record", "not_found", "ok", "conflict", "error", "identity")
+IDENTITY_KEYS = ("namespace", "permissions_include", "operator_extra")
+# Permission names of an identity expectation: PROTOCOL.md section 6.13, in lower case.
+PERMISSIONS = {p.name.lower(): p for p in pgstate.Permissions if p.name is not None}
 CLOCK_TOLERANCE = datetime.timedelta(minutes=5)
 
 Outcome = Tuple[str, Any]
@@ -57,6 +62,28 @@ def resolve_id(step: Dict[str, Any], prefix: str) -> str:
     return bytes.fromhex(step["id_hex"]).decode("utf-8", "surrogateescape")
 
 
+def resolve_namespace(step: Dict[str, Any]) -> Optional[str]:
+    """The step's "namespace", used as it is; None (the connection's own namespace) without the key."""
+    namespace: Optional[str] = step.get("namespace")
+    return namespace
+
+
+def is_operator(socket_path: str) -> bool:
+    """Whether this process is an operator of the daemon at ``socket_path``: root, or the daemon's
+    user, taken to be the owner of the socket file (the daemon binds it as its own user)."""
+    uid = os.getuid()
+    return uid == 0 or uid == os.stat(socket_path).st_uid
+
+
+def resolve_permissions(where: str, names: List[str]) -> pgstate.Permissions:
+    perms = pgstate.Permissions(0)
+    for name in names:
+        if name not in PERMISSIONS:
+            raise StepFailure("%s: unknown permission %r (known: %s)" % (where, name, ", ".join(PERMISSIONS)))
+        perms |= PERMISSIONS[name]
+    return perms
+
+
 def resolve_state(obj: Dict[str, Any]) -> bytes:
     if "state_hex" in obj:
         return bytes.fromhex(obj["state_hex"])
@@ -87,8 +114,13 @@ def validate_document(doc: Dict[str, Any]) -> List[str]:
             if op not in OPS:
                 problems.append("%s: unknown op %r" % (where, op))
                 continue
-            if op != "ping" and ("id" in step) == ("id_hex" in step):
+            if op in ("ping", "whoami"):
+                if "id" in step or "id_hex" in step:
+                    problems.append("%s: %s takes no id" % (where, op))
+            elif ("id" in step) == ("id_hex" in step):
                 problems.append("%s: needs exactly one of id, id_hex" % where)
+            if "namespace" in step and (op not in NAMESPACED_OPS or not isinstance(step["namespace"], str)):
+                problems.append("%s: namespace must be a string, on %s only" % (where, ", ".join(NAMESPACED_OPS)))
             if "id" in step and "{p}" not in step["id"]:
                 problems.append("%s: id without the {p} prefix" % where)
             if op in ("upsert", "race") and ("state_hex" in step) == ("state_repeat" in step):
@@ -106,6 +138,24 @@ def validate_document(doc: Dict[str, Any]) -> List[str]:
                 continue
             if len(expect) != 1 or next(iter(expect)) not in EXPECT_KINDS:
                 problems.append("%s: expect must be exactly one of %s" % (where, ", ".join(EXPECT_KINDS)))
+                continue
+            if (op == "whoami") != ("identity" in expect):
+                problems.append("%s: whoami expects identity, and only whoami does" % where)
+            if "identity" in expect:
+                problems.extend(_identity_problems(where, expect["identity"]))
+    return problems
+
+
+def _identity_problems(where: str, identity: Any) -> List[str]:
+    if not isinstance(identity, dict) or not set(identity) <= set(IDENTITY_KEYS) or \
+            not isinstance(identity.get("namespace"), str) or "permissions_include" not in identity:
+        return ["%s: identity needs namespace (a string) and permissions_include, optionally operator_extra"
+                % where]
+    problems = []
+    for key in ("permissions_include", "operator_extra"):
+        names = identity.get(key, [])
+        if not isinstance(names, list) or not all(n in PERMISSIONS for n in names):
+            problems.append("%s: %s must list permissions among %s" % (where, key, ", ".join(PERMISSIONS)))
     return problems
 
 
@@ -115,6 +165,8 @@ def validate_document(doc: Dict[str, Any]) -> List[str]:
 def outcome_of_result(op: str, result: Any) -> Outcome:
     if isinstance(result, pgstate.Record):
         return ("record", result)
+    if isinstance(result, pgstate.Identity):
+        return ("identity", result)
     if op == "load":
         return ("not_found", None)
     return ("ok", None)
@@ -136,11 +188,16 @@ def describe(outcome: Outcome) -> str:
         return "conflict(expected %d, actual %d)" % (value.expected_revision, value.actual_revision)
     if kind == "error":
         return "error(%s)" % value
+    if kind == "identity":
+        return "identity(uid %d, namespace %r, permissions %s)" % (value.uid, value.namespace, value.permissions)
     return kind
 
 
-def check_outcome(where: str, expect: Dict[str, Any], outcome: Outcome) -> None:
+def check_outcome(where: str, expect: Dict[str, Any], outcome: Outcome, operator: bool) -> None:
+    """``operator``: whether the runner is an operator of the daemon (see :func:`is_operator`)."""
     kind = next(iter(expect))
+    if kind not in EXPECT_KINDS:
+        raise StepFailure("%s: unknown expectation %r" % (where, kind))
     got_kind, value = outcome
     if got_kind != kind:
         raise StepFailure("%s: expected %s, got %s" % (where, json.dumps(expect)[:200], describe(outcome)))
@@ -163,6 +220,22 @@ def check_outcome(where: str, expect: Dict[str, Any], outcome: Outcome) -> None:
     elif kind == "error":
         if value != expect["error"]:
             raise StepFailure("%s: expected error %s, got %s" % (where, expect["error"], value))
+    elif kind == "identity":
+        check_identity(where, expect["identity"], value, operator)
+
+
+def check_identity(where: str, want: Dict[str, Any], got: pgstate.Identity, operator: bool) -> None:
+    if got.uid != os.getuid():
+        raise StepFailure("%s: WHOAMI says uid %d, but this process runs as uid %d" % (where, got.uid, os.getuid()))
+    if got.namespace != want["namespace"]:
+        raise StepFailure("%s: expected namespace %r, got %r" % (where, want["namespace"], got.namespace))
+    need = resolve_permissions(where, want["permissions_include"])
+    if operator:
+        need |= resolve_permissions(where, want.get("operator_extra", []))
+    missing = need & ~got.permissions
+    if missing:
+        raise StepFailure("%s: permissions %s lack %s%s" % (where, got.permissions, missing,
+                                                            " (this process is an operator)" if operator else ""))
 
 
 def check_race(where: str, step: Dict[str, Any], outcomes: List[Outcome]) -> None:
@@ -184,18 +257,23 @@ def check_race(where: str, step: Dict[str, Any], outcomes: List[Outcome]) -> Non
 # --- sync runner --------------------------------------------------------------------------------
 
 
-def _sync_call(client: pgstate.Client, step: Dict[str, Any], prefix: str) -> Outcome:
+def _sync_call(where: str, client: pgstate.Client, step: Dict[str, Any], prefix: str) -> Outcome:
     op = step["op"]
     try:
         result: Any = None
         if op == "ping":
             client.ping()
+        elif op == "whoami":
+            result = client.whoami()
         elif op == "load":
-            result = client.load(resolve_id(step, prefix))
+            result = client.load(resolve_id(step, prefix), namespace=resolve_namespace(step))
         elif op == "upsert":
-            result = client.upsert(resolve_id(step, prefix), step["expected_revision"], resolve_state(step))
+            result = client.upsert(resolve_id(step, prefix), step["expected_revision"], resolve_state(step),
+                                   namespace=resolve_namespace(step))
+        elif op == "delete":
+            client.delete(resolve_id(step, prefix), step.get("expected_revision"), namespace=resolve_namespace(step))
         else:
-            client.delete(resolve_id(step, prefix), step.get("expected_revision"))
+            raise StepFailure("%s: unknown op %r" % (where, op))
     except pgstate.Error as exc:
         return outcome_of_error(exc)
     return outcome_of_result(op, result)
@@ -237,41 +315,48 @@ def _sync_race(socket_path: str, step: Dict[str, Any], prefix: str, timeout: Opt
 def run_scenario_sync(socket_path: str, scenario: Dict[str, Any], prefix: Optional[str] = None,
                       timeout: Optional[float] = 30.0) -> None:
     prefix = prefix or make_prefix()
+    operator = is_operator(socket_path)
     with pgstate.Client(socket_path, timeout=timeout) as client:
         for i, step in enumerate(scenario["steps"]):
             where = "%s step %d (%s)" % (scenario["name"], i, step["op"])
             if step["op"] == "race":
                 check_race(where, step, _sync_race(socket_path, step, prefix, timeout))
             else:
-                check_outcome(where, step["expect"], _sync_call(client, step, prefix))
+                check_outcome(where, step["expect"], _sync_call(where, client, step, prefix), operator)
 
 
 # --- async runner -------------------------------------------------------------------------------
 
 
-async def _async_call(client: aio.AsyncClient, step: Dict[str, Any], prefix: str) -> Outcome:
+async def _async_call(where: str, client: aio.AsyncClient, step: Dict[str, Any], prefix: str) -> Outcome:
     op = step["op"]
     try:
         result: Any = None
         if op == "ping":
             await client.ping()
+        elif op == "whoami":
+            result = await client.whoami()
         elif op == "load":
-            result = await client.load(resolve_id(step, prefix))
+            result = await client.load(resolve_id(step, prefix), namespace=resolve_namespace(step))
         elif op == "upsert":
-            result = await client.upsert(resolve_id(step, prefix), step["expected_revision"], resolve_state(step))
+            result = await client.upsert(resolve_id(step, prefix), step["expected_revision"], resolve_state(step),
+                                         namespace=resolve_namespace(step))
+        elif op == "delete":
+            await client.delete(resolve_id(step, prefix), step.get("expected_revision"),
+                                namespace=resolve_namespace(step))
         else:
-            await client.delete(resolve_id(step, prefix), step.get("expected_revision"))
+            raise StepFailure("%s: unknown op %r" % (where, op))
     except pgstate.Error as exc:
         return outcome_of_error(exc)
     return outcome_of_result(op, result)
 
 
-async def _async_race(socket_path: str, step: Dict[str, Any], prefix: str,
+async def _async_race(where: str, socket_path: str, step: Dict[str, Any], prefix: str,
                       timeout: Optional[float]) -> List[Outcome]:
     clients = [aio.AsyncClient(socket_path, timeout=timeout) for _ in range(step["writers"])]
     try:
         await asyncio.gather(*(c.connect() for c in clients))  # separate connections
-        return list(await asyncio.gather(*(_async_call(c, dict(step, op="upsert"), prefix) for c in clients)))
+        return list(await asyncio.gather(*(_async_call(where, c, dict(step, op="upsert"), prefix) for c in clients)))
     finally:
         await asyncio.gather(*(c.close() for c in clients))
 
@@ -279,10 +364,11 @@ async def _async_race(socket_path: str, step: Dict[str, Any], prefix: str,
 async def run_scenario_async(socket_path: str, scenario: Dict[str, Any], prefix: Optional[str] = None,
                              timeout: Optional[float] = 30.0) -> None:
     prefix = prefix or make_prefix()
+    operator = is_operator(socket_path)
     async with aio.AsyncClient(socket_path, timeout=timeout) as client:
         for i, step in enumerate(scenario["steps"]):
             where = "%s step %d (%s)" % (scenario["name"], i, step["op"])
             if step["op"] == "race":
-                check_race(where, step, await _async_race(socket_path, step, prefix, timeout))
+                check_race(where, step, await _async_race(where, socket_path, step, prefix, timeout))
             else:
-                check_outcome(where, step["expect"], await _async_call(client, step, prefix))
+                check_outcome(where, step["expect"], await _async_call(where, client, step, prefix), operator)
