@@ -37,6 +37,7 @@ struct ConformanceTests {
         var int: Int? { if case .number(let n) = self { return n.intValue }; return nil }
         var string: String? { if case .string(let s) = self { return s }; return nil }
         var object: [String: SendableJSON]? { if case .object(let o) = self { return o }; return nil }
+        var array: [SendableJSON]? { if case .array(let a) = self { return a }; return nil }
     }
 
     static let scenarios: [Scenario] = {
@@ -97,7 +98,14 @@ struct ConformanceTests {
             try await race(step, prefix: prefix, socket: socket, expect: expect)
             return
         }
-        let id = op == "ping" ? [] : try idBytes(step, prefix: prefix)
+        let id = op == "ping" || op == "whoami" ? [] : try idBytes(step, prefix: prefix)
+        // A step's "namespace" is sent as written (flag NAMESPACE, str8 before the id): the server validates it.
+        let namespace = step["namespace"]?.string.map { Array($0.utf8) }
+        let namespaceFlag: UInt8 = namespace == nil ? 0 : RequestFrame.namespaceFlag
+        func writeKey(_ payload: inout ByteBuffer) {
+            if let namespace { payload.writeInteger(UInt8(namespace.count)); payload.writeBytes(namespace) }
+            payload.writeInteger(UInt8(id.count)); payload.writeBytes(id)
+        }
         guard id.count <= 255 else {
             // Not even expressible in a frame: refused before sending, as the contract allows.
             #expect(expect["error"]?.string == "INVALID_ARGUMENT", "\(where_)")
@@ -108,19 +116,21 @@ struct ConformanceTests {
         switch op {
         case "ping":
             bytes = frame(.ping, requestID: requestID) { _ in }
+        case "whoami":
+            bytes = frame(.whoami, requestID: requestID) { _ in }
         case "load":
-            bytes = frame(.load, requestID: requestID) { $0.writeInteger(UInt8(id.count)); $0.writeBytes(id) }
+            bytes = frame(.load, flags: namespaceFlag, requestID: requestID) { writeKey(&$0) }
         case "upsert":
             let state = try state(step)
-            bytes = frame(.upsert, requestID: requestID) {
-                $0.writeInteger(UInt8(id.count)); $0.writeBytes(id)
+            bytes = frame(.upsert, flags: namespaceFlag, requestID: requestID) {
+                writeKey(&$0)
                 $0.writeInteger(step["expected_revision"]!.uint64!)
                 $0.writeInteger(UInt32(state.count)); $0.writeBytes(state)
             }
         case "delete":
             let expected = step["expected_revision"]?.uint64
-            bytes = frame(.delete, flags: expected == nil ? 0 : 1, requestID: requestID) {
-                $0.writeInteger(UInt8(id.count)); $0.writeBytes(id)
+            bytes = frame(.delete, flags: (expected == nil ? 0 : 1) | namespaceFlag, requestID: requestID) {
+                writeKey(&$0)
                 if let expected { $0.writeInteger(expected) }
             }
         default:
@@ -146,6 +156,18 @@ struct ConformanceTests {
             #expect(response == .ok, "\(where_)")
         } else if let conflict = expect["conflict"]?.object {
             #expect(response == .conflict(conflict["expected"]!.uint64!, conflict["actual"]!.uint64!), "\(where_): \(response)")
+        } else if let identity = expect["identity"]?.object {
+            guard case .whoamiOK(let got) = response else { Issue.record("\(where_): expected WHOAMI_OK, got \(response)"); return }
+            #expect(got.uid == getuid(), "\(where_): uid")
+            #expect(got.namespace == identity["namespace"]!.string!, "\(where_): namespace")
+            // The daemon runs as this test's user: the runner is an operator (README "Access", no access file).
+            var wanted = identity["permissions_include"]!.array!.map { $0.string! }
+            wanted += identity["operator_extra"]?.array?.map { $0.string! } ?? []
+            let bits: [String: Permissions] = ["read": .read, "write": .write, "admin": .admin, "any_namespace": .anyNamespace]
+            for name in wanted {
+                guard let bit = bits[name] else { Issue.record("\(where_): unknown permission \(name)"); continue }
+                #expect(got.permissions.contains(bit), "\(where_): \(name) in \(got.permissions)")
+            }
         } else if let error = expect["error"]?.string {
             #expect(response.status?.name == error, "\(where_): \(response)")
         } else {
