@@ -10,7 +10,7 @@
 #
 # Knobs (environment):
 #   PGSTATED_BIN            use this pgstated instead of building it (swift build -c release --product pgstated)
-#   PGSTATED_BASELINE_BIN   A/B: also start this pgstated (own socket, same cluster, pool size and options) and run
+#   PGSTATED_BASELINE_BIN   A/B: also start this pgstated (own socket and table copy, same cluster, pool size and options) and run
 #                           "pgstated-baseline" depth 1 and 16 rows beside the pgstated rows; unset: no baseline
 #   PGSTATE_BENCH_DIR       run folder (default .run/bench in the checkout)
 #   PGSTATE_BENCH_PG_PORT   the cluster's port (default 54339; Unix socket only); PgBouncer uses it + 1
@@ -137,10 +137,10 @@ ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 # the variable named by pid_variable at once, so that cleanup stops it even if it never gets ready. Both the
 # measured pgstated and the baseline start through here, so they run with the same options.
 start_pgstated() {
-    local name=$1 binary=$2 socket=$3 logfile=$4 pid_variable=$5 daemon_pid
-    log "starting $name (pool size $POOL_SIZE) on $socket"
+    local name=$1 binary=$2 socket=$3 logfile=$4 pid_variable=$5 table=$6 daemon_pid
+    log "starting $name (pool size $POOL_SIZE, table $table) on $socket"
     PGSTATED_DATABASE_URL="$PGSTATED_DATABASE_URL" PGSTATED_LOG_LEVEL=info \
-        "$binary" --socket "$socket" --pool-size "$POOL_SIZE" >"$logfile" 2>&1 &
+        "$binary" --socket "$socket" --pool-size "$POOL_SIZE" --table "$table" >"$logfile" 2>&1 &
     daemon_pid=$!
     printf -v "$pid_variable" '%s' "$daemon_pid"
     for _ in $(seq 300); do
@@ -150,10 +150,12 @@ start_pgstated() {
     done
     [ -S "$socket" ] || die "$name did not open $socket"
 }
-start_pgstated pgstated "$bin" "$PGSTATED_SOCK" "$RESULTS/pgstated.log" PGSTATED_PID
+start_pgstated pgstated "$bin" "$PGSTATED_SOCK" "$RESULTS/pgstated.log" PGSTATED_PID durable_state
 BASELINE_ARGS=()
 if [ -n "$baseline_bin" ]; then
-    start_pgstated pgstated-baseline "$baseline_bin" "$BASELINE_SOCK" "$RESULTS/pgstated-baseline.log" BASELINE_PID
+    # Its own copy of the rows, in the first schema (schema.sql): a baseline build of either schema runs as designed.
+    start_pgstated pgstated-baseline "$baseline_bin" "$BASELINE_SOCK" "$RESULTS/pgstated-baseline.log" BASELINE_PID \
+        durable_state_baseline
     BASELINE_ARGS=(--baseline-socket "$BASELINE_SOCK" --baseline-pid "$BASELINE_PID" --baseline-bin "$baseline_bin")
 fi
 

@@ -17,20 +17,20 @@
 \set k15 :client_id + :clients * random(0, :keys / :clients - 1)
 \set k16 :client_id + :clients * random(0, :keys / :clients - 1)
 \startpipeline
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k1;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k2;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k3;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k4;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k5;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k6;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k7;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k8;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k9;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k10;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k11;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k12;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k13;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k14;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k15;
-SELECT revision, state, updated_at FROM durable_state WHERE persistence_id = 'bench-' || :k16;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k1;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k2;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k3;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k4;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k5;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k6;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k7;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k8;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k9;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k10;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k11;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k12;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k13;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k14;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k15;
+SELECT revision, state, updated_at FROM durable_state WHERE namespace = '' AND persistence_id = 'bench-' || :k16;
 \endpipeline

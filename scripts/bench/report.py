@@ -90,7 +90,7 @@ def report(b: Bench, settings: Dict[str, str], cpu: Optional[Dict], idle: Option
              f" its update is unconditional (no revision check); PgBouncer runs with -M extended (1.18 cannot"
              f" carry named prepared statements in transaction mode). pgstate-bench: one thread per client."
              + (" A/B: the pgstated-baseline rows run the same pgstate-bench against a second pgstated build"
-                f" ({a.baseline_bin}) on its own socket, same cluster, pool size and options, in the same rotation."
+                f" ({a.baseline_bin}) on its own socket and its own copy of the rows (table durable_state_baseline, first schema), same cluster, pool size and options, in the same rotation."
                 if with_baseline else ""))
     L.append("")
     headers = ["workload", "clients", "system", "ops/s", "[min-max]", "p50 ms", "p99 ms",
