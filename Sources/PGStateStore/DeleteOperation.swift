@@ -26,7 +26,7 @@ public struct DeleteOperation: StoreOperation, Hashable {
         switch request.expectedRevision {
         case nil: return [StatementCall(Self.delete, keyParameters)]
         case 0?: return [CurrentRevision.call(self)]
-        case let expected?: return [StatementCall(Self.deleteIf, keyParameters + [.int8(Int64(expected))]),
+        case let expected?: return [StatementCall(Self.deleteIf, keyParameters(then: .int8(Int64(expected)))),
                                     CurrentRevision.call(self)]
         }
     }

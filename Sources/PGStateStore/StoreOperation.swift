@@ -69,6 +69,15 @@ public func storeOperation(for request: Request, in namespace: Namespace) -> (an
 extension StoreOperation {
     /// The leading parameters of every statement: `$1` the namespace, `$2` the persistence id.
     var keyParameters: [StatementParameter] { [.text(namespace.value), .text(persistenceID.value)] }
+
+    /// The key parameters followed by the statement's own, built as one array (a call is built per request).
+    func keyParameters(then value: StatementParameter) -> [StatementParameter] {
+        [.text(namespace.value), .text(persistenceID.value), value]
+    }
+
+    func keyParameters(then first: StatementParameter, _ second: StatementParameter) -> [StatementParameter] {
+        [.text(namespace.value), .text(persistenceID.value), first, second]
+    }
 }
 
 /// The latest committed revision of one id, read with a fresh snapshot.

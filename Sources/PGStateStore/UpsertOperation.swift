@@ -34,8 +34,8 @@ public struct UpsertOperation: StoreOperation, Hashable {
 
     public var calls: [StatementCall] {
         let write = upsert.expectedRevision == 0
-            ? StatementCall(Self.create, keyParameters + [.bytea(upsert.state)])
-            : StatementCall(Self.update, keyParameters + [.int8(Int64(upsert.expectedRevision)), .bytea(upsert.state)])
+            ? StatementCall(Self.create, keyParameters(then: .bytea(upsert.state)))
+            : StatementCall(Self.update, keyParameters(then: .int8(Int64(upsert.expectedRevision)), .bytea(upsert.state)))
         return [write, CurrentRevision.call(self)]
     }
 
