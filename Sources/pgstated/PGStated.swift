@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// the command line wins.
 @main
 struct PGStated: AsyncParsableCommand {
-    static let version = "0.1.0"
+    static let version = "0.2.0"
 
     static let configuration = CommandConfiguration(
         commandName: "pgstated",

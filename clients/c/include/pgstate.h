@@ -39,9 +39,9 @@ extern "C" {
 #endif
 
 #define PGSTATE_VERSION_MAJOR 0
-#define PGSTATE_VERSION_MINOR 2
+#define PGSTATE_VERSION_MINOR 3
 #define PGSTATE_VERSION_PATCH 0
-#define PGSTATE_VERSION_STRING "0.2.0"
+#define PGSTATE_VERSION_STRING "0.3.0"
 /* Numeric version for compile-time comparisons: 0x00MMmmpp. */
 #define PGSTATE_VERSION_NUMBER                                                  \
     ((PGSTATE_VERSION_MAJOR << 16) | (PGSTATE_VERSION_MINOR << 8) | PGSTATE_VERSION_PATCH)
