@@ -1265,8 +1265,8 @@ static void test_misc_api(void) {
     CHECK(pgstate_errmsg(NULL) != NULL);
     CHECK(pgstate_server_status(NULL) == 0);
     CHECK(pgstate_pending(NULL) == 0);
-    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 2 && PGSTATE_VERSION_PATCH == 0);
-    CHECK(PGSTATE_VERSION_NUMBER == 0x000200);
+    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 3 && PGSTATE_VERSION_PATCH == 0);
+    CHECK(PGSTATE_VERSION_NUMBER == 0x000300);
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_WOULD_BLOCK), "PGSTATE_ERR_WOULD_BLOCK") == 0);
     CHECK(pgstate_fd(NULL) == -1 && pgstate_next_reply(NULL) == NULL);
     CHECK(pgstate_consume(NULL) == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_outcome(NULL) < 0);
