@@ -11,10 +11,12 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 from typing import List, Optional
 
+import harness
 from harness import (DATABASE_URL, Daemon, DaemonTestCase, RawConn, proto, requires_daemon, run_prefix,
                      say)
 from users import Raised, as_user, can_manage_users, ensure_users, uid_of
@@ -31,6 +33,10 @@ user:pgst-other     other       rw
 uid:0               *           admin
 user:pgst-alice     {user}      rw
 """
+
+
+def harness_bin() -> str:
+    return harness.BIN
 
 
 def setUpModule() -> None:
@@ -459,6 +465,29 @@ class AttackerTest(unittest.TestCase):
         finally:
             daemon.stop()
             daemon.cleanup(keep=False)
+
+    def test_an_access_file_others_may_write_is_refused(self) -> None:
+        # Whoever can write the rules can grant themselves any namespace: pgstated does not start with them.
+        folder = tempfile.mkdtemp(prefix="pgsd-rules-", dir="/tmp")
+        try:
+            path = write_rules(folder, BASE_RULES)
+            os.chmod(path, 0o666)
+            daemon = Daemon(["--access-file", path])
+            daemon.launch()
+            try:
+                daemon.proc.wait(30)
+                self.assertNotEqual(daemon.proc.returncode, 0)
+                self.assertIn("writable by its group or by others", daemon.log_text())
+            finally:
+                daemon.stop()
+                daemon.cleanup(keep=False)
+            os.chmod(path, 0o644)
+            os.chown(path, uid_of("pgst-other"), -1)
+            out = subprocess.run([harness_bin(), "--check-access-file", path], capture_output=True, text=True)
+            self.assertEqual(out.returncode, 1, out.stdout)
+            self.assertIn("owned by uid %d" % uid_of("pgst-other"), out.stdout)
+        finally:
+            subprocess.run(["rm", "-rf", folder])
 
     def test_silent_connections_time_out_and_are_bounded_per_peer(self) -> None:
         daemon = Daemon(["--socket-mode", "0666", "--handshake-timeout", "1", "--max-handshakes-per-peer", "5"],
