@@ -34,6 +34,9 @@ final class DatabaseConnection {
         var reader: PipelineReader<PGResult>
         /// libpq's output buffer has been flushed since the batch was queued, so its Sync reached the socket.
         var flushed: Bool
+        /// When the batch was first sent (monotonic µs; 0 when requests are not timed). A run again of the same
+        /// batch keeps it: the time until then was spent in PostgreSQL.
+        var sentAt: Int64 = 0
     }
 
     var state: State = .closed

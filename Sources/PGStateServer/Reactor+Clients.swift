@@ -193,7 +193,8 @@ extension Reactor {
         let home = PoolRouter<PendingRequest>.home(ofKey: operation.persistenceID.value.utf8,
                                                    poolSize: databases.count)
         let pending = PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
-                                     operation: operation, budget: budget)
+                                     operation: operation, budget: budget,
+                                     received: configuration.slowRequestMicroseconds == nil ? 0 : monotonicMicroseconds())
         switch router.submit(pending, home: home, stateBytes: operation.stateBytes) {
         case .success:
             break
@@ -215,12 +216,42 @@ extension Reactor {
         }
     }
 
-    /// An answer from the database for a request; dropped if its client has gone.
-    func deliver(_ request: PendingRequest, _ response: Response) {
+    /// An answer from the database for a request; dropped if its client has gone. `sentAt` and `batchSize`
+    /// describe the batch that answered it, for the slow-request log.
+    func deliver(_ request: PendingRequest, _ response: Response, sentAt: Int64 = 0, batchSize: Int = 0) {
         request.budget?.inFlight.subtract(1, ordering: .relaxed)
         guard request.client < clients.count, let client = clients[request.client],
               client.generation == request.generation else { return }
+        if let threshold = configuration.slowRequestMicroseconds, request.received > 0 {
+            let now = monotonicMicroseconds()
+            if now - request.received >= threshold {
+                logSlow(request, response, client: client, now: now, sentAt: sentAt, batchSize: batchSize)
+            }
+        }
         perform(client.machine.answered(ResponseFrame(requestID: request.requestID, response: response)), on: client)
+    }
+
+    /// One line per slow request: what it was, whose, and where the time went. Rate-limited per peer like the
+    /// audit lines. "answer behind" is the client's unwritten output the answer queues behind: a client that
+    /// does not read makes its own answers late.
+    private func logSlow(_ request: PendingRequest, _ response: Response, client: ClientConnection, now: Int64,
+                         sentAt: Int64, batchSize: Int) {
+        func ms(_ microseconds: Int64) -> String {
+            let tenths = (max(0, microseconds) + 50) / 100
+            return "\(tenths / 10).\(tenths % 10) ms"
+        }
+        let operation = request.operation
+        let kind = operation is LoadOperation ? "LOAD" : operation is UpsertOperation ? "UPSERT" : "DELETE"
+        var parts = ["took \(ms(now - request.received))"]
+        if sentAt > 0 {
+            parts.append("queued \(ms(sentAt - request.received))")
+            parts.append("in PostgreSQL \(ms(now - sentAt)) (batch of \(batchSize))")
+        } else {
+            parts.append("not sent: \(response.type)")
+        }
+        parts.append("answer behind \(client.output.readableBytes) bytes of unwritten output")
+        audit(.notice, "slow request: \(kind) in namespace \(operation.namespace) \(parts.joined(separator: ", "))",
+              identity: client.machine.access.identity, rule: nil)
     }
 
     func touch(_ client: ClientConnection) {

@@ -265,17 +265,18 @@ extension Reactor {
         database.run = nil
         let step = run.execution.completed(run.reader.outcomes)
         for failure in step.failures { logger.error("request failed in the database: \(failure)") }
-        answer(step.answers, on: database)
+        answer(step.answers, on: database, sentAt: run.sentAt, batchSize: run.reader.outcomes.count)
         guard step.runAgain else { return true }
         if !run.execution.individually {
             logger.debug("batch of \(run.execution.pending.count) failed; running its requests individually")
         }
-        return send(run.execution, on: database, connection)
+        return send(run.execution, on: database, connection, sentAt: run.sentAt)
     }
 
-    private func answer(_ answers: [(item: RouterEntry, response: Response)], on database: DatabaseConnection) {
+    private func answer(_ answers: [(item: RouterEntry, response: Response)], on database: DatabaseConnection,
+                        sentAt: Int64, batchSize: Int) {
         guard !answers.isEmpty else { return }
-        for (entry, response) in answers { deliver(entry.item, response) }
+        for (entry, response) in answers { deliver(entry.item, response, sentAt: sentAt, batchSize: batchSize) }
         _ = router.finished(answers.map(\.item), on: database.slot)
     }
 
@@ -293,13 +294,14 @@ extension Reactor {
 
     /// Queues the batch's statements and Syncs in libpq and flushes. False if the connection broke.
     private func send(_ execution: BatchExecution<RouterEntry>, on database: DatabaseConnection,
-                      _ connection: PGConnection) -> Bool {
+                      _ connection: PGConnection, sentAt: Int64? = nil) -> Bool {
         let operations = execution.operations
         let calls = operations.map(\.calls)
         database.run = Run(execution: execution,
                            reader: PipelineReader(operations: operations, callCounts: calls.map(\.count),
                                                   individually: execution.individually),
-                           flushed: false)
+                           flushed: false,
+                           sentAt: sentAt ?? (configuration.slowRequestMicroseconds == nil ? 0 : monotonicMicroseconds()))
         var queued = true
         for operationCalls in calls where queued {
             queued = operationCalls.allSatisfy(connection.send) && (!execution.individually || connection.sync())

@@ -24,6 +24,8 @@ final class Reactor {
         var operation: any StoreOperation
         /// The identity budget the request counts against while it executes (nil: its rule sets no limit).
         var budget: IdentityBudget?
+        /// When it was routed (monotonic µs), for the slow-request log; 0 when requests are not timed.
+        var received: Int64 = 0
     }
 
     typealias RouterEntry = PoolRouter<PendingRequest>.Entry

@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var maxHandshakesPerPeer: Int = 256
     /// Per-connection backpressure beyond `max_in_flight` (see ``ClientConnectionStateMachine``).
     var connectionLimits: ClientConnectionStateMachine.Limits = .default
+    /// Requests that take at least this long (accepted → answered) are logged with where the time went; nil:
+    /// off, and no request is timed.
+    public var slowRequestMicroseconds: Int64?
     /// User and group names (tests substitute their own).
     var names: NameService = .system
     /// How long a connection whose output is closed waits for the client to close its side.

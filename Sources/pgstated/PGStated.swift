@@ -64,6 +64,9 @@ struct PGStated: AsyncParsableCommand {
     @Option(help: "Access rules mapping peers to namespaces and permissions; reloaded on SIGHUP. Without one, every peer that can open the socket shares one namespace with full access. [env: PGSTATED_ACCESS_FILE] (default: /etc/pgstated/access.conf if it exists)")
     var accessFile: String?
 
+    @Option(help: "Log requests slower than this many milliseconds (accepted to answered), with where the time went; 0 logs every request. [env: PGSTATED_SLOW_REQUEST_MS] (default: off)")
+    var slowRequestMs: Int?
+
     @Option(help: ArgumentHelp("Parse an access file, print its rules and exit: 0 if it is valid, 1 if not.", valueName: "path"))
     var checkAccessFile: String?
 

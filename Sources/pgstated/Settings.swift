@@ -115,6 +115,11 @@ struct Settings {
         server.maxHandshakesPerPeer = try integer(options.maxHandshakesPerPeer, "PGSTATED_MAX_HANDSHAKES_PER_PEER",
                                                   default: 256, range: 1...1_000_000)
 
+        if options.slowRequestMs != nil || environment["PGSTATED_SLOW_REQUEST_MS"] != nil {
+            server.slowRequestMicroseconds = Int64(try integer(
+                options.slowRequestMs, "PGSTATED_SLOW_REQUEST_MS", default: 0, range: 0...3_600_000)) * 1000
+        }
+
         if let named = options.accessFile ?? environment["PGSTATED_ACCESS_FILE"] {
             accessFile = named
         } else {
