@@ -455,16 +455,20 @@ class AttackerTest(unittest.TestCase):
         self.assertEqual(total, 0, "nobody connected %d times to a socket of mode 0660" % total)
         say("umask 0: 6 starts with nobody spinning connect(): %d connections" % total)
 
-    def test_a_socket_folder_others_may_write_is_refused(self) -> None:
-        daemon = Daemon([], dir_mode=0o777)
+    def expect_refused_start(self, daemon: Daemon, reason: str) -> None:
+        """The daemon exits non-zero at start-up and its log says `reason`."""
         daemon.launch()
         try:
             daemon.proc.wait(30)
             self.assertNotEqual(daemon.proc.returncode, 0)
-            self.assertIn("writable by its group or by others without the sticky bit", daemon.log_text())
+            self.assertIn(reason, daemon.log_text())
         finally:
             daemon.stop()
             daemon.cleanup(keep=False)
+
+    def test_a_socket_folder_others_may_write_is_refused(self) -> None:
+        self.expect_refused_start(Daemon([], dir_mode=0o777),
+                                  "writable by its group or by others without the sticky bit")
 
     def test_an_access_file_others_may_write_is_refused(self) -> None:
         # Whoever can write the rules can grant themselves any namespace: pgstated does not start with them.
@@ -472,15 +476,7 @@ class AttackerTest(unittest.TestCase):
         try:
             path = write_rules(folder, BASE_RULES)
             os.chmod(path, 0o666)
-            daemon = Daemon(["--access-file", path])
-            daemon.launch()
-            try:
-                daemon.proc.wait(30)
-                self.assertNotEqual(daemon.proc.returncode, 0)
-                self.assertIn("writable by its group or by others", daemon.log_text())
-            finally:
-                daemon.stop()
-                daemon.cleanup(keep=False)
+            self.expect_refused_start(Daemon(["--access-file", path]), "writable by its group or by others")
             os.chmod(path, 0o644)
             os.chown(path, uid_of("pgst-other"), -1)
             out = subprocess.run([harness_bin(), "--check-access-file", path], capture_output=True, text=True)
