@@ -194,7 +194,7 @@ extension Reactor {
                                                    poolSize: databases.count)
         let pending = PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
                                      operation: operation, budget: budget,
-                                     received: configuration.slowRequestMicroseconds == nil ? 0 : monotonicMicroseconds())
+                                     received: monotonicMicroseconds())
         switch router.submit(pending, home: home, stateBytes: operation.stateBytes) {
         case .success:
             break
@@ -220,10 +220,11 @@ extension Reactor {
     /// describe the batch that answered it, for the slow-request log.
     func deliver(_ request: PendingRequest, _ response: Response, sentAt: Int64 = 0, batchSize: Int = 0) {
         request.budget?.inFlight.subtract(1, ordering: .relaxed)
+        let now = monotonicMicroseconds()
+        statistics.record(microseconds: now - request.received)
         guard request.client < clients.count, let client = clients[request.client],
               client.generation == request.generation else { return }
-        if let threshold = configuration.slowRequestMicroseconds, request.received > 0 {
-            let now = monotonicMicroseconds()
+        if let threshold = configuration.slowRequestMicroseconds {
             if now - request.received >= threshold {
                 logSlow(request, response, client: client, now: now, sentAt: sentAt, batchSize: batchSize)
             }

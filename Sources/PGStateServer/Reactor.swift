@@ -24,8 +24,8 @@ final class Reactor {
         var operation: any StoreOperation
         /// The identity budget the request counts against while it executes (nil: its rule sets no limit).
         var budget: IdentityBudget?
-        /// When it was routed (monotonic µs), for the slow-request log; 0 when requests are not timed.
-        var received: Int64 = 0
+        /// When it was routed (monotonic µs), for the statistics and the slow-request log.
+        var received: Int64
     }
 
     typealias RouterEntry = PoolRouter<PendingRequest>.Entry
@@ -55,6 +55,8 @@ final class Reactor {
     /// The listening reactor's cache of user names by uid, for the rule generation it was filled under.
     var userNames: [UInt32: String?] = [:]
     var userNamesGeneration = 0
+    /// Store requests answered and their durations, read through ``ReactorMessage/snapshot(_:)``.
+    var statistics = RequestStatistics()
 
     // The database side.
     var databases: [DatabaseConnection]
@@ -107,6 +109,7 @@ final class Reactor {
         flushAuditSummaries(now: .max)  // what was suppressed is still said, even if the window had not ended
         if let listener { stopListening(listener) }
         handle.connectionsUp.store(0, ordering: .relaxed)
+        handle.finish(statistics)
         shared.stopped.report()
     }
 
@@ -208,6 +211,8 @@ final class Reactor {
                 startListening(descriptor)
             case .drain:
                 drain()
+            case .snapshot(let reply):
+                reply(statistics)
             case .closeClients:
                 closeAllClients(reason: "still busy after the shutdown timeout")
             case .stop:

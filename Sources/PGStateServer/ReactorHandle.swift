@@ -14,6 +14,8 @@ enum ReactorMessage: Sendable {
     case closeClients
     /// Finish the requests queued, close the database connections, end the thread.
     case stop
+    /// Hand a copy of the reactor's ``RequestStatistics`` to `reply` (called on the reactor's thread).
+    case snapshot(@Sendable (RequestStatistics) -> Void)
 }
 
 /// The thread-safe side of one reactor: its inbox, its wake-up descriptor and the figures it publishes.
@@ -21,7 +23,13 @@ final class ReactorHandle: Sendable {
     let index: Int
     /// An eventfd in the reactor's epoll set; signalled when the inbox gets a message.
     let wakeDescriptor: Int32
-    private let inbox = Mutex<[ReactorMessage]>([])
+    private let inbox = Mutex<Inbox>(Inbox())
+
+    private struct Inbox {
+        var messages: [ReactorMessage] = []
+        /// The reactor has ended: nothing posted now would be taken; its last statistics answer snapshots.
+        var finalStatistics: RequestStatistics?
+    }
     /// Live figures for STATUS= lines, written by the reactor, read by anyone.
     let clients = Atomic<Int>(0)
     let requestsInFlight = Atomic<Int>(0)
@@ -36,26 +44,49 @@ final class ReactorHandle: Sendable {
     deinit {
         close(wakeDescriptor)
         // Messages never taken (the reactor ended first) release what they own: an adopted client's socket.
-        inbox.withLock { messages in
-            for case .adopt(let admission) in messages {
-                close(admission.descriptor)
-                admission.release()
-            }
-        }
+        inbox.withLock { Self.release($0.messages) }
     }
 
     func post(_ message: ReactorMessage) {
-        inbox.withLock { $0.append(message) }
-        pgstate_eventfd_signal(wakeDescriptor)
+        let final = inbox.withLock { inbox -> RequestStatistics? in
+            if inbox.finalStatistics == nil { inbox.messages.append(message) }
+            return inbox.finalStatistics
+        }
+        guard let final else {
+            pgstate_eventfd_signal(wakeDescriptor)
+            return
+        }
+        // The reactor has ended: answer a snapshot from its last figures, release what the message owns.
+        if case .snapshot(let reply) = message { reply(final) }
+        Self.release([message])
     }
 
     /// The reactor takes everything posted so far.
     func takeMessages() -> [ReactorMessage] {
         pgstate_eventfd_drain(wakeDescriptor)
-        return inbox.withLock { messages in
+        return inbox.withLock { inbox in
             var taken: [ReactorMessage] = []
-            swap(&taken, &messages)
+            swap(&taken, &inbox.messages)
             return taken
+        }
+    }
+
+    /// The reactor's thread ends: messages still queued are answered or released, and later ones will be.
+    func finish(_ statistics: RequestStatistics) {
+        let left = inbox.withLock { inbox -> [ReactorMessage] in
+            inbox.finalStatistics = statistics
+            defer { inbox.messages = [] }
+            return inbox.messages
+        }
+        for case .snapshot(let reply) in left { reply(statistics) }
+        Self.release(left)
+    }
+
+    /// Messages never taken release what they own: an adopted client's socket and its budget.
+    private static func release(_ messages: [ReactorMessage]) {
+        for case .adopt(let admission) in messages {
+            close(admission.descriptor)
+            admission.release()
         }
     }
 }

@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import PGStateProtocol
 import PGStateStore
+import Synchronization
 
 /// Settings of the socket side.
 public struct ServerConfiguration: Sendable {
@@ -140,6 +141,18 @@ public final class PGStateServer: Sendable {
         return statistics
     }
 
+    /// Every reactor's request statistics, merged (each reactor answers from its own thread; one that has ended
+    /// answers with its last figures).
+    public func requestStatistics() async -> RequestStatistics {
+        let gather = StatisticsGather(expected: shared.handles.count)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<RequestStatistics, Never>) in
+            gather.wait(continuation)
+            for handle in shared.handles {
+                handle.post(.snapshot { gather.add($0) })
+            }
+        }
+    }
+
     /// Stops accepting, lets every connection finish the requests it has in flight (each then gets the closing
     /// notice and closes), and after the shutdown timeout closes whatever is left.
     public func drain(ownsSocketPath: Bool) async {
@@ -161,5 +174,35 @@ public final class PGStateServer: Sendable {
         shared.ready.force()
         for handle in shared.handles { handle.post(.stop) }
         await shared.stopped.wait()
+    }
+}
+
+/// Collects one snapshot per reactor and resumes the reader with their sum.
+private final class StatisticsGather: Sendable {
+    private struct State {
+        var remaining: Int
+        var merged = RequestStatistics()
+        var waiter: CheckedContinuation<RequestStatistics, Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(expected: Int) {
+        state = Mutex(State(remaining: expected))
+    }
+
+    func wait(_ continuation: CheckedContinuation<RequestStatistics, Never>) {
+        state.withLock { $0.waiter = continuation }
+    }
+
+    func add(_ statistics: RequestStatistics) {
+        let done = state.withLock { state -> (CheckedContinuation<RequestStatistics, Never>, RequestStatistics)? in
+            state.merged.merge(statistics)
+            state.remaining -= 1
+            guard state.remaining == 0, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return (waiter, state.merged)
+        }
+        if let (waiter, merged) = done { waiter.resume(returning: merged) }
     }
 }

@@ -101,15 +101,41 @@ extension Daemon {
 struct StatusNotifier {
     let server: PGStateServer
 
-    var status: String {
-        let stats = server.statistics
-        return "STATUS=clients=\(stats.clients) in-flight=\(stats.requestsInFlight) "
+    /// The figures of the interval since the previous line: requests answered per second and their p99.
+    private struct Interval {
+        var statistics = RequestStatistics()
+        var at = ContinuousClock.now
+    }
+
+    static func status(_ stats: PGStateServer.Statistics, requests: RequestStatistics, seconds: Double) -> String {
+        var line = "STATUS=clients=\(stats.clients) in-flight=\(stats.requestsInFlight) "
             + "pool=\(stats.connectionsUp)/\(stats.poolSize) up"
+        let perSecond = seconds > 0 ? Double(requests.answered) / seconds : 0
+        line += " requests/s=\(Int(perSecond.rounded()))"
+        if let p99 = requests.quantile(0.99) {
+            line += " p99<=\(Self.milliseconds(p99))"
+        }
+        return line
+    }
+
+    static func milliseconds(_ microseconds: Int64) -> String {
+        microseconds < 10_000
+            ? "\(microseconds / 1000).\(microseconds % 1000 / 100)ms" : "\(microseconds / 1000)ms"
+    }
+
+    private func status(since previous: inout Interval) async -> String {
+        let now = Interval(statistics: await server.requestStatistics(), at: .now)
+        let elapsed = now.at - previous.at
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        defer { previous = now }
+        return Self.status(server.statistics, requests: now.statistics.subtracting(previous.statistics),
+                           seconds: seconds)
     }
 
     /// Until cancelled.
     func run() async {
-        Systemd.notify("READY=1\n\(status)")
+        var interval = Interval(statistics: await server.requestStatistics())
+        Systemd.notify("READY=1\n\(Self.status(server.statistics, requests: RequestStatistics(), seconds: 0))")
         let watchdog = Systemd.watchdogMicroseconds.map { $0 / 2 }
         if watchdog != nil { Systemd.notify("WATCHDOG=1") }
         let statusInterval: UInt64 = 2_000_000
@@ -122,7 +148,7 @@ struct StatusNotifier {
             untilStatus -= step
             untilWatchdog -= step
             if untilStatus == 0 {
-                Systemd.notify(status)
+                Systemd.notify(await status(since: &interval))
                 untilStatus = statusInterval
             }
             if untilWatchdog == 0, let watchdog {

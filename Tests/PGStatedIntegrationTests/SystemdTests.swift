@@ -83,6 +83,17 @@ struct SystemdTests {
                     && $0.text.contains("clients=1 ")
             }
             #expect(status.text.contains("pool=2/2 up"), "\(status.text)")
+            // requests/s and p99 cover the interval since the previous line.
+            let id = TestEnvironment.uniqueID("status")
+            for _ in 0..<300 { _ = try await client.load(id) }
+            let loadedAt = Date()
+            let busy = try await notify.waitFor(timeout: 10) {
+                $0.at > loadedAt && $0.text.hasPrefix("STATUS=") && $0.text.contains(" p99<=")
+            }
+            let rate = busy.text.split(separator: " ").first { $0.hasPrefix("requests/s=") }
+                .flatMap { Int($0.dropFirst("requests/s=".count)) }
+            #expect((rate ?? 0) > 0, "\(busy.text)")
+            print("status after 300 loads: \(busy.text)")
         }
         // WATCHDOG=1 at about half the 400 ms interval.
         let deadline = Date().addingTimeInterval(10)
