@@ -158,6 +158,12 @@ if [ -n "$baseline_bin" ]; then
         durable_state_baseline
     BASELINE_ARGS=(--baseline-socket "$BASELINE_SOCK" --baseline-pid "$BASELINE_PID" --baseline-bin "$baseline_bin")
 fi
+# The daemons have migrated their tables (schema.sql loads them in the first schema): statistics and a checkpoint
+# now, so that no run pays for them.
+log "checking the tables pgstated set up"
+[ "$("${PSQL[@]}" -At -c "SELECT count(*) FROM durable_state WHERE namespace = ''")" = "$KEYS" ] \
+    || die "durable_state does not hold the $KEYS rows in the shared namespace after pgstated's start-up"
+"${PSQL[@]}" -c "VACUUM ANALYZE durable_state" -c "VACUUM ANALYZE durable_state_baseline" -c "CHECKPOINT" >/dev/null
 
 log "starting PgBouncer (transaction mode, default_pool_size $POOL_SIZE) on $BOUNCER_DIR port $BOUNCER_PORT"
 mkdir -p "$BOUNCER_DIR"
