@@ -20,6 +20,7 @@ DEFAULT_MAX_STATE_BYTES = 8 * 1024 * 1024  # 8388608
 DEFAULT_MAX_IN_FLIGHT = 1024
 CAP_CONDITIONAL_DELETE = 0x1
 CAP_IDENTITY = 0x2
+CAP_OPERATOR = 0x4
 
 # Limits used by the vectors that exercise the size limits without megabytes
 # of hex.  They respect the invariant max_frame_bytes >= max_state_bytes + 4096.
@@ -33,6 +34,14 @@ PERM_WRITE = 0x2
 PERM_ADMIN = 0x4
 PERM_ANY_NAMESPACE = 0x8
 
+HEALTH_POOL_UP = 0x1
+HEALTH_PAUSED = 0x2
+HEALTH_DRAINING = 0x4
+
+CLIENT_HANDSHAKE = 0
+CLIENT_READY = 1
+CLIENT_DRAINING = 2
+
 TYPES = {
     "HELLO": 0x01,
     "PING": 0x02,
@@ -40,6 +49,11 @@ TYPES = {
     "UPSERT": 0x04,
     "DELETE": 0x05,
     "WHOAMI": 0x06,
+    "HEALTH": 0x07,
+    "STATS": 0x08,
+    "CLIENTS": 0x09,
+    "PAUSE": 0x0A,
+    "RESUME": 0x0B,
     "HELLO_OK": 0x81,
     "OK": 0x82,
     "RECORD": 0x83,
@@ -47,6 +61,9 @@ TYPES = {
     "CONFLICT": 0x85,
     "ERROR": 0x86,
     "WHOAMI_OK": 0x87,
+    "HEALTH_OK": 0x88,
+    "STATS_OK": 0x89,
+    "CLIENTS_OK": 0x8A,
 }
 
 STATUS = {
@@ -92,6 +109,10 @@ def i64be(v):
     return struct.pack(">q", v)
 
 
+def f64be(v):
+    return struct.pack(">d", v)
+
+
 def _raw(s):
     return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
@@ -131,8 +152,12 @@ def encode_payload(m):
         return (u8(len(m["versions"]))
                 + b"".join(u16be(v) for v in m["versions"])
                 + str8(m["client_name"]))
-    if t in ("PING", "OK", "NOT_FOUND", "WHOAMI"):
+    if t in ("PING", "OK", "NOT_FOUND", "WHOAMI", "HEALTH", "STATS", "RESUME"):
         return b""
+    if t == "CLIENTS":
+        return u64be(m["after_connection"])
+    if t == "PAUSE":
+        return u32be(m["timeout_ms"])
     if t == "LOAD":
         return _namespace_and_id(m)
     if t == "UPSERT":
@@ -158,7 +183,25 @@ def encode_payload(m):
     if t == "WHOAMI_OK":
         return (u32be(m["uid"]) + u32be(m["gid"]) + u32be(m["pid"]) + str8(m["user"])
                 + str8(m["namespace"]) + u8(m["permissions"]) + str8(m["rule"]))
+    if t == "HEALTH_OK":
+        return (u8(m["state"]) + u16be(m["pool_up"]) + u16be(m["pool_size"]) + u32be(m["clients"])
+                + u64be(m["uptime_ms"]))
+    if t == "STATS_OK":
+        return u16be(len(m["entries"])) + b"".join(stats_entry(**e) for e in m["entries"])
+    if t == "CLIENTS_OK":
+        return u8(m["more"]) + u16be(len(m["rows"])) + b"".join(client_row(**r) for r in m["rows"])
     raise ValueError("unknown message type " + t)
+
+
+def stats_entry(name, labels, value):
+    """One STATS_OK entry: name str8, labels str8, value f64be."""
+    return str8(name) + str8(labels) + f64be(value)
+
+
+def client_row(connection_id, uid, pid, user, namespace, client_name, state, connected_ms, requests, in_flight):
+    """One CLIENTS_OK row."""
+    return (u64be(connection_id) + u32be(uid) + u32be(pid) + str8(user) + str8(namespace) + str8(client_name)
+            + u8(state) + u64be(connected_ms) + u64be(requests) + u32be(in_flight))
 
 
 def encode_message(m):

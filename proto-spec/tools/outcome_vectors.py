@@ -11,9 +11,10 @@ The "calls" part holds the argument checks a client makes before sending anythin
 (section 12.5): which calls are refused as invalid_argument and what the others send.
 """
 
-from encoder import (CAP_CONDITIONAL_DELETE, CAP_IDENTITY, FLAG_EXPECTED_REVISION, FLAG_NAMESPACE, I64_MAX,
-                     PERM_ADMIN, PERM_ANY_NAMESPACE, PERM_READ, PERM_WRITE, STATUS, U64_MAX, encode_message, frame,
-                     msg, str8, u8, u16be, u32be, us)
+from encoder import (CAP_CONDITIONAL_DELETE, CAP_IDENTITY, CAP_OPERATOR, CLIENT_HANDSHAKE, CLIENT_READY,
+                     FLAG_EXPECTED_REVISION, FLAG_NAMESPACE, HEALTH_DRAINING, HEALTH_PAUSED, HEALTH_POOL_UP, I64_MAX,
+                     PERM_ADMIN, PERM_ANY_NAMESPACE, PERM_READ, PERM_WRITE, STATUS, U64_MAX, client_row,
+                     encode_message, frame, msg, stats_entry, str8, u8, u16be, u32be, u64be, us)
 
 FILE_NAME = "outcomes.json"
 DESCRIPTION = ("pgstate wire protocol v1: client behaviour. For each request kind and event (a frame "
@@ -22,9 +23,16 @@ DESCRIPTION = ("pgstate wire protocol v1: client behaviour. For each request kin
                "checks made before sending. PROTOCOL.md sections 12 and 13.")
 
 CLASSES = {
-    "ok": "Done; nothing to return (PING answered OK, DELETE answered OK, the handshake completed).",
+    "ok": "Done; nothing to return (PING, DELETE, PAUSE or RESUME answered OK, the handshake completed).",
     "identity": "WHOAMI answered WHOAMI_OK: who the server takes the peer to be; \"uid\", \"namespace\" "
                 "and \"permissions\" (the known bits only: unknown bits are ignored) are among its fields.",
+    "health": "HEALTH answered HEALTH_OK: \"state\" holds its known bits (POOL_UP 0x1, PAUSED 0x2, DRAINING "
+              "0x4; reserved bits are ignored) and \"ready\" whether the server is READY (POOL_UP, not PAUSED, "
+              "not DRAINING).",
+    "stats": "STATS answered STATS_OK: \"entries\" is the number of entries (names a client does not know "
+             "included).",
+    "clients": "CLIENTS answered CLIENTS_OK: \"rows\" is the number of rows of the page and \"more\" whether "
+               "connections with a greater id remain (ask again after the last row's id).",
     "record": "A record: RECORD answering LOAD or UPSERT; \"revision\" is its revision.",
     "not_found": "LOAD answered NOT_FOUND: there is no record.",
     "conflict": "CONFLICT answering UPSERT or a conditional DELETE, with \"expected_revision\" and "
@@ -54,7 +62,7 @@ CONNECTION = {
 # limits (the invariant of section 9 holds) so that over-limit frames need little hex.
 HELLO_OK = msg("HELLO_OK", 1, version=1, server_version="pgstated 0.1.0", max_frame_bytes=16 + 4096,
                max_id_bytes=255, max_state_bytes=16, max_in_flight=1024,
-               capabilities=CAP_CONDITIONAL_DELETE | CAP_IDENTITY)
+               capabilities=CAP_CONDITIONAL_DELETE | CAP_IDENTITY | CAP_OPERATOR)
 
 STATE = b'{"n":8}'
 
@@ -68,8 +76,15 @@ REQUESTS = {
     "conditional_delete": (True, msg("DELETE", 6, flags=FLAG_EXPECTED_REVISION, persistence_id="order-1",
                                      expected_revision=7)),
     "whoami": (False, msg("WHOAMI", 7)),
+    # The operators' requests change no record and may simply be repeated: not writes.
+    "health": (False, msg("HEALTH", 8)),
+    "stats": (False, msg("STATS", 9)),
+    "clients": (False, msg("CLIENTS", 10, after_connection=5)),
+    "pause": (False, msg("PAUSE", 11, timeout_ms=30000)),
+    "resume": (False, msg("RESUME", 12)),
 }
-DATA_KINDS = ["ping", "load", "upsert", "delete", "conditional_delete", "whoami"]
+DATA_KINDS = ["ping", "load", "upsert", "delete", "conditional_delete", "whoami", "health", "stats", "clients",
+              "pause", "resume"]
 
 T = us(2026, 3, 14, 9, 26, 53, 589793)
 DEFINED_STATUSES = [100, 101, 102, 103, 104, 105, 106, 200, 201, 202, 300, 500]
@@ -154,7 +169,7 @@ def responses_by_type(kind):
     pe = outcome("protocol_error")
     rows = [
         ("answered_ok", "OK", msg("OK", rid),
-         outcome("ok") if kind in ("ping", "delete", "conditional_delete") else pe),
+         outcome("ok") if kind in ("ping", "delete", "conditional_delete", "pause", "resume") else pe),
         ("answered_record", "RECORD revision %d" % record_rev,
          msg("RECORD", rid, revision=record_rev, updated_at_us=T, state_hex=STATE.hex()),
          outcome("record", revision=record_rev) if ok_rec else pe),
@@ -168,6 +183,12 @@ def responses_by_type(kind):
         ("answered_whoami_ok", "WHOAMI_OK (uid 1001, namespace \"billing\", READ|WRITE)",
          whoami_ok(rid), outcome("identity", uid=1001, namespace="billing", permissions=PERM_READ | PERM_WRITE)
          if kind == "whoami" else pe),
+        ("answered_health_ok", "HEALTH_OK (POOL_UP: ready)", health_ok(rid),
+         outcome("health", state=HEALTH_POOL_UP, ready=True) if kind == "health" else pe),
+        ("answered_stats_ok", "STATS_OK with 3 entries", stats_ok(rid),
+         outcome("stats", entries=3) if kind == "stats" else pe),
+        ("answered_clients_ok", "CLIENTS_OK with rows 7 and 9 and more 1", clients_ok(rid, 1, [7, 9]),
+         outcome("clients", rows=2, more=True) if kind == "clients" else pe),
     ]
     out = []
     for suffix, what, m, result in rows:
@@ -186,9 +207,36 @@ def whoami_ok(rid, **changes):
     return m
 
 
+def health_ok(rid, state=HEALTH_POOL_UP, **changes):
+    m = msg("HEALTH_OK", rid, state=state, pool_up=8, pool_size=8, clients=3, uptime_ms=93784567)
+    m.update(changes)
+    return m
+
+
+STATS = [{"name": "pgstate_paused", "labels": "", "value": 0.0},
+         {"name": "pgstate_requests_total", "labels": 'namespace="",op="load",outcome="ok"', "value": 42.0},
+         {"name": "pgstate_up", "labels": "", "value": 1.0}]
+
+
+def stats_ok(rid, entries=STATS):
+    return msg("STATS_OK", rid, entries=list(entries))
+
+
+def clients_row(connection_id, state=CLIENT_READY):
+    return {"connection_id": connection_id, "uid": 1001, "pid": 4242, "user": "billing", "namespace": "billing",
+            "client_name": "pgstate-test", "state": state, "connected_ms": 1773480413589, "requests": 12,
+            "in_flight": 1}
+
+
+def clients_ok(rid, more, ids, state=CLIENT_READY):
+    return msg("CLIENTS_OK", rid, more=more, rows=[clients_row(i, state) for i in ids])
+
+
 def kind_label(kind):
     return {"ping": "PING", "load": "LOAD", "upsert": "UPSERT (expected 7)", "delete": "an unconditional DELETE",
-            "conditional_delete": "a conditional DELETE (expected 7)", "hello": "HELLO", "whoami": "WHOAMI"}[kind]
+            "conditional_delete": "a conditional DELETE (expected 7)", "hello": "HELLO", "whoami": "WHOAMI",
+            "health": "HEALTH", "stats": "STATS", "clients": "CLIENTS (after 5)", "pause": "PAUSE (30000 ms)",
+            "resume": "RESUME"}[kind]
 
 
 def responses_that_do_not_fit(kind):
@@ -248,7 +296,87 @@ def responses_that_do_not_fit(kind):
         out.append(vector("whoami_whoami_ok_truncated",
                           "WHOAMI_OK ending after its namespace (permissions and rule missing): a malformed frame.",
                           kind, received(frame(0x87, 0, rid, ids + str8("billing") + str8("billing"))), pe, "drop"))
+    if kind == "health":
+        out += health_contents(rid)
+    if kind == "stats":
+        out += stats_contents(rid)
+    if kind == "clients":
+        out += clients_contents(rid)
     return out
+
+
+def health_contents(rid):
+    """HEALTH_OK in every state, and of the wrong length."""
+    pe = outcome("protocol_error")
+    fields = u16be(8) + u16be(8) + u32be(3) + u64be(93784567)  # pool_up, pool_size, clients, uptime_ms
+    rows = [
+        ("paused_pool_down", "HEALTH_OK PAUSED with 0 of 8 connections up: alive, not ready.",
+         response(health_ok(rid, HEALTH_PAUSED, pool_up=0)), outcome("health", state=HEALTH_PAUSED, ready=False),
+         "keep"),
+        ("pool_down", "HEALTH_OK with no state bit: the pool is down (3 of 8 connections up), not ready.",
+         response(health_ok(rid, 0, pool_up=3)), outcome("health", state=0, ready=False), "keep"),
+        ("draining", "HEALTH_OK POOL_UP and DRAINING: shutting down, not ready (the connection is kept: only ERROR "
+         "202 drains it).", response(health_ok(rid, HEALTH_POOL_UP | HEALTH_DRAINING)),
+         outcome("health", state=HEALTH_POOL_UP | HEALTH_DRAINING, ready=False), "keep"),
+        ("paused", "HEALTH_OK POOL_UP and PAUSED: not ready.", response(health_ok(rid, HEALTH_POOL_UP | HEALTH_PAUSED)),
+         outcome("health", state=HEALTH_POOL_UP | HEALTH_PAUSED, ready=False), "keep"),
+        ("reserved_state_bits", "HEALTH_OK with reserved state bits 0xf8 next to POOL_UP: ignored; ready.",
+         response(health_ok(rid, 0xF8 | HEALTH_POOL_UP)), outcome("health", state=HEALTH_POOL_UP, ready=True),
+         "keep"),
+        ("short", "HEALTH_OK of 16 payload bytes (it has exactly 17): a malformed frame.",
+         received(frame(0x88, 0, rid, u8(1) + fields[:-1])), pe, "drop"),
+        ("trailing_bytes", "HEALTH_OK of 18 payload bytes: a malformed frame.",
+         received(frame(0x88, 0, rid, u8(1) + fields + b"\x00")), pe, "drop"),
+    ]
+    return [vector("health_health_ok_" + n, d, "health", e, r, c) for n, d, e, r, c in rows]
+
+
+def stats_contents(rid):
+    """STATS_OK with no entry, with a name the client does not know, and malformed."""
+    pe = outcome("protocol_error")
+    rows = [
+        ("empty", "STATS_OK with zero entries.", response(stats_ok(rid, [])), outcome("stats", entries=0), "keep"),
+        ("unknown_name", "STATS_OK with a metric name no version of this protocol lists: accepted (clients MUST "
+         "accept names they do not know).",
+         response(stats_ok(rid, [{"name": "pgstate_future_widgets_total", "labels": 'kind="a:b"', "value": 7.0}])),
+         outcome("stats", entries=1), "keep"),
+        ("truncated_entry", "STATS_OK with count 2 whose second entry has no value: a malformed frame.",
+         received(frame(0x89, 0, rid, u16be(2) + stats_entry("pgstate_up", "", 1.0) + str8("pgstate_paused")
+                        + str8(""))), pe, "drop"),
+        ("bad_metric_name", "STATS_OK whose entry is named \"pgstate up\" (not a metric name): a malformed frame.",
+         received(frame(0x89, 0, rid, u16be(1) + stats_entry("pgstate up", "", 1.0))), pe, "drop"),
+    ]
+    return [vector("stats_stats_ok_" + n, d, "stats", e, r, c) for n, d, e, r, c in rows]
+
+
+def clients_contents(rid):
+    """CLIENTS_OK pages that fit CLIENTS after 5, and pages that cannot."""
+    pe = outcome("protocol_error")
+    rows = [
+        ("last_page", "CLIENTS_OK with row 6 and more 0: the last page.", response(clients_ok(rid, 0, [6])),
+         outcome("clients", rows=1, more=False), "keep"),
+        ("empty", "CLIENTS_OK with zero rows and more 0: no connection after 5.", response(clients_ok(rid, 0, [])),
+         outcome("clients", rows=0, more=False), "keep"),
+        ("unknown_state", "CLIENTS_OK whose row is in state 7, which this protocol version does not define: shown "
+         "as unknown, not an error.", response(clients_ok(rid, 0, [8], state=7)),
+         outcome("clients", rows=1, more=False), "keep"),
+        ("handshake_row", "CLIENTS_OK with a row still in the handshake (state 0), more 1.",
+         response(clients_ok(rid, 1, [2**63 - 1], state=CLIENT_HANDSHAKE)), outcome("clients", rows=1, more=True),
+         "keep"),
+        ("more_without_rows", "CLIENTS_OK with more 1 and no row: there is no last id to ask after; a protocol "
+         "error.", response(clients_ok(rid, 1, [])), pe, "drop"),
+        ("row_not_after", "CLIENTS_OK with row 5 answering CLIENTS after 5: every id must be greater than "
+         "after_connection.", response(clients_ok(rid, 0, [5, 6])), pe, "drop"),
+        ("rows_descending", "CLIENTS_OK with rows 9 then 7: ids ascend within a page.",
+         response(clients_ok(rid, 1, [9, 7])), pe, "drop"),
+        ("rows_repeated", "CLIENTS_OK with row 7 twice: ids ascend strictly.", response(clients_ok(rid, 0, [7, 7])),
+         pe, "drop"),
+        ("more_2", "CLIENTS_OK with more 2 (only 0 and 1 are defined): a malformed frame.",
+         received(frame(0x8A, 0, rid, u8(2) + u16be(1) + client_row(**clients_row(7)))), pe, "drop"),
+        ("truncated_row", "CLIENTS_OK with count 2 and one row: a malformed frame.",
+         received(frame(0x8A, 0, rid, u8(0) + u16be(2) + client_row(**clients_row(7)))), pe, "drop"),
+    ]
+    return [vector("clients_clients_ok_" + n, d, "clients", e, r, c) for n, d, e, r, c in rows]
 
 
 def error_responses(kind):
@@ -376,6 +504,7 @@ def hello_vectors():
          response(hello_ok(request_id=2)), pe, "drop"),
         ("hello_answered_ok", "OK answering HELLO.", response(msg("OK", 1)), pe, "drop"),
         ("hello_answered_whoami_ok", "WHOAMI_OK answering HELLO.", response(whoami_ok(1)), pe, "drop"),
+        ("hello_answered_health_ok", "HEALTH_OK answering HELLO.", response(health_ok(1)), pe, "drop"),
         ("hello_answered_malformed", "HELLO_OK missing its capabilities field.",
          received(frame(0x81, 0, 1, encode_message(hello_ok())[10:-4])),
          pe, "drop"),
@@ -487,6 +616,40 @@ def call_vectors():
              encode_message(REQUESTS["whoami"][1]), capabilities=CAP_IDENTITY),
         call("whoami_without_identity", "WHOAMI when HELLO_OK announced no IDENTITY: refused before sending.",
              "whoami", {}, refused=True, capabilities=CAP_CONDITIONAL_DELETE),
+        call("health_with_operator", "HEALTH when HELLO_OK announced OPERATOR alone: sent.", "health", {},
+             encode_message(REQUESTS["health"][1]), capabilities=CAP_OPERATOR),
+        call("health_without_operator", "HEALTH when HELLO_OK announced CONDITIONAL_DELETE and IDENTITY but not "
+             "OPERATOR: refused before sending.", "health", {}, refused=True,
+             capabilities=CAP_CONDITIONAL_DELETE | CAP_IDENTITY),
+        call("stats_with_operator", "STATS when HELLO_OK announced OPERATOR: sent.", "stats", {},
+             encode_message(REQUESTS["stats"][1])),
+        call("stats_without_operator", "STATS when HELLO_OK announced no capability: refused before sending.",
+             "stats", {}, refused=True, capabilities=0),
+        call("clients_first_page", "CLIENTS after 0 (the first page): sent.", "clients", {"after_connection": 0},
+             encode_message(dict(REQUESTS["clients"][1], after_connection=0))),
+        call("clients_after", "CLIENTS after 5: sent.", "clients", {"after_connection": 5},
+             encode_message(REQUESTS["clients"][1])),
+        call("clients_after_max", "CLIENTS after 2^63-1: sent.", "clients", {"after_connection": I64_MAX},
+             encode_message(dict(REQUESTS["clients"][1], after_connection=I64_MAX))),
+        call("clients_after_negative", "CLIENTS after -1: not a u64; refused.", "clients", {"after_connection": -1},
+             refused=True),
+        call("clients_without_operator", "CLIENTS when HELLO_OK did not announce OPERATOR: refused before sending.",
+             "clients", {"after_connection": 0}, refused=True, capabilities=CAP_IDENTITY),
+        call("pause_timeout_30000", "PAUSE with a 30000 ms timeout: sent.", "pause", {"timeout_ms": 30000},
+             encode_message(REQUESTS["pause"][1])),
+        call("pause_no_limit", "PAUSE with timeout 0 (no limit): sent.", "pause", {"timeout_ms": 0},
+             encode_message(dict(REQUESTS["pause"][1], timeout_ms=0))),
+        call("pause_timeout_max", "PAUSE with timeout 2^32-1 ms, the largest a u32 holds: sent.", "pause",
+             {"timeout_ms": 2**32 - 1}, encode_message(dict(REQUESTS["pause"][1], timeout_ms=2**32 - 1))),
+        call("pause_timeout_2_32", "PAUSE with timeout 2^32 ms: more than a u32 holds; refused, never clamped.",
+             "pause", {"timeout_ms": 2**32}, refused=True),
+        call("pause_timeout_negative", "PAUSE with timeout -1: refused.", "pause", {"timeout_ms": -1}, refused=True),
+        call("pause_without_operator", "PAUSE when HELLO_OK did not announce OPERATOR: refused before sending.",
+             "pause", {"timeout_ms": 30000}, refused=True, capabilities=CAP_CONDITIONAL_DELETE | CAP_IDENTITY),
+        call("resume_with_operator", "RESUME when HELLO_OK announced OPERATOR: sent.", "resume", {},
+             encode_message(REQUESTS["resume"][1])),
+        call("resume_without_operator", "RESUME when HELLO_OK did not announce OPERATOR: refused before sending.",
+             "resume", {}, refused=True, capabilities=CAP_CONDITIONAL_DELETE),
         call("load_namespaced", "A LOAD naming the namespace \"billing\": sent with flag 0x02, the namespace "
              "before the id.", "load", {"namespace": "billing", "persistence_id": "order-1"},
              encode_message(namespaced("load", "billing"))),

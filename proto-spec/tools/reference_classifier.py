@@ -18,7 +18,14 @@ ALLOWED = {
     "delete": {"OK", "ERROR"},
     "conditional_delete": {"OK", "CONFLICT", "ERROR"},
     "whoami": {"WHOAMI_OK", "ERROR"},
+    "health": {"HEALTH_OK", "ERROR"},
+    "stats": {"STATS_OK", "ERROR"},
+    "clients": {"CLIENTS_OK", "ERROR"},
+    "pause": {"OK", "ERROR"},
+    "resume": {"OK", "ERROR"},
 }
+OPERATOR_KINDS = {"health", "stats", "clients", "pause", "resume"}
+KNOWN_HEALTH = 0x07  # POOL_UP, PAUSED, DRAINING; other bits are ignored
 KNOWN_PERMISSIONS = 0x0F  # READ, WRITE, ADMIN, ANY_NAMESPACE; other bits are ignored
 NAMESPACE_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -92,6 +99,17 @@ def classify(kind, request, write, hello_ok, event):
     if m["type"] == "WHOAMI_OK":
         return _o("identity", uid=m["uid"], namespace=m["namespace"],
                   permissions=m["permissions"] & KNOWN_PERMISSIONS), "keep"
+    if m["type"] == "HEALTH_OK":
+        state = m["state"] & KNOWN_HEALTH
+        return _o("health", state=state, ready=state == 0x1), "keep"
+    if m["type"] == "STATS_OK":
+        return _o("stats", entries=len(m["entries"])), "keep"
+    if m["type"] == "CLIENTS_OK":
+        ids = [request["after_connection"]] + [row["connection_id"] for row in m["rows"]]
+        ascending = all(a < b for a, b in zip(ids, ids[1:]))
+        if not ascending or (m["more"] and not m["rows"]):
+            return _o("protocol_error"), "drop"
+        return _o("clients", rows=len(m["rows"]), more=m["more"] == 1), "keep"
     if m["type"] == "RECORD":
         fits = (1 <= m["revision"] <= REVISION_MAX
                 and len(m["state_hex"]) // 2 <= hello_ok["max_state_bytes"]
@@ -114,6 +132,14 @@ def call_refused(kind, arguments, server):
     """Whether a client must refuse this call before sending (section 12.5)."""
     if kind == "hello":
         return _utf8_len(arguments["client_name"]) > 255 or not 1 <= len(arguments["versions"]) <= 255
+    if kind in OPERATOR_KINDS:
+        if not server["capabilities"] & 0x4:
+            return True
+        if kind == "clients":
+            return not 0 <= arguments["after_connection"] <= 2**64 - 1
+        if kind == "pause":
+            return not 0 <= arguments["timeout_ms"] <= 2**32 - 1
+        return False
     identity = bool(server["capabilities"] & 0x2)
     if kind == "whoami":
         return not identity

@@ -5,6 +5,8 @@ nothing of the generator): every vector is encoded by one piece of code and chec
 another.  The defaults below are typed in from PROTOCOL.md section 9, not imported.
 """
 
+import math
+
 DEFAULTS = {
     "max_frame_bytes": 8392704,
     "max_id_bytes": 255,
@@ -47,17 +49,41 @@ class Reader:
         except UnicodeDecodeError:
             raise ProtoError(100, self.rid)
 
+    def float64(self):
+        """IEEE 754 binary64, big-endian, taken apart by hand (no struct)."""
+        bits = self.uint(8)
+        sign = -1.0 if bits >> 63 else 1.0
+        exponent = (bits >> 52) & 0x7FF
+        fraction = bits & ((1 << 52) - 1)
+        if exponent == 0x7FF:
+            return sign * float("inf") if fraction == 0 else float("nan")
+        if exponent == 0:  # zero and subnormals
+            return sign * math.ldexp(fraction, -1074)
+        return sign * math.ldexp(fraction | (1 << 52), exponent - 1075)
+
     def end(self):
         if self.p != len(self.d):
             raise ProtoError(100, self.rid)  # trailing bytes
 
 
-REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE", 6: "WHOAMI"}
+REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE", 6: "WHOAMI",
+             7: "HEALTH", 8: "STATS", 9: "CLIENTS", 10: "PAUSE", 11: "RESUME"}
 RESP_NAMES = {0x81: "HELLO_OK", 0x82: "OK", 0x83: "RECORD", 0x84: "NOT_FOUND",
-              0x85: "CONFLICT", 0x86: "ERROR", 0x87: "WHOAMI_OK"}
+              0x85: "CONFLICT", 0x86: "ERROR", 0x87: "WHOAMI_OK",
+              0x88: "HEALTH_OK", 0x89: "STATS_OK", 0x8A: "CLIENTS_OK"}
 # The flag bits each type may set (PROTOCOL.md 3.2): 0x01 EXPECTED_REVISION, 0x02 NAMESPACE.
 FLAGS_ALLOWED = {"LOAD": 0x02, "UPSERT": 0x02, "DELETE": 0x03}
 NAMESPACE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+# A STATS_OK metric name: [a-zA-Z_:][a-zA-Z0-9_:]*, 1..255 bytes (its str8 length bounds it above).
+METRIC_FIRST = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
+METRIC_REST = METRIC_FIRST | frozenset(b"0123456789")
+
+
+def _metric_name(r):
+    raw = r.take(r.uint(1))
+    if not raw or raw[0] not in METRIC_FIRST or any(b not in METRIC_REST for b in raw):
+        raise ProtoError(100, r.rid)
+    return raw.decode("ascii")
 
 
 def ref_decode(data, direction, limits):
@@ -136,6 +162,31 @@ def ref_decode(data, direction, limits):
         m["namespace"] = r.text(1)
         m["permissions"] = r.uint(1)
         m["rule"] = r.text(1)
+    elif t == "CLIENTS":
+        m["after_connection"] = r.uint(8)
+    elif t == "PAUSE":
+        m["timeout_ms"] = r.uint(4)
+    elif t == "HEALTH_OK":
+        m["state"] = r.uint(1)
+        m["pool_up"] = r.uint(2)
+        m["pool_size"] = r.uint(2)
+        m["clients"] = r.uint(4)
+        m["uptime_ms"] = r.uint(8)
+    elif t == "STATS_OK":
+        m["entries"] = [{"name": _metric_name(r), "labels": r.text(1), "value": r.float64()}
+                        for _ in range(r.uint(2))]
+    elif t == "CLIENTS_OK":
+        more = r.uint(1)
+        if more > 1:
+            raise ProtoError(100, rid)
+        m["more"] = more
+        rows = []
+        for _ in range(r.uint(2)):
+            row = {"connection_id": r.uint(8), "uid": r.uint(4), "pid": r.uint(4), "user": r.text(1),
+                   "namespace": r.text(1), "client_name": r.text(1), "state": r.uint(1),
+                   "connected_ms": r.uint(8), "requests": r.uint(8), "in_flight": r.uint(4)}
+            rows.append(row)
+        m["rows"] = rows
     r.end()
     # ---- argument rules (INVALID_ARGUMENT) ----
     if raw_namespace is not None:
