@@ -6,6 +6,10 @@
   when anything is read. Frames are encoded and decoded with the Python client's codec
   (``clients/python/src/pgstate/_protocol.py``), not a new one.
 * ``rss_kib``, ``cpu_seconds``, ``fd_count`` read a process's figures from /proc.
+* For the operators' requests and endpoints: ``encode_operator``/``read_any`` (HEALTH, STATS,
+  CLIENTS, PAUSE, RESUME frames), ``http_get`` (``host:port`` or ``unix:/path``),
+  ``parse_exposition`` (Prometheus text format), ``run_ctl`` (``pgstatectl``, built next to
+  pgstated), ``DatabaseProxy`` (a TCP proxy to the database that a test can cut), ``psql``.
 
 Environment: ``PGSTATED_BIN`` (the daemon to test) and ``PGSTATE_TEST_DATABASE_URL`` (a libpq
 conninfo); without both, every test is skipped.
@@ -39,6 +43,8 @@ __all__ = [
     "proto", "Status", "BIN", "DATABASE_URL", "requires_daemon", "Daemon", "DaemonTestCase",
     "RawConn", "ConnectionEnded", "Greedy", "Steady", "Sampler", "expect_record", "describe",
     "rss_kib", "cpu_seconds", "thread_cpu", "sched_demand_seconds", "fd_count", "run_prefix", "say",
+    "CTL_BIN", "OpType", "HealthOk", "StatsOk", "ClientsOk", "ClientRow", "encode_operator", "decode_any",
+    "http_get", "Exposition", "parse_exposition", "run_ctl", "free_tcp_port", "DatabaseProxy", "psql",
 ]
 
 BIN = os.environ.get("PGSTATED_BIN", "")
@@ -204,6 +210,19 @@ class RawConn:
                 continue
             self._fill(deadline)
         return out
+
+    def read_any(self, timeout: float = 5.0) -> object:
+        """Like read_response, but also decodes HEALTH_OK, STATS_OK and CLIENTS_OK (``decode_any``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.reader.next_frame()
+            if frame is not None:
+                return decode_any(frame)
+            self._fill(deadline)
+
+    def roundtrip_any(self, frame: bytes, timeout: float = 5.0) -> object:
+        self.send(frame)
+        return self.read_any(timeout)
 
     def roundtrip(self, frame: bytes, timeout: float = 5.0) -> proto.Response:
         self.send(frame)
@@ -399,7 +418,7 @@ class Daemon:
 
     def __init__(self, extra_args: Sequence[str] = (), nofile: Optional[int] = None, *,
                  umask: Optional[int] = None, dir_mode: Optional[int] = None,
-                 socket_path: Optional[str] = None) -> None:
+                 socket_path: Optional[str] = None, database_url: Optional[str] = None) -> None:
         self.dir = tempfile.mkdtemp(prefix="pgsd-abuse-", dir="/tmp")  # short: sun_path is 108 bytes
         if dir_mode is not None:
             os.chmod(self.dir, dir_mode)  # e.g. 0o755 so that other users reach the socket
@@ -408,7 +427,7 @@ class Daemon:
         self.args = [BIN, "--socket", self.socket_path, "--pool-size", "2", "--log-level", "debug",
                      *extra_args]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PGSTATED_")}
-        env["PGSTATED_DATABASE_URL"] = DATABASE_URL
+        env["PGSTATED_DATABASE_URL"] = database_url or DATABASE_URL
         self.env = env
         self.nofile = nofile
         self.umask = umask
@@ -591,3 +610,506 @@ class Sampler:
         self._stop.set()
         self._thread.join(5.0)
 
+
+
+# --- The operators' requests: frames the codec may not know yet ---------------------------
+#
+# HEALTH, STATS, CLIENTS, PAUSE and RESUME (OPERATOR capability, 0x4). Encoded here by hand and decoded
+# by ``decode_any``, which hands every other frame to the client's codec.
+
+import json  # noqa: E402  (kept with the helpers that use it)
+import pwd  # noqa: E402
+import re as _re  # noqa: E402
+import struct  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.parse  # noqa: E402
+import urllib.request  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+CAP_OPERATOR = 0x4
+
+
+class OpType:
+    HEALTH = 0x07
+    STATS = 0x08
+    CLIENTS = 0x09
+    PAUSE = 0x0A
+    RESUME = 0x0B
+    HEALTH_OK = 0x88
+    STATS_OK = 0x89
+    CLIENTS_OK = 0x8A
+
+
+def encode_operator(type_: int, request_id: int, payload: bytes = b"", flags: int = 0) -> bytes:
+    """A request frame built by hand: length, type, flags, request id, payload."""
+    return struct.pack(">IBBI", 6 + len(payload), type_, flags, request_id) + payload
+
+
+def encode_health(request_id: int) -> bytes:
+    return encode_operator(OpType.HEALTH, request_id)
+
+
+def encode_stats(request_id: int) -> bytes:
+    return encode_operator(OpType.STATS, request_id)
+
+
+def encode_clients(request_id: int, after_connection: int = 0) -> bytes:
+    return encode_operator(OpType.CLIENTS, request_id, struct.pack(">Q", after_connection))
+
+
+def encode_pause(request_id: int, timeout_ms: int = 0) -> bytes:
+    return encode_operator(OpType.PAUSE, request_id, struct.pack(">I", timeout_ms))
+
+
+def encode_resume(request_id: int) -> bytes:
+    return encode_operator(OpType.RESUME, request_id)
+
+
+@dataclass(frozen=True)
+class HealthOk:
+    request_id: int
+    state: int
+    pool_up: int
+    pool_size: int
+    clients: int
+    uptime_ms: int
+
+    @property
+    def pool_is_up(self) -> bool:
+        return bool(self.state & 0x1)
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.state & 0x2)
+
+    @property
+    def draining(self) -> bool:
+        return bool(self.state & 0x4)
+
+    @property
+    def ready(self) -> bool:
+        return self.pool_is_up and not self.paused and not self.draining
+
+
+@dataclass(frozen=True)
+class StatsOk:
+    request_id: int
+    entries: List[Tuple[str, str, float]] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    connection_id: int
+    uid: int
+    pid: int
+    user: str
+    namespace: str
+    client_name: str
+    state: int
+    connected_ms: int
+    requests: int
+    in_flight: int
+
+
+@dataclass(frozen=True)
+class ClientsOk:
+    request_id: int
+    more: bool
+    rows: List[ClientRow] = field(repr=False)
+
+
+class _Fields:
+    def __init__(self, frame: "proto.Frame") -> None:
+        self.data, self.pos, self.frame = frame.payload, 0, frame
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise AssertionError("0x%02x frame (id %d) ends inside a field" % (self.frame.type, self.frame.request_id))
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def int(self, n: int) -> int:
+        return int.from_bytes(self.take(n), "big")
+
+    def str8(self) -> str:
+        return self.take(self.int(1)).decode("utf-8")
+
+    def f64(self) -> float:
+        return struct.unpack(">d", self.take(8))[0]
+
+    def end(self) -> None:
+        if self.pos != len(self.data):
+            raise AssertionError("0x%02x frame (id %d) has %d trailing bytes"
+                                 % (self.frame.type, self.frame.request_id, len(self.data) - self.pos))
+
+
+def decode_any(frame: "proto.Frame") -> object:
+    """HEALTH_OK, STATS_OK, CLIENTS_OK decoded here (flags must be 0); any other frame by the codec."""
+    if frame.type not in (OpType.HEALTH_OK, OpType.STATS_OK, OpType.CLIENTS_OK):
+        return proto.decode_response(frame)
+    if frame.flags != 0:
+        raise AssertionError("0x%02x with flags 0x%02x" % (frame.type, frame.flags))
+    f = _Fields(frame)
+    out: object
+    if frame.type == OpType.HEALTH_OK:
+        out = HealthOk(frame.request_id, f.int(1), f.int(2), f.int(2), f.int(4), f.int(8))
+    elif frame.type == OpType.STATS_OK:
+        entries = [(f.str8(), f.str8(), f.f64()) for _ in range(f.int(2))]
+        out = StatsOk(frame.request_id, entries)
+    else:
+        more = f.int(1)
+        if more not in (0, 1):
+            raise AssertionError("CLIENTS_OK more=%d" % more)
+        rows = [ClientRow(f.int(8), f.int(4), f.int(4), f.str8(), f.str8(), f.str8(), f.int(1), f.int(8), f.int(8),
+                          f.int(4)) for _ in range(f.int(2))]
+        out = ClientsOk(frame.request_id, bool(more), rows)
+    f.end()
+    return out
+
+
+# --- HTTP and the Prometheus text format ---------------------------------------------------
+
+
+def http_get(address: str, path: str, timeout: float = 5.0) -> Tuple[int, Dict[str, str], bytes]:
+    """GET ``path`` from ``host:port`` (urllib) or ``unix:/socket`` (HTTP/1.1 by hand over AF_UNIX).
+
+    Returns (status, headers with lower-case names, body); a 4xx/5xx answer is returned, not raised.
+    """
+    if not address.startswith("unix:"):
+        try:
+            with urllib.request.urlopen("http://%s%s" % (address, path), timeout=timeout) as r:
+                return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(address[len("unix:"):])
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: pgstate-tests\r\nAccept: */*\r\n"
+                   "Connection: close\r\n\r\n" % path).encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError("HTTP over %s: EOF inside the header (%r)" % (address, data[:200]))
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        m = _re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+        if not m:
+            raise AssertionError("HTTP over %s: bad status line %r" % (address, lines[0]))
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+
+        def more() -> bytes:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise AssertionError("HTTP over %s: EOF inside the body" % address)
+            return chunk
+
+        if "content-length" in headers:
+            want = int(headers["content-length"])
+            while len(body) < want:
+                body += more()
+            body = body[:want]
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            raw, body = body, b""
+            while True:
+                while b"\r\n" not in raw:
+                    raw += more()
+                size_line, raw = raw.split(b"\r\n", 1)
+                size = int(size_line.split(b";")[0], 16)
+                while len(raw) < size + 2:
+                    raw += more()
+                body, raw = body + raw[:size], raw[size + 2:]
+                if size == 0:
+                    break
+        else:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                body += chunk
+        return int(m.group(1)), headers, body
+    finally:
+        s.close()
+
+
+Labels = Tuple[Tuple[str, str], ...]
+
+
+class Exposition:
+    """A parsed scrape: ``samples[(name, labels)] = value`` (labels sorted), ``types[family] = type``."""
+
+    def __init__(self) -> None:
+        self.samples: Dict[Tuple[str, Labels], float] = {}
+        self.types: Dict[str, str] = {}
+        self.helps: Dict[str, str] = {}
+        self.text = ""
+
+    def get(self, name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        if key not in self.samples:
+            raise AssertionError("no sample %s%s in the scrape; samples of %s: %s"
+                                 % (name, dict(labels), name, self.series(name)))
+        return self.samples[key]
+
+    def value(self, name: str, default: float = 0.0, **labels: str) -> float:
+        return self.samples.get((name, tuple(sorted(labels.items()))), default)
+
+    def series(self, name: str) -> List[Tuple[Dict[str, str], float]]:
+        return [(dict(labels), v) for (n, labels), v in self.samples.items() if n == name]
+
+    def names(self) -> set:
+        return {n for n, _ in self.samples}
+
+
+_METRIC_NAME = _re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = _re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def parse_exposition(text: str) -> Exposition:
+    """Parses the Prometheus text format 0.0.4; raises AssertionError (with the line) on anything malformed
+    or on a series that appears twice."""
+    out = Exposition()
+    out.text = text
+    for number, line in enumerate(text.split("\n"), 1):
+        def bad(why: str) -> AssertionError:
+            return AssertionError("exposition line %d: %s: %r" % (number, why, line))
+
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            parts = line.split(None, 3)
+            if len(parts) >= 3 and parts[1] in ("TYPE", "HELP"):
+                if parts[1] == "TYPE":
+                    if len(parts) != 4 or parts[3] not in ("counter", "gauge", "histogram", "summary", "untyped"):
+                        raise bad("bad TYPE")
+                    if parts[2] in out.types:
+                        raise bad("second TYPE for %s" % parts[2])
+                    out.types[parts[2]] = parts[3]
+                else:
+                    out.helps[parts[2]] = parts[3] if len(parts) == 4 else ""
+            continue
+        m = _METRIC_NAME.match(line)
+        if not m:
+            raise bad("no metric name")
+        name, pos = m.group(0), m.end()
+        labels: Dict[str, str] = {}
+        if pos < len(line) and line[pos] == "{":
+            pos += 1
+            while True:
+                if pos < len(line) and line[pos] == "}":
+                    pos += 1
+                    break
+                lm = _LABEL_NAME.match(line, pos)
+                if not lm or line[lm.end():lm.end() + 2] != '="':
+                    raise bad("bad label at column %d" % pos)
+                label, pos = lm.group(0), lm.end() + 2
+                value_chars: List[str] = []
+                while True:
+                    if pos >= len(line):
+                        raise bad("unterminated label value")
+                    ch = line[pos]
+                    if ch == "\\":
+                        nxt = line[pos + 1:pos + 2]
+                        if nxt not in ("\\", '"', "n"):
+                            raise bad("bad escape \\%s" % nxt)
+                        value_chars.append("\n" if nxt == "n" else nxt)
+                        pos += 2
+                    elif ch == '"':
+                        pos += 1
+                        break
+                    else:
+                        value_chars.append(ch)
+                        pos += 1
+                if label in labels:
+                    raise bad("label %s twice" % label)
+                labels[label] = "".join(value_chars)
+                if line[pos:pos + 1] == ",":
+                    pos += 1
+                elif line[pos:pos + 1] != "}":
+                    raise bad("expected , or } at column %d" % pos)
+        rest = line[pos:].split()
+        if not line[pos:pos + 1].isspace() or len(rest) not in (1, 2):
+            raise bad("expected ' value [timestamp]'")
+        try:
+            value = float(rest[0])
+        except ValueError:
+            raise bad("value %r is not a number" % rest[0]) from None
+        key = (name, tuple(sorted(labels.items())))
+        if key in out.samples:
+            raise bad("series appears twice")
+        out.samples[key] = value
+    return out
+
+
+# --- pgstatectl, PostgreSQL, ports ---------------------------------------------------------
+
+CTL_BIN = os.path.join(os.path.dirname(BIN), "pgstatectl") if BIN else ""
+
+
+def _drop_to(user: str) -> Callable[[], None]:
+    entry = pwd.getpwnam(user)
+
+    def drop() -> None:  # in the child, before exec
+        os.setgroups(os.getgrouplist(user, entry.pw_gid))
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+    return drop
+
+
+def run_ctl(socket_path: Optional[str], *args: str, user: Optional[str] = None, stdin: Optional[bytes] = None,
+            timeout: float = 60.0, env: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """Runs ``pgstatectl COMMAND --socket PATH ARGS...`` (``--socket`` left out when ``socket_path`` is None)
+    as ``user`` if given; stdout and stderr as bytes."""
+    argv = [CTL_BIN]
+    if args:
+        argv.append(args[0])
+        if socket_path is not None:
+            argv += ["--socket", socket_path]
+        argv += list(args[1:])
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("PGSTATE")}
+    child_env.update(env or {})
+    return subprocess.run(argv, input=stdin if stdin is not None else b"", capture_output=True, timeout=timeout,
+                          env=child_env, preexec_fn=_drop_to(user) if user else None, cwd="/")
+
+
+def free_tcp_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def psql(sql: str, url: str = "") -> str:
+    out = subprocess.run(["psql", url or DATABASE_URL, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def _conninfo(url: str) -> Dict[str, str]:
+    """The keywords of a libpq conninfo (``k=v k='v w'``) or URI (``postgresql://u:p@h:port/db?k=v``)."""
+    if _re.match(r"postgres(ql)?://", url):
+        u = urllib.parse.urlsplit(url)
+        out = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query).items()}
+        if u.hostname:
+            out["host"] = urllib.parse.unquote(u.hostname)
+        if u.port:
+            out["port"] = str(u.port)
+        if u.username:
+            out["user"] = urllib.parse.unquote(u.username)
+        if u.password:
+            out["password"] = urllib.parse.unquote(u.password)
+        if u.path.strip("/"):
+            out["dbname"] = urllib.parse.unquote(u.path.strip("/"))
+        return out
+    out, pos = {}, 0
+    pattern = _re.compile(r"\s*([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
+    while pos < len(url.rstrip()):
+        m = pattern.match(url, pos)
+        if not m:
+            raise ValueError("cannot parse the conninfo %r at %d" % (url, pos))
+        value = m.group(2)
+        if value.startswith("'"):
+            value = _re.sub(r"\\(.)", r"\1", value[1:-1])
+        out[m.group(1)] = value
+        pos = m.end()
+    return out
+
+
+class DatabaseProxy:
+    """A TCP proxy on 127.0.0.1 to the database of ``database_url`` (a Unix socket folder or a TCP host).
+
+    ``url`` is a conninfo for the daemon that goes through it (same user, database and password). ``cut()``
+    closes every forwarded connection and stops listening (new connections are refused); ``restore()``
+    listens again on the same port.
+    """
+
+    def __init__(self, database_url: str = "") -> None:
+        info = _conninfo(database_url or DATABASE_URL)
+        host = info.get("host", "/var/run/postgresql").split(",")[0]
+        port = int(info.get("port", "5432").split(",")[0])
+        self.target: object = os.path.join(host, ".s.PGSQL.%d" % port) if host.startswith("/") else (host, port)
+        self.port = free_tcp_port()
+        parts = {"host": "127.0.0.1", "port": str(self.port), "sslmode": "disable", "gssencmode": "disable"}
+        for key in ("user", "dbname", "password"):
+            if key in info:
+                parts[key] = info[key]
+        self.url = " ".join("%s='%s'" % (k, v.replace("\\", "\\\\").replace("'", "\\'")) for k, v in parts.items())
+        self.accepted = 0
+        self._lock = threading.Lock()
+        self._socks: List[socket.socket] = []
+        self._listener: Optional[socket.socket] = None
+
+    def start(self) -> "DatabaseProxy":
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), name="db-proxy-accept", daemon=True).start()
+        return self
+
+    restore = start
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                if isinstance(self.target, str):
+                    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                else:
+                    upstream = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                upstream.connect(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self.accepted += 1
+                self._socks += [client, upstream]
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), name="db-proxy-pump", daemon=True).start()
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() up
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    stop = cut
