@@ -425,6 +425,12 @@ def response_vectors():
         valid("stats_ok_entries",
               "STATS_OK with 9 entries sorted by (name, labels): a label set with a version, empty label sets, a zero, a histogram as _count, _sum and quantiles 0.5 and 0.99, a counter at 2^53 with three labels.",
               msg("STATS_OK", 91, entries=STATS_ENTRIES)),
+        valid("stats_ok_quantile_and_gauge",
+              "STATS_OK with 2 entries: the 0.99 quantile of the LOAD duration histogram (labels op and quantile; the upper bound of its bucket, 512 microseconds) and pgstate_up with an empty label set.",
+              msg("STATS_OK", 91, entries=[
+                  {"name": "pgstate_request_duration_seconds", "labels": 'op="load",quantile="0.99"',
+                   "value": 0.000512},
+                  {"name": "pgstate_up", "labels": "", "value": 1.0}])),
         valid("stats_ok_empty",
               "STATS_OK with zero entries.",
               msg("STATS_OK", 91, entries=[])),
