@@ -617,7 +617,6 @@ class Sampler:
 # HEALTH, STATS, CLIENTS, PAUSE and RESUME (OPERATOR capability, 0x4). Encoded here by hand and decoded
 # by ``decode_any``, which hands every other frame to the client's codec.
 
-import json  # noqa: E402  (kept with the helpers that use it)
 import pwd  # noqa: E402
 import re as _re  # noqa: E402
 import struct  # noqa: E402
