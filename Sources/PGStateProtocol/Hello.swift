@@ -89,4 +89,6 @@ public struct Capabilities: OptionSet, Sendable, Hashable {
     public static let conditionalDelete = Capabilities(rawValue: 1 << 0)
     /// `WHOAMI` and the `NAMESPACE` flag are served (PROTOCOL.md 6.14).
     public static let identity = Capabilities(rawValue: 1 << 1)
+    /// The operators' requests `HEALTH`, `STATS`, `CLIENTS`, `PAUSE` and `RESUME` are served (PROTOCOL.md 6.15).
+    public static let `operator` = Capabilities(rawValue: 1 << 2)
 }

@@ -9,6 +9,11 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let upsert = MessageType(rawValue: 0x04)
     public static let delete = MessageType(rawValue: 0x05)
     public static let whoami = MessageType(rawValue: 0x06)
+    public static let health = MessageType(rawValue: 0x07)
+    public static let stats = MessageType(rawValue: 0x08)
+    public static let clients = MessageType(rawValue: 0x09)
+    public static let pause = MessageType(rawValue: 0x0A)
+    public static let resume = MessageType(rawValue: 0x0B)
 
     public static let helloOK = MessageType(rawValue: 0x81)
     public static let ok = MessageType(rawValue: 0x82)
@@ -17,6 +22,9 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let conflict = MessageType(rawValue: 0x85)
     public static let error = MessageType(rawValue: 0x86)
     public static let whoamiOK = MessageType(rawValue: 0x87)
+    public static let healthOK = MessageType(rawValue: 0x88)
+    public static let statsOK = MessageType(rawValue: 0x89)
+    public static let clientsOK = MessageType(rawValue: 0x8A)
 
     public var description: String {
         switch self {
@@ -26,6 +34,11 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
         case .upsert: return "UPSERT"
         case .delete: return "DELETE"
         case .whoami: return "WHOAMI"
+        case .health: return "HEALTH"
+        case .stats: return "STATS"
+        case .clients: return "CLIENTS"
+        case .pause: return "PAUSE"
+        case .resume: return "RESUME"
         case .helloOK: return "HELLO_OK"
         case .ok: return "OK"
         case .record: return "RECORD"
@@ -33,6 +46,9 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
         case .conflict: return "CONFLICT"
         case .error: return "ERROR"
         case .whoamiOK: return "WHOAMI_OK"
+        case .healthOK: return "HEALTH_OK"
+        case .statsOK: return "STATS_OK"
+        case .clientsOK: return "CLIENTS_OK"
         default: return "0x" + String(rawValue, radix: 16)
         }
     }

@@ -31,6 +31,16 @@ public enum Request: Sendable, Hashable {
     case delete(Delete)
     /// `WHOAMI` → `WHOAMI_OK`: the connection's identity, namespace and permissions.
     case whoami
+    /// `HEALTH` → `HEALTH_OK`: liveness and readiness, for anyone.
+    case health
+    /// `STATS` → `STATS_OK` (ADMIN): the figures `/metrics` exposes, as a snapshot.
+    case stats
+    /// `CLIENTS(after_connection)` → `CLIENTS_OK` (ADMIN): one page of the connections with a greater id.
+    case clients(after: UInt64)
+    /// `PAUSE(timeout_ms)` → `OK` (ADMIN) once nothing executes in PostgreSQL; 0: requests wait without limit.
+    case pause(timeoutMilliseconds: UInt32)
+    /// `RESUME` → `OK` (ADMIN).
+    case resume
 
     public var type: MessageType {
         switch self {
@@ -40,13 +50,26 @@ public enum Request: Sendable, Hashable {
         case .upsert: return .upsert
         case .delete: return .delete
         case .whoami: return .whoami
+        case .health: return .health
+        case .stats: return .stats
+        case .clients: return .clients
+        case .pause: return .pause
+        case .resume: return .resume
+        }
+    }
+
+    /// Whether this is one of the operators' requests that need the ADMIN permission.
+    public var needsAdmin: Bool {
+        switch self {
+        case .stats, .clients, .pause, .resume: return true
+        default: return false
         }
     }
 
     /// The persistence id a request addresses, if any.
     public var persistenceID: PersistenceID? {
         switch self {
-        case .hello, .ping, .whoami: return nil
+        case .hello, .ping, .whoami, .health, .stats, .clients, .pause, .resume: return nil
         case .load(let id): return id
         case .upsert(let upsert): return upsert.persistenceID
         case .delete(let delete): return delete.persistenceID
@@ -152,10 +175,21 @@ extension RequestFrame {
                 throw reader.invalid("expected_revision \(value) is out of range (0 to \(Revision.max))")
             }
             request = .delete(Delete(persistenceID: id, expectedRevision: expected))
-        case .whoami:
+        case .whoami, .health, .stats, .resume:
             try reader.requireFlags(frame.flags, allowed: 0)
             try reader.finish()
-            request = .whoami
+            request = frame.type == .whoami ? .whoami : frame.type == .health ? .health
+                : frame.type == .stats ? .stats : .resume
+        case .clients:
+            try reader.requireFlags(frame.flags, allowed: 0)
+            let after = try reader.integer("after_connection", as: UInt64.self)
+            try reader.finish()
+            request = .clients(after: after)
+        case .pause:
+            try reader.requireFlags(frame.flags, allowed: 0)
+            let timeout = try reader.integer("timeout_ms", as: UInt32.self)
+            try reader.finish()
+            request = .pause(timeoutMilliseconds: timeout)
         default:
             throw ProtocolError(
                 .unknownMessageType, requestID: frame.requestID,
@@ -205,8 +239,12 @@ extension RequestFrame {
                 $0.writeStr8(delete.persistenceID.value.utf8)
                 if let expected = delete.expectedRevision { $0.writeInteger(expected) }
             }
-        case .whoami:
-            buffer.writeFrame(type: .whoami, requestID: requestID)
+        case .whoami, .health, .stats, .resume:
+            buffer.writeFrame(type: request.type, requestID: requestID)
+        case .clients(let after):
+            buffer.writeFrame(type: .clients, requestID: requestID) { $0.writeInteger(after) }
+        case .pause(let timeout):
+            buffer.writeFrame(type: .pause, requestID: requestID) { $0.writeInteger(timeout) }
         }
     }
 }

@@ -22,6 +22,9 @@ public enum Response: Sendable, Hashable {
     case conflict(Conflict)
     case error(ErrorResponse)
     case whoamiOK(WhoAmI)
+    case healthOK(Health)
+    case statsOK([StatsEntry])
+    case clientsOK(ClientsPage)
 
     public var type: MessageType {
         switch self {
@@ -32,6 +35,9 @@ public enum Response: Sendable, Hashable {
         case .conflict: return .conflict
         case .error: return .error
         case .whoamiOK: return .whoamiOK
+        case .healthOK: return .healthOK
+        case .statsOK: return .statsOK
+        case .clientsOK: return .clientsOK
         }
     }
 }
@@ -119,6 +125,12 @@ extension ResponseFrame {
             response = .error(ErrorResponse(status: Status(rawValue: status), message: message))
         case .whoamiOK:
             response = .whoamiOK(try WhoAmI.decode(&reader))
+        case .healthOK:
+            response = .healthOK(try Health.decode(&reader))
+        case .statsOK:
+            response = .statsOK(try StatsEntry.decodeAll(&reader))
+        case .clientsOK:
+            response = .clientsOK(try ClientsPage.decode(&reader))
         default:
             throw ProtocolError(
                 .unknownMessageType, requestID: frame.requestID,
@@ -162,6 +174,12 @@ extension ResponseFrame {
             }
         case .whoamiOK(let identity):
             buffer.writeFrame(type: .whoamiOK, requestID: requestID) { identity.encode(into: &$0) }
+        case .healthOK(let health):
+            buffer.writeFrame(type: .healthOK, requestID: requestID) { health.encode(into: &$0) }
+        case .statsOK(let entries):
+            buffer.writeFrame(type: .statsOK, requestID: requestID) { StatsEntry.encodeAll(entries, into: &$0) }
+        case .clientsOK(let page):
+            buffer.writeFrame(type: .clientsOK, requestID: requestID) { page.encode(into: &$0) }
         }
     }
 }

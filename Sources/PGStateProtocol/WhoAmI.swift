@@ -40,18 +40,10 @@ public struct WhoAmI: Sendable, Hashable {
         self.uid = uid
         self.gid = gid
         self.pid = pid
-        self.user = String(Self.clip(user))
-        self.namespace = String(Self.clip(namespace))
+        self.user = String(clippedToStr8: user)
+        self.namespace = String(clippedToStr8: namespace)
         self.permissions = permissions
-        self.rule = String(Self.clip(rule))
-    }
-
-    /// `str8` fields hold at most 255 bytes; a longer value is cut at a character boundary (these are for
-    /// display; a user name or rule path that long is an oddity, not an error worth failing WHOAMI for).
-    private static func clip(_ text: String) -> Substring {
-        var cut = Substring(text)
-        while cut.utf8.count > 255 { cut = cut.dropLast() }
-        return cut
+        self.rule = String(clippedToStr8: rule)
     }
 
     static func decode(_ reader: inout PayloadReader) throws -> WhoAmI {

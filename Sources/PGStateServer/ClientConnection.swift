@@ -26,13 +26,22 @@ final class ClientConnection {
     /// What the connection counts against: one connection of its identity, and one handshake until HELLO_OK.
     let budget: IdentityBudget
     private(set) var inHandshake = true
+    /// Unique for the server's life (CLIENTS), and when it was accepted (Unix ms).
+    let connectionID: UInt64
+    let connectedAt: UInt64
+    /// Requests answered on this connection.
+    var requestsAnswered: UInt64 = 0
+    /// The slot of its own namespace in the reactor's metrics, once looked up.
+    var namespaceSlot: Int?
 
     /// Bytes one `read` takes at most (the size of the reactor's scratch buffer).
     static let readChunk = 64 * 1024
 
     init(descriptor: Int32, slot: Int, generation: UInt32, machine: ClientConnectionStateMachine,
-         registered: Epoll.Events, budget: IdentityBudget) {
+         registered: Epoll.Events, budget: IdentityBudget, connectionID: UInt64, connectedAt: UInt64) {
         self.budget = budget
+        self.connectionID = connectionID
+        self.connectedAt = connectedAt
         self.descriptor = descriptor
         self.slot = slot
         self.generation = generation

@@ -44,6 +44,9 @@ struct ClientConnectionStateMachine {
         case sendAnswerAndCloseOutput(ResponseFrame, notice: ResponseFrame)
         /// Hand the request to the store, in `namespace`; its answer comes back through ``answered(_:)``.
         case execute(requestID: UInt32, Request, namespace: Namespace)
+        /// An operators' request (HEALTH, STATS, CLIENTS, PAUSE, RESUME), permitted: the reactor answers it (through
+        /// ``answered(_:)``, like a store request), often after asking every reactor.
+        case operate(requestID: UInt32, Request)
         /// Refused by the access rules: send the frame (and close after it when `closes`), and audit it.
         case deny(ResponseFrame, closes: Bool)
         case close
@@ -71,12 +74,14 @@ struct ClientConnectionStateMachine {
     let connectionLimits: Limits
     let hello: HelloOK
     let access: Access
+    /// The `client_name` of the connection's HELLO (for CLIENTS).
+    private(set) var clientName = ""
 
     init(limits: ProtocolLimits, serverVersion: String, connectionLimits: Limits = .default, access: Access) {
         self.limits = limits
         self.connectionLimits = connectionLimits
         self.hello = HelloOK(version: 1, serverVersion: serverVersion, limits: limits,
-                             capabilities: [.conditionalDelete, .identity])
+                             capabilities: [.conditionalDelete, .identity, .operator])
         self.access = access
     }
 
@@ -129,6 +134,7 @@ struct ClientConnectionStateMachine {
                     "no access rule grants \(access.identity) anything; ask the operator to add one"), closes: true)
             }
             state = .ready
+            clientName = hello.clientName
             return send(ResponseFrame(requestID: id, response: .helloOK(self.hello)))
         case (.awaitingHello, let request):
             state = .closed
@@ -140,6 +146,14 @@ struct ClientConnectionStateMachine {
             return send(ResponseFrame(requestID: id, response: .ok))
         case (.ready, .whoami):
             return send(ResponseFrame(requestID: id, response: .whoamiOK(whoAmI)))
+        case (.ready, .health), (.ready, .stats), (.ready, .clients), (.ready, .pause), (.ready, .resume):
+            let request = decoded.request
+            if request.needsAdmin && !(access.grant?.permissions.contains(.admin) ?? false) {
+                let has = access.grant.map { "\($0.permissions) (\(ruleText($0)))" } ?? "nothing"
+                return deny(id, "\(request.type) needs admin permission; \(access.identity) has \(has)")
+            }
+            executing += 1
+            return .operate(requestID: id, request)
         case (.ready, let request):
             // A connection in .ready has a grant: HELLO refuses one without.
             guard let grant = access.grant else { preconditionFailure("a ready connection without a grant") }

@@ -34,8 +34,8 @@ final class DatabaseConnection {
         var reader: PipelineReader<PGResult>
         /// libpq's output buffer has been flushed since the batch was queued, so its Sync reached the socket.
         var flushed: Bool
-        /// When the batch was first sent (monotonic µs; 0 when requests are not timed). A run again of the same
-        /// batch keeps it: the time until then was spent in PostgreSQL.
+        /// When the batch was first sent (monotonic µs). A run again of the same batch keeps it: the time until
+        /// then was spent in PostgreSQL.
         var sentAt: Int64 = 0
     }
 
@@ -46,6 +46,8 @@ final class DatabaseConnection {
     /// Generation of the registration of the current socket (a new connection gets a new one).
     var generation: UInt32 = 0
     var failures = 0
+    /// It has been up before: coming up again is a reconnect.
+    var hasBeenUp = false
     var delay: Int
 
     init(slot: Int, poolIndex: Int, initialDelay: Int) {

@@ -70,13 +70,15 @@ extension Reactor {
             }
             guard shared.reserveConnection() else {
                 logger.warning("connection limit of \(shared.maxConnections) reached; refusing a client")
+                metrics.refused(.connectionLimit)
                 refuse(descriptor, .overloaded,
                        "connection limit of \(shared.maxConnections) reached; try again later")
                 continue
             }
             switch admit(descriptor) {
-            case .refused(let message, let identity):
+            case .refused(let message, let identity, let reason):
                 shared.releaseConnection()
+                metrics.refused(reason)
                 audit(.warning, "refusing a connection: \(message)", identity: identity, rule: nil)
                 refuse(descriptor, .overloaded, message)
             case .admitted(let admission):

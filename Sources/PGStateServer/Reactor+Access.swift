@@ -10,7 +10,7 @@ extension Reactor {
     enum AdmissionOutcome {
         case admitted(Admission)
         /// Refused before HELLO: one ERROR 201 OVERLOADED with request id 0, then close.
-        case refused(message: String, identity: PeerIdentity)
+        case refused(message: String, identity: PeerIdentity, reason: ReactorMetrics.Refusal)
     }
 
     /// Reads the peer's credentials, matches the rules, and takes the identity's connection and handshake
@@ -18,19 +18,19 @@ extension Reactor {
     func admit(_ descriptor: Int32) -> AdmissionOutcome {
         guard var identity = PeerIdentity.read(from: descriptor) else {
             return .refused(message: "the peer's credentials cannot be read",
-                            identity: PeerIdentity(uid: UInt32.max, gid: UInt32.max, pid: 0))
+                            identity: PeerIdentity(uid: UInt32.max, gid: UInt32.max, pid: 0), reason: .permissionDenied)
         }
         identity.userName = userName(of: identity.uid)
         let grant = shared.policy.withLock { $0 }.grant(for: identity)
         let budget = shared.budgets.budget(for: identity.uid)
         guard IdentityBudget.take(budget.handshakes, limit: configuration.maxHandshakesPerPeer) else {
             return .refused(message: "\(identity) already has \(configuration.maxHandshakesPerPeer) connections in the handshake; try again later",
-                            identity: identity)
+                            identity: identity, reason: .handshakeLimit)
         }
         guard IdentityBudget.take(budget.connections, limit: grant?.limits.connections) else {
             budget.handshakes.subtract(1, ordering: .relaxed)
             return .refused(message: "\(identity) has reached the connection limit of its access rule (\(grant?.limits.connections ?? 0), \(grant?.rule ?? "")); try again later",
-                            identity: identity)
+                            identity: identity, reason: .identityLimit)
         }
         return .admitted(Admission(descriptor: descriptor,
                                    access: ClientConnectionStateMachine.Access(identity: identity, grant: grant),
@@ -97,6 +97,7 @@ extension Reactor {
             client.queue(ResponseFrame(requestID: 0, response: .error(ErrorResponse(
                 status: .notAllowed, message: "no HELLO within \(configuration.handshakeTimeoutMilliseconds) ms"))))
             _ = client.write()
+            metrics.refused(.handshakeTimeout)
             close(client, reason: "handshake timeout")
         }
         if handshakeHead > 0 && handshakeHead == handshakeDeadlines.count {

@@ -29,7 +29,9 @@ extension Reactor {
                                                    connectionLimits: configuration.connectionLimits,
                                                    access: admission.access)
         let client = ClientConnection(descriptor: descriptor, slot: slot, generation: lastGeneration,
-                                      machine: machine, registered: [.input, .readHangUp], budget: admission.budget)
+                                      machine: machine, registered: [.input, .readHangUp], budget: admission.budget,
+                                      connectionID: shared.lastConnectionID.add(1, ordering: .relaxed).newValue,
+                                      connectedAt: unixMilliseconds())
         do {
             try epoll.add(descriptor, client.registered, client.token)
         } catch {
@@ -112,7 +114,9 @@ extension Reactor {
             } catch let error as ProtocolError {
                 audit(.info, "protocol error from client: \(error)", identity: client.machine.access.identity,
                       rule: nil)
-                perform(client.machine.protocolError(error), on: client)
+                let action = client.machine.protocolError(error)
+                countImmediate(action, .unknown, for: client)
+                perform(action, on: client)
                 return
             } catch {
                 preconditionFailure("frame decoder threw \(error)")
@@ -122,7 +126,9 @@ extension Reactor {
                 if client.machine.inputEnded { client.discardInput() }
                 break
             }
-            perform(client.machine.frameReceived(frame), on: client)
+            let action = client.machine.frameReceived(frame)
+            countImmediate(action, ReactorMetrics.Operation(frame.type), for: client)
+            perform(action, on: client)
             if client.inHandshake && client.machine.state == .ready { client.finishHandshake() }
         }
         if client.machine.state == .outputClosed { client.discardInput() }
@@ -149,6 +155,8 @@ extension Reactor {
             closeOutputWhenWritten(client)
         case .execute(let requestID, let request, let namespace):
             execute(requestID: requestID, request, in: namespace, for: client)
+        case .operate(let requestID, let request):
+            operate(requestID: requestID, request, for: client)
         case .deny(let frame, let closes):
             if case .error(let error) = frame.response {
                 audit(.notice, "denied: \(error.message)", identity: client.machine.access.identity,
@@ -156,6 +164,7 @@ extension Reactor {
             }
             client.queue(frame)
             if closes {
+                metrics.refused(.permissionDenied)
                 _ = client.write()
                 close(client, reason: "refused at HELLO")
             } else {
@@ -177,14 +186,21 @@ extension Reactor {
         guard let operation = storeOperation(for: request, in: namespace) else {
             preconditionFailure("\(request.type) is answered by the connection itself")
         }
+        let kind = ReactorMetrics.Operation(request.type)
+        let namespaceSlot = namespace == client.machine.access.grant?.namespace
+            ? self.namespaceSlot(of: client) : metrics.slot(for: namespace.value)
+        func refuse(_ error: ErrorResponse) {
+            metrics.count(kind, ReactorMetrics.Outcome(error.status), namespaceSlot: namespaceSlot)
+            client.requestsAnswered &+= 1
+            perform(client.machine.answered(ResponseFrame(requestID: requestID, response: .error(error))), on: client)
+        }
         // The identity's limit of requests executing at once, across all its connections and reactors.
         var budget: IdentityBudget?
         if let limit = client.machine.access.grant?.limits.inFlight {
             guard IdentityBudget.take(client.budget.inFlight, limit: limit) else {
-                perform(client.machine.answered(ResponseFrame(requestID: requestID, response: .error(ErrorResponse(
+                refuse(ErrorResponse(
                     status: .overloaded,
-                    message: "\(client.machine.access.identity) has \(limit) requests in flight, the limit of its access rule; the request was not executed")))),
-                        on: client)
+                    message: "\(client.machine.access.identity) has \(limit) requests in flight, the limit of its access rule; the request was not executed"))
                 return
             }
             budget = client.budget
@@ -194,14 +210,13 @@ extension Reactor {
                                                    poolSize: databases.count)
         let pending = PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
                                      operation: operation, budget: budget,
-                                     received: monotonicMicroseconds())
+                                     received: monotonicMicroseconds(), kind: kind, namespaceSlot: namespaceSlot)
         switch router.submit(pending, home: home, stateBytes: operation.stateBytes) {
         case .success:
             break
         case .failure(let refusal):
             budget?.inFlight.subtract(1, ordering: .relaxed)
-            perform(client.machine.answered(ResponseFrame(requestID: requestID,
-                                                          response: .error(Self.refusal(refusal.refusal)))), on: client)
+            refuse(Self.refusal(refusal.refusal))
         }
     }
 
@@ -221,11 +236,14 @@ extension Reactor {
     func deliver(_ request: PendingRequest, _ response: Response, sentAt: Int64 = 0, batchSize: Int = 0) {
         request.budget?.inFlight.subtract(1, ordering: .relaxed)
         let now = monotonicMicroseconds()
-        statistics.record(microseconds: now - request.received)
+        metrics.recordDuration(request.kind, microseconds: now - request.received)
+        metrics.count(request.kind, ReactorMetrics.Outcome(response), namespaceSlot: request.namespaceSlot)
         guard request.client < clients.count, let client = clients[request.client],
               client.generation == request.generation else { return }
+        client.requestsAnswered &+= 1
         if let threshold = configuration.slowRequestMicroseconds {
             if now - request.received >= threshold {
+                metrics.slowRequests &+= 1
                 logSlow(request, response, client: client, now: now, sentAt: sentAt, batchSize: batchSize)
             }
         }
@@ -253,6 +271,31 @@ extension Reactor {
         parts.append("answer behind \(client.output.readableBytes) bytes of unwritten output")
         audit(.notice, "slow request: \(kind) in namespace \(operation.namespace) \(parts.joined(separator: ", "))",
               identity: client.machine.access.identity, rule: nil)
+    }
+
+    /// Counts an answer the connection gave by itself (PING, WHOAMI, HELLO, a refusal, a protocol error).
+    private func countImmediate(_ action: ClientConnectionStateMachine.Action, _ operation: ReactorMetrics.Operation,
+                                for client: ClientConnection) {
+        switch action {
+        case .send(let frame), .sendAndClose(let frame), .deny(let frame, _):
+            count(operation, frame.response, for: client)
+        case .none, .sendAndCloseOutput, .sendAnswerAndCloseOutput, .execute, .operate, .close:
+            break
+        }
+    }
+
+    /// Counts one answer to `client` under its own namespace.
+    func count(_ operation: ReactorMetrics.Operation, _ response: Response, for client: ClientConnection) {
+        client.requestsAnswered &+= 1
+        metrics.count(operation, ReactorMetrics.Outcome(response), namespaceSlot: namespaceSlot(of: client))
+    }
+
+    /// The metrics slot of the connection's own namespace (the shared one without a grant).
+    func namespaceSlot(of client: ClientConnection) -> Int {
+        if let slot = client.namespaceSlot { return slot }
+        let slot = metrics.slot(for: client.machine.access.grant?.namespace.value ?? "")
+        client.namespaceSlot = slot
+        return slot
     }
 
     func touch(_ client: ClientConnection) {

@@ -125,6 +125,8 @@ extension Reactor {
                 "pool.connection": "\(database.poolIndex)", "target": "\(connection.target)",
             ])
         }
+        if database.hasBeenUp { metrics.reconnects &+= 1 }
+        database.hasBeenUp = true
         database.failures = 0
         database.delay = store.reconnectInitialDelayMilliseconds
         database.state = .up(connection)
@@ -263,7 +265,22 @@ extension Reactor {
     private func completeRun(_ database: DatabaseConnection, _ connection: PGConnection) -> Bool {
         var run = database.run!
         database.run = nil
-        let step = run.execution.completed(run.reader.outcomes)
+        let outcomes = run.reader.outcomes
+        // Committed transactions: the whole batch (one Sync), or each request that ran alone with its own Sync.
+        var verdicts = 0
+        for outcome in outcomes {
+            switch outcome {
+            case .verdict: verdicts += 1
+            case .failed(let failure): metrics.databaseError(sqlState: failure.sqlState)
+            case .aborted: break
+            }
+        }
+        if run.execution.individually {
+            metrics.commits &+= UInt64(verdicts)
+        } else if verdicts == outcomes.count {
+            metrics.commits &+= 1
+        }
+        let step = run.execution.completed(outcomes)
         for failure in step.failures { logger.error("request failed in the database: \(failure)") }
         answer(step.answers, on: database, sentAt: run.sentAt, batchSize: run.reader.outcomes.count)
         guard step.runAgain else { return true }
@@ -282,26 +299,30 @@ extension Reactor {
 
     /// At the end of a pass: every idle connection that is up sends what is queued on it as one pipeline.
     func startBatches() {
+        guard pause == nil else { return }  // PAUSE: what is queued waits (see Reactor+Operator.swift)
         for database in databases where database.run == nil {
             guard let connection = database.connection else { continue }
             let batch = router.takeBatch(worker: database.slot, maxRequests: store.maxBatchRequests,
                                          maxBytes: store.maxBatchBytes, markIdle: false)
             guard !batch.isEmpty else { continue }
+            let now = monotonicMicroseconds()
+            metrics.recordBatch(requests: batch.count)
+            for entry in batch { metrics.recordQueueWait(microseconds: now - entry.item.received) }
             let execution = BatchExecution(batch.map { BatchExecution.Entry(item: $0, operation: $0.item.operation) })
-            _ = send(execution, on: database, connection)
+            _ = send(execution, on: database, connection, sentAt: now)
         }
     }
 
     /// Queues the batch's statements and Syncs in libpq and flushes. False if the connection broke.
     private func send(_ execution: BatchExecution<RouterEntry>, on database: DatabaseConnection,
-                      _ connection: PGConnection, sentAt: Int64? = nil) -> Bool {
+                      _ connection: PGConnection, sentAt: Int64) -> Bool {
         let operations = execution.operations
         let calls = operations.map(\.calls)
         database.run = Run(execution: execution,
                            reader: PipelineReader(operations: operations, callCounts: calls.map(\.count),
                                                   individually: execution.individually),
                            flushed: false,
-                           sentAt: sentAt ?? (configuration.slowRequestMicroseconds == nil ? 0 : monotonicMicroseconds()))
+                           sentAt: sentAt)
         var queued = true
         for operationCalls in calls where queued {
             queued = operationCalls.allSatisfy(connection.send) && (!execution.individually || connection.sync())

@@ -26,6 +26,9 @@ final class Reactor {
         var budget: IdentityBudget?
         /// When it was routed (monotonic µs), for the statistics and the slow-request log.
         var received: Int64
+        /// What the metrics count it as: its operation and the slot of the namespace it addressed.
+        var kind: ReactorMetrics.Operation
+        var namespaceSlot: Int
     }
 
     typealias RouterEntry = PoolRouter<PendingRequest>.Entry
@@ -55,8 +58,13 @@ final class Reactor {
     /// The listening reactor's cache of user names by uid, for the rule generation it was filled under.
     var userNames: [UInt32: String?] = [:]
     var userNamesGeneration = 0
-    /// Store requests answered and their durations, read through ``ReactorMessage/snapshot(_:)``.
-    var statistics = RequestStatistics()
+    /// What operators see: requests by outcome, durations, batches, refusals; read through
+    /// ``ReactorMessage/report(_:_:)``.
+    var metrics = ReactorMetrics()
+    /// `PAUSE` is in effect: nothing new is sent to PostgreSQL (see `Reactor+Operator.swift`).
+    var pause: PauseState?
+    /// `PAUSE` requests waiting until no batch is in flight on this reactor's connections.
+    var pauseWaiters: [@Sendable () -> Void] = []
 
     // The database side.
     var databases: [DatabaseConnection]
@@ -109,7 +117,8 @@ final class Reactor {
         flushAuditSummaries(now: .max)  // what was suppressed is still said, even if the window had not ended
         if let listener { stopListening(listener) }
         handle.connectionsUp.store(0, ordering: .relaxed)
-        handle.finish(statistics)
+        releasePauseWaiters()
+        handle.finish(report(.metrics))
         shared.stopped.report()
     }
 
@@ -140,6 +149,7 @@ final class Reactor {
         touched.append(contentsOf: again)
         let now = monotonicMilliseconds()
         fireTimers(now: now)
+        if !pauseWaiters.isEmpty && databases.allSatisfy({ !$0.isBusy }) { releasePauseWaiters() }
         handle.requestsInFlight.store(router.outstanding, ordering: .relaxed)
         if isStopping && router.outstanding == 0 && databases.allSatisfy({ !$0.isBusy }) {
             isFinished = true
@@ -176,6 +186,7 @@ final class Reactor {
         if graceHead < graceDeadlines.count { consider(graceDeadlines[graceHead].deadline) }
         if handshakeHead < handshakeDeadlines.count { consider(handshakeDeadlines[handshakeHead].deadline) }
         consider(auditLimiter.nextCheck)
+        consider(pauseExpiryCheck)
         guard let deadline else { return -1 }
         return Int32(clamping: max(0, deadline - monotonicMilliseconds()))
     }
@@ -198,6 +209,7 @@ final class Reactor {
         }
         expireHandshakes(now: now)
         flushAuditSummaries(now: now)
+        expirePausedRequests(now: now)
     }
 
     // MARK: Messages from other threads
@@ -211,11 +223,19 @@ final class Reactor {
                 startListening(descriptor)
             case .drain:
                 drain()
-            case .snapshot(let reply):
-                reply(statistics)
+            case .report(let request, let reply):
+                reply(report(request))
+            case .pause(let timeoutMilliseconds, let reply):
+                startPause(timeoutMilliseconds: timeoutMilliseconds, reply: reply)
+            case .resume(let reply):
+                endPause()
+                reply()
+            case .answer(let slot, let generation, let frame, let operation):
+                answerOperator(slot: slot, generation: generation, frame, operation)
             case .closeClients:
                 closeAllClients(reason: "still busy after the shutdown timeout")
             case .stop:
+                endPause()
                 isStopping = true
                 isDraining = true
                 router.stopAccepting()
@@ -230,6 +250,7 @@ final class Reactor {
     }
 
     private func drain() {
+        endPause()  // what waits must finish before the connections can close
         isDraining = true
         if let listener { stopListening(listener) }
         for client in clients.compactMap({ $0 }) {

@@ -1,5 +1,6 @@
 import CPGStateSys
 import Glibc
+import PGStateProtocol
 import Synchronization
 
 /// What another thread tells a reactor. Only these cross threads; everything a reactor serves stays on it.
@@ -14,8 +15,14 @@ enum ReactorMessage: Sendable {
     case closeClients
     /// Finish the requests queued, close the database connections, end the thread.
     case stop
-    /// Hand a copy of the reactor's ``RequestStatistics`` to `reply` (called on the reactor's thread).
-    case snapshot(@Sendable (RequestStatistics) -> Void)
+    /// Hand the reactor's figures (and, when asked, its clients) to `reply`, called on the reactor's thread.
+    case report(ReportRequest, @Sendable (ReactorReport) -> Void)
+    /// Stop sending new requests to PostgreSQL; call `reply` once nothing is in flight there.
+    case pause(timeoutMilliseconds: UInt32, reply: @Sendable () -> Void)
+    /// Send what waits again; `reply` once done.
+    case resume(@Sendable () -> Void)
+    /// The answer to an operators' request of client `slot` (of `generation`) on this reactor.
+    case answer(slot: Int, generation: UInt32, ResponseFrame, ReactorMetrics.Operation)
 }
 
 /// The thread-safe side of one reactor: its inbox, its wake-up descriptor and the figures it publishes.
@@ -27,8 +34,8 @@ final class ReactorHandle: Sendable {
 
     private struct Inbox {
         var messages: [ReactorMessage] = []
-        /// The reactor has ended: nothing posted now would be taken; its last statistics answer snapshots.
-        var finalStatistics: RequestStatistics?
+        /// The reactor has ended: nothing posted now would be taken; its last figures answer reports.
+        var finalReport: ReactorReport?
     }
     /// Live figures for STATUS= lines, written by the reactor, read by anyone.
     let clients = Atomic<Int>(0)
@@ -48,17 +55,16 @@ final class ReactorHandle: Sendable {
     }
 
     func post(_ message: ReactorMessage) {
-        let final = inbox.withLock { inbox -> RequestStatistics? in
-            if inbox.finalStatistics == nil { inbox.messages.append(message) }
-            return inbox.finalStatistics
+        let final = inbox.withLock { inbox -> ReactorReport? in
+            if inbox.finalReport == nil { inbox.messages.append(message) }
+            return inbox.finalReport
         }
         guard let final else {
             pgstate_eventfd_signal(wakeDescriptor)
             return
         }
-        // The reactor has ended: answer a snapshot from its last figures, release what the message owns.
-        if case .snapshot(let reply) = message { reply(final) }
-        Self.release([message])
+        // The reactor has ended: answer from its last figures, release what the message owns.
+        Self.answer([message], from: final)
     }
 
     /// The reactor takes everything posted so far.
@@ -72,14 +78,26 @@ final class ReactorHandle: Sendable {
     }
 
     /// The reactor's thread ends: messages still queued are answered or released, and later ones will be.
-    func finish(_ statistics: RequestStatistics) {
+    func finish(_ report: ReactorReport) {
         let left = inbox.withLock { inbox -> [ReactorMessage] in
-            inbox.finalStatistics = statistics
+            inbox.finalReport = report
             defer { inbox.messages = [] }
             return inbox.messages
         }
-        for case .snapshot(let reply) in left { reply(statistics) }
-        Self.release(left)
+        Self.answer(left, from: report)
+    }
+
+    /// Messages an ended reactor cannot take: reports are answered from its last figures (it has no clients),
+    /// pause and resume have nothing left to wait for, the rest release what they own.
+    private static func answer(_ messages: [ReactorMessage], from final: ReactorReport) {
+        for message in messages {
+            switch message {
+            case .report(_, let reply): reply(final)
+            case .pause(_, let reply), .resume(let reply): reply()
+            default: break
+            }
+        }
+        release(messages)
     }
 
     /// Messages never taken release what they own: an adopted client's socket and its budget.
@@ -117,11 +135,21 @@ final class ServerShared: Sendable {
     let budgets = IdentityBudgets()
     /// Clients connected across all reactors (counted at accept, released at close).
     let connections = Atomic<Int>(0)
+    /// The last connection id given (ids are unique for the server's life, for CLIENTS).
+    let lastConnectionID = Atomic<UInt64>(0)
+    /// `PAUSE` is in effect (set before the reactors are told, cleared by `RESUME` and at shutdown).
+    let paused = Atomic<Bool>(false)
+    /// The server is shutting down.
+    let draining = Atomic<Bool>(false)
+    /// When the server was made (monotonic ms), for the uptime.
+    let startedAt = monotonicMilliseconds()
+    let poolSize: Int
     private let nextReactor = Atomic<Int>(0)
     let ready = Milestone(count: 1)
     let stopped: Milestone
 
-    init(reactors: Int, maxConnections: Int, policy: AccessPolicy) {
+    init(reactors: Int, maxConnections: Int, policy: AccessPolicy, poolSize: Int) {
+        self.poolSize = poolSize
         self.handles = (0..<reactors).map(ReactorHandle.init(index:))
         self.maxConnections = maxConnections
         self.policy = Mutex(policy)
@@ -137,6 +165,18 @@ final class ServerShared: Sendable {
 
     func releaseConnection() {
         connections.subtract(1, ordering: .relaxed)
+    }
+
+    /// What HEALTH answers, from the figures every reactor publishes.
+    func health() -> Health {
+        var state: Health.State = []
+        let up = handles.map { $0.connectionsUp.load(ordering: .relaxed) }
+        if up.allSatisfy({ $0 > 0 }) { state.insert(.poolUp) }
+        if paused.load(ordering: .relaxed) { state.insert(.paused) }
+        if draining.load(ordering: .relaxed) { state.insert(.draining) }
+        return Health(state: state, poolUp: UInt16(clamping: up.reduce(0, +)), poolSize: UInt16(clamping: poolSize),
+                      clients: UInt32(clamping: connections.load(ordering: .relaxed)),
+                      uptimeMilliseconds: UInt64(max(0, monotonicMilliseconds() - startedAt)))
     }
 
     /// Round robin over the reactors.

@@ -5,6 +5,8 @@ public struct RequestStatistics: Sendable, Equatable {
     public static let bucketCount = 128
 
     public private(set) var answered: UInt64 = 0
+    /// The sum of the durations recorded, in microseconds.
+    public private(set) var sumMicroseconds: UInt64 = 0
     public private(set) var buckets = [UInt64](repeating: 0, count: bucketCount)
 
     public init() {}
@@ -19,7 +21,7 @@ public struct RequestStatistics: Sendable, Equatable {
     }
 
     /// The exclusive upper bound of a bucket, in microseconds.
-    static func upperBound(ofBucket index: Int) -> Int64 {
+    public static func upperBound(ofBucket index: Int) -> Int64 {
         guard index >= 4 else { return Int64(index + 1) }
         let top = index / 4 + 1
         let sub = Int64(index % 4)
@@ -28,11 +30,13 @@ public struct RequestStatistics: Sendable, Equatable {
 
     public mutating func record(microseconds: Int64) {
         answered &+= 1
+        sumMicroseconds &+= UInt64(max(0, microseconds))
         buckets[Self.bucket(microseconds: microseconds)] &+= 1
     }
 
     public mutating func merge(_ other: RequestStatistics) {
         answered &+= other.answered
+        sumMicroseconds &+= other.sumMicroseconds
         for index in buckets.indices { buckets[index] &+= other.buckets[index] }
     }
 
@@ -40,6 +44,7 @@ public struct RequestStatistics: Sendable, Equatable {
     public func subtracting(_ earlier: RequestStatistics) -> RequestStatistics {
         var delta = self
         delta.answered &-= earlier.answered
+        delta.sumMicroseconds &-= earlier.sumMicroseconds
         for index in buckets.indices { delta.buckets[index] &-= earlier.buckets[index] }
         return delta
     }

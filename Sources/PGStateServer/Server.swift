@@ -71,7 +71,7 @@ public final class PGStateServer: Sendable {
         self.store = store
         self.logger = logger
         self.shared = ServerShared(reactors: reactors, maxConnections: configuration.maxConnections,
-                                   policy: configuration.accessPolicy)
+                                   policy: configuration.accessPolicy, poolSize: store.poolSize)
     }
 
     public var reactorCount: Int { shared.handles.count }
@@ -141,21 +141,37 @@ public final class PGStateServer: Sendable {
         return statistics
     }
 
-    /// Every reactor's request statistics, merged (each reactor answers from its own thread; one that has ended
-    /// answers with its last figures).
+    /// Every reactor's store-request durations, merged (each reactor answers from its own thread; one that has
+    /// ended answers with its last figures).
     public func requestStatistics() async -> RequestStatistics {
-        let gather = StatisticsGather(expected: shared.handles.count)
-        return await withCheckedContinuation { (continuation: CheckedContinuation<RequestStatistics, Never>) in
-            gather.wait(continuation)
-            for handle in shared.handles {
-                handle.post(.snapshot { gather.add($0) })
-            }
-        }
+        await metrics().merged.allDurations
     }
+
+    /// Every reactor's figures merged, with the server's own. A reactor that has not answered within `timeout`
+    /// is left out, and ``ServerMetrics/allReactorsAnswered`` is false: the server is not alive.
+    public func metrics(timeout: Duration = .seconds(2)) async -> ServerMetrics {
+        let gather = ReportGather(expected: shared.handles.count)
+        let expiry = Task {
+            try await Task.sleep(for: timeout)
+            gather.expire()
+        }
+        let reports = await withCheckedContinuation { (continuation: CheckedContinuation<[ReactorReport], Never>) in
+            gather.wait(continuation)
+            gather.ask(shared.handles, .metrics)
+        }
+        expiry.cancel()
+        return ServerMetrics(reports: reports, reactors: shared.handles.count, health: shared.health(),
+                             version: configuration.serverVersion)
+    }
+
+    /// What HEALTH answers.
+    public var health: Health { shared.health() }
 
     /// Stops accepting, lets every connection finish the requests it has in flight (each then gets the closing
     /// notice and closes), and after the shutdown timeout closes whatever is left.
     public func drain(ownsSocketPath: Bool) async {
+        shared.draining.store(true, ordering: .relaxed)
+        shared.paused.store(false, ordering: .relaxed)
         for handle in shared.handles { handle.post(.drain) }
         if ownsSocketPath { unlink(configuration.socketPath) }
         let deadline = monotonicMilliseconds() + Int64(configuration.shutdownTimeoutSeconds) * 1000
@@ -174,35 +190,5 @@ public final class PGStateServer: Sendable {
         shared.ready.force()
         for handle in shared.handles { handle.post(.stop) }
         await shared.stopped.wait()
-    }
-}
-
-/// Collects one snapshot per reactor and resumes the reader with their sum.
-private final class StatisticsGather: Sendable {
-    private struct State {
-        var remaining: Int
-        var merged = RequestStatistics()
-        var waiter: CheckedContinuation<RequestStatistics, Never>?
-    }
-
-    private let state: Mutex<State>
-
-    init(expected: Int) {
-        state = Mutex(State(remaining: expected))
-    }
-
-    func wait(_ continuation: CheckedContinuation<RequestStatistics, Never>) {
-        state.withLock { $0.waiter = continuation }
-    }
-
-    func add(_ statistics: RequestStatistics) {
-        let done = state.withLock { state -> (CheckedContinuation<RequestStatistics, Never>, RequestStatistics)? in
-            state.merged.merge(statistics)
-            state.remaining -= 1
-            guard state.remaining == 0, let waiter = state.waiter else { return nil }
-            state.waiter = nil
-            return (waiter, state.merged)
-        }
-        if let (waiter, merged) = done { waiter.resume(returning: merged) }
     }
 }

@@ -240,6 +240,20 @@ public struct PoolRouter<Item> {
         return requeue([], from: worker)
     }
 
+    /// Takes out of `worker`'s queue the requests (not yet taken in a batch) that `predicate` selects, as
+    /// finished: they will not run (for example, a paused server answers those that waited too long).
+    public mutating func removeQueued(from worker: Int, where predicate: (Entry) -> Bool) -> [Entry] {
+        guard workers[worker].queue.contains(where: predicate) else { return [] }
+        var kept = CircularBuffer<Entry>()
+        var removed: [Entry] = []
+        for entry in workers[worker].queue {
+            if predicate(entry) { removed.append(entry) } else { kept.append(entry) }
+        }
+        workers[worker].queue = kept
+        _ = finished(removed, on: worker)
+        return removed
+    }
+
     public mutating func stopAccepting() {
         isAccepting = false
     }

@@ -56,10 +56,10 @@ public enum StoreOperations {
 }
 
 /// The operation behind a protocol request, in `namespace`; nil for requests the server answers itself (HELLO,
-/// PING, WHOAMI).
+/// PING, WHOAMI and the operators' requests).
 public func storeOperation(for request: Request, in namespace: Namespace) -> (any StoreOperation)? {
     switch request {
-    case .hello, .ping, .whoami: return nil
+    case .hello, .ping, .whoami, .health, .stats, .clients, .pause, .resume: return nil
     case .load(let id): return LoadOperation(persistenceID: id, namespace: namespace)
     case .upsert(let upsert): return UpsertOperation(upsert, namespace: namespace)
     case .delete(let delete): return DeleteOperation(delete, namespace: namespace)
