@@ -8,7 +8,10 @@ connection), with ``reverse_batch`` (answer every N requests in reverse order) a
 ``hello_response`` (answer the HELLO with a canned frame and close). Every connection gets
 the ``identity`` the server was made with: WHOAMI answers it, records live per namespace
 (``store`` is the identity's own), and its permissions are enforced as PROTOCOL.md section
-6.14 says (ERROR 106).
+6.14 says (ERROR 106). The operators' requests answer from ``health`` (a HEALTH_OK's fields;
+PAUSED follows ``paused``), ``stats`` and ``client_rows`` (paged ``clients_page_rows`` at a
+time); PAUSE and RESUME set ``paused`` and ``pause_timeout_ms`` (the fake holds nothing
+back).
 
 It is a test double, not a reference server: it speaks through the server half of the codec
 in server_codec.py, which shares the payload cursor and argument rules with the client.
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
 import server_codec as sc
-from pgstate import Identity, InvalidArgument, Permissions, ProtocolError, Status
+from pgstate import ClientRow, Identity, InvalidArgument, Permissions, ProtocolError, StatsEntry, Status
 from pgstate import _protocol as p
 
 CLOSE = "close"    # close the connection without answering
@@ -48,12 +51,31 @@ DEFAULT_IDENTITY = Identity(uid=1000, gid=1000, pid=4242, user="tester", namespa
                             permissions=Permissions.READ | Permissions.WRITE, rule="")
 
 
+@dataclass
+class HealthFigures:
+    """What the fake's HEALTH_OK says, PAUSED aside (that bit follows FakeServer.paused)."""
+
+    state: int = 0x1  # POOL_UP
+    pool_up: int = 4
+    pool_size: int = 4
+    clients: int = 1
+    uptime_ms: int = 5000
+
+
+DEFAULT_STATS = [StatsEntry("pgstate_paused", "", 0.0),
+                 StatsEntry("pgstate_requests_total", 'namespace="",op="load",outcome="ok"', 3.0),
+                 StatsEntry("pgstate_up", "", 1.0)]
+
+# The request types that need ADMIN (PROTOCOL.md section 6.14).
+_ADMIN_ONLY = (sc.Stats, sc.Clients, sc.Pause, sc.Resume)
+
+
 class FakeServer:
     def __init__(self, *, max_frame_bytes: int = p.DEFAULT_MAX_FRAME_BYTES,
                  max_id_bytes: int = p.DEFAULT_MAX_ID_BYTES,
                  max_state_bytes: int = p.DEFAULT_MAX_STATE_BYTES,
                  max_in_flight: int = p.DEFAULT_MAX_IN_FLIGHT,
-                 capabilities: int = p.CAP_CONDITIONAL_DELETE | p.CAP_IDENTITY,
+                 capabilities: int = p.CAP_CONDITIONAL_DELETE | p.CAP_IDENTITY | p.CAP_OPERATOR,
                  identity: Identity = DEFAULT_IDENTITY,
                  version: int = 1,
                  responder: Optional[Responder] = None,
@@ -70,6 +92,12 @@ class FakeServer:
         self.identity = identity
         self.namespaces: Dict[str, Records] = {identity.namespace: {}}
         self.store: Records = self.namespaces[identity.namespace]  # the identity's own namespace
+        self.health = HealthFigures()
+        self.stats: List[StatsEntry] = list(DEFAULT_STATS)
+        self.client_rows: List[ClientRow] = []
+        self.clients_page_rows = 512
+        self.paused = False
+        self.pause_timeout_ms: Optional[int] = None
         self.requests: List[Tuple[int, sc.Request]] = []  # (connection number, request)
         self.connections = 0
         self.max_outstanding = 0
@@ -181,9 +209,11 @@ class FakeServer:
 
     def denied(self, request: sc.Request) -> Optional[str]:
         """Why the identity may not make this request (section 6.14), or None."""
-        if not isinstance(request, (sc.Load, sc.Upsert, sc.Delete)):
-            return None  # PING and WHOAMI need nothing
         me = self.identity
+        if isinstance(request, _ADMIN_ONLY):
+            return None if me.permissions & Permissions.ADMIN else "uid %d (%s) lacks ADMIN" % (me.uid, me.user)
+        if not isinstance(request, (sc.Load, sc.Upsert, sc.Delete)):
+            return None  # PING, WHOAMI and HEALTH need nothing
         need = Permissions.READ if isinstance(request, sc.Load) else Permissions.WRITE
         if not me.permissions & need:
             return "uid %d (%s) lacks %s" % (me.uid, me.user, need.name)
@@ -198,10 +228,12 @@ class FakeServer:
         me = self.identity
         if isinstance(request, sc.WhoAmI):
             return sc.encode_whoami_ok(rid, me.uid, me.gid, me.pid, me.user, me.namespace, me.permissions, me.rule)
-        assert isinstance(request, (sc.Load, sc.Upsert, sc.Delete)), request
         why = self.denied(request)
         if why is not None:
             return sc.encode_error(rid, Status.PERMISSION_DENIED, why)
+        if isinstance(request, (sc.Health, sc.Stats, sc.Clients, sc.Pause, sc.Resume)):
+            return self.answer_operator(request)
+        assert isinstance(request, (sc.Load, sc.Upsert, sc.Delete)), request
         records = self.namespaces.setdefault(me.namespace if request.namespace is None else request.namespace, {})
         current = records.get(request.persistence_id)
         actual = current[0] if current is not None else 0
@@ -221,6 +253,26 @@ class FakeServer:
         if actual != request.expected_revision:
             return sc.encode_conflict(rid, request.expected_revision, actual)
         records.pop(request.persistence_id, None)
+        return sc.encode_ok(rid)
+
+
+    def answer_operator(self, request: sc.OperatorRequest) -> bytes:
+        rid = request.request_id
+        if isinstance(request, sc.Health):
+            h = self.health
+            state = (h.state & ~0x2) | (0x2 if self.paused else 0)
+            return sc.encode_health_ok(rid, state, h.pool_up, h.pool_size, h.clients, h.uptime_ms)
+        if isinstance(request, sc.Stats):
+            return sc.encode_stats_ok(rid, self.stats)
+        if isinstance(request, sc.Clients):
+            after = [r for r in sorted(self.client_rows, key=lambda r: r.connection_id)
+                     if r.connection_id > request.after_connection]
+            page = after[:self.clients_page_rows]
+            return sc.encode_clients_ok(rid, 1 if len(after) > len(page) else 0, page)
+        if isinstance(request, sc.Pause):
+            self.paused, self.pause_timeout_ms = True, request.timeout_ms
+        else:
+            self.paused = False
         return sc.encode_ok(rid)
 
 

@@ -1,8 +1,9 @@
 """The server half of the protocol v1 codec, for the fake server and the tests only.
 
 The package ships the client half (encode requests, decode responses). This module has the
-other half: decode requests (checks 3-6 and 8 of PROTOCOL.md section 3.4), WHOAMI and the
-NAMESPACE flag included, into small request dataclasses, and encode responses. It reuses the
+other half: decode requests (checks 3-6 and 8 of PROTOCOL.md section 3.4), WHOAMI, the
+NAMESPACE flag and the operators' requests included, into small request dataclasses, and
+encode responses. It reuses the
 package's payload cursor and argument rules, frame header and str8 packing.
 """
 
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional, Tuple, Union
+from typing import ClassVar, Optional, Sequence, Tuple, Union
 
-from pgstate import ProtocolError, Status
+from pgstate import ClientRow, ProtocolError, StatsEntry, Status
 from pgstate import _protocol as p
 
 
@@ -40,6 +41,46 @@ class WhoAmI:
     request_id: int
     TYPE: ClassVar[p.MessageType] = p.MessageType.WHOAMI
     flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Health:
+    request_id: int
+    TYPE: ClassVar[p.MessageType] = p.MessageType.HEALTH
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Stats:
+    request_id: int
+    TYPE: ClassVar[p.MessageType] = p.MessageType.STATS
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Clients:
+    request_id: int
+    after_connection: int
+    TYPE: ClassVar[p.MessageType] = p.MessageType.CLIENTS
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Pause:
+    request_id: int
+    timeout_ms: int
+    TYPE: ClassVar[p.MessageType] = p.MessageType.PAUSE
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class Resume:
+    request_id: int
+    TYPE: ClassVar[p.MessageType] = p.MessageType.RESUME
+    flags: ClassVar[int] = 0
+
+
+OperatorRequest = Union[Health, Stats, Clients, Pause, Resume]
 
 
 def _namespace_flag(namespace: Optional[str]) -> int:
@@ -87,11 +128,20 @@ class Delete:
         return _namespace_flag(self.namespace) | (0 if self.expected_revision is None else p.FLAG_EXPECTED_REVISION)
 
 
-Request = Union[Hello, Ping, WhoAmI, Load, Upsert, Delete]
+Request = Union[Hello, Ping, WhoAmI, Load, Upsert, Delete, Health, Stats, Clients, Pause, Resume]
 
 # The flag bits each request type may set (PROTOCOL.md section 3.2).
 _FLAGS = {p.MessageType.LOAD: p.FLAG_NAMESPACE, p.MessageType.UPSERT: p.FLAG_NAMESPACE,
           p.MessageType.DELETE: p.FLAG_NAMESPACE | p.FLAG_EXPECTED_REVISION}
+
+
+_OPERATOR_DECODERS = {
+    p.MessageType.HEALTH: lambda rid, c: Health(rid),
+    p.MessageType.STATS: lambda rid, c: Stats(rid),
+    p.MessageType.CLIENTS: lambda rid, c: Clients(rid, c.u64("after_connection")),
+    p.MessageType.PAUSE: lambda rid, c: Pause(rid, c.u32("timeout_ms")),
+    p.MessageType.RESUME: lambda rid, c: Resume(rid),
+}
 
 
 def _decode_id(raw: bytes, max_id_bytes: int, request_id: int) -> str:
@@ -136,6 +186,10 @@ def decode_request(frame: p.Frame, limits: p.Limits = p.DEFAULT_LIMITS) -> Reque
     if type_ is p.MessageType.WHOAMI:
         c.end()
         return WhoAmI(rid)
+    if type_ in _OPERATOR_DECODERS:
+        request = _OPERATOR_DECODERS[type_](rid, c)
+        c.end()
+        return request
     raw_namespace = c.str8_raw("namespace") if frame.flags & p.FLAG_NAMESPACE else None
     raw_id = c.str8_raw("persistence_id")
     expected: Optional[int] = None
@@ -213,3 +267,22 @@ def encode_error(request_id: int, status: int, message: str = "") -> bytes:
     """ERROR; request id 0 when it belongs to no request."""
     raw = message.encode("utf-8")
     return _frame(p.MessageType.ERROR, request_id, struct.pack(">HH", status, len(raw)) + raw)
+
+
+def encode_health_ok(request_id: int, state: int, pool_up: int, pool_size: int, clients: int, uptime_ms: int) -> bytes:
+    return _frame(p.MessageType.HEALTH_OK, request_id, struct.pack(">BHHIQ", state, pool_up, pool_size, clients,
+                                                                   uptime_ms))
+
+
+def encode_stats_ok(request_id: int, entries: Sequence[StatsEntry]) -> bytes:
+    payload = struct.pack(">H", len(entries)) + b"".join(
+        _str8(e.name) + _str8(e.labels) + struct.pack(">d", e.value) for e in entries)
+    return _frame(p.MessageType.STATS_OK, request_id, payload)
+
+
+def encode_clients_ok(request_id: int, more: int, rows: Sequence[ClientRow]) -> bytes:
+    payload = struct.pack(">BH", more, len(rows)) + b"".join(
+        struct.pack(">QII", r.connection_id, r.uid, r.pid) + _str8(r.user) + _str8(r.namespace)
+        + _str8(r.client_name) + struct.pack(">BQQI", r.state, r.connected_ms, r.requests, r.in_flight)
+        for r in rows)
+    return _frame(p.MessageType.CLIENTS_OK, request_id, payload)

@@ -52,6 +52,16 @@ def make_call(kind: str, args: Dict[str, Any]) -> _calls.Call:
         return _calls.PingCall()
     if kind == "whoami":
         return _calls.WhoAmICall()
+    if kind == "health":
+        return _calls.HealthCall()
+    if kind == "stats":
+        return _calls.StatsCall()
+    if kind == "clients":
+        return _calls.ClientsCall(args["after_connection"])
+    if kind == "pause":
+        return _calls.PauseCall(args["timeout_ms"])
+    if kind == "resume":
+        return _calls.ResumeCall()
     if kind == "load":
         return _calls.LoadCall(args["persistence_id"], namespace)
     if kind == "upsert":
@@ -101,6 +111,18 @@ def as_vector_outcome(outcome: _outcomes.Outcome) -> Dict[str, Any]:
         identity = outcome.result
         assert isinstance(identity, pgstate.Identity) and isinstance(identity.permissions, pgstate.Permissions)
         d.update(uid=identity.uid, namespace=identity.namespace, permissions=int(identity.permissions))
+    if outcome.cls is _outcomes.OutcomeClass.HEALTH:
+        health = outcome.result
+        assert isinstance(health, pgstate.Health)
+        state = (health.pool_up and 0x1) | (health.paused and 0x2) | (health.draining and 0x4)
+        d.update(state=state, ready=health.ready)
+    if outcome.cls is _outcomes.OutcomeClass.STATS:
+        assert all(isinstance(e, pgstate.StatsEntry) for e in outcome.result)
+        d["entries"] = len(outcome.result)
+    if outcome.cls is _outcomes.OutcomeClass.CLIENTS:
+        page = outcome.result
+        assert all(isinstance(r, pgstate.ClientRow) for r in page.rows)
+        d.update(rows=len(page.rows), more=page.more)
     if outcome.cls is _outcomes.OutcomeClass.CONFLICT:
         assert isinstance(outcome.error, pgstate.ConcurrencyError)
         d["expected_revision"] = outcome.error.expected_revision
@@ -112,7 +134,8 @@ def as_vector_outcome(outcome: _outcomes.Outcome) -> Dict[str, Any]:
 
 class OutcomeFileTest(unittest.TestCase):
     def test_every_kind_has_its_request_and_vectors(self) -> None:
-        kinds = {"hello", "ping", "load", "upsert", "delete", "conditional_delete", "whoami"}
+        kinds = {"hello", "ping", "load", "upsert", "delete", "conditional_delete", "whoami", "health", "stats",
+                 "clients", "pause", "resume"}
         self.assertEqual(set(REQUESTS), kinds)
         self.assertEqual({v["request"] for v in DOC["outcomes"]}, kinds)
         self.assertGreater(len(DOC["outcomes"]), 250)

@@ -8,6 +8,7 @@ request id; incomplete vectors must yield no frame and consume nothing. Per-vect
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import pathlib
@@ -15,7 +16,7 @@ import unittest
 from typing import Any, Dict, List, Optional, Tuple
 
 import server_codec as sc
-from pgstate import Error, InvalidArgument, ProtocolError, Status
+from pgstate import ClientRow, Error, InvalidArgument, ProtocolError, StatsEntry, Status
 from pgstate import _protocol as p
 from pgstate._record import datetime_from_us
 
@@ -68,6 +69,16 @@ def to_message(m: Any) -> Dict[str, Any]:
     elif isinstance(m, p.WhoAmIOk):
         d.update(uid=m.uid, gid=m.gid, pid=m.pid, user=m.user, namespace=m.namespace, permissions=m.permissions,
                  rule=m.rule)
+    elif isinstance(m, sc.Clients):
+        d.update(after_connection=m.after_connection)
+    elif isinstance(m, sc.Pause):
+        d.update(timeout_ms=m.timeout_ms)
+    elif isinstance(m, p.HealthOk):
+        d.update(state=m.state, pool_up=m.pool_up, pool_size=m.pool_size, clients=m.clients, uptime_ms=m.uptime_ms)
+    elif isinstance(m, p.StatsOk):
+        d.update(entries=[{"name": e.name, "labels": e.labels, "value": e.value} for e in m.entries])
+    elif isinstance(m, p.ClientsOk):
+        d.update(more=m.more, rows=[dataclasses.asdict(r) for r in m.rows])
     return d
 
 
@@ -82,6 +93,16 @@ def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
         return p.encode_ping(rid)
     if t == "WHOAMI":
         return p.encode_whoami(rid)
+    if t == "HEALTH":
+        return p.encode_health(rid)
+    if t == "STATS":
+        return p.encode_stats(rid)
+    if t == "CLIENTS":
+        return p.encode_clients(rid, m["after_connection"])
+    if t == "PAUSE":
+        return p.encode_pause(rid, m["timeout_ms"])
+    if t == "RESUME":
+        return p.encode_resume(rid)
     if t == "LOAD":
         return p.encode_load(rid, m["persistence_id"], limits, namespace=namespace)
     if t == "UPSERT":
@@ -106,6 +127,12 @@ def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
     if t == "WHOAMI_OK":
         return sc.encode_whoami_ok(rid, m["uid"], m["gid"], m["pid"], m["user"], m["namespace"], m["permissions"],
                                    m["rule"])
+    if t == "HEALTH_OK":
+        return sc.encode_health_ok(rid, m["state"], m["pool_up"], m["pool_size"], m["clients"], m["uptime_ms"])
+    if t == "STATS_OK":
+        return sc.encode_stats_ok(rid, [StatsEntry(**e) for e in m["entries"]])
+    if t == "CLIENTS_OK":
+        return sc.encode_clients_ok(rid, m["more"], [ClientRow(**r) for r in m["rows"]])
     raise AssertionError("unknown message type " + t)
 
 
@@ -324,6 +351,17 @@ class EncoderArgumentRulesTest(unittest.TestCase):
         self.assertInvalid(p.encode_hello, 1, (1,), "订" * 86)
         self.assertInvalid(p.encode_load, 1, "x" * 256, p.Limits(max_id_bytes=300))
         self.assertEqual(len(p.encode_hello(1, (1,), "n" * 255)), 4 + 6 + 1 + 2 + 1 + 255)
+
+    def test_operator_arguments(self) -> None:
+        self.assertEqual(p.encode_clients(1, 2**64 - 1)[10:], b"\xff" * 8)
+        self.assertEqual(p.encode_pause(1, 2**32 - 1)[10:], b"\xff" * 4)
+        self.assertEqual(p.encode_pause(1, 0)[10:], bytes(4))
+        for bad in [-1, 2**64, True, 1.0, "5", None]:
+            with self.subTest(after_connection=bad):
+                self.assertInvalid(p.encode_clients, 1, bad)
+        for bad in [-1, 2**32, False, 30.0, "30000", None]:
+            with self.subTest(timeout_ms=bad):
+                self.assertInvalid(p.encode_pause, 1, bad)
 
     def test_request_id_zero_is_refused(self) -> None:
         with self.assertRaises(ValueError):

@@ -10,6 +10,7 @@ One record per persistence id, with optimistic concurrency on a revision::
         rec = c.load("order-42")                # Record, or None
         c.delete("order-42")
         me = c.whoami()                         # Identity: uid, user, namespace, permissions
+        c.health().ready                        # operators: health, stats, clients, pause, resume
 
 The asyncio client is :class:`pgstate.aio.AsyncClient` (``from pgstate import aio``).
 Exceptions derive from :class:`Error`; see :mod:`pgstate._errors` for who is at fault.
@@ -27,6 +28,7 @@ from ._errors import (
     Unavailable,
 )
 from ._identity import Identity, Permissions
+from ._operator import ClientRow, ClientState, Health, StatsEntry
 from ._record import Record
 from ._version import __version__
 from .client import Client
@@ -36,6 +38,10 @@ __all__ = [
     "Record",
     "Identity",
     "Permissions",
+    "Health",
+    "StatsEntry",
+    "ClientRow",
+    "ClientState",
     "Status",
     "Error",
     "ConcurrencyError",

@@ -17,18 +17,21 @@ from typing import ClassVar, Optional, Tuple, Union
 from . import _protocol as p
 from ._errors import ConcurrencyError, InvalidArgument, ProtocolError, Status
 from ._identity import Identity, Permissions
+from ._operator import ClientsPage, Health
 from ._outcomes import Connection, Outcome, OutcomeClass, protocol_error, result
 from ._record import Record, datetime_from_us
 
 __all__ = ["Call", "HelloCall", "PingCall", "WhoAmICall", "LoadCall", "UpsertCall", "DeleteCall",
-           "ConditionalDeleteCall", "delete_call"]
+           "ConditionalDeleteCall", "delete_call", "HealthCall", "StatsCall", "ClientsCall", "PauseCall",
+           "ResumeCall"]
 
 
 class Call(abc.ABC):
     """A request of one kind, before and after it is sent."""
 
     kind: ClassVar[str]       # as in outcomes.json
-    is_write: ClassVar[bool]  # UPSERT and DELETE: a lost answer leaves the outcome unknown
+    is_write: ClassVar[bool]  # UPSERT and DELETE: a lost answer leaves the outcome unknown (the operators'
+    # requests change no record and may be sent again: not writes, PROTOCOL.md section 12)
     is_handshake: ClassVar[bool] = False
 
     @property
@@ -53,6 +56,13 @@ def _needs_identity(hello: p.HelloOk, what: str) -> None:
     """Section 12.5: WHOAMI and the NAMESPACE flag only to a server announcing IDENTITY."""
     if not hello.identity:
         raise InvalidArgument("pgstated (%s) does not announce IDENTITY: %s cannot be sent to it"
+                              % (hello.server_version, what), status=Status.INVALID_ARGUMENT)
+
+
+def _needs_operator(hello: p.HelloOk, what: str) -> None:
+    """Section 12.5: the operators' requests only to a server announcing OPERATOR."""
+    if not hello.operator:
+        raise InvalidArgument("pgstated (%s) does not announce OPERATOR: %s cannot be sent to it"
                               % (hello.server_version, what), status=Status.INVALID_ARGUMENT)
 
 
@@ -283,3 +293,140 @@ def delete_call(persistence_id: str, expected_revision: Optional[int],
     if expected_revision is None:
         return DeleteCall(persistence_id, namespace)
     return ConditionalDeleteCall(persistence_id, namespace, expected_revision)
+
+
+# --- The operators' requests (PROTOCOL.md 6.15-6.21): only with the OPERATOR capability -----------
+
+
+@dataclass(frozen=True)
+class HealthCall(Call):
+    """HEALTH: liveness (it is answered) and readiness (:attr:`Health.ready`); needs no permission."""
+
+    kind: ClassVar[str] = "health"
+    is_write: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return "health"
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        _needs_operator(hello, "a health request")
+        return p.encode_health(request_id)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.HealthOk):
+            # Not ready is an answer too: the caller decides what it means.
+            return result(OutcomeClass.HEALTH, Health.from_state(response.state, response.pool_up,
+                                                                 response.pool_size, response.clients,
+                                                                 response.uptime_ms))
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
+class StatsCall(Call):
+    """STATS: the server's figures, every entry (names this client does not know included)."""
+
+    kind: ClassVar[str] = "stats"
+    is_write: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return "stats"
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        _needs_operator(hello, "a stats request")
+        return p.encode_stats(request_id)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.StatsOk):
+            return result(OutcomeClass.STATS, list(response.entries))
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
+class ClientsCall(Call):
+    """CLIENTS: one page of connections, those whose id is greater than ``after_connection``."""
+
+    after_connection: int = 0
+
+    kind: ClassVar[str] = "clients"
+    is_write: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        p.check_after_connection(self.after_connection)
+
+    @property
+    def name(self) -> str:
+        return "clients request after connection %d" % self.after_connection
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        _needs_operator(hello, "a clients request")
+        return p.encode_clients(request_id, self.after_connection)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if not isinstance(response, p.ClientsOk):
+            return self.unexpected(response)
+        # Section 12.2 rule 6: ids ascend strictly from after_connection, and a page promising more
+        # has a last id to ask after -- which is also what makes following the pages end.
+        previous = self.after_connection
+        for row in response.rows:
+            if row.connection_id <= previous:
+                return protocol_error("CLIENTS_OK row %d answering the %s does not follow %d"
+                                      % (row.connection_id, self.name, previous), response.request_id)
+            previous = row.connection_id
+        if response.more and not response.rows:
+            return protocol_error("CLIENTS_OK answering the %s has more 1 and no row" % self.name,
+                                  response.request_id)
+        return result(OutcomeClass.CLIENTS, ClientsPage(response.rows, bool(response.more)))
+
+    def following(self, page: ClientsPage) -> Optional["ClientsCall"]:
+        """The call for the next page after ``page`` (which this call returned), or None after the last."""
+        return ClientsCall(page.rows[-1].connection_id) if page.more else None
+
+
+@dataclass(frozen=True)
+class PauseCall(Call):
+    """PAUSE: answered once nothing executes in PostgreSQL; requests then wait up to ``timeout_ms`` (0: no
+    limit) until RESUME."""
+
+    timeout_ms: int
+
+    kind: ClassVar[str] = "pause"
+    is_write: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        p.check_timeout_ms(self.timeout_ms)
+
+    @property
+    def name(self) -> str:
+        return "pause (timeout %d ms)" % self.timeout_ms
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        _needs_operator(hello, "a pause")
+        return p.encode_pause(request_id, self.timeout_ms)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.Ok):
+            return result(OutcomeClass.OK)
+        return self.unexpected(response)
+
+
+@dataclass(frozen=True)
+class ResumeCall(Call):
+    """RESUME: the requests held back by PAUSE run; answered OK (also when not paused)."""
+
+    kind: ClassVar[str] = "resume"
+    is_write: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return "resume"
+
+    def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        _needs_operator(hello, "a resume")
+        return p.encode_resume(request_id)
+
+    def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
+        if isinstance(response, p.Ok):
+            return result(OutcomeClass.OK)
+        return self.unexpected(response)

@@ -128,8 +128,10 @@ class InvalidArgument(Error, ValueError):
     server's ``max_state_bytes``; a client name over 255 UTF-8 bytes (never truncated); a
     conditional delete when the server did not announce CONDITIONAL_DELETE; a namespace
     that is not a ``str`` of 0 to 63 ASCII letters, digits, ``.``, ``_`` or ``-``; ``whoami``
-    or a namespace when the server did not announce IDENTITY. Also raised when the server
-    answers 102. Nothing was executed; retrying the same call fails again.
+    or a namespace when the server did not announce IDENTITY; ``health``, ``stats``,
+    ``clients``, ``pause`` or ``resume`` when it did not announce OPERATOR; a pause timeout
+    outside 0..2^32-1 ms. Also raised when the server answers 102. Nothing was executed;
+    retrying the same call fails again.
     """
 
 
@@ -139,7 +141,8 @@ class PermissionDenied(Error):
     The server identifies a connection by the peer credentials the kernel reports (the
     client's user and group), and its access rules grant that identity a namespace and
     permissions: a load needs READ, an upsert or delete WRITE, naming a namespace other than
-    the connection's own ANY_NAMESPACE (``whoami`` shows what was granted). Nothing was
+    the connection's own ANY_NAMESPACE, ``stats``, ``clients``, ``pause`` and ``resume``
+    ADMIN (``whoami`` shows what was granted). Nothing was
     executed and the connection stays open. Raised by the handshake too when the rules
     grant the peer nothing; the server then closes. Not retryable: an operator changes the
     access rules (they apply to connections made afterwards).
@@ -154,11 +157,12 @@ class Unavailable(Error):
 
     Raised when the daemon cannot be reached (socket missing, connection refused: the
     message names the socket path), for the statuses 2xx (200 UNAVAILABLE, 201 OVERLOADED,
-    202 SHUTTING_DOWN and unassigned 2xx codes), when the connection ends or the call
-    times out before a request was sent, for every request -- writes included -- left
-    unanswered by the server's shutdown notice (ERROR 202 with request id 0: they were not
-    executed), and for a read (load, ping, whoami) that timed out or whose connection ended
-    before the answer (reads are safe to repeat).
+    202 SHUTTING_DOWN and unassigned 2xx codes; 200 also for a request that waited longer
+    than an operator's pause allows), when the connection ends or the call times out
+    before a request was sent, for every request -- writes included -- left unanswered by
+    the server's shutdown notice (ERROR 202 with request id 0: they were not executed),
+    and for a read (load, ping, whoami, the operators' calls) that timed out or whose
+    connection ended before the answer (reads are safe to repeat).
     """
 
 

@@ -52,6 +52,9 @@ class OutcomeClass(str, enum.Enum):
 
     OK = "ok"
     IDENTITY = "identity"
+    HEALTH = "health"
+    STATS = "stats"
+    CLIENTS = "clients"
     RECORD = "record"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
@@ -101,8 +104,9 @@ _EXCEPTION = {
 class Outcome:
     """What one call ends in, and what to do with its connection.
 
-    ``result`` is the call's return value for ``ok``, ``identity``, ``record`` and ``not_found``;
-    ``error`` the exception to raise for every other class. ``status`` is the status of
+    ``result`` is the call's return value for ``ok``, ``identity``, ``health``, ``stats``,
+    ``clients``, ``record`` and ``not_found``; ``error`` the exception to raise for every other
+    class. ``status`` is the status of
     the ERROR frame that made the outcome, if one did. With ``Connection.DROP``,
     ``ending`` says how every other request in flight on the connection fails.
     """
@@ -132,7 +136,7 @@ class Outcome:
 
 
 def result(cls: OutcomeClass, value: Any = None) -> Outcome:
-    """A result (ok, identity, record, not_found): the connection stays usable."""
+    """A result (ok, identity, health, stats, clients, record, not_found): the connection stays usable."""
     return Outcome(cls, Connection.KEEP, result=value)
 
 

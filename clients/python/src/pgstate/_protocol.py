@@ -1,7 +1,9 @@
 """Pure codec of the client side of the pgstate wire protocol v1 (proto-spec/PROTOCOL.md). No I/O.
 
 Encoding, the one API: ``encode_hello``, ``encode_ping``, ``encode_load``,
-``encode_upsert``, ``encode_delete`` and ``encode_whoami`` build whole request frames
+``encode_upsert``, ``encode_delete``, ``encode_whoami`` and the operators' requests
+``encode_health``, ``encode_stats``, ``encode_clients``, ``encode_pause`` and
+``encode_resume`` build whole request frames
 (length prefix included; a ``namespace`` sets the NAMESPACE flag) and check the argument
 rules of section 8 first, raising
 :class:`~pgstate.InvalidArgument` before anything exists to send -- also for a ``str8``
@@ -27,18 +29,22 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Final, Iterator, Optional, Sequence, Tuple, Union
 
 from ._errors import InvalidArgument, ProtocolError, Status
+from ._operator import ClientRow, StatsEntry
 
 __all__ = [
     "PROTOCOL_VERSION", "LENGTH_BYTES", "HEADER_BYTES",
     "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_ID_BYTES", "DEFAULT_MAX_STATE_BYTES",
-    "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "CAP_IDENTITY",
+    "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "CAP_IDENTITY", "CAP_OPERATOR",
     "FLAG_EXPECTED_REVISION", "FLAG_NAMESPACE", "MAX_NAMESPACE_BYTES",
     "MAX_REQUEST_ID", "MAX_UPSERT_EXPECTED_REVISION", "MAX_DELETE_EXPECTED_REVISION",
     "MAX_REVISION", "MessageType", "Limits", "DEFAULT_LIMITS", "BytesLike", "Frame", "FrameReader",
-    "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "WhoAmIOk", "Response",
+    "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "WhoAmIOk", "HealthOk",
+    "StatsOk", "ClientsOk", "Response",
     "encode_hello", "encode_ping", "encode_load", "encode_upsert", "encode_delete", "encode_whoami",
+    "encode_health", "encode_stats", "encode_clients", "encode_pause", "encode_resume",
     "decode_response", "check_persistence_id", "check_namespace", "check_upsert_revision",
-    "check_delete_revision", "check_state", "check_client_name",
+    "check_delete_revision", "check_state", "check_client_name", "check_after_connection",
+    "check_timeout_ms", "is_metric_name", "MAX_AFTER_CONNECTION", "MAX_TIMEOUT_MS", "HEALTH_OK_BYTES",
 ]
 
 # --- Constants ------------------------------------------------------------------------------
@@ -55,6 +61,7 @@ MAX_ID_BYTES: Final = 255  # str8: never more, whatever a server announces
 
 CAP_CONDITIONAL_DELETE: Final = 0x1
 CAP_IDENTITY: Final = 0x2  # WHOAMI and the NAMESPACE flag are served
+CAP_OPERATOR: Final = 0x4  # HEALTH, STATS, CLIENTS, PAUSE and RESUME are served
 FLAG_EXPECTED_REVISION: Final = 0x01  # DELETE
 FLAG_NAMESPACE: Final = 0x02  # LOAD, UPSERT, DELETE: a namespace comes before the persistence id
 MAX_NAMESPACE_BYTES: Final = 63
@@ -64,12 +71,16 @@ MAX_UPSERT_EXPECTED_REVISION: Final = 2**63 - 2  # the new revision must fit an 
 MAX_DELETE_EXPECTED_REVISION: Final = 2**63 - 1
 MAX_REVISION: Final = 2**63 - 1  # revisions are positive i64
 MAX_STR8_BYTES: Final = 255
+MAX_AFTER_CONNECTION: Final = 2**64 - 1  # CLIENTS after_connection: a u64
+MAX_TIMEOUT_MS: Final = 2**32 - 1  # PAUSE timeout_ms: a u32
+HEALTH_OK_BYTES: Final = 17  # HEALTH_OK's payload, exactly
 
 _U8 = struct.Struct(">B")
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _I64 = struct.Struct(">q")
+_F64 = struct.Struct(">d")
 _HEADER = struct.Struct(">IBBI")  # length, type, flags, request_id
 
 
@@ -82,6 +93,11 @@ class MessageType(enum.IntEnum):
     UPSERT = 0x04
     DELETE = 0x05
     WHOAMI = 0x06
+    HEALTH = 0x07
+    STATS = 0x08
+    CLIENTS = 0x09
+    PAUSE = 0x0A
+    RESUME = 0x0B
     HELLO_OK = 0x81
     OK = 0x82
     RECORD = 0x83
@@ -89,6 +105,9 @@ class MessageType(enum.IntEnum):
     CONFLICT = 0x85
     ERROR = 0x86
     WHOAMI_OK = 0x87
+    HEALTH_OK = 0x88
+    STATS_OK = 0x89
+    CLIENTS_OK = 0x8A
 
     @property
     def is_request(self) -> bool:
@@ -200,6 +219,26 @@ def check_delete_revision(expected_revision: object) -> int:
     return expected_revision
 
 
+def check_after_connection(after_connection: object) -> int:
+    """Validate CLIENTS' ``after_connection``: an ``int`` in 0..2^64-1 (never clamped)."""
+    if not _is_int(after_connection):
+        raise _invalid("after_connection must be an int, not %s" % type(after_connection).__name__)
+    assert isinstance(after_connection, int)
+    if not 0 <= after_connection <= MAX_AFTER_CONNECTION:
+        raise _invalid("after_connection %d is outside 0..2^64-1" % after_connection)
+    return after_connection
+
+
+def check_timeout_ms(timeout_ms: object) -> int:
+    """Validate PAUSE's ``timeout_ms``: an ``int`` in 0..2^32-1 (0: no limit; never clamped)."""
+    if not _is_int(timeout_ms):
+        raise _invalid("timeout_ms must be an int, not %s" % type(timeout_ms).__name__)
+    assert isinstance(timeout_ms, int)
+    if not 0 <= timeout_ms <= MAX_TIMEOUT_MS:
+        raise _invalid("pause timeout_ms %d is outside 0..2^32-1" % timeout_ms)
+    return timeout_ms
+
+
 def check_state(state: object, max_state_bytes: int = DEFAULT_MAX_STATE_BYTES) -> bytes:
     """Validate a state: ``bytes``, ``bytearray`` or ``memoryview``, at most ``max_state_bytes``."""
     if not isinstance(state, (bytes, bytearray, memoryview)):
@@ -306,6 +345,32 @@ def encode_whoami(request_id: int) -> bytes:
     return _request_frame(MessageType.WHOAMI, 0, request_id, b"", DEFAULT_LIMITS)
 
 
+def encode_health(request_id: int) -> bytes:
+    """HEALTH: empty payload, answered by HEALTH_OK (only to a server announcing OPERATOR)."""
+    return _request_frame(MessageType.HEALTH, 0, request_id, b"", DEFAULT_LIMITS)
+
+
+def encode_stats(request_id: int) -> bytes:
+    """STATS: empty payload, answered by STATS_OK (OPERATOR; the server wants ADMIN)."""
+    return _request_frame(MessageType.STATS, 0, request_id, b"", DEFAULT_LIMITS)
+
+
+def encode_clients(request_id: int, after_connection: int = 0) -> bytes:
+    """CLIENTS: the page of connections whose id is greater than ``after_connection`` (0: the first)."""
+    return _request_frame(MessageType.CLIENTS, 0, request_id, _U64.pack(check_after_connection(after_connection)),
+                          DEFAULT_LIMITS)
+
+
+def encode_pause(request_id: int, timeout_ms: int) -> bytes:
+    """PAUSE: hold requests back from PostgreSQL; one waiting over ``timeout_ms`` (0: no limit) fails 200."""
+    return _request_frame(MessageType.PAUSE, 0, request_id, _U32.pack(check_timeout_ms(timeout_ms)), DEFAULT_LIMITS)
+
+
+def encode_resume(request_id: int) -> bytes:
+    """RESUME: let the requests held back by PAUSE run; answered OK."""
+    return _request_frame(MessageType.RESUME, 0, request_id, b"", DEFAULT_LIMITS)
+
+
 # --- Response dataclasses -------------------------------------------------------------------
 
 
@@ -336,6 +401,11 @@ class HelloOk:
     def identity(self) -> bool:
         """IDENTITY: the server answers WHOAMI and accepts the NAMESPACE flag."""
         return bool(self.capabilities & CAP_IDENTITY)
+
+    @property
+    def operator(self) -> bool:
+        """OPERATOR: the server answers HEALTH, STATS, CLIENTS, PAUSE and RESUME."""
+        return bool(self.capabilities & CAP_OPERATOR)
 
 
 @dataclass(frozen=True)
@@ -396,7 +466,41 @@ class WhoAmIOk:
     flags: ClassVar[int] = 0
 
 
-Response = Union[HelloOk, Ok, RecordResponse, NotFound, Conflict, ErrorResponse, WhoAmIOk]
+@dataclass(frozen=True)
+class HealthOk:
+    """HEALTH_OK as decoded; ``state`` is the byte as sent, reserved bits included."""
+
+    request_id: int
+    state: int
+    pool_up: int  # database connections up
+    pool_size: int
+    clients: int
+    uptime_ms: int
+    TYPE: ClassVar[MessageType] = MessageType.HEALTH_OK
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class StatsOk:
+    request_id: int
+    entries: Tuple[StatsEntry, ...]
+    TYPE: ClassVar[MessageType] = MessageType.STATS_OK
+    flags: ClassVar[int] = 0
+
+
+@dataclass(frozen=True)
+class ClientsOk:
+    """CLIENTS_OK as decoded; whether its ids fit the request is the call's check."""
+
+    request_id: int
+    more: int  # 0 or 1
+    rows: Tuple[ClientRow, ...]
+    TYPE: ClassVar[MessageType] = MessageType.CLIENTS_OK
+    flags: ClassVar[int] = 0
+
+
+Response = Union[HelloOk, Ok, RecordResponse, NotFound, Conflict, ErrorResponse, WhoAmIOk, HealthOk, StatsOk,
+                 ClientsOk]
 
 
 # --- Frame reading --------------------------------------------------------------------------
@@ -514,6 +618,12 @@ class _Cursor:
     def i64(self, what: str) -> int:
         return int(_I64.unpack(self.take(8, what))[0])
 
+    def f64(self, what: str) -> float:
+        return float(_F64.unpack(self.take(8, what))[0])
+
+    def text8(self, what: str) -> str:
+        return self.text(self.str8_raw(what), what)
+
     def str8_raw(self, what: str) -> bytes:
         return self.take(self.u8(what + " length"), what)
 
@@ -526,6 +636,28 @@ class _Cursor:
     def end(self) -> None:
         if self._pos != len(self._data):
             raise self.malformed("%d trailing bytes" % (len(self._data) - self._pos))
+
+
+_METRIC_FIRST: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
+_METRIC_REST: Final = _METRIC_FIRST | frozenset(b"0123456789")
+
+
+def is_metric_name(raw: bytes) -> bool:
+    """A Prometheus metric name: ``[a-zA-Z_:][a-zA-Z0-9_:]*``, at least one byte."""
+    return bool(raw) and raw[0] in _METRIC_FIRST and all(b in _METRIC_REST for b in raw)
+
+
+def _stats_entry(c: _Cursor) -> StatsEntry:
+    raw = c.str8_raw("name")
+    if not is_metric_name(raw):
+        raise c.malformed("entry name %r is not a metric name" % raw)
+    return StatsEntry(raw.decode("ascii"), c.text8("labels"), c.f64("value"))
+
+
+def _client_row(c: _Cursor) -> ClientRow:
+    return ClientRow(connection_id=c.u64("connection_id"), uid=c.u32("uid"), pid=c.u32("pid"), user=c.text8("user"),
+                     namespace=c.text8("namespace"), client_name=c.text8("client_name"), state=c.u8("state"),
+                     connected_ms=c.u64("connected_ms"), requests=c.u64("requests"), in_flight=c.u32("in_flight"))
 
 
 def _check_flags(frame: Frame, allowed: int) -> None:
@@ -575,6 +707,20 @@ def decode_response(frame: Frame) -> Response:
         namespace = c.text(c.str8_raw("namespace"), "namespace")
         response = WhoAmIOk(rid, uid, gid, pid, user, namespace, c.u8("permissions"),
                             c.text(c.str8_raw("rule"), "rule"))
+    elif type_ is MessageType.HEALTH_OK:
+        if len(frame.payload) != HEALTH_OK_BYTES:
+            raise c.malformed("payload of %d bytes; it has exactly %d" % (len(frame.payload), HEALTH_OK_BYTES))
+        response = HealthOk(rid, c.u8("state"), c.u16("pool_up"), c.u16("pool_size"), c.u32("clients"),
+                            c.u64("uptime_ms"))
+    elif type_ is MessageType.STATS_OK:
+        count = c.u16("count")
+        response = StatsOk(rid, tuple(_stats_entry(c) for _ in range(count)))
+    elif type_ is MessageType.CLIENTS_OK:
+        more = c.u8("more")
+        if more > 1:
+            raise c.malformed("more is %d; 0 or 1" % more)
+        count = c.u16("count")
+        response = ClientsOk(rid, more, tuple(_client_row(c) for _ in range(count)))
     else:
         assert type_ is MessageType.ERROR, type_
         status = c.u16("status")

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import Any, Dict, Optional, Set, Type
+from typing import Any, Dict, List, Optional, Set, Type
 
 from . import _protocol as p
-from ._calls import Call, HelloCall, LoadCall, PingCall, UpsertCall, WhoAmICall, delete_call
+from ._calls import (Call, ClientsCall, HealthCall, HelloCall, LoadCall, PauseCall, PingCall, ResumeCall,
+                     StatsCall, UpsertCall, WhoAmICall, delete_call)
 from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
     resolve_socket_path
 from ._errors import Error, ProtocolError, Unavailable
 from ._identity import Identity
+from ._operator import ClientRow, ClientsPage, Health, StatsEntry
 from ._outcomes import (Connection, EndReason, Ending, Received, after_ending, classify_lost, classify_received,
                         classify_response, classify_timeout, ending_for, stray_ending)
 from ._record import Record
@@ -374,6 +376,51 @@ class AsyncClient:
         ``namespace``: as for :meth:`load`.
         """
         await self._run(delete_call(persistence_id, expected_revision, namespace))
+
+    # -- the operators' calls (the server must announce OPERATOR) ---------------------------------
+
+    async def health(self) -> Health:
+        """The server's health: ``ready`` (pool up, not paused, not draining) and its figures.
+
+        Needs no permission. An answer that is not ready is returned, not raised. Raises
+        InvalidArgument, before sending, if the server does not announce OPERATOR (as do the
+        other operators' calls).
+        """
+        result: Health = await self._run(HealthCall())
+        return result
+
+    async def stats(self) -> List[StatsEntry]:
+        """Every figure of the server's metrics, sorted by (name, labels). Needs ADMIN (else PermissionDenied)."""
+        result: List[StatsEntry] = await self._run(StatsCall())
+        return result
+
+    async def clients(self) -> List[ClientRow]:
+        """Every client connection of the server, by ascending id; needs ADMIN.
+
+        Follows the server's pages (each one call, with its own timeout) until the last.
+        Connections come and go meanwhile: the list is not a snapshot.
+        """
+        rows: List[ClientRow] = []
+        call: Optional[ClientsCall] = ClientsCall(0)
+        while call is not None:
+            page: ClientsPage = await self._run(call)
+            rows.extend(page.rows)
+            call = call.following(page)
+        return rows
+
+    async def pause(self, timeout_ms: int = 30000) -> None:
+        """Stop sending requests to PostgreSQL; return once none executes there. Needs ADMIN.
+
+        Requests arriving meanwhile wait until :meth:`resume`; one that waits longer than
+        ``timeout_ms`` (0: no limit) fails with Unavailable (not executed). Pausing again
+        replaces the timeout. The pause outlasts this connection. The call's own timeout
+        bounds the wait for requests in PostgreSQL to finish.
+        """
+        await self._run(PauseCall(timeout_ms))
+
+    async def resume(self) -> None:
+        """Let the requests held back by :meth:`pause` run (also fine when not paused). Needs ADMIN."""
+        await self._run(ResumeCall())
 
     # -- internals --------------------------------------------------------------------------------
 

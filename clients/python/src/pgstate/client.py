@@ -5,14 +5,16 @@ from __future__ import annotations
 import socket
 import time
 from types import TracebackType
-from typing import Any, Optional, Set, Type
+from typing import Any, List, Optional, Set, Type
 
 from . import _protocol as p
-from ._calls import Call, LoadCall, PingCall, UpsertCall, WhoAmICall, delete_call
+from ._calls import (Call, ClientsCall, HealthCall, LoadCall, PauseCall, PingCall, ResumeCall, StatsCall,
+                     UpsertCall, WhoAmICall, delete_call)
 from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
     resolve_socket_path
 from ._errors import ProtocolError
 from ._identity import Identity
+from ._operator import ClientRow, ClientsPage, Health, StatsEntry
 from ._outcomes import Connection, Outcome, Received, classify_lost, classify_received, classify_timeout
 from ._record import Record
 
@@ -39,7 +41,7 @@ class Client:
     for shutdown; the call that saw it raises, the next call reconnects.
 
     **Timeouts:** a call that times out raises :class:`~pgstate.Unavailable` for a read
-    (``load``, ``ping``, ``whoami``) or a write that was not sent, and
+    (``load``, ``ping``, ``whoami``, the operators' calls) or a write that was not sent, and
     :class:`~pgstate.OutcomeUnknown` for a write that was sent (it may have been applied).
     The connection stays usable: the late answer is read and discarded by a later call.
     """
@@ -155,6 +157,51 @@ class Client:
         ``namespace``: as for :meth:`load`.
         """
         self._run(delete_call(persistence_id, expected_revision, namespace))
+
+    # -- the operators' calls (the server must announce OPERATOR) ---------------------------------
+
+    def health(self) -> Health:
+        """The server's health: ``ready`` (pool up, not paused, not draining) and its figures.
+
+        Needs no permission. An answer that is not ready is returned, not raised. Raises
+        InvalidArgument, before sending, if the server does not announce OPERATOR (as do the
+        other operators' calls).
+        """
+        result: Health = self._run(HealthCall())
+        return result
+
+    def stats(self) -> List[StatsEntry]:
+        """Every figure of the server's metrics, sorted by (name, labels). Needs ADMIN (else PermissionDenied)."""
+        result: List[StatsEntry] = self._run(StatsCall())
+        return result
+
+    def clients(self) -> List[ClientRow]:
+        """Every client connection of the server, by ascending id; needs ADMIN.
+
+        Follows the server's pages (each one call, with its own timeout) until the last.
+        Connections come and go meanwhile: the list is not a snapshot.
+        """
+        rows: List[ClientRow] = []
+        call: Optional[ClientsCall] = ClientsCall(0)
+        while call is not None:
+            page: ClientsPage = self._run(call)
+            rows.extend(page.rows)
+            call = call.following(page)
+        return rows
+
+    def pause(self, timeout_ms: int = 30000) -> None:
+        """Stop sending requests to PostgreSQL; return once none executes there. Needs ADMIN.
+
+        Requests arriving meanwhile wait until :meth:`resume`; one that waits longer than
+        ``timeout_ms`` (0: no limit) fails with Unavailable (not executed). Pausing again
+        replaces the timeout. The pause outlasts this connection. The call's own timeout
+        bounds the wait for requests in PostgreSQL to finish.
+        """
+        self._run(PauseCall(timeout_ms))
+
+    def resume(self) -> None:
+        """Let the requests held back by :meth:`pause` run (also fine when not paused). Needs ADMIN."""
+        self._run(ResumeCall())
 
     # -- internals --------------------------------------------------------------------------------
 
