@@ -12,7 +12,7 @@ import unittest
 from typing import List, Tuple
 from unittest import mock
 
-from pgstate import Identity, Permissions
+from pgstate import ClientRow, Identity, Permissions, StatsEntry
 from pgstate import __main__ as cli
 from fake_server import FakeServer
 
@@ -108,12 +108,55 @@ class CliTest(unittest.TestCase):
         self.assertEqual(run(["load"])[0], 2)
         self.assertEqual(run(["--timeout", "0", "ping"])[0], 2)
 
+    def test_health(self) -> None:
+        code, out, err = run(["--socket", self.server.path, "health"])  # needs no permission
+        self.assertEqual((code, err), (0, ""))
+        self.assertEqual(json.loads(out), {"ready": True, "pool_up": True, "paused": False, "draining": False,
+                                           "pool_connections_up": 4, "pool_size": 4, "clients": 1,
+                                           "uptime_ms": 5000})
+        self.server.paused = True
+        self.server.health.state, self.server.health.pool_up = 0, 1
+        code, out, err = run(["--socket", self.server.path, "health"])
+        self.assertEqual(code, 1)
+        self.assertEqual(json.loads(out)["ready"], False)
+        self.assertEqual(err, "not ready: database pool down (1 of 4 connections up), paused\n")
+
+    def test_stats_and_clients(self) -> None:
+        operator = Identity(0, 0, 1, "root", "", Permissions(0xF), "")
+        server = FakeServer(identity=operator)
+        server.start()
+        self.addCleanup(server.stop)
+        server.stats = [StatsEntry("pgstate_build_info", 'version="0.3.0"', 1.0),
+                        StatsEntry("pgstate_queue_wait_seconds_sum", "", 0.25)]
+        code, out, _ = run(["--socket", server.path, "stats"])
+        self.assertEqual((code, out),
+                         (0, 'pgstate_build_info{version="0.3.0"} 1\npgstate_queue_wait_seconds_sum 0.25\n'))
+        server.client_rows = [
+            ClientRow(7, 1001, 4242, "jürgen", "billing", "pgstate-py/0.3.0", 1, 1773480413589, 12, 1),
+            ClientRow(9, 0, 0, "", "", "", 7, 2**63 - 1, 0, 0)]  # a state and a time this client cannot show
+        server.clients_page_rows = 1
+        code, out, _ = run(["--socket", server.path, "clients"])
+        self.assertEqual(code, 0)
+        self.assertEqual(json.loads(out), [
+            {"connection_id": 7, "uid": 1001, "pid": 4242, "user": "jürgen", "namespace": "billing",
+             "client_name": "pgstate-py/0.3.0", "state": "READY", "connected_at": "2026-03-14T09:26:53.589Z",
+             "requests": 12, "in_flight": 1},
+            {"connection_id": 9, "uid": 0, "pid": 0, "user": "", "namespace": "", "client_name": "",
+             "state": "UNKNOWN(7)", "connected_at": None, "requests": 0, "in_flight": 0}])
+
+    def test_stats_and_clients_need_admin(self) -> None:
+        for command in ("stats", "clients"):
+            with self.subTest(command=command):
+                code, out, err = run(["--socket", self.server.path, command])
+                self.assertEqual((code, out), (3, ""))
+                self.assertIn("PermissionDenied: ", err)
+
     def test_python_dash_m_help(self) -> None:
         env = dict(os.environ, PYTHONPATH=SRC)
         done = subprocess.run([sys.executable, "-m", "pgstate", "--help"], env=env, capture_output=True,
                               text=True, timeout=60)
         self.assertEqual(done.returncode, 0, done.stderr)
-        for word in ("ping", "whoami", "load", "upsert", "delete", "--socket"):
+        for word in ("ping", "whoami", "load", "upsert", "delete", "health", "stats", "clients", "--socket"):
             self.assertIn(word, done.stdout)
 
 

@@ -78,7 +78,8 @@ class HealthTypesTest(unittest.TestCase):
         self.assertEqual(str(StatsEntry("pgstate_up", "", 1.0)), "pgstate_up 1")
         self.assertEqual(str(StatsEntry("pgstate_requests_total", 'op="load"', 2.0**53)),
                          'pgstate_requests_total{op="load"} 9007199254740992.0')
-        self.assertEqual(str(StatsEntry("x_seconds", 'quantile="0.99"', 0.000512)), 'x_seconds{quantile="0.99"} 0.000512')
+        self.assertEqual(str(StatsEntry("x_seconds", 'quantile="0.99"', 0.000512)),
+                         'x_seconds{quantile="0.99"} 0.000512')
         self.assertEqual(str(StatsEntry("x", "", float("inf"))), "x +Inf")
         self.assertEqual(str(StatsEntry("x", "", float("nan"))), "x NaN")
 

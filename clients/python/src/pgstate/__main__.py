@@ -5,12 +5,19 @@
     python -m pgstate [--socket PATH] [--timeout SECONDS] load [--namespace NS] ID
     python -m pgstate [--socket PATH] [--timeout SECONDS] upsert [--namespace NS] ID EXPECTED_REVISION STATE
     python -m pgstate [--socket PATH] [--timeout SECONDS] delete [--namespace NS] [--expected-revision N] ID
+    python -m pgstate [--socket PATH] [--timeout SECONDS] health
+    python -m pgstate [--socket PATH] [--timeout SECONDS] stats
+    python -m pgstate [--socket PATH] [--timeout SECONDS] clients
 
 ``load`` and ``upsert`` print the record as one JSON object (``state`` as text when it is
 UTF-8, else ``state_base64``); ``upsert`` takes the state as text, or ``-`` to read its
 bytes from standard input. ``whoami`` prints the connection's identity as one JSON
-object. Exit status: 0 done, 1 no record (``load``), 2 usage, 3 a pgstate error (printed
-on stderr with its class, e.g. ``Unavailable: ...`` or ``PermissionDenied: ...``).
+object, ``health`` the server's health as one JSON object (and why it is not ready on
+stderr), ``stats`` one ``name{labels} value`` line per figure (the syntax of the metrics
+text exposition), ``clients`` a JSON array with one object per client connection.
+Exit status: 0 done, 1 no record (``load``) or not ready (``health``), 2 usage, 3 a
+pgstate error (printed on stderr with its class, e.g. ``Unavailable: ...`` or
+``PermissionDenied: ...``).
 """
 
 from __future__ import annotations
@@ -25,12 +32,13 @@ from typing import Any, Dict, List, Optional
 from ._common import DEFAULT_SOCKET_PATH, SOCKET_ENV
 from ._errors import Error
 from ._identity import Identity, Permissions
+from ._operator import ClientRow, Health
 from ._record import Record
 from ._version import __version__
 from .client import Client
 
 EXIT_OK = 0
-EXIT_NOT_FOUND = 1
+EXIT_NOT_FOUND = 1  # load: no record; health: not ready
 EXIT_USAGE = 2  # argparse's
 EXIT_ERROR = 3
 
@@ -49,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m pgstate",
         description="Talk to pgstated, the PostgreSQL-backed durable state store, over its Unix socket.",
-        epilog="Exit status: 0 done, 1 no record (load), 2 usage, 3 a pgstate error.")
+        epilog="Exit status: 0 done, 1 no record (load) or not ready (health), 2 usage, 3 a pgstate error.")
     ap.add_argument("--socket", metavar="PATH",
                     help="the pgstated socket (default: $%s, else %s)" % (SOCKET_ENV, DEFAULT_SOCKET_PATH))
     ap.add_argument("--timeout", metavar="SECONDS", type=_seconds, default=10.0,
@@ -59,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("ping", help="check that pgstated answers")
     commands.add_parser("whoami", help="print who pgstated takes this client to be (uid, namespace, "
                                        "permissions) as JSON")
+    commands.add_parser("health", help="print the server's health as JSON; exit 1 when it is not ready")
+    commands.add_parser("stats", help="print the server's figures, one 'name{labels} value' line each (needs ADMIN)")
+    commands.add_parser("clients", help="print the server's client connections as a JSON array (needs ADMIN)")
     keyed = argparse.ArgumentParser(add_help=False)
     keyed.add_argument("--namespace", metavar="NS",
                        help="the namespace to address (\"\" is the shared one; default: the connection's own)")
@@ -101,6 +112,38 @@ def identity_json(identity: Identity) -> Dict[str, Any]:
     }
 
 
+def health_json(health: Health) -> Dict[str, Any]:
+    return {
+        "ready": health.ready,
+        "pool_up": health.pool_up,
+        "paused": health.paused,
+        "draining": health.draining,
+        "pool_connections_up": health.pool_connections_up,
+        "pool_size": health.pool_size,
+        "clients": health.clients,
+        "uptime_ms": health.uptime_ms,
+    }
+
+
+def client_row_json(row: ClientRow) -> Dict[str, Any]:
+    try:
+        connected_at: Optional[str] = row.connected_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except OverflowError:  # a time no datetime holds
+        connected_at = None
+    return {
+        "connection_id": row.connection_id,
+        "uid": row.uid,
+        "pid": row.pid,
+        "user": row.user,
+        "namespace": row.namespace,
+        "client_name": row.client_name,
+        "state": row.state_name,
+        "connected_at": connected_at,
+        "requests": row.requests,
+        "in_flight": row.in_flight,
+    }
+
+
 def run(client: Client, args: argparse.Namespace) -> int:
     """The command, on a connected client; pgstate errors propagate."""
     if args.command == "ping":
@@ -111,6 +154,20 @@ def run(client: Client, args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "whoami":
         print(json.dumps(identity_json(client.whoami()), ensure_ascii=False))
+        return EXIT_OK
+    if args.command == "health":
+        health = client.health()
+        print(json.dumps(health_json(health)))
+        if not health.ready:
+            print("not ready: %s" % ", ".join(health.not_ready_reasons), file=sys.stderr)
+            return EXIT_NOT_FOUND
+        return EXIT_OK
+    if args.command == "stats":
+        for entry in client.stats():
+            print(entry)
+        return EXIT_OK
+    if args.command == "clients":
+        print(json.dumps([client_row_json(row) for row in client.clients()], ensure_ascii=False))
         return EXIT_OK
     if args.command == "delete":
         client.delete(args.persistence_id, args.expected_revision, namespace=args.namespace)
