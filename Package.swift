@@ -16,6 +16,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "pgstated", targets: ["pgstated"]),
+        .executable(name: "pgstatectl", targets: ["pgstatectl"]),
         .library(name: "PGStateProtocol", targets: ["PGStateProtocol"]),
     ],
     dependencies: [
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The wire protocol v1: pure codec over NIOCore's ByteBuffer. No channels, no sockets.
@@ -70,12 +72,34 @@ let package = Package(
             ],
             swiftSettings: crossModuleOptimization
         ),
+        // Operators' HTTP (/metrics, /health/*) on an event loop of its own, off the request path.
+        .target(
+            name: "PGStateMetrics",
+            dependencies: [
+                "PGStateServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+        // The operators' command line: the protocol codec over a blocking Unix socket.
+        .executableTarget(
+            name: "pgstatectl",
+            dependencies: [
+                "PGStateProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "pgstated",
             dependencies: [
                 "PGStateProtocol",
                 "PGStateStore",
                 "PGStateServer",
+                "PGStateMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

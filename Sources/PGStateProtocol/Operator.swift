@@ -131,8 +131,9 @@ public struct ClientRow: Sendable, Hashable {
     public var namespace: String
     /// The `client_name` of its HELLO; empty before HELLO.
     public var clientName: String
-    /// Nil for a state this codec does not know.
-    public var state: State?
+    /// The state as sent; ``state`` is nil for a value this codec does not know.
+    public var stateCode: UInt8
+    public var state: State? { State(rawValue: stateCode) }
     /// Unix time in milliseconds when the connection was accepted.
     public var connectedAtMilliseconds: UInt64
     /// Requests the connection has had answered.
@@ -141,7 +142,7 @@ public struct ClientRow: Sendable, Hashable {
     public var inFlight: UInt32
 
     public init(connectionID: UInt64, uid: UInt32, pid: UInt32, user: String, namespace: String,
-                clientName: String, state: State?, connectedAtMilliseconds: UInt64, requests: UInt64,
+                clientName: String, stateCode: UInt8, connectedAtMilliseconds: UInt64, requests: UInt64,
                 inFlight: UInt32) {
         self.connectionID = connectionID
         self.uid = uid
@@ -149,7 +150,7 @@ public struct ClientRow: Sendable, Hashable {
         self.user = String(clippedToStr8: user)
         self.namespace = String(clippedToStr8: namespace)
         self.clientName = String(clippedToStr8: clientName)
-        self.state = state
+        self.stateCode = stateCode
         self.connectedAtMilliseconds = connectedAtMilliseconds
         self.requests = requests
         self.inFlight = inFlight
@@ -189,7 +190,7 @@ public struct ClientsPage: Sendable, Hashable {
             let requests = try reader.integer("requests", as: UInt64.self)
             let inFlight = try reader.integer("in_flight", as: UInt32.self)
             rows.append(ClientRow(connectionID: id, uid: uid, pid: pid, user: user, namespace: namespace,
-                                  clientName: clientName, state: ClientRow.State(rawValue: state),
+                                  clientName: clientName, stateCode: state,
                                   connectedAtMilliseconds: connectedAt, requests: requests, inFlight: inFlight))
         }
         return ClientsPage(rows: rows, more: more == 1)
@@ -205,7 +206,7 @@ public struct ClientsPage: Sendable, Hashable {
             buffer.writeStr8(row.user.utf8)
             buffer.writeStr8(row.namespace.utf8)
             buffer.writeStr8(row.clientName.utf8)
-            buffer.writeInteger(row.state?.rawValue ?? 0xFF)
+            buffer.writeInteger(row.stateCode)
             buffer.writeInteger(row.connectedAtMilliseconds)
             buffer.writeInteger(row.requests)
             buffer.writeInteger(row.inFlight)

@@ -143,7 +143,7 @@ extension ClientConnection {
         return ClientRow(connectionID: connectionID, uid: access.identity.uid,
                          pid: UInt32(bitPattern: access.identity.pid), user: access.identity.userName ?? "",
                          namespace: access.grant?.namespace.value ?? "", clientName: machine.clientName,
-                         state: state, connectedAtMilliseconds: connectedAt, requests: requestsAnswered,
+                         stateCode: state.rawValue, connectedAtMilliseconds: connectedAt, requests: requestsAnswered,
                          inFlight: UInt32(clamping: machine.inFlight))
     }
 }

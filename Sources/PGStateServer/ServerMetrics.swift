@@ -8,6 +8,11 @@ public struct MetricFamily: Sendable {
     public struct Sample: Sendable {
         public var labels: [(String, String)]
         public var value: Double
+
+        public init(labels: [(String, String)], value: Double) {
+            self.labels = labels
+            self.value = value
+        }
     }
 
     public struct Histogram: Sendable {
@@ -26,6 +31,14 @@ public struct MetricFamily: Sendable {
     public var help: String
     public var samples: [Sample] = []
     public var histograms: [Histogram] = []
+
+    public init(name: String, kind: Kind, help: String, samples: [Sample] = [], histograms: [Histogram] = []) {
+        self.name = name
+        self.kind = kind
+        self.help = help
+        self.samples = samples
+        self.histograms = histograms
+    }
 }
 
 /// The server's figures: every reactor's report merged, with what the server knows itself.
@@ -69,7 +82,8 @@ public struct ServerMetrics: Sendable {
         gauge("pgstate_ready", "1 when the pool is up and the server is neither paused nor shutting down",
               health.isReady ? 1 : 0)
         gauge("pgstate_paused", "1 while PAUSE is in effect", health.state.contains(.paused) ? 1 : 0)
-        gauge("pgstate_build_info", "the running version", 1, [("version", version)])
+        gauge("pgstate_build_info", "the running version", 1,
+              [("version", version.split(separator: " ").last.map(String.init) ?? version)])
         gauge("pgstate_uptime_seconds", "seconds since the server started", Double(health.uptimeMilliseconds) / 1000)
         counter("pgstate_requests_total", "requests answered, by namespace, operation and outcome",
                 merged.requestCounts.map {

@@ -1,4 +1,5 @@
 import Logging
+import PGStateMetrics
 import PGStateServer
 import PGStateStore
 import ServiceLifecycle
@@ -22,6 +23,20 @@ struct Daemon: Service, CustomStringConvertible {
         let hangUps = await UnixSignalsSequence(trapping: .sighup)
         let server = PGStateServer(configuration: settings.server, store: settings.store, logger: logger)
         try server.start()
+        // Operators can see the start-up too: /health/ready says what is missing until the pool is up.
+        var endpoint: MetricsEndpoint?
+        if let address = settings.metricsAddress {
+            do {
+                endpoint = try await MetricsEndpoint.start(address, exporter: MetricsExporter(server: server),
+                                                           logger: logger)
+                logger.info("serving metrics", metadata: ["address": "\(address)", "paths": "/metrics /health/live /health/ready"])
+            } catch {
+                logger.critical("cannot serve metrics on \(address): \(error)")
+                await server.stop()
+                throw error
+            }
+        }
+        defer { if let endpoint { Task { await endpoint.stop() } } }
         logger.info("connecting to the database", metadata: [
             "pool.size": "\(settings.store.poolSize)", "table": "\(settings.store.table)",
             "reactors": "\(server.reactorCount)",
@@ -62,6 +77,7 @@ struct Daemon: Service, CustomStringConvertible {
         await server.stop()
         notifier.cancel()
         _ = await notifier.result
+        await endpoint?.stop()
         logger.info("pgstated stopped")
     }
 }
@@ -107,8 +123,9 @@ struct StatusNotifier {
         var at = ContinuousClock.now
     }
 
-    static func status(_ stats: PGStateServer.Statistics, requests: RequestStatistics, seconds: Double) -> String {
-        var line = "STATUS=clients=\(stats.clients) in-flight=\(stats.requestsInFlight) "
+    static func status(_ stats: PGStateServer.Statistics, requests: RequestStatistics, seconds: Double,
+                       paused: Bool = false) -> String {
+        var line = "STATUS=\(paused ? "PAUSED " : "")clients=\(stats.clients) in-flight=\(stats.requestsInFlight) "
             + "pool=\(stats.connectionsUp)/\(stats.poolSize) up"
         let perSecond = seconds > 0 ? Double(requests.answered) / seconds : 0
         line += " requests/s=\(Int(perSecond.rounded()))"
@@ -129,7 +146,7 @@ struct StatusNotifier {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         defer { previous = now }
         return Self.status(server.statistics, requests: now.statistics.subtracting(previous.statistics),
-                           seconds: seconds)
+                           seconds: seconds, paused: server.health.state.contains(.paused))
     }
 
     /// Until cancelled.

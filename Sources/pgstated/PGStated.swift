@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// the command line wins.
 @main
 struct PGStated: AsyncParsableCommand {
-    static let version = "0.2.0"
+    static let version = "0.3.0"
 
     static let configuration = CommandConfiguration(
         commandName: "pgstated",
@@ -66,6 +66,9 @@ struct PGStated: AsyncParsableCommand {
 
     @Option(help: "Log requests slower than this many milliseconds (accepted to answered), with where the time went; 0 logs every request. [env: PGSTATED_SLOW_REQUEST_MS] (default: off)")
     var slowRequestMs: Int?
+
+    @Option(help: "Serve Prometheus metrics (GET /metrics) and health (/health/live, /health/ready) over HTTP on HOST:PORT (e.g. 127.0.0.1:9187) or unix:/PATH. [env: PGSTATED_METRICS_LISTEN] (default: off)")
+    var metricsListen: String?
 
     @Option(help: ArgumentHelp("Parse an access file, print its rules and exit: 0 if it is valid, 1 if not.", valueName: "path"))
     var checkAccessFile: String?

@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import PGStateMetrics
 import PGStateProtocol
 import PGStateServer
 import PGStateStore
@@ -35,6 +36,8 @@ struct Settings {
     var logLevel: Logger.Level
     /// Reactor threads.
     var threads: Int
+    /// Where `/metrics` is served (nil: nowhere).
+    var metricsAddress: MetricsAddress?
     /// The access file in force (nil: none, the open policy).
     var accessFile: String?
     /// What the access file's loading noticed (rules that match nobody now), logged at start-up.
@@ -118,6 +121,10 @@ struct Settings {
         if options.slowRequestMs != nil || environment["PGSTATED_SLOW_REQUEST_MS"] != nil {
             server.slowRequestMicroseconds = Int64(try integer(
                 options.slowRequestMs, "PGSTATED_SLOW_REQUEST_MS", default: 0, range: 0...3_600_000)) * 1000
+        }
+
+        if let text = options.metricsListen ?? environment["PGSTATED_METRICS_LISTEN"] {
+            do { metricsAddress = try MetricsAddress(parsing: text) } catch { throw Invalid(description: "\(error)") }
         }
 
         if let named = options.accessFile ?? environment["PGSTATED_ACCESS_FILE"] {
