@@ -6,8 +6,8 @@
   when anything is read. Frames are encoded and decoded with the Python client's codec
   (``clients/python/src/pgstate/_protocol.py``), not a new one.
 * ``rss_kib``, ``cpu_seconds``, ``fd_count`` read a process's figures from /proc.
-* For the operators' requests and endpoints: ``encode_operator``/``read_any`` (HEALTH, STATS,
-  CLIENTS, PAUSE, RESUME frames), ``http_get`` (``host:port`` or ``unix:/path``),
+* For the operators' requests and endpoints: ``health_of`` (HEALTH_OK as the client's Health),
+  ``http_get`` (``host:port`` or ``unix:/path``),
   ``parse_exposition`` (Prometheus text format), ``run_ctl`` (``pgstatectl``, built next to
   pgstated), ``DatabaseProxy`` (a TCP proxy to the database that a test can cut), ``psql``.
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
+import re
 import resource
 import shutil
 import signal
@@ -29,6 +31,9 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -38,13 +43,13 @@ if _CLIENT_SRC not in sys.path:
 
 from pgstate import _protocol as proto  # noqa: E402  (the codec; path set up above)
 from pgstate._errors import Status  # noqa: E402
+from pgstate._operator import Health  # noqa: E402
 
 __all__ = [
     "proto", "Status", "BIN", "DATABASE_URL", "requires_daemon", "Daemon", "DaemonTestCase",
     "RawConn", "ConnectionEnded", "Greedy", "Steady", "Sampler", "expect_record", "describe",
     "rss_kib", "cpu_seconds", "thread_cpu", "sched_demand_seconds", "fd_count", "run_prefix", "say",
-    "CTL_BIN", "OpType", "HealthOk", "StatsOk", "ClientsOk", "ClientRow", "encode_operator", "decode_any",
-    "http_get", "Exposition", "parse_exposition", "run_ctl", "free_tcp_port", "DatabaseProxy", "psql",
+    "CTL_BIN", "health_of", "http_get", "Exposition", "parse_exposition", "run_ctl", "free_tcp_port", "DatabaseProxy", "psql",
 ]
 
 BIN = os.environ.get("PGSTATED_BIN", "")
@@ -210,19 +215,6 @@ class RawConn:
                 continue
             self._fill(deadline)
         return out
-
-    def read_any(self, timeout: float = 5.0) -> object:
-        """Like read_response, but also decodes HEALTH_OK, STATS_OK and CLIENTS_OK (``decode_any``)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = self.reader.next_frame()
-            if frame is not None:
-                return decode_any(frame)
-            self._fill(deadline)
-
-    def roundtrip_any(self, frame: bytes, timeout: float = 5.0) -> object:
-        self.send(frame)
-        return self.read_any(timeout)
 
     def roundtrip(self, frame: bytes, timeout: float = 5.0) -> proto.Response:
         self.send(frame)
@@ -612,159 +604,15 @@ class Sampler:
 
 
 
-# --- The operators' requests: frames the codec may not know yet ---------------------------
-#
-# HEALTH, STATS, CLIENTS, PAUSE and RESUME (OPERATOR capability, 0x4). Encoded here by hand and decoded
-# by ``decode_any``, which hands every other frame to the client's codec.
-
-import pwd  # noqa: E402
-import re as _re  # noqa: E402
-import struct  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.parse  # noqa: E402
-import urllib.request  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-CAP_OPERATOR = 0x4
+# --- The operators' requests ----------------------------------------------------------------
 
 
-class OpType:
-    HEALTH = 0x07
-    STATS = 0x08
-    CLIENTS = 0x09
-    PAUSE = 0x0A
-    RESUME = 0x0B
-    HEALTH_OK = 0x88
-    STATS_OK = 0x89
-    CLIENTS_OK = 0x8A
-
-
-def encode_operator(type_: int, request_id: int, payload: bytes = b"", flags: int = 0) -> bytes:
-    """A request frame built by hand: length, type, flags, request id, payload."""
-    return struct.pack(">IBBI", 6 + len(payload), type_, flags, request_id) + payload
-
-
-def encode_health(request_id: int) -> bytes:
-    return encode_operator(OpType.HEALTH, request_id)
-
-
-def encode_stats(request_id: int) -> bytes:
-    return encode_operator(OpType.STATS, request_id)
-
-
-def encode_clients(request_id: int, after_connection: int = 0) -> bytes:
-    return encode_operator(OpType.CLIENTS, request_id, struct.pack(">Q", after_connection))
-
-
-def encode_pause(request_id: int, timeout_ms: int = 0) -> bytes:
-    return encode_operator(OpType.PAUSE, request_id, struct.pack(">I", timeout_ms))
-
-
-def encode_resume(request_id: int) -> bytes:
-    return encode_operator(OpType.RESUME, request_id)
-
-
-@dataclass(frozen=True)
-class HealthOk:
-    request_id: int
-    state: int
-    pool_up: int
-    pool_size: int
-    clients: int
-    uptime_ms: int
-
-    @property
-    def pool_is_up(self) -> bool:
-        return bool(self.state & 0x1)
-
-    @property
-    def paused(self) -> bool:
-        return bool(self.state & 0x2)
-
-    @property
-    def draining(self) -> bool:
-        return bool(self.state & 0x4)
-
-    @property
-    def ready(self) -> bool:
-        return self.pool_is_up and not self.paused and not self.draining
-
-
-@dataclass(frozen=True)
-class StatsOk:
-    request_id: int
-    entries: List[Tuple[str, str, float]] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ClientRow:
-    connection_id: int
-    uid: int
-    pid: int
-    user: str
-    namespace: str
-    client_name: str
-    state: int
-    connected_ms: int
-    requests: int
-    in_flight: int
-
-
-@dataclass(frozen=True)
-class ClientsOk:
-    request_id: int
-    more: bool
-    rows: List[ClientRow] = field(repr=False)
-
-
-class _Fields:
-    def __init__(self, frame: "proto.Frame") -> None:
-        self.data, self.pos, self.frame = frame.payload, 0, frame
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise AssertionError("0x%02x frame (id %d) ends inside a field" % (self.frame.type, self.frame.request_id))
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk
-
-    def int(self, n: int) -> int:
-        return int.from_bytes(self.take(n), "big")
-
-    def str8(self) -> str:
-        return self.take(self.int(1)).decode("utf-8")
-
-    def f64(self) -> float:
-        return struct.unpack(">d", self.take(8))[0]
-
-    def end(self) -> None:
-        if self.pos != len(self.data):
-            raise AssertionError("0x%02x frame (id %d) has %d trailing bytes"
-                                 % (self.frame.type, self.frame.request_id, len(self.data) - self.pos))
-
-
-def decode_any(frame: "proto.Frame") -> object:
-    """HEALTH_OK, STATS_OK, CLIENTS_OK decoded here (flags must be 0); any other frame by the codec."""
-    if frame.type not in (OpType.HEALTH_OK, OpType.STATS_OK, OpType.CLIENTS_OK):
-        return proto.decode_response(frame)
-    if frame.flags != 0:
-        raise AssertionError("0x%02x with flags 0x%02x" % (frame.type, frame.flags))
-    f = _Fields(frame)
-    out: object
-    if frame.type == OpType.HEALTH_OK:
-        out = HealthOk(frame.request_id, f.int(1), f.int(2), f.int(2), f.int(4), f.int(8))
-    elif frame.type == OpType.STATS_OK:
-        entries = [(f.str8(), f.str8(), f.f64()) for _ in range(f.int(2))]
-        out = StatsOk(frame.request_id, entries)
-    else:
-        more = f.int(1)
-        if more not in (0, 1):
-            raise AssertionError("CLIENTS_OK more=%d" % more)
-        rows = [ClientRow(f.int(8), f.int(4), f.int(4), f.str8(), f.str8(), f.str8(), f.int(1), f.int(8), f.int(8),
-                          f.int(4)) for _ in range(f.int(2))]
-        out = ClientsOk(frame.request_id, bool(more), rows)
-    f.end()
-    return out
+def health_of(response: object) -> "Health":
+    """HEALTH_OK as the client library's Health (pool_up, paused, draining, ready); AssertionError otherwise."""
+    if not isinstance(response, proto.HealthOk):
+        raise AssertionError("expected HEALTH_OK, got %s" % describe(response))
+    return Health.from_state(response.state, response.pool_up, response.pool_size, response.clients,
+                             response.uptime_ms)
 
 
 # --- HTTP and the Prometheus text format ---------------------------------------------------
@@ -795,7 +643,7 @@ def http_get(address: str, path: str, timeout: float = 5.0) -> Tuple[int, Dict[s
             data += chunk
         head, body = data.split(b"\r\n\r\n", 1)
         lines = head.decode("latin-1").split("\r\n")
-        m = _re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
+        m = re.match(r"HTTP/1\.[01] (\d{3})", lines[0])
         if not m:
             raise AssertionError("HTTP over %s: bad status line %r" % (address, lines[0]))
         headers = {}
@@ -866,8 +714,8 @@ class Exposition:
         return {n for n, _ in self.samples}
 
 
-_METRIC_NAME = _re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LABEL_NAME = _re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 
 
 def parse_exposition(text: str) -> Exposition:
@@ -994,7 +842,7 @@ def psql(sql: str, url: str = "") -> str:
 
 def _conninfo(url: str) -> Dict[str, str]:
     """The keywords of a libpq conninfo (``k=v k='v w'``) or URI (``postgresql://u:p@h:port/db?k=v``)."""
-    if _re.match(r"postgres(ql)?://", url):
+    if re.match(r"postgres(ql)?://", url):
         u = urllib.parse.urlsplit(url)
         out = {k: v[-1] for k, v in urllib.parse.parse_qs(u.query).items()}
         if u.hostname:
@@ -1009,14 +857,14 @@ def _conninfo(url: str) -> Dict[str, str]:
             out["dbname"] = urllib.parse.unquote(u.path.strip("/"))
         return out
     out, pos = {}, 0
-    pattern = _re.compile(r"\s*([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
+    pattern = re.compile(r"\s*([A-Za-z_]+)\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
     while pos < len(url.rstrip()):
         m = pattern.match(url, pos)
         if not m:
             raise ValueError("cannot parse the conninfo %r at %d" % (url, pos))
         value = m.group(2)
         if value.startswith("'"):
-            value = _re.sub(r"\\(.)", r"\1", value[1:-1])
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
         out[m.group(1)] = value
         pos = m.end()
     return out

@@ -17,9 +17,10 @@ import time
 import unittest
 from typing import Dict, List, Optional, Tuple
 
-from harness import (DaemonTestCase, Exposition, HealthOk, RawConn, StatsOk,
-                     describe, encode_health, encode_pause, encode_resume, encode_stats, fd_count, free_tcp_port,
-                     http_get, parse_exposition, proto, requires_daemon, run_prefix, say)
+from harness import (DaemonTestCase, Exposition, RawConn, describe, fd_count, free_tcp_port, health_of, http_get,
+                     parse_exposition, proto, requires_daemon, run_prefix, say)
+
+import pgstate
 
 # Bucket bounds of the design: durations 2^k microseconds (16 us .. 8.388608 s), batch sizes 1 .. 1024.
 DURATION_BOUNDS = [2 ** k / 1e6 for k in range(4, 24)]
@@ -105,16 +106,15 @@ class MetricsTestCase(DaemonTestCase):
                 return e
             time.sleep(0.05)
 
-    def health(self, conn: RawConn) -> HealthOk:
+    def health(self, conn: RawConn) -> pgstate.Health:
         rid = conn.next_id()
-        resp = conn.roundtrip_any(encode_health(rid))
-        self.assertIsInstance(resp, HealthOk, describe(resp))
-        self.assertEqual(resp.request_id, rid)
-        return resp
+        resp = conn.roundtrip(proto.encode_health(rid))
+        self.assertEqual(getattr(resp, "request_id", None), rid, describe(resp))
+        return health_of(resp)
 
     def expect_ok(self, conn: RawConn, frame_of_id, what: str, timeout: float = 10.0) -> None:
         rid = conn.next_id()
-        resp = conn.roundtrip_any(frame_of_id(rid), timeout)
+        resp = conn.roundtrip(frame_of_id(rid), timeout)
         self.assertEqual(resp, proto.Ok(rid), "%s: %s" % (what, describe(resp)))
 
 
@@ -200,13 +200,13 @@ class MetricsExactnessTest(MetricsTestCase):
         add(("", "delete", "ok"), lambda r: proto.encode_delete(r, pfx + "del-ok"), proto.Ok, "delete")
         add(("", "delete", "conflict"), lambda r: proto.encode_delete(r, pfx + "del-c", 7), proto.Conflict, "delete")
         add(("", "whoami", "ok"), proto.encode_whoami, proto.WhoAmIOk)
-        add(("", "health", "ok"), encode_health, HealthOk)
+        add(("", "health", "ok"), proto.encode_health, proto.HealthOk)
         add(("", "unknown", "unknown_message_type"), lambda r: struct.pack(">IBBI", 6, 0x70, 0, r),
             proto.ErrorResponse)
         main.send(b"".join(frames))
         answers = {}
         for _ in frames:
-            resp = main.read_any(10.0)
+            resp = main.read_response(10.0)
             answers[resp.request_id] = resp
         for rid, want in wants.items():
             self.assertIsInstance(answers.get(rid), want, "request %d: %s" % (rid, describe(answers.get(rid))))
@@ -267,11 +267,11 @@ class MetricsExactnessTest(MetricsTestCase):
 
         # STATS is a snapshot of the same figures (store series do not move between the two).
         rid = main.next_id()
-        stats = main.roundtrip_any(encode_stats(rid))
-        self.assertIsInstance(stats, StatsOk, describe(stats))
-        keys = [(n, lab) for n, lab, _ in stats.entries]
+        stats = main.roundtrip(proto.encode_stats(rid))
+        self.assertIsInstance(stats, proto.StatsOk, describe(stats))
+        keys = [(e.name, e.labels) for e in stats.entries]
         self.assertEqual(keys, sorted(keys), "STATS entries sorted by (name, labels)")
-        by_key = {(n, tuple(sorted(_labels_of(lab).items()))): v for n, lab, v in stats.entries}
+        by_key = {(e.name, tuple(sorted(_labels_of(e.labels).items()))): e.value for e in stats.entries}
         for (name, labels), value in after.samples.items():
             if name == "pgstate_requests_total" and dict(labels)["op"] in ("load", "upsert", "delete"):
                 self.assertEqual(by_key.get((name, labels)), value, "STATS %s%s vs /metrics" % (name, dict(labels)))
@@ -321,7 +321,7 @@ class HealthEndpointsTest(MetricsTestCase):
         other = self.open("health-other")
         self.assertTrue(self.health(other).ready)
 
-        self.expect_ok(admin, lambda r: encode_pause(r, 0), "PAUSE")
+        self.expect_ok(admin, lambda r: proto.encode_pause(r, 0), "PAUSE")
         status, body = self.status_body("/health/ready")
         self.assertEqual(status, 503, body)
         self.assertTrue(body.startswith(b"not ready") and b"paused" in body, body)
@@ -329,7 +329,7 @@ class HealthEndpointsTest(MetricsTestCase):
         e = self.scrape()
         self.assertEqual((e.get("pgstate_paused"), e.get("pgstate_ready"), e.get("pgstate_up")), (1, 0, 1))
         h = self.health(other)
-        self.assertTrue(h.paused and h.pool_is_up and not h.ready, h)
+        self.assertTrue(h.paused and h.pool_up and not h.ready, h)
         # Still answered while paused: PING, and a HELLO on a new connection.
         rid = other.next_id()
         self.assertEqual(other.roundtrip(proto.encode_ping(rid)), proto.Ok(rid))
@@ -340,7 +340,7 @@ class HealthEndpointsTest(MetricsTestCase):
         self.assertTrue(self.health(late).paused, "still paused after the pausing connection closed")
         self.assertEqual(self.get("/health/ready")[0], 503)
 
-        self.expect_ok(other, encode_resume, "RESUME")
+        self.expect_ok(other, proto.encode_resume, "RESUME")
         paused_body = body
         self.assertEqual(self.status_body("/health/ready"), (200, b"ready"))
         e = self.scrape()
