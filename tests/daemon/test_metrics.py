@@ -294,6 +294,27 @@ class MetricsExactnessTest(MetricsTestCase):
                by_key.get(("pgstate_request_duration_seconds", (("op", "load"), ("quantile", "0.5")))),
                len(after.samples), "ok" if checked is not None else "skipped"))
 
+    def test_namespaces_beyond_64_share_one_label(self) -> None:
+        conn = self.open("metrics-namespaces")
+        before = _requests(self.scrape())
+        count = 70
+        frames = b"".join(proto.encode_load(rid, "absent", namespace="m%d-%d" % (os.getpid(), rid))
+                          for rid in range(2, 2 + count))
+        conn.send(frames)
+        answers = conn.read_responses(count, 10.0)
+        self.assertEqual({type(a) for a in answers}, {proto.NotFound})
+        after = _requests(self.scrape())
+        moved = _deltas(before, after)
+        self.assertEqual(sum(moved.values()), count, moved)
+        self.assertEqual({(op, outcome) for _, op, outcome in moved}, {("load", "not_found")})
+        named = {ns for ns, _, _ in after if ns != "(other)"}  # the shared one "" included
+        self.assertEqual(len(named), 64, "namespaces with a label value of their own (at most 64, and 71 were used)")
+        other = after.get(("(other)", "load", "not_found"), 0)
+        self.assertGreater(other, 0, "the namespaces beyond 64 are counted under (other)")
+        self.assertTrue(all(v == 1 for k, v in moved.items() if k[0] != "(other)"), moved)
+        say("namespaces: %d LOADs in %d namespaces -> %d label values of their own, %d under (other)"
+            % (count, count, len([k for k in moved if k[0] != "(other)"]), other))
+
     def check_histogram(self, e: Exposition, name: str, labels: Dict[str, str], bounds: List[float]) -> None:
         buckets = []
         for lab, value in e.series(name + "_bucket"):

@@ -409,9 +409,15 @@ class DatabaseDownTest(CtlTestCase):
                 return time.monotonic() - started, out
             time.sleep(0.2)
 
+    def metrics(self) -> harness.Exposition:
+        status, _, body = http_get(self.metrics_address, "/metrics")
+        self.assertEqual(status, 200)
+        return harness.parse_exposition(body.decode())
+
     def test_ping_follows_the_database(self) -> None:
         self.ctl("ping")
         self.assertEqual(http_get(self.metrics_address, "/health/ready")[0], 200)
+        reconnects = self.metrics().get("pgstate_database_reconnects_total")
         self.proxy.cut()
         down_after, out = self.wait_exit(EXIT_NOT, 10.0)
         self.assertRegex(text(out).lower(), r"pool|database", "ping says why")
@@ -422,9 +428,15 @@ class DatabaseDownTest(CtlTestCase):
             c.hello()
             h = self.health(c)
             self.assertFalse(h.pool_up or h.ready, h)
+        e = self.metrics()
+        self.assertEqual(e.get("pgstate_ready"), 0)
+        pool = {labels["state"]: v for labels, v in e.series("pgstate_pool_connections")}
+        self.assertEqual(pool.get("down", 0) + pool.get("connecting", 0), 2, pool)
         self.proxy.restore()
         up_after, _ = self.wait_exit(EXIT_OK, 20.0)
         self.assertEqual(http_get(self.metrics_address, "/health/ready")[0], 200)
+        self.assertEqual(self.metrics().get("pgstate_database_reconnects_total") - reconnects, 2,
+                         "both pool connections re-established once")
         with pgstate.Client(self.daemon.socket_path, timeout=10) as c:
             self.assertIsNone(c.load(run_prefix("db-down") + "nothing"))
         say("database cut: ping exit 1 after %.1f s (%s); restored: exit 0 after %.1f s"
