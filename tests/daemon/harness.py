@@ -49,7 +49,7 @@ __all__ = [
     "proto", "Status", "BIN", "DATABASE_URL", "requires_daemon", "Daemon", "DaemonTestCase",
     "RawConn", "ConnectionEnded", "Greedy", "Steady", "Sampler", "expect_record", "describe",
     "rss_kib", "cpu_seconds", "thread_cpu", "sched_demand_seconds", "fd_count", "run_prefix", "say",
-    "CTL_BIN", "health_of", "http_get", "Exposition", "parse_exposition", "run_ctl", "free_tcp_port", "DatabaseProxy", "psql",
+    "CTL_BIN", "health_of", "http_get", "shutdown_errors", "Exposition", "parse_exposition", "run_ctl", "free_tcp_port", "DatabaseProxy", "psql",
 ]
 
 BIN = os.environ.get("PGSTATED_BIN", "")
@@ -792,6 +792,14 @@ def parse_exposition(text: str) -> Exposition:
             raise bad("series appears twice")
         out.samples[key] = value
     return out
+
+
+def shutdown_errors(log: str) -> List[str]:
+    """Error lines a daemon logged from "shutting down" on (its own error/critical lines, or a library's
+    "ERROR: ..." on stderr): a clean SIGTERM logs none."""
+    lines = log.splitlines()
+    start = next((i for i, line in enumerate(lines) if "shutting down" in line), len(lines))
+    return [line for line in lines[start:] if re.search(r"^ERROR|^(\S+ )?(error|critical):", line)]
 
 
 # --- pgstatectl, PostgreSQL, ports ---------------------------------------------------------

@@ -18,7 +18,7 @@ import unittest
 from typing import Dict, List, Optional, Tuple
 
 from harness import (DaemonTestCase, Exposition, RawConn, describe, fd_count, free_tcp_port, health_of, http_get,
-                     parse_exposition, proto, requires_daemon, run_prefix, say)
+                     parse_exposition, proto, requires_daemon, run_prefix, say, shutdown_errors)
 
 import pgstate
 
@@ -65,6 +65,12 @@ class MetricsTestCase(DaemonTestCase):
             self.metrics_address = "127.0.0.1:%d" % free_tcp_port()
         self.daemon_args = ("--metrics-listen", self.metrics_address)
         super().setUp()
+
+    def _stop_daemon(self) -> None:
+        self.daemon.stop()
+        errors = shutdown_errors(self.daemon.log_text())  # read before the folder goes
+        super()._stop_daemon()
+        self.assertEqual(errors, [], "errors logged while stopping with --metrics-listen")
 
     def open(self, client_name: str) -> RawConn:
         c = RawConn(self.daemon.socket_path, 10.0)
