@@ -134,7 +134,9 @@ class CtlCommandsTest(CtlTestCase):
         for n in names:
             line = [line for line in out.splitlines() if n in line]
             self.assertEqual(len(line), 1, "one row naming %s\n%s" % (n, out))
-            self.assertRegex(line[0], r"\b%d\b" % os.getuid(), "the row shows the uid")
+            fields = line[0].split()
+            self.assertIn(str(os.getuid()), fields, "the row shows the uid: %r" % line[0])
+            self.assertIn(str(os.getpid()), fields, "the row shows the pid: %r" % line[0])
         rows = self.ctl_json("clients")
         self.assertIsInstance(rows, list)
         mine = [r for r in rows if r.get("client_name") in names]
