@@ -26,6 +26,11 @@ ensure_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Only promtool is wanted from `prometheus`; its package starts a Prometheus server (port 9090) on a machine
+    # running systemd. Stop and disable that server if this install brought it.
+    if printf '%s\n' "${missing[@]}" | grep -qx prometheus && [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
 }
 
 pg_bindir() {

@@ -188,7 +188,7 @@ extension Reactor {
         }
         let kind = ReactorMetrics.Operation(request.type)
         let namespaceSlot = namespace == client.machine.access.grant?.namespace
-            ? self.namespaceSlot(of: client) : metrics.slot(for: namespace.value)
+            ? self.namespaceSlot(of: client) : metrics.slot(for: namespace.value, labels: shared.namespaceLabels)
         func refuse(_ error: ErrorResponse) {
             metrics.count(kind, ReactorMetrics.Outcome(error.status), namespaceSlot: namespaceSlot)
             client.requestsAnswered &+= 1
@@ -293,7 +293,8 @@ extension Reactor {
     /// The metrics slot of the connection's own namespace (the shared one without a grant).
     func namespaceSlot(of client: ClientConnection) -> Int {
         if let slot = client.namespaceSlot { return slot }
-        let slot = metrics.slot(for: client.machine.access.grant?.namespace.value ?? "")
+        let slot = metrics.slot(for: client.machine.access.grant?.namespace.value ?? "",
+                                labels: shared.namespaceLabels)
         client.namespaceSlot = slot
         return slot
     }

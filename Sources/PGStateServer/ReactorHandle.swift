@@ -141,6 +141,8 @@ final class ServerShared: Sendable {
     let paused = Atomic<Bool>(false)
     /// The server is shutting down.
     let draining = Atomic<Bool>(false)
+    /// The namespaces that get a label of their own in the metrics.
+    let namespaceLabels = NamespaceLabels()
     /// When the server was made (monotonic ms), for the uptime.
     let startedAt = monotonicMilliseconds()
     let poolSize: Int

@@ -1,4 +1,5 @@
 import PGStateProtocol
+import Synchronization
 
 /// Everything one reactor counts for operators: requests by namespace, operation and outcome, how long store
 /// requests took and waited, batch sizes, commits, refusals, reconnects and database errors.
@@ -95,7 +96,8 @@ public struct ReactorMetrics: Sendable {
         }
     }
 
-    /// Namespaces with a label value of their own, per reactor; the rest share ``otherNamespace``.
+    /// Namespaces with a label value of their own, across the server (``NamespaceLabels``); the rest share
+    /// ``otherNamespace``.
     public static let maxNamespaces = 64
     public static let otherNamespace = "(other)"
     /// Distinct SQLSTATEs counted by name; the rest are counted under `other`.
@@ -122,17 +124,17 @@ public struct ReactorMetrics: Sendable {
 
     public init() {}
 
-    /// The slot of a namespace's counters, adding it while there is room.
-    mutating func slot(for namespace: String) -> Int {
+    /// The slot of a namespace's counters. A namespace seen for the first time gets a label of its own if
+    /// `labels` still has room (the same answer on every reactor), else it is counted under ``otherNamespace``.
+    mutating func slot(for namespace: String, labels: NamespaceLabels) -> Int {
         if let slot = namespaceSlots[namespace] { return slot }
-        if namespaces.count == Self.maxNamespaces - 1 {
-            // The last slot collects every namespace beyond the limit.
-            namespaces.append(Self.otherNamespace)
-            namespaceSlots[Self.otherNamespace] = Self.maxNamespaces - 1
-            requests.append(contentsOf: repeatElement(0, count: Self.cellsPerNamespace))
+        let label = labels.admit(namespace) ? namespace : Self.otherNamespace
+        if let slot = namespaceSlots[label] {
+            namespaceSlots[namespace] = slot
+            return slot
         }
-        if namespaces.count >= Self.maxNamespaces { return Self.maxNamespaces - 1 }
-        namespaces.append(namespace)
+        namespaces.append(label)
+        namespaceSlots[label] = namespaces.count - 1
         namespaceSlots[namespace] = namespaces.count - 1
         requests.append(contentsOf: repeatElement(0, count: Self.cellsPerNamespace))
         return namespaces.count - 1
@@ -185,8 +187,7 @@ public struct ReactorMetrics: Sendable {
         return counts
     }
 
-    /// Adds another reactor's figures. Namespaces are matched by name; a merged set can hold up to
-    /// ``maxNamespaces`` per reactor.
+    /// Adds another reactor's figures. Namespaces are matched by label.
     public mutating func merge(_ other: ReactorMetrics) {
         for (otherSlot, namespace) in other.namespaces.enumerated() {
             let slot: Int
@@ -216,7 +217,7 @@ public struct ReactorMetrics: Sendable {
 /// A histogram of small counts with power-of-two bounds: bucket `k` holds values in (2^(k-1), 2^k], bucket 0
 /// values ≤ 1. Exact for the inclusive `le` bounds 1, 2, 4, … of the exposition.
 public struct CountHistogram: Sendable, Equatable {
-    public static let bucketCount = 12  // le 1 … 2048; one more bucket holds larger values (+Inf)
+    public static let bucketCount = 11  // le 1 … 1024; one more bucket holds larger values (+Inf)
     public private(set) var buckets = [UInt64](repeating: 0, count: bucketCount + 1)
     public private(set) var count: UInt64 = 0
     public private(set) var sum: UInt64 = 0
@@ -243,5 +244,25 @@ public struct CountHistogram: Sendable, Equatable {
         for index in buckets.indices { buckets[index] &+= other.buckets[index] }
         count &+= other.count
         sum &+= other.sum
+    }
+}
+
+/// Which namespaces have a label value of their own, decided once for the whole server: the first
+/// ``ReactorMetrics/maxNamespaces`` seen. Reactors ask only when they see a namespace for the first time (then
+/// they remember), so the lock is off the request path; and a namespace's label never changes, so its counters
+/// never jump.
+public final class NamespaceLabels: Sendable {
+    private let admitted = Mutex<Set<String>>([])
+
+    public init() {}
+
+    /// Whether `namespace` has (or now gets) its own label.
+    func admit(_ namespace: String) -> Bool {
+        admitted.withLock { admitted in
+            if admitted.contains(namespace) { return true }
+            guard admitted.count < ReactorMetrics.maxNamespaces else { return false }
+            admitted.insert(namespace)
+            return true
+        }
     }
 }

@@ -36,7 +36,6 @@ struct Daemon: Service, CustomStringConvertible {
                 throw error
             }
         }
-        defer { if let endpoint { Task { await endpoint.stop() } } }
         logger.info("connecting to the database", metadata: [
             "pool.size": "\(settings.store.poolSize)", "table": "\(settings.store.table)",
             "reactors": "\(server.reactorCount)",
@@ -52,7 +51,10 @@ struct Daemon: Service, CustomStringConvertible {
             await tasks.waitForAll()
             return first
         }
-        guard outcome == .ready else { return }
+        guard outcome == .ready else {
+            await endpoint?.stop()
+            return
+        }
 
         let listening: String
         do {
@@ -60,6 +62,7 @@ struct Daemon: Service, CustomStringConvertible {
         } catch {
             logger.critical("cannot listen: \(error)")
             await server.stop()
+            await endpoint?.stop()
             throw error
         }
         logger.info("pgstated \(PGStated.version) ready", metadata: [

@@ -115,6 +115,16 @@ struct TestVector: Sendable, CustomStringConvertible {
             request = .delete(Delete(persistenceID: try id(), expectedRevision: expected))
         case "WHOAMI":
             request = .whoami
+        case "HEALTH":
+            request = .health
+        case "STATS":
+            request = .stats
+        case "CLIENTS":
+            request = .clients(after: uint64(m["after_connection"]))
+        case "PAUSE":
+            request = .pause(timeoutMilliseconds: UInt32(uint64(m["timeout_ms"])))
+        case "RESUME":
+            request = .resume
         case let other:
             throw FormatError(description: "unknown request type \(other)")
         }
@@ -160,6 +170,26 @@ struct TestVector: Sendable, CustomStringConvertible {
                 user: m["user"] as! String, namespace: m["namespace"] as! String,
                 permissions: Permissions(rawValue: UInt8(m["permissions"] as! Int)), rule: m["rule"] as! String
             ))
+        case "HEALTH_OK":
+            response = .healthOK(Health(
+                state: Health.State(rawValue: UInt8(m["state"] as! Int)), poolUp: UInt16(m["pool_up"] as! Int),
+                poolSize: UInt16(m["pool_size"] as! Int), clients: UInt32(m["clients"] as! Int),
+                uptimeMilliseconds: uint64(m["uptime_ms"])))
+        case "STATS_OK":
+            response = .statsOK((m["entries"] as! [[String: Any]]).map {
+                StatsEntry(name: $0["name"] as! String, labels: $0["labels"] as! String,
+                           value: ($0["value"] as! NSNumber).doubleValue)
+            })
+        case "CLIENTS_OK":
+            response = .clientsOK(ClientsPage(
+                rows: (m["rows"] as! [[String: Any]]).map {
+                    ClientRow(connectionID: uint64($0["connection_id"]), uid: UInt32(uint64($0["uid"])),
+                              pid: UInt32(uint64($0["pid"])), user: $0["user"] as! String,
+                              namespace: $0["namespace"] as! String, clientName: $0["client_name"] as! String,
+                              stateCode: UInt8($0["state"] as! Int), connectedAtMilliseconds: uint64($0["connected_ms"]),
+                              requests: uint64($0["requests"]), inFlight: UInt32(uint64($0["in_flight"])))
+                },
+                more: (m["more"] as! Int) == 1))
         case let other:
             throw FormatError(description: "unknown response type \(other)")
         }

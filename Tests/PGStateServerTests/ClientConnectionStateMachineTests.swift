@@ -9,7 +9,7 @@ typealias Machine = ClientConnectionStateMachine
 typealias Action = ClientConnectionStateMachine.Action
 
 enum ActionKind: Equatable {
-    case none, send, sendAndClose, sendAndCloseOutput, sendAnswerAndCloseOutput, execute, deny, close
+    case none, send, sendAndClose, sendAndCloseOutput, sendAnswerAndCloseOutput, execute, operate, deny, close
 }
 
 extension ClientConnectionStateMachine.Action {
@@ -21,6 +21,7 @@ extension ClientConnectionStateMachine.Action {
         case .sendAndCloseOutput: return .sendAndCloseOutput
         case .sendAnswerAndCloseOutput: return .sendAnswerAndCloseOutput
         case .execute: return .execute
+        case .operate: return .operate
         case .deny: return .deny
         case .close: return .close
         }
@@ -33,7 +34,7 @@ extension ClientConnectionStateMachine.Action {
         case .send(let f), .sendAndClose(let f), .sendAndCloseOutput(let f), .sendAnswerAndCloseOutput(_, let f),
              .deny(let f, _):
             frame = f
-        case .none, .execute, .close: return nil
+        case .none, .execute, .operate, .close: return nil
         }
         var buffer = ByteBuffer()
         frame.encode(into: &buffer)

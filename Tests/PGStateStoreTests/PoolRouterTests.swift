@@ -574,3 +574,22 @@ struct PoolRouterFailoverTests {
         #expect(router.queued(1) == ["a", "b", "c"])
     }
 }
+
+@Suite("PoolRouter: removing queued requests")
+struct PoolRouterRemoveQueuedTests {
+    @Test func removedRequestsAreFinishedAndTheRestStillRun() {
+        var router = PoolRouter<Int>(poolSize: 2, queueLimit: 100)
+        _ = router.setUp(0, true)
+        _ = router.setUp(1, true)
+        for item in 0..<6 { _ = router.submit(item, home: item % 2, stateBytes: 0) }
+        #expect(router.outstanding == 6)
+        let removed = router.removeQueued(from: 0) { $0.item < 4 }
+        #expect(removed.map(\.item) == [0, 2])
+        #expect(router.outstanding == 4)
+        let batch = router.takeBatch(worker: 0, maxRequests: 10, maxBytes: 1 << 20, markIdle: false)
+        #expect(batch.map(\.item) == [4], "the request left behind runs; its older neighbours are gone")
+        _ = router.finished(batch, on: 0)
+        #expect(router.removeQueued(from: 0) { _ in true }.isEmpty)
+        #expect(router.outstanding == 3)
+    }
+}

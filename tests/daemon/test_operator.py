@@ -464,11 +464,11 @@ class NoAnswerTest(unittest.TestCase):
         silent.listen(4)
         self.addCleanup(silent.close)
         started = time.monotonic()
-        out = run_ctl(os.path.join(folder, "silent.sock"), "ping", "--timeout", "1")
+        out = run_ctl(os.path.join(folder, "silent.sock"), "ping", "--deadline", "1")
         took = time.monotonic() - started
         self.assertEqual(out.returncode, EXIT_NO_ANSWER, text(out))
         self.assertLess(took, 5.0)
-        say("ping: no listener -> 2, absent -> 2, silent listener with --timeout 1 -> 2 after %.2f s" % took)
+        say("ping: no listener -> 2, absent -> 2, silent listener with --deadline 1 -> 2 after %.2f s" % took)
 
 
 # --- 6. ADMIN -------------------------------------------------------------------------------------------------
