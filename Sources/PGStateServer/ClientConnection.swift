@@ -33,6 +33,13 @@ final class ClientConnection {
     var requestsAnswered: UInt64 = 0
     /// The slot of its own namespace in the reactor's metrics, once looked up.
     var namespaceSlot: Int?
+    /// Output bytes queued and written since the connection opened: an answer is written once `bytesWritten`
+    /// reaches the `bytesQueued` it was queued at.
+    private(set) var bytesQueued: UInt64 = 0
+    private(set) var bytesWritten: UInt64 = 0
+    /// With `--slow-request-ms`: store answers not yet written completely, in output order.
+    var slowWatch: [SlowAnswer] = []
+    var slowWatchHead = 0
 
     /// Bytes one `read` takes at most (the size of the reactor's scratch buffer).
     static let readChunk = 64 * 1024
@@ -114,7 +121,9 @@ final class ClientConnection {
     }
 
     func queue(_ frame: ResponseFrame) {
+        let before = output.readableBytes
         frame.encode(into: &output)
+        bytesQueued &+= UInt64(output.readableBytes - before)
         machine.outputBuffered(output.readableBytes)
     }
 
@@ -132,6 +141,7 @@ final class ClientConnection {
             }
             if sent > 0 {
                 output.moveReaderIndex(forwardBy: sent)
+                bytesWritten &+= UInt64(sent)
                 continue
             }
             let code = errno

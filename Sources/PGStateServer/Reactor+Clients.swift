@@ -241,36 +241,12 @@ extension Reactor {
         guard request.client < clients.count, let client = clients[request.client],
               client.generation == request.generation else { return }
         client.requestsAnswered &+= 1
-        if let threshold = configuration.slowRequestMicroseconds {
-            if now - request.received >= threshold {
-                metrics.slowRequests &+= 1
-                logSlow(request, response, client: client, now: now, sentAt: sentAt, batchSize: batchSize)
-            }
-        }
+        let queuedBefore = client.bytesQueued
         perform(client.machine.answered(ResponseFrame(requestID: request.requestID, response: response)), on: client)
-    }
-
-    /// One line per slow request: what it was, whose, and where the time went. Rate-limited per peer like the
-    /// audit lines. "answer behind" is the client's unwritten output the answer queues behind: a client that
-    /// does not read makes its own answers late.
-    private func logSlow(_ request: PendingRequest, _ response: Response, client: ClientConnection, now: Int64,
-                         sentAt: Int64, batchSize: Int) {
-        func ms(_ microseconds: Int64) -> String {
-            let tenths = (max(0, microseconds) + 50) / 100
-            return "\(tenths / 10).\(tenths % 10) ms"
+        if configuration.slowRequestMicroseconds != nil {
+            watchAnswer(request, client: client, queuedBefore: queuedBefore, answeredAt: now, sentAt: sentAt,
+                        batchSize: batchSize)
         }
-        let operation = request.operation
-        let kind = operation is LoadOperation ? "LOAD" : operation is UpsertOperation ? "UPSERT" : "DELETE"
-        var parts = ["took \(ms(now - request.received))"]
-        if sentAt > 0 {
-            parts.append("queued \(ms(sentAt - request.received))")
-            parts.append("in PostgreSQL \(ms(now - sentAt)) (batch of \(batchSize))")
-        } else {
-            parts.append("not sent: \(response.type)")
-        }
-        parts.append("answer behind \(client.output.readableBytes) bytes of unwritten output")
-        audit(.notice, "slow request: \(kind) in namespace \(operation.namespace) \(parts.joined(separator: ", "))",
-              identity: client.machine.access.identity, rule: nil)
     }
 
     /// Counts an answer the connection gave by itself (PING, WHOAMI, HELLO, a refusal, a protocol error).
@@ -317,6 +293,7 @@ extension Reactor {
                 return
             }
         }
+        if !client.slowWatch.isEmpty { answersWritten(client) }
         let flushed = client.output.readableBytes == 0
         if flushed && client.machine.state == .outputClosed && !client.outputShut {
             // The closing notice is out: close our side, keep reading (and dropping) until the client closes.

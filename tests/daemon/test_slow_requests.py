@@ -1,5 +1,6 @@
-"""The slow-request log (--slow-request-ms): a request held up in PostgreSQL is logged with where the time went;
-fast ones are not. A row lock taken with psql holds an UPSERT in the database for a known time."""
+"""The slow-request log (--slow-request-ms): a request held up in PostgreSQL, or whose answer waits for a client
+that does not read, is logged with where the time went; fast ones are not. A row lock taken with psql holds an
+UPSERT in the database for a known time; a raw connection that stops reading holds answers in the output."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import threading
 import time
 
-from harness import DATABASE_URL, DaemonTestCase, requires_daemon, run_prefix, say  # sets up the client's path
+from harness import DATABASE_URL, DaemonTestCase, RawConn, proto, requires_daemon, run_prefix, say  # sets up the client's path
 
 import pgstate  # noqa: E402
 
@@ -43,8 +44,36 @@ class SlowRequestTest(DaemonTestCase):
         self.assertEqual(len(lines), 1, "\n".join(lines))
         line = lines[0]
         self.assertIn("slow request: UPSERT in namespace (shared) took", line)
-        self.assertRegex(line, r"queued \d+\.\d ms, in PostgreSQL (\d+)\.\d ms \(batch of 1\)")
+        self.assertRegex(line, r"queued \d+\.\d ms, in PostgreSQL (\d+)\.\d ms \(batch of 1\), "
+                               r"writing the answer \d+\.\d ms \(behind 0 bytes of unwritten output\)")
         in_database = float(line.split("in PostgreSQL ")[1].split(" ms")[0])
         self.assertGreater(in_database, 300.0)
         self.assertLessEqual(in_database, waited * 1000 + 1)
         say("slow-request log after waiting %.0f ms on a row lock: %s" % (waited * 1000, line.split("notice: ")[-1][:160]))
+
+    def test_an_answer_that_waits_for_its_reader_is_logged_as_writing(self) -> None:
+        key = run_prefix("slow") + "big"
+        state = b"x" * (256 * 1024)
+        with pgstate.Client(self.daemon.socket_path, timeout=10) as c:
+            c.upsert(key, 0, state)
+        count = 40  # 10 MiB of answers: far more than the socket buffers take
+        with RawConn(self.daemon.socket_path, timeout=10) as raw:
+            raw.hello()
+            raw.send(b"".join(proto.encode_load(raw.next_id(), key) for _ in range(count)))
+            time.sleep(1.0)  # not reading: the answers wait in the daemon's output and the socket
+            answers = raw.read_responses(count, timeout=20)
+        self.assertEqual(len(answers), count)
+        deadline = time.monotonic() + 5
+        lines: list = []
+        while time.monotonic() < deadline and not lines:
+            lines = [line for line in self.daemon.log_text().splitlines() if "slow request: LOAD" in line]
+            time.sleep(0.05)
+        self.assertTrue(lines, "no slow LOAD was logged")
+        writing = [float(line.split("writing the answer ")[1].split(" ms")[0]) for line in lines]
+        in_database = [float(line.split("in PostgreSQL ")[1].split(" ms")[0]) for line in lines]
+        # The time went into writing (the client did not read for 1 s), not into PostgreSQL.
+        self.assertGreater(max(writing), 500.0, "\n".join(lines[:5]))
+        self.assertLess(max(in_database), 300.0, "\n".join(lines[:5]))
+        self.assertTrue(any("behind 0 bytes" not in line for line in lines), "later answers queue behind earlier ones")
+        say("a reader that waits 1 s: %d of %d LOADs logged slow, writing the answer up to %.0f ms, in PostgreSQL "
+            "at most %.1f ms" % (len(lines), count, max(writing), max(in_database)))
