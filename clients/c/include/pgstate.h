@@ -39,9 +39,9 @@ extern "C" {
 #endif
 
 #define PGSTATE_VERSION_MAJOR 0
-#define PGSTATE_VERSION_MINOR 3
+#define PGSTATE_VERSION_MINOR 4
 #define PGSTATE_VERSION_PATCH 0
-#define PGSTATE_VERSION_STRING "0.3.0"
+#define PGSTATE_VERSION_STRING "0.4.0"
 /* Numeric version for compile-time comparisons: 0x00MMmmpp. */
 #define PGSTATE_VERSION_NUMBER                                                  \
     ((PGSTATE_VERSION_MAJOR << 16) | (PGSTATE_VERSION_MINOR << 8) | PGSTATE_VERSION_PATCH)
@@ -189,6 +189,7 @@ PGSTATE_EXPORT uint32_t pgstate_max_id_bytes(const pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_max_in_flight(const pgstate_client *c);
 #define PGSTATE_CAP_CONDITIONAL_DELETE 0x1u /* pgstate_delete_if */
 #define PGSTATE_CAP_IDENTITY 0x2u           /* pgstate_whoami, pgstate_set_namespace */
+#define PGSTATE_CAP_OPERATOR 0x4u           /* pgstate_health, _stats, _clients, _pause, _resume */
 PGSTATE_EXPORT uint32_t pgstate_capabilities(const pgstate_client *c);
 
 /* ------------------------------------------------------------------------- */
@@ -332,6 +333,132 @@ PGSTATE_EXPORT uint64_t pgstate_conflict_expected(const pgstate_client *c);
 PGSTATE_EXPORT uint64_t pgstate_conflict_actual(const pgstate_client *c);
 
 /* ------------------------------------------------------------------------- */
+/* Operators' calls                                                           */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * For supervisors and operator tools (PROTOCOL.md sections 6.15 - 6.21).  All
+ * five need the server's OPERATOR capability (pgstate_capabilities(c) &
+ * PGSTATE_CAP_OPERATOR): without it they fail with
+ * PGSTATE_ERR_INVALID_ARGUMENT and send nothing.  pgstate_health needs no
+ * permission; the other four need PGSTATE_PERM_ADMIN, without which the
+ * server answers PGSTATE_ERR_PERMISSION_DENIED (nothing done, the connection
+ * stays).  None of them changes a record: lost or timed out, each may simply
+ * be sent again (they are reads for pgstate_outcome).
+ */
+
+/* pgstate_health_info.state bits (bits the library does not know are cleared) */
+#define PGSTATE_HEALTH_POOL_UP 0x1u  /* every server thread has a database connection up: requests can execute */
+#define PGSTATE_HEALTH_PAUSED 0x2u   /* paused by an operator (pgstate_pause) until pgstate_resume */
+#define PGSTATE_HEALTH_DRAINING 0x4u /* the server is shutting down */
+
+/*
+ * The server's health.  That it answered at all is its liveness; `ready` is its
+ * readiness.  Filled in by pgstate_health in the caller's memory, so this
+ * struct keeps its layout for this soname (more figures would come in a new
+ * call).
+ */
+typedef struct pgstate_health_info {
+    uint32_t state;     /* PGSTATE_HEALTH_* bits */
+    int ready;          /* 1: POOL_UP and neither PAUSED nor DRAINING - the server executes requests now */
+    uint32_t pool_up;   /* database connections up now */
+    uint32_t pool_size; /* the configured pool size */
+    uint32_t clients;   /* client connections open now, this one included */
+    uint64_t uptime_ms; /* milliseconds since the server started */
+} pgstate_health_info;
+
+/* HEALTH: PGSTATE_OK with *out filled (ready or not: a server that is not
+   ready still answers), or an error with *out zeroed (out may be NULL).  It is
+   answered while the server is paused and while its database is down. */
+PGSTATE_EXPORT int pgstate_health(pgstate_client *c, pgstate_health_info *out);
+
+/* One figure of pgstate_stats, named as the server's metrics endpoint names it. */
+typedef struct pgstate_stat {
+    const char *name;   /* a Prometheus metric name, e.g. "pgstate_requests_total" (PROTOCOL.md 6.18 lists
+                           them; a newer server may send names this library does not know); NUL-terminated */
+    size_t name_len;
+    const char *labels; /* the label set in exposition syntax without braces, e.g. op="load",outcome="ok";
+                           "" when none; UTF-8, NUL-terminated */
+    size_t labels_len;
+    double value;       /* counts are exact up to 2^53 */
+} pgstate_stat;
+
+/* Every STATS entry, sorted by (name, labels), in one allocation owned by the
+   caller: free it with pgstate_stats_list_free.  Fields may be appended to this
+   struct (not to pgstate_stat, which is an array element). */
+typedef struct pgstate_stats_list {
+    size_t count;
+    const pgstate_stat *entries; /* count entries */
+} pgstate_stats_list;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_stats_list_free(pgstate_stats_list *list);
+
+/* STATS (needs ADMIN): PGSTATE_OK with *out = the snapshot, or an error with
+   *out = NULL (out may be NULL). */
+PGSTATE_EXPORT int pgstate_stats(pgstate_client *c, pgstate_stats_list **out);
+
+/* pgstate_client_row.state: what the server's connection is doing */
+#define PGSTATE_CONN_HANDSHAKE 0 /* before its HELLO was answered */
+#define PGSTATE_CONN_READY 1
+#define PGSTATE_CONN_DRAINING 2  /* the server is shutting down */
+
+/* One client connection of the server (not a pgstate_client handle). */
+typedef struct pgstate_client_row {
+    uint64_t connection_id;  /* unique for the server's lifetime, >= 1; rows ascend by it */
+    uint32_t uid;            /* the peer's user id when the server accepted it */
+    uint32_t pid;            /* its process id then, 0 if unknown; informational */
+    const char *user;        /* the name of uid, "" when it has none (NUL-terminated, like the next two) */
+    size_t user_len;
+    const char *ns;          /* the connection's namespace, "" for the shared one */
+    size_t ns_len;
+    const char *client_name; /* the client name its HELLO gave, "" before HELLO */
+    size_t client_name_len;
+    int state;               /* PGSTATE_CONN_*, or another value from a newer server (show it as unknown) */
+    uint64_t connected_ms;   /* Unix time in milliseconds when the server accepted it */
+    uint64_t requests;       /* requests it has had answered */
+    uint32_t in_flight;      /* requests read from it and not yet answered */
+} pgstate_client_row;
+
+/* Client connections of the server, in one allocation owned by the caller:
+   free it with pgstate_client_list_free.  Fields may be appended to this
+   struct (not to pgstate_client_row). */
+typedef struct pgstate_client_list {
+    size_t count;
+    const pgstate_client_row *rows; /* count rows, ascending by connection_id */
+    int more; /* one page (pgstate_send_clients): 1 when connections with a greater id remain - ask
+                 again after the last row's id; 0 from pgstate_clients, which follows every page */
+} pgstate_client_list;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_client_list_free(pgstate_client_list *list);
+
+/* "HANDSHAKE", "READY", "DRAINING", or "UNKNOWN" for a state this library does not know.  Static storage. */
+PGSTATE_EXPORT const char *pgstate_client_state_name(int state);
+
+/* CLIENTS (needs ADMIN): every client connection of the server, asked page by
+   page (at most 512 rows each) until the last; the handle's timeout covers all
+   pages.  PGSTATE_OK with *out = the rows, or an error with *out = NULL (out
+   may be NULL).  The listing is not a snapshot (connections come and go
+   between pages), but none open throughout is left out or shown twice. */
+PGSTATE_EXPORT int pgstate_clients(pgstate_client *c, pgstate_client_list **out);
+
+/* PAUSE (needs ADMIN): the server stops sending requests to PostgreSQL (loads,
+   upserts and deletes wait; everything else is still answered) and this call
+   returns PGSTATE_OK once none is executing there any more, so that an
+   operator may switch the database over.  A request waiting longer than
+   timeout_ms fails with PGSTATE_ERR_UNAVAILABLE (not executed); 0 means no
+   limit.  Pausing again replaces the timeout.  The pause lasts until
+   pgstate_resume, also after this connection closes.  The handle's timeout
+   applies as usual: on PGSTATE_ERR_TIMEOUT the server may already be paused
+   (PAUSE again, or RESUME). */
+PGSTATE_EXPORT int pgstate_pause(pgstate_client *c, uint32_t timeout_ms);
+
+/* RESUME (needs ADMIN): the requests held back by a pause run.  PGSTATE_OK, also
+   when the server was not paused. */
+PGSTATE_EXPORT int pgstate_resume(pgstate_client *c);
+
+/* ------------------------------------------------------------------------- */
 /* Pipelining                                                                 */
 /* ------------------------------------------------------------------------- */
 
@@ -371,6 +498,17 @@ PGSTATE_EXPORT uint32_t pgstate_send_delete_if(pgstate_client *c, const char *id
 PGSTATE_EXPORT uint32_t pgstate_send_ping(pgstate_client *c);
 /* Reply of kind PGSTATE_REPLY_IDENTITY; needs the IDENTITY capability. */
 PGSTATE_EXPORT uint32_t pgstate_send_whoami(pgstate_client *c);
+/* The operators' requests (they need the OPERATOR capability): replies of kind
+   PGSTATE_REPLY_HEALTH (reply->health), PGSTATE_REPLY_STATS (reply->stats),
+   PGSTATE_REPLY_CLIENTS (reply->clients: ONE page, the connections whose id is
+   greater than after_connection, 0 for the first; while its `more` is 1, send
+   again after the last row's connection_id), and PGSTATE_REPLY_OK for PAUSE
+   and RESUME. */
+PGSTATE_EXPORT uint32_t pgstate_send_health(pgstate_client *c);
+PGSTATE_EXPORT uint32_t pgstate_send_stats(pgstate_client *c);
+PGSTATE_EXPORT uint32_t pgstate_send_clients(pgstate_client *c, uint64_t after_connection);
+PGSTATE_EXPORT uint32_t pgstate_send_pause(pgstate_client *c, uint32_t timeout_ms);
+PGSTATE_EXPORT uint32_t pgstate_send_resume(pgstate_client *c);
 
 /* Writes buffered requests.  Blocking mode (the default): writes all of them
    (reading responses meanwhile) and returns PGSTATE_OK (0), or an error
@@ -387,10 +525,13 @@ PGSTATE_EXPORT size_t pgstate_pending(const pgstate_client *c);
 typedef enum pgstate_reply_kind {
     PGSTATE_REPLY_RECORD = 1,    /* record != NULL (LOAD found, UPSERT succeeded) */
     PGSTATE_REPLY_NOT_FOUND = 2, /* LOAD: no record */
-    PGSTATE_REPLY_OK = 3,        /* DELETE / PING succeeded */
+    PGSTATE_REPLY_OK = 3,        /* DELETE / PING / PAUSE / RESUME succeeded */
     PGSTATE_REPLY_CONFLICT = 4,  /* expected_revision / actual_revision set */
     PGSTATE_REPLY_ERROR = 5,     /* status < 0; server_status, message */
-    PGSTATE_REPLY_IDENTITY = 6   /* WHOAMI answered: identity != NULL */
+    PGSTATE_REPLY_IDENTITY = 6,  /* WHOAMI answered: identity != NULL */
+    PGSTATE_REPLY_HEALTH = 7,    /* HEALTH answered: health filled in */
+    PGSTATE_REPLY_STATS = 8,     /* STATS answered: stats != NULL */
+    PGSTATE_REPLY_CLIENTS = 9    /* CLIENTS answered: clients != NULL (one page) */
 } pgstate_reply_kind;
 
 typedef enum pgstate_op {
@@ -399,14 +540,20 @@ typedef enum pgstate_op {
     PGSTATE_OP_UPSERT = 3,
     PGSTATE_OP_DELETE = 4,
     PGSTATE_OP_DELETE_IF = 5,
-    PGSTATE_OP_WHOAMI = 6
+    PGSTATE_OP_WHOAMI = 6,
+    PGSTATE_OP_HEALTH = 7,
+    PGSTATE_OP_STATS = 8,
+    PGSTATE_OP_CLIENTS = 9,
+    PGSTATE_OP_PAUSE = 10,
+    PGSTATE_OP_RESUME = 11
 } pgstate_op;
 
 /*
  * One reply, owned by the caller; free with pgstate_reply_free().  Fields are
  * read-only, except that the caller may take `record` (set the field to NULL
- * and later free the record with pgstate_record_free) and `identity` (likewise,
- * pgstate_identity_free).  Fields may be appended in later versions.
+ * and later free the record with pgstate_record_free), `identity` (likewise,
+ * pgstate_identity_free), `stats` (pgstate_stats_list_free) and `clients`
+ * (pgstate_client_list_free).  Fields may be appended in later versions.
  */
 typedef struct pgstate_reply {
     uint32_t request_id;        /* as returned by pgstate_send_* */
@@ -414,7 +561,7 @@ typedef struct pgstate_reply {
     int kind;                   /* pgstate_reply_kind */
     int status;                 /* what the blocking call would have returned:
                                    PGSTATE_OK / NOT_FOUND / CONFLICT / PGSTATE_ERR_* */
-    const char *persistence_id; /* the request's id (NUL-terminated; "" for PING, WHOAMI) */
+    const char *persistence_id; /* the request's id (NUL-terminated; "" for requests without one) */
     size_t persistence_id_len;
     pgstate_record *record;     /* kind RECORD, else NULL */
     uint64_t expected_revision; /* kind CONFLICT: from the request */
@@ -425,6 +572,9 @@ typedef struct pgstate_reply {
                                    or client explanation, maybe truncated); "" otherwise.
                                    Never decide on it. */
     pgstate_identity *identity; /* kind IDENTITY, else NULL */
+    pgstate_health_info health; /* kind HEALTH, else zero */
+    pgstate_stats_list *stats;  /* kind STATS, else NULL */
+    pgstate_client_list *clients; /* kind CLIENTS (one page), else NULL */
 } pgstate_reply;
 
 /* Blocks (up to the handle's timeout) for the next reply of a pipelined request,
@@ -434,7 +584,7 @@ typedef struct pgstate_reply {
    request is pending, PGSTATE_ERR_TIMEOUT (call again later), NOMEM, IO. */
 PGSTATE_EXPORT int pgstate_read_reply(pgstate_client *c, pgstate_reply **out);
 
-/* Accepts NULL; also frees reply->record and reply->identity unless the caller took them. */
+/* Accepts NULL; also frees reply->record, ->identity, ->stats and ->clients unless the caller took them. */
 PGSTATE_EXPORT void pgstate_reply_free(pgstate_reply *r);
 
 /* ------------------------------------------------------------------------- */

@@ -3,6 +3,8 @@
  */
 #include "call.h"
 
+#include "operator_codec.h"
+
 #include <stdio.h>
 
 int pgs_op_is_write(pgs_op op) {
@@ -10,7 +12,12 @@ int pgs_op_is_write(pgs_op op) {
     case PGS_OP_HELLO:
     case PGS_OP_PING:
     case PGS_OP_LOAD:
-    case PGS_OP_WHOAMI: return 0;
+    case PGS_OP_WHOAMI:
+    case PGS_OP_HEALTH: /* the operators' requests change no record: a lost one may be sent again (6.21) */
+    case PGS_OP_STATS:
+    case PGS_OP_CLIENTS:
+    case PGS_OP_PAUSE:
+    case PGS_OP_RESUME: return 0;
     case PGS_OP_UPSERT:
     case PGS_OP_DELETE:
     case PGS_OP_DELETE_IF: return 1;
@@ -27,6 +34,11 @@ const char *pgs_op_name(pgs_op op) {
     case PGS_OP_DELETE: return "DELETE";
     case PGS_OP_DELETE_IF: return "DELETE (conditional)";
     case PGS_OP_WHOAMI: return "WHOAMI";
+    case PGS_OP_HEALTH: return "HEALTH";
+    case PGS_OP_STATS: return "STATS";
+    case PGS_OP_CLIENTS: return "CLIENTS";
+    case PGS_OP_PAUSE: return "PAUSE";
+    case PGS_OP_RESUME: return "RESUME";
     }
     return "(not a request kind)";
 }
@@ -114,6 +126,15 @@ int pgs_call_check(const pgs_call *call, const pgs_limits *lim, char *why, size_
     case PGS_OP_WHOAMI:
         if (!(lim->capabilities & PGS_CAP_IDENTITY)) return REFUSE(NO_IDENTITY, "WHOAMI");
         return PGSTATE_OK;
+    case PGS_OP_HEALTH:
+    case PGS_OP_STATS:
+    case PGS_OP_CLIENTS: /* after_connection and timeout_ms: every value of their C type is on the wire */
+    case PGS_OP_PAUSE:
+    case PGS_OP_RESUME:
+        if (!(lim->capabilities & PGS_CAP_OPERATOR)) {
+            return REFUSE("pgstated does not announce OPERATOR; %s cannot be sent", pgs_op_name(call->op));
+        }
+        return PGSTATE_OK;
     case PGS_OP_LOAD:
     case PGS_OP_DELETE: return refuse_bad_key(call, lim, why, why_cap);
     case PGS_OP_UPSERT:
@@ -141,6 +162,11 @@ int pgs_call_encode(pgs_buf *b, uint32_t rid, const pgs_call *call) {
                                 call->client_name_len);
     case PGS_OP_PING: return pgs_encode_ping(b, rid);
     case PGS_OP_WHOAMI: return pgs_encode_whoami(b, rid);
+    case PGS_OP_HEALTH: return pgs_encode_health(b, rid);
+    case PGS_OP_STATS: return pgs_encode_stats(b, rid);
+    case PGS_OP_CLIENTS: return pgs_encode_clients(b, rid, call->after_connection);
+    case PGS_OP_PAUSE: return pgs_encode_pause(b, rid, call->timeout_ms);
+    case PGS_OP_RESUME: return pgs_encode_resume(b, rid);
     case PGS_OP_LOAD: return pgs_encode_load(b, rid, call->ns, call->ns_len, call->id, call->id_len);
     case PGS_OP_UPSERT:
         return pgs_encode_upsert(b, rid, call->ns, call->ns_len, call->id, call->id_len, call->expected_revision,

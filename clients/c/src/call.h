@@ -7,7 +7,8 @@
  * plus the rules of the client-behaviour section: a str8 that does not fit is
  * refused, never truncated; DELETE's EXPECTED_REVISION flag is sent only when
  * CONDITIONAL_DELETE was announced; WHOAMI and the NAMESPACE flag only when
- * IDENTITY was.  The "calls" vectors of
+ * IDENTITY was; HEALTH, STATS, CLIENTS, PAUSE and RESUME only when OPERATOR
+ * was.  The "calls" vectors of
  * proto-spec/vectors/outcomes.json run through exactly these two functions.
  */
 #ifndef PGSTATE_CALL_H
@@ -27,7 +28,12 @@ typedef enum pgs_op {
     PGS_OP_UPSERT = PGSTATE_OP_UPSERT,
     PGS_OP_DELETE = PGSTATE_OP_DELETE,
     PGS_OP_DELETE_IF = PGSTATE_OP_DELETE_IF,
-    PGS_OP_WHOAMI = PGSTATE_OP_WHOAMI
+    PGS_OP_WHOAMI = PGSTATE_OP_WHOAMI,
+    PGS_OP_HEALTH = PGSTATE_OP_HEALTH,
+    PGS_OP_STATS = PGSTATE_OP_STATS,
+    PGS_OP_CLIENTS = PGSTATE_OP_CLIENTS,
+    PGS_OP_PAUSE = PGSTATE_OP_PAUSE,
+    PGS_OP_RESUME = PGSTATE_OP_RESUME
 } pgs_op;
 
 typedef struct pgs_call {
@@ -44,6 +50,10 @@ typedef struct pgs_call {
     /* UPSERT */
     const void *state;
     size_t state_len;
+    /* CLIENTS: the page after this connection id (0: the first) */
+    uint64_t after_connection;
+    /* PAUSE (0: no limit) */
+    uint32_t timeout_ms;
     /* HELLO */
     const uint16_t *versions;
     size_t versions_count;

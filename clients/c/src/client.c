@@ -40,8 +40,7 @@ void pgs_copy_text(char *dst, size_t cap, const char *src, size_t n) {
     dst[n] = '\0';
 }
 
-static int set_err(pgstate_client *c, int status, const char *fmt, ...) PGS_PRINTF_LIKE(3, 4);
-static int set_err(pgstate_client *c, int status, const char *fmt, ...) {
+int pgs_set_err(pgstate_client *c, int status, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
@@ -51,7 +50,7 @@ static int set_err(pgstate_client *c, int status, const char *fmt, ...) {
     return status;
 }
 
-static void begin_call(pgstate_client *c) {
+void pgs_begin_call(pgstate_client *c) {
     c->status = PGSTATE_OK;
     c->outcome = PGSTATE_OK;
     c->server_status = 0;
@@ -95,8 +94,8 @@ void pgstate_reply_free(pgstate_reply *r) {
 
 /* Why no request can be sent now. */
 static int not_ready(pgstate_client *c) {
-    if (c->state == CS_DRAINING) return set_err(c, PGSTATE_ERR_UNAVAILABLE, "%s", c->close_msg);
-    return set_err(c, PGSTATE_ERR_UNAVAILABLE, "not connected to pgstated (%s); call pgstate_reconnect()",
+    if (c->state == CS_DRAINING) return pgs_set_err(c, PGSTATE_ERR_UNAVAILABLE, "%s", c->close_msg);
+    return pgs_set_err(c, PGSTATE_ERR_UNAVAILABLE, "not connected to pgstated (%s); call pgstate_reconnect()",
                    c->close_msg[0] ? c->close_msg : "no connection");
 }
 
@@ -183,7 +182,7 @@ static int io_step(pgstate_client *c, int64_t deadline) {
 static int check_call(pgstate_client *c, const pgs_call *call) {
     char why[PGS_ERRMSG_CAP];
     if (pgs_call_check(call, &c->limits, why, sizeof why) == PGSTATE_OK) return PGSTATE_OK;
-    return set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "%s", why);
+    return pgs_set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "%s", why);
 }
 
 /*
@@ -200,7 +199,7 @@ static pgs_pending *submit(pgstate_client *c, const pgs_call *call, pgs_owner ow
     }
     while (c->flight.count >= c->window) {
         if (c->nonblocking && owner == PGS_OWN_PIPELINE) {
-            set_err(c, PGSTATE_ERR_WOULD_BLOCK, "%u requests are in flight, the most pgstated at %s allows; read "
+            pgs_set_err(c, PGSTATE_ERR_WOULD_BLOCK, "%u requests are in flight, the most pgstated at %s allows; read "
                     "replies before sending more", c->window, c->path);
             return NULL;
         }
@@ -210,14 +209,14 @@ static pgs_pending *submit(pgstate_client *c, const pgs_call *call, pgs_owner ow
             return NULL;
         }
         if (rc == PGSTATE_ERR_TIMEOUT) {
-            set_err(c, PGSTATE_ERR_TIMEOUT, "timed out waiting for one of %u in-flight requests to be answered",
+            pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out waiting for one of %u in-flight requests to be answered",
                     c->window);
             return NULL;
         }
     }
     pgs_pending *p = pgs_pending_new(call, owner);
     if (p == NULL) {
-        set_err(c, PGSTATE_ERR_NOMEM, "out of memory queuing a request");
+        pgs_set_err(c, PGSTATE_ERR_NOMEM, "out of memory queuing a request");
         return NULL;
     }
     uint32_t rid = pgs_inflight_next_id(&c->flight, &c->done);
@@ -226,8 +225,8 @@ static pgs_pending *submit(pgstate_client *c, const pgs_call *call, pgs_owner ow
     int enc = pgs_call_encode(&c->net.out, rid, call);
     if (enc != PGS_ENC_OK) {
         pgs_pending_free(p);
-        if (enc == PGS_ENC_NOMEM) set_err(c, PGSTATE_ERR_NOMEM, "out of memory encoding a request");
-        else set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "request does not fit the wire format");
+        if (enc == PGS_ENC_NOMEM) pgs_set_err(c, PGSTATE_ERR_NOMEM, "out of memory encoding a request");
+        else pgs_set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "request does not fit the wire format");
         return NULL;
     }
     c->net.queued_off += c->net.out.len - before;
@@ -270,14 +269,14 @@ static int timed_out(pgstate_client *c, pgs_pending *p) {
     /* A frame partly written is completed before any other (it shares the
        stream), so it counts as written (PROTOCOL.md 12.4). */
     int started = c->state != CS_DISCONNECTED && c->net.written_off > p->start_off;
-    pgs_flight f = {p->op, p->pub.request_id, p->pub.expected_revision, started};
+    pgs_flight f = {p->op, p->pub.request_id, p->pub.expected_revision, started, p->after_connection};
     pgs_verdict v = pgs_classify_timeout(&f);
     const char *what = pgs_op_name(p->op);
     if (withdraw_unsent(c, p)) {
-        set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms writing %s to pgstated at %s; the request was not "
+        pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms writing %s to pgstated at %s; the request was not "
                 "sent", c->timeout_ms, what, c->path);
     } else {
-        set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms waiting for pgstated at %s to answer %s%s",
+        pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms waiting for pgstated at %s to answer %s%s",
                 c->timeout_ms, c->path, what,
                 v.cls == PGS_CLASS_OUTCOME_UNKNOWN ? "; the write may or may not be applied" : "");
         p->owner = PGS_OWN_ABANDONED; /* its late answer is discarded */
@@ -291,39 +290,42 @@ static int timed_out(pgstate_client *c, pgs_pending *p) {
 /* Blocking calls                                                             */
 /* ------------------------------------------------------------------------- */
 
+pgs_pending *pgs_roundtrip(pgstate_client *c, const pgs_call *req, int64_t deadline) {
+    if (check_call(c, req) != PGSTATE_OK) return NULL;
+    pgs_pending *p = submit(c, req, PGS_OWN_BLOCKING, deadline);
+    if (p == NULL) return NULL;
+    if (wait_done(c, p, deadline) == PGSTATE_ERR_TIMEOUT) {
+        timed_out(c, p);
+        return NULL;
+    }
+    pgstate_reply *r = &p->pub;
+    c->status = c->outcome = r->status;
+    c->server_status = r->server_status;
+    if (r->kind == PGSTATE_REPLY_CONFLICT) {
+        c->conflict_expected = r->expected_revision;
+        c->conflict_actual = r->actual_revision;
+    } else if (r->kind == PGSTATE_REPLY_ERROR) {
+        pgs_copy_text(c->errmsg, sizeof c->errmsg, r->message, strlen(r->message));
+    }
+    return p;
+}
+
 /* One blocking call; out receives a RECORD, who an identity (either may be NULL). */
 static int call(pgstate_client *c, const pgs_call *req, pgstate_record **out, pgstate_identity **who) {
     if (out) *out = NULL;
     if (who) *who = NULL;
     if (c == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
-    begin_call(c);
-    int64_t deadline = pgs_deadline_after(c->timeout_ms);
-    if (check_call(c, req) != PGSTATE_OK) return c->status;
-    pgs_pending *p = submit(c, req, PGS_OWN_BLOCKING, deadline);
+    pgs_begin_call(c);
+    pgs_pending *p = pgs_roundtrip(c, req, pgs_deadline_after(c->timeout_ms));
     if (p == NULL) return c->status;
-    if (wait_done(c, p, deadline) == PGSTATE_ERR_TIMEOUT) return timed_out(c, p);
     pgstate_reply *r = &p->pub;
-    c->status = c->outcome = r->status;
-    c->server_status = r->server_status;
-    switch (r->kind) {
-    case PGSTATE_REPLY_RECORD:
-        if (out) {
-            *out = r->record;
-            r->record = NULL;
-        }
-        break;
-    case PGSTATE_REPLY_IDENTITY:
-        if (who) {
-            *who = r->identity;
-            r->identity = NULL;
-        }
-        break;
-    case PGSTATE_REPLY_CONFLICT:
-        c->conflict_expected = r->expected_revision;
-        c->conflict_actual = r->actual_revision;
-        break;
-    case PGSTATE_REPLY_ERROR: pgs_copy_text(c->errmsg, sizeof c->errmsg, r->message, strlen(r->message)); break;
-    default: break; /* OK, NOT_FOUND: nothing more to report */
+    if (out && r->kind == PGSTATE_REPLY_RECORD) {
+        *out = r->record;
+        r->record = NULL;
+    }
+    if (who && r->kind == PGSTATE_REPLY_IDENTITY) {
+        *who = r->identity;
+        r->identity = NULL;
     }
     int rc = r->status;
     pgs_pending_free(p);
@@ -331,7 +333,7 @@ static int call(pgstate_client *c, const pgs_call *req, pgstate_record **out, pg
 }
 
 /* A request without arguments (PING, WHOAMI). */
-static pgs_call bare_call(pgs_op op) {
+pgs_call pgs_bare_call(pgs_op op) {
     pgs_call k;
     memset(&k, 0, sizeof k);
     k.op = op;
@@ -340,7 +342,7 @@ static pgs_call bare_call(pgs_op op) {
 
 /* A request about one persistence id, in the handle's namespace if it names one. */
 static pgs_call id_call(const pgstate_client *c, pgs_op op, const char *id, size_t id_len) {
-    pgs_call k = bare_call(op);
+    pgs_call k = pgs_bare_call(op);
     k.id = id;
     k.id_len = id_len;
     if (c != NULL && c->has_ns) {
@@ -387,18 +389,18 @@ int pgstate_delete_if(pgstate_client *c, const char *id, size_t id_len, uint64_t
 }
 
 int pgstate_ping(pgstate_client *c) {
-    pgs_call k = bare_call(PGS_OP_PING);
+    pgs_call k = pgs_bare_call(PGS_OP_PING);
     return call(c, &k, NULL, NULL);
 }
 
 int pgstate_whoami(pgstate_client *c, pgstate_identity **out) {
-    pgs_call k = bare_call(PGS_OP_WHOAMI);
+    pgs_call k = pgs_bare_call(PGS_OP_WHOAMI);
     return call(c, &k, NULL, out);
 }
 
 int pgstate_set_namespace(pgstate_client *c, const char *ns) {
     if (c == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
-    begin_call(c);
+    pgs_begin_call(c);
     if (ns == NULL) {
         c->has_ns = 0;
         c->ns_len = 0;
@@ -411,7 +413,7 @@ int pgstate_set_namespace(pgstate_client *c, const char *ns) {
     if (!c->handshaken) announced.capabilities = 0; /* nothing announced yet */
     char why[PGS_ERRMSG_CAP];
     if (pgs_call_check_namespace(ns, n, &announced, why, sizeof why) != PGSTATE_OK) {
-        return set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "%s%s", why,
+        return pgs_set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "%s%s", why,
                        c->handshaken ? "" : " (no handshake with pgstated has completed)");
     }
     memcpy(c->ns, ns, n);
@@ -425,9 +427,9 @@ int pgstate_set_namespace(pgstate_client *c, const char *ns) {
 /* Pipelining                                                                 */
 /* ------------------------------------------------------------------------- */
 
-static uint32_t send_req(pgstate_client *c, const pgs_call *req) {
+uint32_t pgs_send_call(pgstate_client *c, const pgs_call *req) {
     if (c == NULL) return 0;
-    begin_call(c);
+    pgs_begin_call(c);
     if (check_call(c, req) != PGSTATE_OK) return 0;
     pgs_pending *p = submit(c, req, PGS_OWN_PIPELINE, pgs_deadline_after(c->timeout_ms));
     if (p == NULL) return 0;
@@ -438,38 +440,38 @@ static uint32_t send_req(pgstate_client *c, const pgs_call *req) {
 
 uint32_t pgstate_send_load(pgstate_client *c, const char *id, size_t id_len) {
     pgs_call k = id_call(c, PGS_OP_LOAD, id, id_len);
-    return send_req(c, &k);
+    return pgs_send_call(c, &k);
 }
 
 uint32_t pgstate_send_upsert(pgstate_client *c, const char *id, size_t id_len, uint64_t expected_revision,
                              const void *state, size_t state_len) {
     pgs_call k = upsert_call(c, id, id_len, expected_revision, state, state_len);
-    return send_req(c, &k);
+    return pgs_send_call(c, &k);
 }
 
 uint32_t pgstate_send_delete(pgstate_client *c, const char *id, size_t id_len) {
     pgs_call k = id_call(c, PGS_OP_DELETE, id, id_len);
-    return send_req(c, &k);
+    return pgs_send_call(c, &k);
 }
 
 uint32_t pgstate_send_delete_if(pgstate_client *c, const char *id, size_t id_len, uint64_t expected_revision) {
     pgs_call k = delete_if_call(c, id, id_len, expected_revision);
-    return send_req(c, &k);
+    return pgs_send_call(c, &k);
 }
 
 uint32_t pgstate_send_ping(pgstate_client *c) {
-    pgs_call k = bare_call(PGS_OP_PING);
-    return send_req(c, &k);
+    pgs_call k = pgs_bare_call(PGS_OP_PING);
+    return pgs_send_call(c, &k);
 }
 
 uint32_t pgstate_send_whoami(pgstate_client *c) {
-    pgs_call k = bare_call(PGS_OP_WHOAMI);
-    return send_req(c, &k);
+    pgs_call k = pgs_bare_call(PGS_OP_WHOAMI);
+    return pgs_send_call(c, &k);
 }
 
 int pgstate_flush(pgstate_client *c) {
     if (c == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
-    begin_call(c);
+    pgs_begin_call(c);
     if (pgs_net_unwritten(&c->net) == 0) return PGSTATE_OK;
     if (c->state != CS_READY) return not_ready(c);
     if (c->nonblocking) {
@@ -481,7 +483,7 @@ int pgstate_flush(pgstate_client *c) {
     while (pgs_net_unwritten(&c->net) > 0) {
         if (c->state != CS_READY) return not_ready(c);
         if (io_step(c, deadline) == PGSTATE_ERR_TIMEOUT) {
-            return set_err(c, PGSTATE_ERR_TIMEOUT, "timed out writing %zu buffered bytes to pgstated at %s",
+            return pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out writing %zu buffered bytes to pgstated at %s",
                            pgs_net_unwritten(&c->net), c->path);
         }
     }
@@ -495,15 +497,15 @@ size_t pgstate_pending(const pgstate_client *c) {
 int pgstate_read_reply(pgstate_client *c, pgstate_reply **out) {
     if (out) *out = NULL;
     if (c == NULL || out == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
-    begin_call(c);
+    pgs_begin_call(c);
     if (c->done.head == NULL && c->flight.pipelined == 0) {
-        return set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "no pipelined request is pending");
+        return pgs_set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "no pipelined request is pending");
     }
     int64_t deadline = pgs_deadline_after(c->timeout_ms);
     while (c->done.head == NULL) {
         /* Cannot end without a reply: an ended connection fails everything in flight. */
         if (io_step(c, deadline) == PGSTATE_ERR_TIMEOUT && c->done.head == NULL) {
-            return set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms waiting for a reply from pgstated at %s",
+            return pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms waiting for a reply from pgstated at %s",
                            c->timeout_ms, c->path);
         }
     }
@@ -531,10 +533,10 @@ int pgstate_is_nonblocking(const pgstate_client *c) {
 
 int pgstate_consume(pgstate_client *c) {
     if (c == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
-    begin_call(c);
+    pgs_begin_call(c);
     if (c->state != CS_DISCONNECTED) read_now(c);
     if (c->state == CS_DISCONNECTED) {
-        return set_err(c, c->close_status < 0 ? c->close_status : PGSTATE_ERR_UNAVAILABLE, "%s",
+        return pgs_set_err(c, c->close_status < 0 ? c->close_status : PGSTATE_ERR_UNAVAILABLE, "%s",
                        c->close_msg[0] ? c->close_msg : "not connected to pgstated");
     }
     return PGSTATE_OK;
@@ -620,14 +622,14 @@ pgstate_client *pgstate_connect(const char *socket_path, int timeout_ms) {
         return NULL;
     }
     memcpy(c->path, socket_path, n + 1);
-    begin_call(c);
+    pgs_begin_call(c);
     do_connect(c);
     return c;
 }
 
 int pgstate_reconnect(pgstate_client *c) {
     if (c == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
-    begin_call(c);
+    pgs_begin_call(c);
     disconnect(c, "connection closed by pgstate_reconnect()");
     return do_connect(c);
 }

@@ -64,6 +64,23 @@ void pgs_fmt(char *dst, size_t cap, const char *fmt, ...) PGS_PRINTF_LIKE(3, 4);
 /* Copies at most cap-1 bytes of UTF-8 text without cutting a character. */
 void pgs_copy_text(char *dst, size_t cap, const char *src, size_t n);
 
+/* client.c: the calls' machinery, for the calls defined elsewhere (operator.c) */
+
+/* Starts a call: clears the last call's result on the handle. */
+void pgs_begin_call(pgstate_client *c);
+/* The last call failed with status and this text (printf-style); returns status. */
+int pgs_set_err(pgstate_client *c, int status, const char *fmt, ...) PGS_PRINTF_LIKE(3, 4);
+/* A call of this kind without arguments. */
+pgs_call pgs_bare_call(pgs_op op);
+/* One blocking round trip, until deadline: checks the arguments, queues the
+   request, waits for its reply.  Returns the answered request, whose status,
+   server status, conflict revisions and error text are now the handle's (the
+   caller takes what it wants from p->pub, then pgs_pending_free(p)); or NULL
+   with the error (refused, not sent, timed out) on the handle. */
+pgs_pending *pgs_roundtrip(pgstate_client *c, const pgs_call *req, int64_t deadline);
+/* A pipelined request: checks, queues, returns its id; 0 with the error on the handle. */
+uint32_t pgs_send_call(pgstate_client *c, const pgs_call *req);
+
 /* requests.c: reply routing */
 
 /* Whether p's last byte reached the socket. */
@@ -77,5 +94,10 @@ void pgs_connection_lost(pgstate_client *c, const char *why);
 /* Fails one request with verdict v (message: why + what the class means for
    it) and hands it to its owner.  p must already be out of the table. */
 void pgs_fail_pending(pgstate_client *c, pgs_pending *p, const pgs_verdict *v, const char *why);
+
+/* operator.c: the results of STATS_OK and CLIENTS_OK (one page), each in one
+   allocation (NULL when out of memory). */
+pgstate_stats_list *pgs_stats_list_new(const pgs_msg *m);
+pgstate_client_list *pgs_client_list_new(const pgs_msg *m);
 
 #endif /* PGSTATE_CLIENT_INTERNAL_H */

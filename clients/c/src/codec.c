@@ -3,6 +3,8 @@
  * and encoders.  No I/O; see codec.h.  The frame reader is in reader.c.
  */
 #include "codec.h"
+#include "operator_codec.h"
+#include "wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ void pgs_limits_default(pgs_limits *l) {
     l->max_id_bytes = PGS_DEFAULT_MAX_ID_BYTES;
     l->max_state_bytes = PGS_DEFAULT_MAX_STATE_BYTES;
     l->max_in_flight = PGS_DEFAULT_MAX_IN_FLIGHT;
-    l->capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY;
+    l->capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY | PGS_CAP_OPERATOR;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -109,96 +111,14 @@ pgs_ns_problem pgs_ns_check(const uint8_t *ns, size_t n, size_t *at) {
 }
 
 /* ------------------------------------------------------------------------- */
-/* Big-endian helpers                                                         */
-/* ------------------------------------------------------------------------- */
-
-static uint32_t be32(const uint8_t *p) {
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static uint64_t be64(const uint8_t *p) {
-    return ((uint64_t)be32(p) << 32) | (uint64_t)be32(p + 4);
-}
-
-/* Two's-complement reinterpretation without implementation-defined conversion. */
-static int64_t to_i64(uint64_t v) {
-    if (v <= (uint64_t)INT64_MAX) return (int64_t)v;
-    return -(int64_t)(~v) - 1;
-}
-
-static void put16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v) {
-    put32(p, (uint32_t)(v >> 32));
-    put32(p + 4, (uint32_t)v);
-}
-
-/* ------------------------------------------------------------------------- */
 /* Decoders                                                                   */
 /* ------------------------------------------------------------------------- */
-
-typedef struct cursor {
-    const uint8_t *p;
-    size_t left;
-    int bad; /* a field ran past the end of the body */
-} cursor;
-
-static const uint8_t *take(cursor *c, size_t n) {
-    if (c->bad || c->left < n) {
-        c->bad = 1;
-        return NULL;
-    }
-    const uint8_t *p = c->p;
-    c->p += n;
-    c->left -= n;
-    return p;
-}
-
-static uint8_t get8(cursor *c) {
-    const uint8_t *p = take(c, 1);
-    return p ? p[0] : 0;
-}
-
-static uint16_t get16(cursor *c) {
-    const uint8_t *p = take(c, 2);
-    return p ? (uint16_t)((p[0] << 8) | p[1]) : 0;
-}
-
-static uint32_t get32(cursor *c) {
-    const uint8_t *p = take(c, 4);
-    return p ? be32(p) : 0;
-}
-
-static uint64_t get64(cursor *c) {
-    const uint8_t *p = take(c, 8);
-    return p ? be64(p) : 0;
-}
-
-/* Length-prefixed field; len_bytes is 1, 2 or 4. */
-static const uint8_t *get_sized(cursor *c, int len_bytes, size_t *n) {
-    size_t len = len_bytes == 1 ? get8(c) : len_bytes == 2 ? get16(c) : get32(c);
-    *n = 0;
-    if (c->bad) return NULL;
-    const uint8_t *p = take(c, len);
-    if (p != NULL) *n = len;
-    return p;
-}
 
 static void header(const uint8_t *body, pgs_msg *m) {
     memset(m, 0, sizeof *m);
     m->type = body[0];
     m->flags = body[1];
-    m->request_id = be32(body + 2);
+    m->request_id = pgs_be32(body + 2);
 }
 
 int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, pgs_msg *m,
@@ -209,7 +129,7 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     uint32_t rid = m->request_id;
     if (rid == 0) return PGS_S_MALFORMED_FRAME; /* check 3: id 0 is echoed as 0 */
     *err_rid = rid;
-    if (m->type < PGS_T_HELLO || m->type > PGS_T_WHOAMI) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    if (m->type < PGS_T_HELLO || m->type > PGS_T_RESUME) return PGS_S_UNKNOWN_MESSAGE_TYPE;
     int keyed = m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE;
     uint8_t allowed = 0;
     if (m->type == PGS_T_DELETE && (lim->capabilities & PGS_CAP_CONDITIONAL_DELETE)) {
@@ -218,18 +138,18 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     if (keyed && (lim->capabilities & PGS_CAP_IDENTITY)) allowed |= PGS_FLAG_NAMESPACE;
     if (m->flags & (uint8_t)~allowed) return PGS_S_MALFORMED_FRAME;
 
-    cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
+    pgs_cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
     const uint8_t *idp = NULL, *nsp = NULL;
     if (keyed && (m->flags & PGS_FLAG_NAMESPACE)) { /* the namespace comes before the persistence id */
         m->has_ns = 1;
-        nsp = get_sized(&c, 1, &m->ns_len);
+        nsp = pgs_get_sized(&c, 1, &m->ns_len);
     }
     switch (m->type) {
     case PGS_T_HELLO: {
-        m->versions_count = get8(&c);
+        m->versions_count = pgs_get8(&c);
         if (c.bad || m->versions_count == 0) return PGS_S_MALFORMED_FRAME;
-        for (unsigned i = 0; i < m->versions_count; i++) m->versions[i] = get16(&c);
-        const uint8_t *name = get_sized(&c, 1, &m->text_len);
+        for (unsigned i = 0; i < m->versions_count; i++) m->versions[i] = pgs_get16(&c);
+        const uint8_t *name = pgs_get_sized(&c, 1, &m->text_len);
         if (c.bad) return PGS_S_MALFORMED_FRAME;
         if (!pgs_utf8_valid(name, m->text_len)) return PGS_S_MALFORMED_FRAME;
         m->text = (const char *)name;
@@ -237,21 +157,30 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     }
     case PGS_T_PING:
     case PGS_T_WHOAMI:
+    case PGS_T_HEALTH:
+    case PGS_T_STATS:
+    case PGS_T_RESUME:
+        break;
+    case PGS_T_CLIENTS: /* any after_connection is allowed (6.19) */
+        m->after_connection = pgs_get64(&c);
+        break;
+    case PGS_T_PAUSE: /* any timeout_ms (0: no limit) */
+        m->timeout_ms = pgs_get32(&c);
         break;
     case PGS_T_LOAD:
-        idp = get_sized(&c, 1, &m->id_len);
+        idp = pgs_get_sized(&c, 1, &m->id_len);
         break;
     case PGS_T_UPSERT:
-        idp = get_sized(&c, 1, &m->id_len);
+        idp = pgs_get_sized(&c, 1, &m->id_len);
         m->has_expected = 1;
-        m->expected_revision = get64(&c);
-        m->state = get_sized(&c, 4, &m->state_len);
+        m->expected_revision = pgs_get64(&c);
+        m->state = pgs_get_sized(&c, 4, &m->state_len);
         break;
     case PGS_T_DELETE:
-        idp = get_sized(&c, 1, &m->id_len);
+        idp = pgs_get_sized(&c, 1, &m->id_len);
         if (m->flags & PGS_FLAG_EXPECTED_REVISION) {
             m->has_expected = 1;
-            m->expected_revision = get64(&c);
+            m->expected_revision = pgs_get64(&c);
         }
         break;
     default:
@@ -285,23 +214,23 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
     header(body, m);
     uint32_t rid = m->request_id;
     *err_rid = rid;
-    if (m->type < PGS_T_HELLO_OK || m->type > PGS_T_WHOAMI_OK) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    if (m->type < PGS_T_HELLO_OK || m->type > PGS_T_CLIENTS_OK) return PGS_S_UNKNOWN_MESSAGE_TYPE;
     if (rid == 0 && m->type != PGS_T_ERROR) {
         *err_rid = 0;
         return PGS_S_MALFORMED_FRAME;
     }
     if (m->flags != 0) return PGS_S_MALFORMED_FRAME;
 
-    cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
+    pgs_cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
     switch (m->type) {
     case PGS_T_HELLO_OK: {
-        m->version = get16(&c);
-        const uint8_t *sv = get_sized(&c, 1, &m->text_len);
-        m->max_frame_bytes = get32(&c);
-        m->max_id_bytes = get16(&c);
-        m->max_state_bytes = get32(&c);
-        m->max_in_flight = get32(&c);
-        m->capabilities = get32(&c);
+        m->version = pgs_get16(&c);
+        const uint8_t *sv = pgs_get_sized(&c, 1, &m->text_len);
+        m->max_frame_bytes = pgs_get32(&c);
+        m->max_id_bytes = pgs_get16(&c);
+        m->max_state_bytes = pgs_get32(&c);
+        m->max_in_flight = pgs_get32(&c);
+        m->capabilities = pgs_get32(&c);
         if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
         if (!pgs_utf8_valid(sv, m->text_len)) return PGS_S_MALFORMED_FRAME;
         m->text = (const char *)sv;
@@ -311,31 +240,31 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
     case PGS_T_NOT_FOUND:
         break;
     case PGS_T_RECORD:
-        m->revision = get64(&c);
-        m->updated_at_us = to_i64(get64(&c));
-        m->state = get_sized(&c, 4, &m->state_len);
+        m->revision = pgs_get64(&c);
+        m->updated_at_us = pgs_to_i64(pgs_get64(&c));
+        m->state = pgs_get_sized(&c, 4, &m->state_len);
         break;
     case PGS_T_CONFLICT:
         m->has_expected = 1;
-        m->expected_revision = get64(&c);
-        m->actual_revision = get64(&c);
+        m->expected_revision = pgs_get64(&c);
+        m->actual_revision = pgs_get64(&c);
         break;
     case PGS_T_ERROR: {
-        m->status = get16(&c);
-        const uint8_t *msg = get_sized(&c, 2, &m->text_len);
+        m->status = pgs_get16(&c);
+        const uint8_t *msg = pgs_get_sized(&c, 2, &m->text_len);
         if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
         if (!pgs_utf8_valid(msg, m->text_len)) return PGS_S_MALFORMED_FRAME;
         m->text = (const char *)msg;
         break;
     }
     case PGS_T_WHOAMI_OK: {
-        m->uid = get32(&c);
-        m->gid = get32(&c);
-        m->pid = get32(&c);
-        const uint8_t *user = get_sized(&c, 1, &m->user_len);
-        const uint8_t *ns = get_sized(&c, 1, &m->ns_len);
-        m->permissions = get8(&c);
-        const uint8_t *rule = get_sized(&c, 1, &m->rule_len);
+        m->uid = pgs_get32(&c);
+        m->gid = pgs_get32(&c);
+        m->pid = pgs_get32(&c);
+        const uint8_t *user = pgs_get_sized(&c, 1, &m->user_len);
+        const uint8_t *ns = pgs_get_sized(&c, 1, &m->ns_len);
+        m->permissions = pgs_get8(&c);
+        const uint8_t *rule = pgs_get_sized(&c, 1, &m->rule_len);
         if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
         if (!pgs_utf8_valid(user, m->user_len) || !pgs_utf8_valid(ns, m->ns_len) ||
             !pgs_utf8_valid(rule, m->rule_len)) {
@@ -344,6 +273,13 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
         m->user = (const char *)user;
         m->ns = (const char *)ns;
         m->rule = (const char *)rule;
+        break;
+    }
+    case PGS_T_HEALTH_OK:
+    case PGS_T_STATS_OK:
+    case PGS_T_CLIENTS_OK: {
+        int st = pgs_decode_operator_response(&c, m);
+        if (st != 0) return st;
         break;
     }
     default:
@@ -389,10 +325,7 @@ static int buf_reserve(pgs_buf *b, size_t extra) {
     return PGS_ENC_OK;
 }
 
-/* Reserves a whole frame and writes its length prefix and header; returns a
-   pointer to the payload area (payload_len bytes), or NULL with *rc set. */
-static uint8_t *frame_begin(pgs_buf *b, uint8_t type, uint8_t flags, uint32_t rid,
-                            uint64_t payload_len, int *rc) {
+uint8_t *pgs_frame_begin(pgs_buf *b, uint8_t type, uint8_t flags, uint32_t rid, uint64_t payload_len, int *rc) {
     if (payload_len > (uint64_t)UINT32_MAX - PGS_HEADER_BYTES) {
         *rc = PGS_ENC_RANGE;
         return NULL;
@@ -400,35 +333,30 @@ static uint8_t *frame_begin(pgs_buf *b, uint8_t type, uint8_t flags, uint32_t ri
     size_t total = (size_t)PGS_LENGTH_BYTES + PGS_HEADER_BYTES + (size_t)payload_len;
     if ((*rc = buf_reserve(b, total)) != PGS_ENC_OK) return NULL;
     uint8_t *p = b->data + b->len;
-    put32(p, (uint32_t)(PGS_HEADER_BYTES + payload_len));
+    pgs_put32(p, (uint32_t)(PGS_HEADER_BYTES + payload_len));
     p[4] = type;
     p[5] = flags;
-    put32(p + 6, rid);
+    pgs_put32(p + 6, rid);
     b->len += total;
     return p + PGS_LENGTH_BYTES + PGS_HEADER_BYTES;
-}
-
-static uint8_t *put_bytes(uint8_t *p, const void *src, size_t n) {
-    if (n > 0) memcpy(p, src, n);
-    return p + n;
 }
 
 int pgs_encode_hello(pgs_buf *b, uint32_t rid, const uint16_t *versions, size_t count,
                      const char *client_name, size_t name_len) {
     int rc;
     if (count < 1 || count > 255 || name_len > 255) return PGS_ENC_RANGE;
-    uint8_t *p = frame_begin(b, PGS_T_HELLO, 0, rid, 1 + 2 * count + 1 + name_len, &rc);
+    uint8_t *p = pgs_frame_begin(b, PGS_T_HELLO, 0, rid, 1 + 2 * count + 1 + name_len, &rc);
     if (p == NULL) return rc;
     *p++ = (uint8_t)count;
-    for (size_t i = 0; i < count; i++, p += 2) put16(p, versions[i]);
+    for (size_t i = 0; i < count; i++, p += 2) pgs_put16(p, versions[i]);
     *p++ = (uint8_t)name_len;
-    put_bytes(p, client_name, name_len);
+    pgs_put_bytes(p, client_name, name_len);
     return PGS_ENC_OK;
 }
 
 static int encode_empty(pgs_buf *b, uint8_t type, uint32_t rid) {
     int rc;
-    return frame_begin(b, type, 0, rid, 0, &rc) == NULL ? rc : PGS_ENC_OK;
+    return pgs_frame_begin(b, type, 0, rid, 0, &rc) == NULL ? rc : PGS_ENC_OK;
 }
 
 int pgs_encode_ping(pgs_buf *b, uint32_t rid) {
@@ -449,14 +377,14 @@ static uint8_t *keyed_begin(pgs_buf *b, uint8_t type, uint8_t flags, uint32_t ri
     }
     uint64_t ns_bytes = ns != NULL ? 1 + (uint64_t)ns_len : 0;
     if (ns != NULL) flags |= PGS_FLAG_NAMESPACE;
-    uint8_t *p = frame_begin(b, type, flags, rid, ns_bytes + 1 + (uint64_t)id_len + rest, rc);
+    uint8_t *p = pgs_frame_begin(b, type, flags, rid, ns_bytes + 1 + (uint64_t)id_len + rest, rc);
     if (p == NULL) return NULL;
     if (ns != NULL) {
         *p++ = (uint8_t)ns_len;
-        p = put_bytes(p, ns, ns_len);
+        p = pgs_put_bytes(p, ns, ns_len);
     }
     *p++ = (uint8_t)id_len;
-    return put_bytes(p, id, id_len);
+    return pgs_put_bytes(p, id, id_len);
 }
 
 int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len) {
@@ -470,9 +398,9 @@ int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, c
     if ((uint64_t)state_len > UINT32_MAX) return PGS_ENC_RANGE;
     uint8_t *p = keyed_begin(b, PGS_T_UPSERT, 0, rid, ns, ns_len, id, id_len, 8 + 4 + (uint64_t)state_len, &rc);
     if (p == NULL) return rc;
-    put64(p, expected_revision);
-    put32(p + 8, (uint32_t)state_len);
-    put_bytes(p + 12, state, state_len);
+    pgs_put64(p, expected_revision);
+    pgs_put32(p + 8, (uint32_t)state_len);
+    pgs_put_bytes(p + 12, state, state_len);
     return PGS_ENC_OK;
 }
 
@@ -482,7 +410,7 @@ int pgs_encode_delete(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, c
     uint8_t flags = has_expected ? PGS_FLAG_EXPECTED_REVISION : 0;
     uint8_t *p = keyed_begin(b, PGS_T_DELETE, flags, rid, ns, ns_len, id, id_len, has_expected ? 8 : 0, &rc);
     if (p == NULL) return rc;
-    if (has_expected) put64(p, expected_revision);
+    if (has_expected) pgs_put64(p, expected_revision);
     return PGS_ENC_OK;
 }
 
@@ -490,16 +418,16 @@ int pgs_encode_hello_ok(pgs_buf *b, uint32_t rid, uint16_t version, const char *
                         size_t sv_len, const pgs_limits *lim) {
     int rc;
     if (sv_len > 255 || lim->max_id_bytes > 0xFFFF) return PGS_ENC_RANGE;
-    uint8_t *p = frame_begin(b, PGS_T_HELLO_OK, 0, rid, 2 + 1 + sv_len + 4 + 2 + 4 + 4 + 4, &rc);
+    uint8_t *p = pgs_frame_begin(b, PGS_T_HELLO_OK, 0, rid, 2 + 1 + sv_len + 4 + 2 + 4 + 4 + 4, &rc);
     if (p == NULL) return rc;
-    put16(p, version);
+    pgs_put16(p, version);
     p[2] = (uint8_t)sv_len;
-    p = put_bytes(p + 3, server_version, sv_len);
-    put32(p, lim->max_frame_bytes);
-    put16(p + 4, (uint16_t)lim->max_id_bytes);
-    put32(p + 6, lim->max_state_bytes);
-    put32(p + 10, lim->max_in_flight);
-    put32(p + 14, lim->capabilities);
+    p = pgs_put_bytes(p + 3, server_version, sv_len);
+    pgs_put32(p, lim->max_frame_bytes);
+    pgs_put16(p + 4, (uint16_t)lim->max_id_bytes);
+    pgs_put32(p + 6, lim->max_state_bytes);
+    pgs_put32(p + 10, lim->max_in_flight);
+    pgs_put32(p + 14, lim->capabilities);
     return PGS_ENC_OK;
 }
 
@@ -515,53 +443,53 @@ int pgs_encode_record(pgs_buf *b, uint32_t rid, uint64_t revision, int64_t updat
                       const void *state, size_t state_len) {
     int rc;
     if ((uint64_t)state_len > UINT32_MAX) return PGS_ENC_RANGE;
-    uint8_t *p = frame_begin(b, PGS_T_RECORD, 0, rid, 8 + 8 + 4 + (uint64_t)state_len, &rc);
+    uint8_t *p = pgs_frame_begin(b, PGS_T_RECORD, 0, rid, 8 + 8 + 4 + (uint64_t)state_len, &rc);
     if (p == NULL) return rc;
-    put64(p, revision);
-    put64(p + 8, (uint64_t)updated_at_us);
-    put32(p + 16, (uint32_t)state_len);
-    put_bytes(p + 20, state, state_len);
+    pgs_put64(p, revision);
+    pgs_put64(p + 8, (uint64_t)updated_at_us);
+    pgs_put32(p + 16, (uint32_t)state_len);
+    pgs_put_bytes(p + 20, state, state_len);
     return PGS_ENC_OK;
 }
 
 int pgs_encode_conflict(pgs_buf *b, uint32_t rid, uint64_t expected_revision,
                         uint64_t actual_revision) {
     int rc;
-    uint8_t *p = frame_begin(b, PGS_T_CONFLICT, 0, rid, 16, &rc);
+    uint8_t *p = pgs_frame_begin(b, PGS_T_CONFLICT, 0, rid, 16, &rc);
     if (p == NULL) return rc;
-    put64(p, expected_revision);
-    put64(p + 8, actual_revision);
+    pgs_put64(p, expected_revision);
+    pgs_put64(p + 8, actual_revision);
     return PGS_ENC_OK;
 }
 
 int pgs_encode_error(pgs_buf *b, uint32_t rid, uint16_t status, const char *msg, size_t msg_len) {
     int rc;
     if (msg_len > 0xFFFF) return PGS_ENC_RANGE;
-    uint8_t *p = frame_begin(b, PGS_T_ERROR, 0, rid, 2 + 2 + msg_len, &rc);
+    uint8_t *p = pgs_frame_begin(b, PGS_T_ERROR, 0, rid, 2 + 2 + msg_len, &rc);
     if (p == NULL) return rc;
-    put16(p, status);
-    put16(p + 2, (uint16_t)msg_len);
-    put_bytes(p + 4, msg, msg_len);
+    pgs_put16(p, status);
+    pgs_put16(p + 2, (uint16_t)msg_len);
+    pgs_put_bytes(p + 4, msg, msg_len);
     return PGS_ENC_OK;
 }
 
 int pgs_encode_whoami_ok(pgs_buf *b, uint32_t rid, const pgs_msg *m) {
     int rc;
     if (m->user_len > 255 || m->ns_len > 255 || m->rule_len > 255) return PGS_ENC_RANGE;
-    uint8_t *p = frame_begin(b, PGS_T_WHOAMI_OK, 0, rid,
+    uint8_t *p = pgs_frame_begin(b, PGS_T_WHOAMI_OK, 0, rid,
                              12 + 1 + (uint64_t)m->user_len + 1 + m->ns_len + 1 + 1 + m->rule_len, &rc);
     if (p == NULL) return rc;
-    put32(p, m->uid);
-    put32(p + 4, m->gid);
-    put32(p + 8, m->pid);
+    pgs_put32(p, m->uid);
+    pgs_put32(p + 4, m->gid);
+    pgs_put32(p + 8, m->pid);
     p += 12;
     *p++ = (uint8_t)m->user_len;
-    p = put_bytes(p, m->user, m->user_len);
+    p = pgs_put_bytes(p, m->user, m->user_len);
     *p++ = (uint8_t)m->ns_len;
-    p = put_bytes(p, m->ns, m->ns_len);
+    p = pgs_put_bytes(p, m->ns, m->ns_len);
     *p++ = m->permissions;
     *p++ = (uint8_t)m->rule_len;
-    put_bytes(p, m->rule, m->rule_len);
+    pgs_put_bytes(p, m->rule, m->rule_len);
     return PGS_ENC_OK;
 }
 
@@ -600,6 +528,21 @@ int pgs_encode_msg(pgs_buf *b, const pgs_msg *m) {
         return pgs_encode_error(b, m->request_id, m->status, m->text, m->text_len);
     case PGS_T_WHOAMI_OK:
         return pgs_encode_whoami_ok(b, m->request_id, m);
+    case PGS_T_HEALTH:
+        return pgs_encode_health(b, m->request_id);
+    case PGS_T_STATS:
+        return pgs_encode_stats(b, m->request_id);
+    case PGS_T_CLIENTS:
+        return pgs_encode_clients(b, m->request_id, m->after_connection);
+    case PGS_T_PAUSE:
+        return pgs_encode_pause(b, m->request_id, m->timeout_ms);
+    case PGS_T_RESUME:
+        return pgs_encode_resume(b, m->request_id);
+    case PGS_T_HEALTH_OK:
+        return pgs_encode_health_ok(b, m->request_id, m);
+    case PGS_T_STATS_OK:
+    case PGS_T_CLIENTS_OK:
+        return pgs_encode_items(b, m);
     default:
         return PGS_ENC_RANGE;
     }

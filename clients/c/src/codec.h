@@ -21,19 +21,28 @@ enum {
     PGS_T_UPSERT = 0x04,
     PGS_T_DELETE = 0x05,
     PGS_T_WHOAMI = 0x06,
+    PGS_T_HEALTH = 0x07, /* the operators' requests (6.15-6.21), with OPERATOR */
+    PGS_T_STATS = 0x08,
+    PGS_T_CLIENTS = 0x09,
+    PGS_T_PAUSE = 0x0A,
+    PGS_T_RESUME = 0x0B,
     PGS_T_HELLO_OK = 0x81,
     PGS_T_OK = 0x82,
     PGS_T_RECORD = 0x83,
     PGS_T_NOT_FOUND = 0x84,
     PGS_T_CONFLICT = 0x85,
     PGS_T_ERROR = 0x86,
-    PGS_T_WHOAMI_OK = 0x87
+    PGS_T_WHOAMI_OK = 0x87,
+    PGS_T_HEALTH_OK = 0x88,
+    PGS_T_STATS_OK = 0x89,
+    PGS_T_CLIENTS_OK = 0x8A
 };
 
 #define PGS_FLAG_EXPECTED_REVISION 0x01u /* DELETE, with CONDITIONAL_DELETE */
 #define PGS_FLAG_NAMESPACE 0x02u         /* LOAD, UPSERT, DELETE, with IDENTITY (section 6.14) */
 #define PGS_CAP_CONDITIONAL_DELETE 0x1u
 #define PGS_CAP_IDENTITY 0x2u            /* WHOAMI and the NAMESPACE flag are served */
+#define PGS_CAP_OPERATOR 0x4u            /* HEALTH, STATS, CLIENTS, PAUSE and RESUME are served */
 /* WHOAMI_OK permissions known: READ 0x1, WRITE 0x2, ADMIN 0x4, ANY_NAMESPACE 0x8
    (pgstate.h's PGSTATE_PERM_*); the other bits are reserved */
 #define PGS_PERM_KNOWN 0x0Fu
@@ -76,7 +85,7 @@ typedef struct pgs_limits {
     uint32_t capabilities; /* decides whether DELETE's flag 0x01 and the NAMESPACE flag are defined (requests) */
 } pgs_limits;
 
-/* The defaults of section 9, with CONDITIONAL_DELETE and IDENTITY. */
+/* The defaults of section 9, with CONDITIONAL_DELETE, IDENTITY and OPERATOR (what pgstated announces). */
 void pgs_limits_default(pgs_limits *l);
 
 /* ---- text and argument rules ---- */
@@ -206,14 +215,33 @@ typedef struct pgs_msg {
     uint8_t permissions;
     const char *rule;
     size_t rule_len;
+    /* CLIENTS */
+    uint64_t after_connection;
+    /* PAUSE */
+    uint32_t timeout_ms;
+    /* HEALTH_OK: state as sent (reserved bits included) */
+    uint8_t health_state;
+    uint16_t pool_up;
+    uint16_t pool_size;
+    uint32_t clients;
+    uint64_t uptime_ms;
+    /* CLIENTS_OK */
+    uint8_t more;
+    /* STATS_OK, CLIENTS_OK: count entries / rows whose wire bytes are items[0..items_len), already checked
+       by the decoder; read them with pgs_stats_next / pgs_clients_next (operator_codec.h) */
+    uint16_t count;
+    const uint8_t *items;
+    size_t items_len;
 } pgs_msg;
 
 /* Decoders take a frame body as returned by pgs_reader_next (no length prefix).
    They return 0 with *m filled, or a wire status (100, 101, 102) with *err_rid
    set to the request id an ERROR would echo.  Checks, in the order of section
    3.4: request id (requests), type, flags, payload structure incl. UTF-8 text
-   and trailing bytes, then (requests only) the argument rules of section 8
-   against *lim.  Responses: a non-ERROR response with request id 0 is 100. */
+   and trailing bytes (HEALTH_OK: exactly 17 payload bytes; STATS_OK: metric
+   names; CLIENTS_OK: `more` 0 or 1), then (requests only) the argument rules
+   of section 8 against *lim.  Responses: a non-ERROR response with request
+   id 0 is 100. */
 int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim,
                        pgs_msg *m, uint32_t *err_rid);
 int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *err_rid);
@@ -261,7 +289,9 @@ int pgs_encode_error(pgs_buf *b, uint32_t rid, uint16_t status, const char *msg,
 /* WHOAMI_OK from m's uid, gid, pid, user, ns, permissions and rule. */
 int pgs_encode_whoami_ok(pgs_buf *b, uint32_t rid, const pgs_msg *m);
 /* Any message by type, from the fields above (flags: m->flags decides nothing -
-   has_expected and has_ns do; other types always encode flags 0). */
+   has_expected and has_ns do; other types always encode flags 0).  STATS_OK and
+   CLIENTS_OK take count and items as a decoder left them; the operators' other
+   encoders are in operator_codec.h. */
 int pgs_encode_msg(pgs_buf *b, const pgs_msg *m);
 
 #endif /* PGSTATE_CODEC_H */

@@ -4,6 +4,7 @@
  */
 #include "outcome.h"
 
+#include "operator_codec.h"
 #include "pgstate.h"
 
 #define PROTOCOL_VERSION 1
@@ -51,6 +52,11 @@ static int response_allowed(pgs_op op, uint8_t type) {
     case PGS_OP_DELETE: return type == PGS_T_OK;
     case PGS_OP_DELETE_IF: return type == PGS_T_OK || type == PGS_T_CONFLICT;
     case PGS_OP_WHOAMI: return type == PGS_T_WHOAMI_OK;
+    case PGS_OP_HEALTH: return type == PGS_T_HEALTH_OK;
+    case PGS_OP_STATS: return type == PGS_T_STATS_OK;
+    case PGS_OP_CLIENTS: return type == PGS_T_CLIENTS_OK;
+    case PGS_OP_PAUSE:
+    case PGS_OP_RESUME: return type == PGS_T_OK;
     }
     return 0;
 }
@@ -108,6 +114,23 @@ static pgs_verdict conflict(const pgs_flight *req, const pgs_msg *m) {
     return verdict(PGS_CLASS_CONFLICT, PGS_CONN_KEEP, 0, NULL);
 }
 
+/* Rule 6 for CLIENTS_OK: ids ascend strictly from the request's after_connection, and a page promising more has a
+   last id to ask after - which is also what makes following the pages end. */
+static pgs_verdict clients_page(const pgs_flight *req, const pgs_msg *m) {
+    uint64_t previous = req->after_connection;
+    pgs_cursor it;
+    pgs_client_row row;
+    pgs_items_begin(&it, m);
+    while (pgs_clients_next(&it, &row)) {
+        if (row.connection_id <= previous) {
+            return broken("CLIENTS_OK rows do not ascend strictly from the request's after_connection");
+        }
+        previous = row.connection_id;
+    }
+    if (m->more && m->count == 0) return broken("CLIENTS_OK has more 1 and no row to ask after");
+    return verdict(PGS_CLASS_CLIENTS, PGS_CONN_KEEP, 0, NULL);
+}
+
 pgs_verdict pgs_classify_frame(const pgs_flight *req, int frame_status, const pgs_msg *m, const pgs_limits *lim) {
     if (frame_status != 0) return broken("malformed response frame");
     if (m->type == PGS_T_ERROR && m->request_id == 0) return notice(req, m->status);
@@ -121,6 +144,9 @@ pgs_verdict pgs_classify_frame(const pgs_flight *req, int frame_status, const pg
     case PGS_T_RECORD: return record(req, m, lim);
     case PGS_T_CONFLICT: return conflict(req, m);
     case PGS_T_WHOAMI_OK: return verdict(PGS_CLASS_IDENTITY, PGS_CONN_KEEP, 0, NULL);
+    case PGS_T_HEALTH_OK: return verdict(PGS_CLASS_HEALTH, PGS_CONN_KEEP, 0, NULL); /* not ready is an answer too */
+    case PGS_T_STATS_OK: return verdict(PGS_CLASS_STATS, PGS_CONN_KEEP, 0, NULL);   /* unknown names included */
+    case PGS_T_CLIENTS_OK: return clients_page(req, m);
     default: return broken("not a response type"); /* the decoder lets only response types through */
     }
 }
@@ -151,10 +177,21 @@ uint32_t pgs_identity_permissions(const pgs_msg *m) {
     return m->permissions & PGS_PERM_KNOWN;
 }
 
+uint32_t pgs_health_state(const pgs_msg *m) {
+    return m->health_state & PGS_HEALTH_KNOWN;
+}
+
+int pgs_health_ready(uint32_t state) {
+    return (state & PGS_HEALTH_POOL_UP) && !(state & (PGS_HEALTH_PAUSED | PGS_HEALTH_DRAINING));
+}
+
 int pgs_class_status(pgs_class cls) {
     switch (cls) {
     case PGS_CLASS_OK:
     case PGS_CLASS_IDENTITY:
+    case PGS_CLASS_HEALTH:
+    case PGS_CLASS_STATS:
+    case PGS_CLASS_CLIENTS:
     case PGS_CLASS_RECORD: return PGSTATE_OK;
     case PGS_CLASS_NOT_FOUND: return PGSTATE_NOT_FOUND;
     case PGS_CLASS_CONFLICT: return PGSTATE_CONFLICT;
@@ -172,6 +209,9 @@ int pgs_class_reply_kind(pgs_class cls) {
     switch (cls) {
     case PGS_CLASS_OK: return PGSTATE_REPLY_OK;
     case PGS_CLASS_IDENTITY: return PGSTATE_REPLY_IDENTITY;
+    case PGS_CLASS_HEALTH: return PGSTATE_REPLY_HEALTH;
+    case PGS_CLASS_STATS: return PGSTATE_REPLY_STATS;
+    case PGS_CLASS_CLIENTS: return PGSTATE_REPLY_CLIENTS;
     case PGS_CLASS_RECORD: return PGSTATE_REPLY_RECORD;
     case PGS_CLASS_NOT_FOUND: return PGSTATE_REPLY_NOT_FOUND;
     case PGS_CLASS_CONFLICT: return PGSTATE_REPLY_CONFLICT;
@@ -189,6 +229,9 @@ const char *pgs_class_name(pgs_class cls) {
     switch (cls) {
     case PGS_CLASS_OK: return "ok";
     case PGS_CLASS_IDENTITY: return "identity";
+    case PGS_CLASS_HEALTH: return "health";
+    case PGS_CLASS_STATS: return "stats";
+    case PGS_CLASS_CLIENTS: return "clients";
     case PGS_CLASS_RECORD: return "record";
     case PGS_CLASS_NOT_FOUND: return "not_found";
     case PGS_CLASS_CONFLICT: return "conflict";

@@ -22,6 +22,9 @@
 typedef enum pgs_class {
     PGS_CLASS_OK,               /* done, nothing to return (PING, DELETE, the handshake) */
     PGS_CLASS_IDENTITY,         /* WHOAMI_OK answering WHOAMI */
+    PGS_CLASS_HEALTH,           /* HEALTH_OK answering HEALTH, ready or not */
+    PGS_CLASS_STATS,            /* STATS_OK answering STATS */
+    PGS_CLASS_CLIENTS,          /* CLIENTS_OK answering CLIENTS: one page that follows after_connection */
     PGS_CLASS_RECORD,           /* RECORD answering LOAD or UPSERT */
     PGS_CLASS_NOT_FOUND,        /* LOAD: no record */
     PGS_CLASS_CONFLICT,         /* UPSERT / conditional DELETE: the expected revision did not hold */
@@ -53,6 +56,7 @@ typedef struct pgs_flight {
     uint32_t request_id;
     uint64_t expected_revision; /* UPSERT, DELETE_IF */
     int written;                /* its last byte reached the socket */
+    uint64_t after_connection;  /* CLIENTS: every row of its answer must have a greater id */
 } pgs_flight;
 
 /*
@@ -85,7 +89,13 @@ pgs_verdict pgs_classify_left(const pgs_flight *req, const pgs_verdict *cause);
    bits (PGSTATE_PERM_*; a client ignores the bits it does not know). */
 uint32_t pgs_identity_permissions(const pgs_msg *m);
 
-/* The public status for a class: PGSTATE_OK (OK, IDENTITY, RECORD), PGSTATE_NOT_FOUND,
+/* For HEALTH: the known bits of a HEALTH_OK's state (PGSTATE_HEALTH_*; a
+   client ignores reserved bits), and whether they make the server READY
+   (POOL_UP, neither PAUSED nor DRAINING). */
+uint32_t pgs_health_state(const pgs_msg *m);
+int pgs_health_ready(uint32_t state);
+
+/* The public status for a class: PGSTATE_OK (OK, IDENTITY, HEALTH, STATS, CLIENTS, RECORD), PGSTATE_NOT_FOUND,
    PGSTATE_CONFLICT, PGSTATE_ERR_*; and the pgstate_reply_kind. */
 int pgs_class_status(pgs_class cls);
 int pgs_class_reply_kind(pgs_class cls);

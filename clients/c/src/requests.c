@@ -27,6 +27,7 @@ pgs_pending *pgs_pending_new(const pgs_call *call, pgs_owner owner) {
     p->pub.persistence_id_len = id_len;
     p->pub.expected_revision =
         (call->op == PGS_OP_UPSERT || call->op == PGS_OP_DELETE_IF) ? call->expected_revision : 0;
+    p->after_connection = call->op == PGS_OP_CLIENTS ? call->after_connection : 0;
     p->pub.message = p->msgbuf;
     return p;
 }
@@ -35,6 +36,8 @@ void pgs_pending_free(pgs_pending *p) {
     if (p == NULL) return;
     free(p->pub.record);
     free(p->pub.identity);
+    pgstate_stats_list_free(p->pub.stats);
+    pgstate_client_list_free(p->pub.clients);
     free(p);
 }
 
@@ -159,6 +162,7 @@ static pgs_flight flight_of(const pgstate_client *c, const pgs_pending *p) {
     f.request_id = p->pub.request_id;
     f.expected_revision = p->pub.expected_revision;
     f.written = pgs_pending_written(c, p);
+    f.after_connection = p->after_connection;
     return f;
 }
 
@@ -185,6 +189,9 @@ static const char *consequence(const pgstate_client *c, const pgs_pending *p, co
     case PGS_CLASS_PROTOCOL_ERROR: return write ? "; the write may or may not have been applied" : "";
     case PGS_CLASS_OK:
     case PGS_CLASS_IDENTITY:
+    case PGS_CLASS_HEALTH:
+    case PGS_CLASS_STATS:
+    case PGS_CLASS_CLIENTS:
     case PGS_CLASS_RECORD:
     case PGS_CLASS_NOT_FOUND:
     case PGS_CLASS_CONFLICT:
@@ -253,6 +260,9 @@ static const char *type_name(uint8_t t) {
     case PGS_T_CONFLICT: return "CONFLICT";
     case PGS_T_ERROR: return "ERROR";
     case PGS_T_WHOAMI_OK: return "WHOAMI_OK";
+    case PGS_T_HEALTH_OK: return "HEALTH_OK";
+    case PGS_T_STATS_OK: return "STATS_OK";
+    case PGS_T_CLIENTS_OK: return "CLIENTS_OK";
     default: return "a frame of unknown type";
     }
 }
@@ -275,6 +285,9 @@ static const char *fault_of(pgs_class cls) {
     case PGS_CLASS_SERVER_ERROR: return "server error: do not retry automatically";
     case PGS_CLASS_OK:
     case PGS_CLASS_IDENTITY:
+    case PGS_CLASS_HEALTH:
+    case PGS_CLASS_STATS:
+    case PGS_CLASS_CLIENTS:
     case PGS_CLASS_RECORD:
     case PGS_CLASS_NOT_FOUND:
     case PGS_CLASS_CONFLICT: return "";
@@ -296,6 +309,7 @@ static void describe(char *dst, size_t cap, const pgs_msg *m) {
         pgs_fmt(dst, cap, " (expected %llu, actual %llu)", (unsigned long long)m->expected_revision,
                 (unsigned long long)m->actual_revision);
         break;
+    case PGS_T_CLIENTS_OK: pgs_fmt(dst, cap, " (more %u, %u rows)", m->more, m->count); break;
     default: dst[0] = '\0'; break;
     }
 }
@@ -366,6 +380,20 @@ static void apply_hello_ok(pgstate_client *c, const pgs_msg *m) {
     c->close_msg[0] = '\0';
 }
 
+/* A result the reply carries (copied out of the frame into `made`, unless memory ran out). */
+static void deliver(pgstate_client *c, pgs_pending *p, pgs_class cls, int made, const char *what) {
+    pgstate_reply *r = &p->pub;
+    if (made) {
+        r->kind = pgs_class_reply_kind(cls);
+        r->status = PGSTATE_OK;
+    } else {
+        r->kind = PGSTATE_REPLY_ERROR;
+        r->status = PGSTATE_ERR_NOMEM;
+        pgs_fmt(p->msgbuf, sizeof p->msgbuf, "out of memory copying %s", what);
+    }
+    finish(c, p);
+}
+
 /* The frame answers p (already out of the table) with verdict v. */
 static void answer(pgstate_client *c, pgs_pending *p, const pgs_verdict *v, const pgs_msg *m, const char *why) {
     pgstate_reply *r = &p->pub;
@@ -381,27 +409,28 @@ static void answer(pgstate_client *c, pgs_pending *p, const pgs_verdict *v, cons
         return;
     case PGS_CLASS_RECORD:
         r->record = record_new(p->idbuf, r->persistence_id_len, m);
-        if (r->record == NULL) {
-            r->kind = PGSTATE_REPLY_ERROR;
-            r->status = PGSTATE_ERR_NOMEM;
-            pgs_fmt(p->msgbuf, sizeof p->msgbuf, "out of memory copying a %zu-byte record", m->state_len);
-        } else {
-            r->kind = PGSTATE_REPLY_RECORD;
-            r->status = PGSTATE_OK;
-        }
-        finish(c, p);
+        deliver(c, p, v->cls, r->record != NULL, "a record");
         return;
     case PGS_CLASS_IDENTITY:
         r->identity = identity_new(m);
-        if (r->identity == NULL) {
-            r->kind = PGSTATE_REPLY_ERROR;
-            r->status = PGSTATE_ERR_NOMEM;
-            pgs_fmt(p->msgbuf, sizeof p->msgbuf, "out of memory copying an identity");
-        } else {
-            r->kind = PGSTATE_REPLY_IDENTITY;
-            r->status = PGSTATE_OK;
-        }
-        finish(c, p);
+        deliver(c, p, v->cls, r->identity != NULL, "an identity");
+        return;
+    case PGS_CLASS_HEALTH:
+        r->health.state = pgs_health_state(m);
+        r->health.ready = pgs_health_ready(r->health.state);
+        r->health.pool_up = m->pool_up;
+        r->health.pool_size = m->pool_size;
+        r->health.clients = m->clients;
+        r->health.uptime_ms = m->uptime_ms;
+        deliver(c, p, v->cls, 1, "");
+        return;
+    case PGS_CLASS_STATS:
+        r->stats = pgs_stats_list_new(m);
+        deliver(c, p, v->cls, r->stats != NULL, "the STATS entries");
+        return;
+    case PGS_CLASS_CLIENTS:
+        r->clients = pgs_client_list_new(m);
+        deliver(c, p, v->cls, r->clients != NULL, "the CLIENTS rows");
         return;
     case PGS_CLASS_INVALID_ARGUMENT:
     case PGS_CLASS_PERMISSION_DENIED:

@@ -36,6 +36,7 @@ typedef struct pgs_pending {
     int done;
     uint64_t start_off; /* stream offset of the request's first byte */
     uint64_t end_off;   /* stream offset one past its last byte */
+    uint64_t after_connection; /* CLIENTS: what its answer's rows must follow */
     char msgbuf[PGS_REPLY_MSG_CAP];
     char idbuf[]; /* persistence_id_len + 1 */
 } pgs_pending;

@@ -1265,8 +1265,8 @@ static void test_misc_api(void) {
     CHECK(pgstate_errmsg(NULL) != NULL);
     CHECK(pgstate_server_status(NULL) == 0);
     CHECK(pgstate_pending(NULL) == 0);
-    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 3 && PGSTATE_VERSION_PATCH == 0);
-    CHECK(PGSTATE_VERSION_NUMBER == 0x000300);
+    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 4 && PGSTATE_VERSION_PATCH == 0);
+    CHECK(PGSTATE_VERSION_NUMBER == 0x000400);
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_WOULD_BLOCK), "PGSTATE_ERR_WOULD_BLOCK") == 0);
     CHECK(pgstate_fd(NULL) == -1 && pgstate_next_reply(NULL) == NULL);
     CHECK(pgstate_consume(NULL) == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_outcome(NULL) < 0);
@@ -1946,7 +1946,7 @@ static void test_permission_denied(void) {
 /* Every response vector of outcomes.json, through the library                */
 /* ------------------------------------------------------------------------- */
 
-#define OV_MAX 512
+#define OV_MAX 1024
 
 typedef struct ov_request {
     int known;
@@ -1956,6 +1956,8 @@ typedef struct ov_request {
     uint64_t expected;
     uint8_t state[64];
     size_t state_len;
+    uint64_t after_connection; /* CLIENTS */
+    uint64_t timeout_ms;       /* PAUSE */
 } ov_request;
 
 typedef struct ov_vector {
@@ -1969,10 +1971,18 @@ typedef struct ov_vector {
     int identity; /* the outcome is an identity: */
     uint64_t uid, permissions;
     const char *ns;
+    const char *cls; /* the class's name */
+    uint64_t state;  /* health: known bits, and READY */
+    int ready;
+    uint64_t items;  /* stats: entries; clients: rows */
+    int more;        /* clients */
     char conn;    /* 'k' keep, 'd' drain, 'x' drop */
 } ov_vector;
 
-static const char *const OV_KINDS[] = {"hello", "ping", "load", "upsert", "delete", "conditional_delete", "whoami"};
+enum { OV_HELLO, OV_PING, OV_LOAD, OV_UPSERT, OV_DELETE, OV_DELETE_IF, OV_WHOAMI, OV_HEALTH, OV_STATS, OV_CLIENTS,
+       OV_PAUSE, OV_RESUME };
+static const char *const OV_KINDS[] = {"hello",  "ping",   "load",  "upsert",  "delete", "conditional_delete",
+                                       "whoami", "health", "stats", "clients", "pause",  "resume"};
 #define OV_NKINDS (sizeof OV_KINDS / sizeof OV_KINDS[0])
 static ov_request g_ov_req[OV_NKINDS];
 static ov_vector g_ov[OV_MAX];
@@ -1992,6 +2002,9 @@ static int ov_status_of(const char *cls) {
         int status;
     } map[] = {{"ok", PGSTATE_OK},
                {"identity", PGSTATE_OK},
+               {"health", PGSTATE_OK},
+               {"stats", PGSTATE_OK},
+               {"clients", PGSTATE_OK},
                {"record", PGSTATE_OK},
                {"not_found", PGSTATE_NOT_FOUND},
                {"conflict", PGSTATE_CONFLICT},
@@ -2033,6 +2046,8 @@ static int ov_load(json_object *root) {
             r->state_len = n;
         }
         free(st);
+        vj_u64(m, "after_connection", &r->after_connection);
+        vj_u64(m, "timeout_ms", &r->timeout_ms);
         r->known = 1;
     }
     json_object *h = vj_get(root, "hello_ok");
@@ -2060,10 +2075,21 @@ static int ov_load(json_object *root) {
         vj_u64(o, "revision", &w->revision);
         vj_u64(o, "expected_revision", &w->expected);
         vj_u64(o, "actual_revision", &w->actual);
-        w->identity = strcmp(vj_str(o, "class", NULL), "identity") == 0;
+        w->cls = vj_str(o, "class", NULL);
+        if (w->cls == NULL) return -1;
+        w->identity = strcmp(w->cls, "identity") == 0;
         if (w->identity && (!vj_u64(o, "uid", &w->uid) || !vj_u64(o, "permissions", &w->permissions) ||
                             (w->ns = vj_str(o, "namespace", NULL)) == NULL)) {
             return -1;
+        }
+        if (strcmp(w->cls, "health") == 0) {
+            if (!vj_u64(o, "state", &w->state) || !vj_has(o, "ready")) return -1;
+            w->ready = vj_true(o, "ready");
+        }
+        if (strcmp(w->cls, "stats") == 0 && !vj_u64(o, "entries", &w->items)) return -1;
+        if (strcmp(w->cls, "clients") == 0) {
+            if (!vj_u64(o, "rows", &w->items) || !vj_has(o, "more")) return -1;
+            w->more = vj_true(o, "more");
         }
         const char *conn = vj_str(v, "connection", NULL);
         w->conn = conn == NULL ? '?' : strcmp(conn, "keep") == 0 ? 'k' : strcmp(conn, "drain") == 0 ? 'd' : 'x';
@@ -2076,8 +2102,9 @@ static int ov_load(json_object *root) {
     return g_nov > 0 ? 0 : -1;
 }
 
-static const uint8_t OV_TYPES[OV_NKINDS] = {PGS_T_HELLO,  PGS_T_PING,   PGS_T_LOAD,  PGS_T_UPSERT,
-                                           PGS_T_DELETE, PGS_T_DELETE, PGS_T_WHOAMI};
+static const uint8_t OV_TYPES[OV_NKINDS] = {PGS_T_HELLO,  PGS_T_PING,   PGS_T_LOAD,   PGS_T_UPSERT,
+                                           PGS_T_DELETE, PGS_T_DELETE, PGS_T_WHOAMI, PGS_T_HEALTH,
+                                           PGS_T_STATS,  PGS_T_CLIENTS, PGS_T_PAUSE, PGS_T_RESUME};
 
 static void srv_outcome(srv *s, int i) {
     const ov_vector *w = &g_ov[i];
@@ -2094,6 +2121,7 @@ static void srv_outcome(srv *s, int i) {
         }
         if (!srv_expect(s, OV_TYPES[w->kind], &m)) return;
         SCHECK(m.request_id == r->rid);
+        SCHECK(m.after_connection == r->after_connection && m.timeout_ms == r->timeout_ms);
         srv_raw(s, w->event, w->event_n);
     }
     if (w->conn == 'k' && srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
@@ -2119,22 +2147,62 @@ static void test_outcome_vectors_through_the_library(void) {
         int rc = pgstate_status(c);
         pgstate_record *rec = NULL;
         pgstate_identity *who = NULL;
-        if (w->kind != 0) {
+        pgstate_health_info health;
+        memset(&health, 0xA5, sizeof health);
+        pgstate_stats_list *stats = NULL;
+        pgstate_reply *page = NULL; /* CLIENTS: one page, through the pipeline with the vector's after_connection */
+        const char *msg = NULL;
+        int server_status = 0;
+        if (w->kind != OV_HELLO) {
             CHECKF(rc == PGSTATE_OK, "%s: connect: %s", w->name, pgstate_errmsg(c));
             for (uint32_t k = 2; k < r->rid; k++) CHECK(pgstate_ping(c) == PGSTATE_OK);
             switch (w->kind) {
-            case 1: rc = pgstate_ping(c); break;
-            case 2: rc = pgstate_load(c, r->id, r->id_len, &rec); break;
-            case 3: rc = pgstate_upsert(c, r->id, r->id_len, r->expected, r->state, r->state_len, &rec); break;
-            case 4: rc = pgstate_delete(c, r->id, r->id_len); break;
-            case 5: rc = pgstate_delete_if(c, r->id, r->id_len, r->expected); break;
-            default: rc = pgstate_whoami(c, &who); break;
+            case OV_PING: rc = pgstate_ping(c); break;
+            case OV_LOAD: rc = pgstate_load(c, r->id, r->id_len, &rec); break;
+            case OV_UPSERT: rc = pgstate_upsert(c, r->id, r->id_len, r->expected, r->state, r->state_len, &rec); break;
+            case OV_DELETE: rc = pgstate_delete(c, r->id, r->id_len); break;
+            case OV_DELETE_IF: rc = pgstate_delete_if(c, r->id, r->id_len, r->expected); break;
+            case OV_WHOAMI: rc = pgstate_whoami(c, &who); break;
+            case OV_HEALTH: rc = pgstate_health(c, &health); break;
+            case OV_STATS: rc = pgstate_stats(c, &stats); break;
+            case OV_CLIENTS:
+                CHECK(pgstate_send_clients(c, r->after_connection) == r->rid);
+                CHECK(pgstate_read_reply(c, &page) == PGSTATE_OK && page != NULL);
+                rc = page ? page->status : PGSTATE_ERR_INVALID_ARGUMENT;
+                break;
+            case OV_PAUSE: rc = pgstate_pause(c, (uint32_t)r->timeout_ms); break;
+            default: rc = pgstate_resume(c); break;
             }
         }
+        server_status = page ? page->server_status : pgstate_server_status(c);
+        msg = page ? page->message : pgstate_errmsg(c);
         CHECKF(rc == w->status, "%s: %s, want %s (%s)", w->name, pgstate_status_name(rc),
-               pgstate_status_name(w->status), pgstate_errmsg(c));
-        CHECKF(pgstate_server_status(c) == w->server_status, "%s: server status %d, want %d", w->name,
-               pgstate_server_status(c), w->server_status);
+               pgstate_status_name(w->status), msg);
+        CHECKF(server_status == w->server_status, "%s: server status %d, want %d", w->name, server_status,
+               w->server_status);
+        if (w->kind == OV_HEALTH && strcmp(w->cls, "health") == 0) {
+            CHECKF(health.state == w->state && health.ready == w->ready, "%s: health state 0x%x ready %d", w->name,
+                   health.state, health.ready);
+        } else if (w->kind == OV_HEALTH) {
+            CHECKF(health.state == 0 && health.ready == 0 && health.uptime_ms == 0, "%s: health not zeroed",
+                   w->name);
+        }
+        if (strcmp(w->cls, "stats") == 0) {
+            CHECKF(stats && stats->count == w->items, "%s: %zu entries", w->name, stats ? stats->count : 0);
+        } else {
+            CHECKF(stats == NULL, "%s: entries without the class", w->name);
+        }
+        if (w->kind == OV_CLIENTS && page != NULL) {
+            pgstate_client_list *l = page->clients;
+            if (strcmp(w->cls, "clients") == 0) {
+                CHECKF(page->kind == PGSTATE_REPLY_CLIENTS && l && l->count == w->items && l->more == w->more,
+                       "%s: page of %zu rows, more %d", w->name, l ? l->count : 0, l ? l->more : -1);
+            } else {
+                CHECKF(page->kind == PGSTATE_REPLY_ERROR && l == NULL, "%s: rows without the class", w->name);
+            }
+        }
+        pgstate_stats_list_free(stats);
+        pgstate_reply_free(page);
         if (w->revision) CHECKF(rec && rec->revision == w->revision, "%s: record", w->name);
         if (w->status == PGSTATE_CONFLICT) {
             CHECKF(pgstate_conflict_expected(c) == w->expected && pgstate_conflict_actual(c) == w->actual,

@@ -16,6 +16,7 @@
  */
 #include "codec.h"
 #include "harness.h"
+#include "operator_codec.h"
 #include "vector_json.h"
 
 #include <dirent.h>
@@ -30,7 +31,9 @@ static const struct {
     {"UPSERT", PGS_T_UPSERT},     {"DELETE", PGS_T_DELETE},     {"WHOAMI", PGS_T_WHOAMI},
     {"HELLO_OK", PGS_T_HELLO_OK}, {"OK", PGS_T_OK},             {"RECORD", PGS_T_RECORD},
     {"NOT_FOUND", PGS_T_NOT_FOUND}, {"CONFLICT", PGS_T_CONFLICT}, {"ERROR", PGS_T_ERROR},
-    {"WHOAMI_OK", PGS_T_WHOAMI_OK},
+    {"WHOAMI_OK", PGS_T_WHOAMI_OK}, {"HEALTH", PGS_T_HEALTH},     {"STATS", PGS_T_STATS},
+    {"CLIENTS", PGS_T_CLIENTS},   {"PAUSE", PGS_T_PAUSE},       {"RESUME", PGS_T_RESUME},
+    {"HEALTH_OK", PGS_T_HEALTH_OK}, {"STATS_OK", PGS_T_STATS_OK}, {"CLIENTS_OK", PGS_T_CLIENTS_OK},
 };
 
 /* Vectors per message type: each type of the protocol must be exercised by some valid vector. */
@@ -58,7 +61,17 @@ static const char *const *fields_of(uint8_t t) {
     static const char *const conflict[] = {"expected_revision", "actual_revision", NULL};
     static const char *const error[] = {"status", "message", NULL};
     static const char *const whoami_ok[] = {"uid", "gid", "pid", "user", "namespace", "permissions", "rule", NULL};
+    static const char *const clients[] = {"after_connection", NULL};
+    static const char *const pause[] = {"timeout_ms", NULL};
+    static const char *const health_ok[] = {"state", "pool_up", "pool_size", "clients", "uptime_ms", NULL};
+    static const char *const stats_ok[] = {"entries", NULL};
+    static const char *const clients_ok[] = {"more", "rows", NULL};
     switch (t) {
+    case PGS_T_CLIENTS: return clients;
+    case PGS_T_PAUSE: return pause;
+    case PGS_T_HEALTH_OK: return health_ok;
+    case PGS_T_STATS_OK: return stats_ok;
+    case PGS_T_CLIENTS_OK: return clients_ok;
     case PGS_T_HELLO: return hello;
     case PGS_T_LOAD: return load;
     case PGS_T_UPSERT: return upsert;
@@ -76,7 +89,87 @@ static const char *const *fields_of(uint8_t t) {
 typedef struct built {
     pgs_msg m;
     uint8_t *state;
+    /* STATS_OK, CLIENTS_OK: the entries / rows (m.count of them), encoded by pgs_encode_stats_ok /
+       pgs_encode_clients_ok */
+    pgs_stat_entry *entries;
+    pgs_client_row *rows;
 } built;
+
+/* Keys of every STATS_OK entry and CLIENTS_OK row. */
+static const char *const ENTRY_KEYS[] = {"name", "labels", "value", NULL};
+static const char *const ROW_KEYS[] = {"connection_id", "uid", "pid", "user", "namespace", "client_name", "state",
+                                       "connected_ms", "requests", "in_flight", NULL};
+
+static void check_keys(json_object *obj, const char *const *keys, const char *what) {
+    size_t n = 0;
+    for (; keys[n] != NULL; n++) CHECKF(vj_has(obj, keys[n]), "%s lacks %s", what, keys[n]);
+    CHECKF(vj_keys(obj) == n, "%s has %zu keys, expected %zu", what, vj_keys(obj), n);
+}
+
+/* An unsigned field of at most max. */
+static uint64_t field_u(json_object *obj, const char *key, uint64_t max) {
+    uint64_t u = 0;
+    CHECKF(vj_u64(obj, key, &u) && u <= max, "%s", key);
+    return u;
+}
+
+static const char *field_s(json_object *obj, const char *key, size_t *len) {
+    const char *v = vj_str(obj, key, len);
+    CHECKF(v != NULL, "%s is not a string", key);
+    if (v == NULL) *len = 0;
+    return v;
+}
+
+/* STATS_OK "entries" into b->entries. */
+static void build_entries(json_object *arr, built *b) {
+    size_t n = vj_len(arr);
+    CHECKF(arr != NULL && n <= 0xFFFF, "entries");
+    b->entries = calloc(n + 1, sizeof *b->entries);
+    if (b->entries == NULL || n > 0xFFFF) return;
+    for (size_t i = 0; i < n; i++) {
+        json_object *e = vj_at(arr, i), *val = vj_get(e, "value");
+        check_keys(e, ENTRY_KEYS, "entry");
+        b->entries[i].name = field_s(e, "name", &b->entries[i].name_len);
+        b->entries[i].labels = field_s(e, "labels", &b->entries[i].labels_len);
+        CHECKF(val != NULL && (json_object_is_type(val, json_type_double) || json_object_is_type(val, json_type_int)),
+               "value is not a number");
+        b->entries[i].value = val != NULL ? json_object_get_double(val) : 0;
+    }
+    b->m.count = (uint16_t)n;
+}
+
+/* CLIENTS_OK "rows" into b->rows. */
+static void build_rows(json_object *arr, built *b) {
+    size_t n = vj_len(arr);
+    CHECKF(arr != NULL && n <= 0xFFFF, "rows");
+    b->rows = calloc(n + 1, sizeof *b->rows);
+    if (b->rows == NULL || n > 0xFFFF) return;
+    for (size_t i = 0; i < n; i++) {
+        json_object *r = vj_at(arr, i);
+        pgs_client_row *w = &b->rows[i];
+        check_keys(r, ROW_KEYS, "row");
+        w->connection_id = field_u(r, "connection_id", UINT64_MAX);
+        w->uid = (uint32_t)field_u(r, "uid", UINT32_MAX);
+        w->pid = (uint32_t)field_u(r, "pid", UINT32_MAX);
+        w->user = field_s(r, "user", &w->user_len);
+        w->ns = field_s(r, "namespace", &w->ns_len);
+        w->client_name = field_s(r, "client_name", &w->client_name_len);
+        w->state = (uint8_t)field_u(r, "state", 255);
+        w->connected_ms = field_u(r, "connected_ms", UINT64_MAX);
+        w->requests = field_u(r, "requests", UINT64_MAX);
+        w->in_flight = (uint32_t)field_u(r, "in_flight", UINT32_MAX);
+    }
+    b->m.count = (uint16_t)n;
+}
+
+/* The expected frame of a built message: STATS_OK and CLIENTS_OK through their array encoders, the rest
+   through pgs_encode_msg. */
+static int encode_built(pgs_buf *out, const built *b) {
+    const pgs_msg *m = &b->m;
+    if (m->type == PGS_T_STATS_OK) return pgs_encode_stats_ok(out, m->request_id, b->entries, m->count);
+    if (m->type == PGS_T_CLIENTS_OK) return pgs_encode_clients_ok(out, m->request_id, m->more, b->rows, m->count);
+    return pgs_encode_msg(out, m);
+}
 
 /* The message's state from the vector's "state_hex" (owned by b). */
 static void set_state(json_object *jm, built *b) {
@@ -197,6 +290,26 @@ static int build_msg(json_object *jm, built *b) {
         m->rule = vj_str(jm, "rule", &m->rule_len);
         CHECK(m->user != NULL && m->ns != NULL && m->rule != NULL);
         break;
+    case PGS_T_CLIENTS:
+        m->after_connection = field_u(jm, "after_connection", UINT64_MAX);
+        break;
+    case PGS_T_PAUSE:
+        m->timeout_ms = (uint32_t)field_u(jm, "timeout_ms", UINT32_MAX);
+        break;
+    case PGS_T_HEALTH_OK:
+        m->health_state = (uint8_t)field_u(jm, "state", 255);
+        m->pool_up = (uint16_t)field_u(jm, "pool_up", 0xFFFF);
+        m->pool_size = (uint16_t)field_u(jm, "pool_size", 0xFFFF);
+        m->clients = (uint32_t)field_u(jm, "clients", UINT32_MAX);
+        m->uptime_ms = field_u(jm, "uptime_ms", UINT64_MAX);
+        break;
+    case PGS_T_STATS_OK:
+        build_entries(vj_array(jm, "entries"), b);
+        break;
+    case PGS_T_CLIENTS_OK:
+        m->more = (uint8_t)field_u(jm, "more", 255);
+        build_rows(vj_array(jm, "rows"), b);
+        break;
     default:
         break;
     }
@@ -207,8 +320,54 @@ static int bytes_eq(const void *a, size_t alen, const void *b, size_t blen) {
     return alen == blen && (alen == 0 || memcmp(a, b, alen) == 0);
 }
 
+static int same_double(double a, double b) {
+    return memcmp(&a, &b, sizeof a) == 0; /* bit for bit: -0.0 is not 0.0 */
+}
+
+/* The entries of a decoded STATS_OK against the expected ones. */
+static void compare_entries(const pgs_msg *got, const built *want, const char *how) {
+    pgs_cursor it;
+    pgs_stat_entry e;
+    size_t n = 0;
+    for (pgs_items_begin(&it, got); pgs_stats_next(&it, &e); n++) {
+        if (n >= want->m.count) continue;
+        const pgs_stat_entry *w = &want->entries[n];
+        CHECKF(bytes_eq(e.name, e.name_len, w->name, w->name_len), "%s: entry %zu name %.*s", how, n,
+               (int)e.name_len, e.name);
+        CHECKF(bytes_eq(e.labels, e.labels_len, w->labels, w->labels_len), "%s: entry %zu labels", how, n);
+        CHECKF(same_double(e.value, w->value), "%s: entry %zu value %.17g, want %.17g", how, n, e.value, w->value);
+    }
+    CHECKF(n == want->m.count && got->count == want->m.count, "%s: %zu entries (count %u), want %u", how, n,
+           got->count, want->m.count);
+}
+
+/* The rows of a decoded CLIENTS_OK against the expected ones. */
+static void compare_rows(const pgs_msg *got, const built *want, const char *how) {
+    pgs_cursor it;
+    pgs_client_row r;
+    size_t n = 0;
+    CHECKF(got->more == want->m.more, "%s: more %u, want %u", how, got->more, want->m.more);
+    for (pgs_items_begin(&it, got); pgs_clients_next(&it, &r); n++) {
+        if (n >= want->m.count) continue;
+        const pgs_client_row *w = &want->rows[n];
+        CHECKF(r.connection_id == w->connection_id && r.uid == w->uid && r.pid == w->pid,
+               "%s: row %zu connection_id/uid/pid %llu/%u/%u", how, n, (unsigned long long)r.connection_id, r.uid,
+               r.pid);
+        CHECKF(bytes_eq(r.user, r.user_len, w->user, w->user_len), "%s: row %zu user", how, n);
+        CHECKF(bytes_eq(r.ns, r.ns_len, w->ns, w->ns_len), "%s: row %zu namespace", how, n);
+        CHECKF(bytes_eq(r.client_name, r.client_name_len, w->client_name, w->client_name_len),
+               "%s: row %zu client_name", how, n);
+        CHECKF(r.state == w->state, "%s: row %zu state %u, want %u", how, n, r.state, w->state);
+        CHECKF(r.connected_ms == w->connected_ms && r.requests == w->requests && r.in_flight == w->in_flight,
+               "%s: row %zu connected_ms/requests/in_flight", how, n);
+    }
+    CHECKF(n == want->m.count && got->count == want->m.count, "%s: %zu rows (count %u), want %u", how, n,
+           got->count, want->m.count);
+}
+
 /* Compares a decoded message with the expected one, field by field. */
-static void compare_msg(const pgs_msg *got, const pgs_msg *want, const char *how) {
+static void compare_msg(const pgs_msg *got, const built *wb, const char *how) {
+    const pgs_msg *want = &wb->m;
     CHECKF(got->type == want->type, "%s: type 0x%02x, want 0x%02x", how, got->type, want->type);
     CHECKF(got->request_id == want->request_id, "%s: request_id %u, want %u", how, got->request_id,
            want->request_id);
@@ -265,6 +424,24 @@ static void compare_msg(const pgs_msg *got, const pgs_msg *want, const char *how
                want->permissions);
         CHECKF(bytes_eq(got->rule, got->rule_len, want->rule, want->rule_len), "%s: rule", how);
         break;
+    case PGS_T_CLIENTS:
+        CHECKF(got->after_connection == want->after_connection, "%s: after_connection %llu, want %llu", how,
+               (unsigned long long)got->after_connection, (unsigned long long)want->after_connection);
+        break;
+    case PGS_T_PAUSE:
+        CHECKF(got->timeout_ms == want->timeout_ms, "%s: timeout_ms %u, want %u", how, got->timeout_ms,
+               want->timeout_ms);
+        break;
+    case PGS_T_HEALTH_OK:
+        CHECKF(got->health_state == want->health_state, "%s: state 0x%02x, want 0x%02x", how, got->health_state,
+               want->health_state);
+        CHECKF(got->pool_up == want->pool_up && got->pool_size == want->pool_size, "%s: pool %u/%u", how,
+               got->pool_up, got->pool_size);
+        CHECKF(got->clients == want->clients, "%s: clients %u", how, got->clients);
+        CHECKF(got->uptime_ms == want->uptime_ms, "%s: uptime_ms %llu", how, (unsigned long long)got->uptime_ms);
+        break;
+    case PGS_T_STATS_OK: compare_entries(got, wb, how); break;
+    case PGS_T_CLIENTS_OK: compare_rows(got, wb, how); break;
     default:
         break;
     }
@@ -365,13 +542,18 @@ static void run_vector(json_object *v, const char *file) {
             /* encode */
             pgs_buf b;
             pgs_buf_init(&b);
-            int rc = pgs_encode_msg(&b, &want.m);
+            int rc = encode_built(&b, &want);
             CHECKF(rc == PGS_ENC_OK, "encode failed: %d", rc);
             CHECKF(bytes_eq(b.data, b.len, data, n), "encoding differs from hex (%zu vs %zu bytes)", b.len, n);
-            pgs_buf_free(&b);
-            /* decode all at once */
+            /* decode all at once; the decoded message encodes to the same bytes */
             CHECKF(all.kind == 1, "decode: kind %d status %d rid %u", all.kind, all.status, all.rid);
-            if (all.kind == 1) compare_msg(&all.m, &want.m, "all at once");
+            if (all.kind == 1) {
+                compare_msg(&all.m, &want, "all at once");
+                b.len = 0;
+                CHECK(pgs_encode_msg(&b, &all.m) == PGS_ENC_OK);
+                CHECKF(bytes_eq(b.data, b.len, data, n), "the decoded message encodes to other bytes");
+            }
+            pgs_buf_free(&b);
             CHECKF(fed_all == n && all.consumed_after == 0, "frame not fully consumed (%zu left)",
                    all.consumed_after);
             /* one byte at a time: no frame before the last byte */
@@ -389,7 +571,7 @@ static void run_vector(json_object *v, const char *file) {
                     CHECKF(o.consumed_after == i + 1, "partial frame consumed bytes");
                 } else {
                     CHECKF(o.kind == 1, "byte-at-a-time: kind %d at the end", o.kind);
-                    if (o.kind == 1) compare_msg(&o.m, &want.m, "byte at a time");
+                    if (o.kind == 1) compare_msg(&o.m, &want, "byte at a time");
                 }
             }
             pgs_reader_free(&r1);
@@ -410,7 +592,7 @@ static void run_vector(json_object *v, const char *file) {
                     for (;;) {
                         decode_next(&r2, is_request, &lim, &o);
                         if (o.kind != 1) break;
-                        compare_msg(&o.m, &want.m, "back to back");
+                        compare_msg(&o.m, &want, "back to back");
                         frames++;
                     }
                     if (took == 0 && o.kind != 1) break;
@@ -425,6 +607,8 @@ static void run_vector(json_object *v, const char *file) {
             g_namespaced += want.m.has_ns;
         }
         free(want.state);
+        free(want.entries);
+        free(want.rows);
     } else if (jerr) {
         uint64_t want_status = 0, want_rid = 0;
         CHECK(vj_u64(jerr, "status", &want_status));
