@@ -7,8 +7,10 @@ BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 SYSCONFDIR ?= /etc
-# The binary to install; the default builds it in release mode.
+MANDIR ?= $(PREFIX)/share/man
+# The binaries to install; the default builds them in release mode.
 PGSTATED_BIN ?= .build/release/pgstated
+PGSTATECTL_BIN ?= $(dir $(PGSTATED_BIN))pgstatectl
 
 run:
 	@scripts/run.sh
@@ -26,11 +28,20 @@ build:
 
 release:
 	swift build -c release --product pgstated
+	swift build -c release --product pgstatectl
 
-# Installs pgstated, its systemd units (ExecStart pointing at BINDIR), the sysusers.d entry, an example
+# Regenerates docs/pgstatectl.1 from pgstatectl's argument parser (commit the result).
+.PHONY: man
+man:
+	swift package plugin --allow-writing-to-package-directory generate-manual --product pgstatectl --output-directory .run/man
+	cp .run/man/pgstatectl.1 docs/pgstatectl.1
+
+# Installs pgstated and pgstatectl (with its man page), pgstated's systemd units (ExecStart pointing at BINDIR), the sysusers.d entry, an example
 # environment file, and the C client library with its header and pkg-config file.
 install: $(if $(filter .build/release/pgstated,$(PGSTATED_BIN)),release)
 	install -D -m 0755 $(PGSTATED_BIN) $(DESTDIR)$(BINDIR)/pgstated
+	install -D -m 0755 $(PGSTATECTL_BIN) $(DESTDIR)$(BINDIR)/pgstatectl
+	install -D -m 0644 docs/pgstatectl.1 $(DESTDIR)$(MANDIR)/man1/pgstatectl.1
 	install -D -m 0644 deploy/pgstated.socket $(DESTDIR)$(UNITDIR)/pgstated.socket
 	sed 's#^ExecStart=/usr/local/bin/pgstated#ExecStart=$(BINDIR)/pgstated#' deploy/pgstated.service \
 		> deploy/.pgstated.service.tmp
@@ -43,6 +54,7 @@ install: $(if $(filter .build/release/pgstated,$(PGSTATED_BIN)),release)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgstated $(DESTDIR)$(UNITDIR)/pgstated.socket $(DESTDIR)$(UNITDIR)/pgstated.service
+	rm -f $(DESTDIR)$(BINDIR)/pgstatectl $(DESTDIR)$(MANDIR)/man1/pgstatectl.1
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/pgstated.conf $(DESTDIR)$(SYSCONFDIR)/pgstated/pgstated.env.example
 	rm -f $(DESTDIR)$(SYSCONFDIR)/pgstated/access.conf.example
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/pgstated 2>/dev/null

@@ -29,7 +29,8 @@ security)
 install)
     dest=$work/root
     make -s install DESTDIR="$dest" PREFIX=/usr/local PGSTATED_BIN="$PGSTATED_BIN" >/dev/null
-    for f in usr/local/bin/pgstated usr/local/lib/systemd/system/pgstated.socket \
+    for f in usr/local/bin/pgstated usr/local/bin/pgstatectl usr/local/share/man/man1/pgstatectl.1 \
+             usr/local/lib/systemd/system/pgstated.socket \
              usr/local/lib/systemd/system/pgstated.service usr/local/lib/sysusers.d/pgstated.conf \
              etc/pgstated/pgstated.env.example etc/pgstated/access.conf.example usr/local/include/pgstate.h \
              usr/local/lib/pkgconfig/pgstate.pc; do
@@ -38,6 +39,9 @@ install)
     grep -q '^ExecStart=/usr/local/bin/pgstated$' "$dest/usr/local/lib/systemd/system/pgstated.service"
     "$dest/usr/local/bin/pgstated" --version
     "$dest/usr/local/bin/pgstated" --check-access-file "$dest/etc/pgstated/access.conf.example"
+    "$dest/usr/local/bin/pgstatectl" --version
+    man -l "$dest/usr/local/share/man/man1/pgstatectl.1" >/dev/null 2>&1 || groff -man -Tutf8 \
+        "$dest/usr/local/share/man/man1/pgstatectl.1" >/dev/null 2>&1 || grep -q '^\.TH' "$dest/usr/local/share/man/man1/pgstatectl.1"
     make -s uninstall DESTDIR="$dest" PREFIX=/usr/local >/dev/null
     left=$(find "$dest" -type f | wc -l)
     [ "$left" -eq 0 ] || { find "$dest" -type f; die "make uninstall left $left files"; }

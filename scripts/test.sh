@@ -34,7 +34,7 @@ PGSTATED_BIN=$(swift build --show-bin-path)/pgstated
 export PGSTATE_TEST_PG_BINDIR
 PGSTATE_TEST_PG_BINDIR=$(pg_bindir)
 step "swift test (codec, pure parts, integration against PostgreSQL)" swift test --skip-build
-step "daemon tests at the socket level: abusive clients (never-reading, half-closing, resetting; fd flood; fd reuse) and identity with real users" \
+step "daemon tests at the socket level: abusive clients (never-reading, half-closing, resetting; fd flood; fd reuse), identity with real users, metrics, pgstatectl, pause, slow requests" \
     python3 -m unittest discover -s tests/daemon -v
 
 step "deploy: systemd-analyze verify on the units" scripts/test-deploy.sh verify
