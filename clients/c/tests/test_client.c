@@ -11,6 +11,7 @@
  */
 #include "codec.h"
 #include "harness.h"
+#include "operator_codec.h"
 #include "pgstate.h"
 #include "vector_json.h"
 
@@ -1943,6 +1944,290 @@ static void test_permission_denied(void) {
 }
 
 /* ------------------------------------------------------------------------- */
+/* The operators' calls                                                       */
+/* ------------------------------------------------------------------------- */
+
+static void srv_health_ok(srv *s, uint32_t rid, uint8_t state) {
+    pgs_msg h;
+    memset(&h, 0, sizeof h);
+    h.health_state = state;
+    h.pool_up = 3;
+    h.pool_size = 4;
+    h.clients = 2;
+    h.uptime_ms = 93784567;
+    pgs_encode_health_ok(&s->out, rid, &h);
+    srv_flush(s);
+}
+
+#define TEXT(s) s, sizeof(s) - 1
+static const pgs_stat_entry STATS_SENT[] = {
+    {TEXT("pgstate_build_info"), TEXT("version=\"0.4.0\""), 1.0},
+    {TEXT("pgstate_requests_total"), TEXT("namespace=\"b\xc3\xbcro\",op=\"load\",outcome=\"ok\""), 9007199254740992.0},
+    {TEXT("some_future:figure_total"), TEXT(""), 0.000512}, /* a name this library does not know */
+};
+#undef TEXT
+
+static pgs_client_row client_row(uint64_t id, const char *user, const char *ns, const char *name, uint8_t state) {
+    pgs_client_row r;
+    memset(&r, 0, sizeof r);
+    r.connection_id = id;
+    r.uid = 1000 + (uint32_t)id;
+    r.pid = 4000 + (uint32_t)id;
+    r.user = user;
+    r.user_len = strlen(user);
+    r.ns = ns;
+    r.ns_len = strlen(ns);
+    r.client_name = name;
+    r.client_name_len = strlen(name);
+    r.state = state;
+    r.connected_ms = UINT64_C(1773480413589) + id;
+    r.requests = id * 100;
+    r.in_flight = (uint32_t)id % 3;
+    return r;
+}
+
+/* Expects CLIENTS after `after` and answers one page. */
+static void srv_clients_page(srv *s, uint64_t after, uint8_t more, const pgs_client_row *rows, size_t n) {
+    pgs_msg m;
+    if (!srv_expect(s, PGS_T_CLIENTS, &m)) return;
+    if (m.after_connection != after) {
+        fprintf(stderr, "  SERVER: CLIENTS after %llu, expected %llu\n", (unsigned long long)m.after_connection,
+                (unsigned long long)after);
+    }
+    SCHECK(m.after_connection == after && m.flags == 0 && s->body_len == PGS_HEADER_BYTES + 8);
+    pgs_encode_clients_ok(&s->out, m.request_id, more, rows, n);
+    srv_flush(s);
+}
+
+/* Expects PAUSE with this timeout (or RESUME when resume) and answers OK. */
+static void srv_pause(srv *s, int resume, uint32_t timeout_ms) {
+    pgs_msg m;
+    if (!srv_expect(s, resume ? PGS_T_RESUME : PGS_T_PAUSE, &m)) return;
+    SCHECK(m.flags == 0 && s->body_len == PGS_HEADER_BYTES + (resume ? 0u : 4u));
+    SCHECK(resume || m.timeout_ms == timeout_ms);
+    srv_ok(s, m.request_id);
+}
+
+static void srv_operators(srv *s, int i) {
+    pgs_msg m;
+    if (i == 1) { /* a server without OPERATOR: nothing of the five arrives */
+        pgs_limits l;
+        pgs_limits_default(&l);
+        l.capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY;
+        srv_handshake(s, &l);
+        srv_answer_ok(s, PGS_T_PING);
+        srv_expect_eof(s);
+        return;
+    }
+    srv_handshake(s, NULL); /* the defaults announce OPERATOR */
+    /* blocking: HEALTH ready (with reserved bits), HEALTH paused */
+    if (srv_expect(s, PGS_T_HEALTH, &m)) {
+        SCHECK(m.flags == 0 && s->body_len == PGS_HEADER_BYTES);
+        srv_health_ok(s, m.request_id, 0xF9);
+    }
+    if (srv_expect(s, PGS_T_HEALTH, &m)) srv_health_ok(s, m.request_id, 0x03);
+    if (srv_expect(s, PGS_T_STATS, &m)) {
+        SCHECK(m.flags == 0 && s->body_len == PGS_HEADER_BYTES);
+        pgs_encode_stats_ok(&s->out, m.request_id, STATS_SENT, 3);
+        srv_flush(s);
+    }
+    if (srv_expect(s, PGS_T_STATS, &m)) { /* out NULL: only the status */
+        pgs_encode_stats_ok(&s->out, m.request_id, NULL, 0);
+        srv_flush(s);
+    }
+    /* CLIENTS in three pages: after 0, after 9, after 12 (the last one empty) */
+    pgs_client_row p1[2] = {client_row(7, "billing", "billing", "pgstate-py/0.3.0", 1), client_row(9, "", "", "", 0)};
+    pgs_client_row p2[1] = {client_row(12, "j\xc3\xbcrgen", "team-7", "pgstate-c/0.4.0", 7)};
+    srv_clients_page(s, 0, 1, p1, 2);
+    srv_clients_page(s, 9, 1, p2, 1);
+    srv_clients_page(s, 12, 0, NULL, 0);
+    srv_clients_page(s, 0, 0, p2, 1); /* one page; out NULL */
+    srv_pause(s, 0, 30000);
+    srv_pause(s, 0, 0);
+    srv_pause(s, 0, UINT32_MAX);
+    srv_pause(s, 1, 0);
+    /* without ADMIN: 106, nothing done, the connection stays; a refused page ends pgstate_clients */
+    srv_answer_error(s, PGS_T_STATS, PGS_S_PERMISSION_DENIED, "uid 1001 may not ask for STATS (no ADMIN)");
+    srv_clients_page(s, 0, 1, p1, 2);
+    srv_answer_error(s, PGS_T_CLIENTS, PGS_S_PERMISSION_DENIED, "no ADMIN");
+    srv_answer_error(s, PGS_T_PAUSE, PGS_S_PERMISSION_DENIED, "no ADMIN");
+    srv_answer_error(s, PGS_T_RESUME, PGS_S_PERMISSION_DENIED, "no ADMIN");
+    srv_answer_ok(s, PGS_T_PING);
+    /* pipelined, answered in reverse order */
+    uint32_t rid[5] = {0};
+    const uint8_t types[5] = {PGS_T_HEALTH, PGS_T_STATS, PGS_T_CLIENTS, PGS_T_PAUSE, PGS_T_RESUME};
+    for (int k = 0; k < 5; k++) {
+        if (srv_expect(s, types[k], &m)) rid[k] = m.request_id;
+        if (k == 2) SCHECK(m.after_connection == 5);
+        if (k == 3) SCHECK(m.timeout_ms == 1000);
+    }
+    srv_ok(s, rid[4]);
+    srv_ok(s, rid[3]);
+    pgs_encode_clients_ok(&s->out, rid[2], 1, p1, 2);
+    srv_flush(s);
+    pgs_encode_stats_ok(&s->out, rid[1], STATS_SENT + 2, 1);
+    srv_flush(s);
+    srv_health_ok(s, rid[0], 0x00);
+    /* a second page that does not follow the first: a protocol error, the connection dropped */
+    pgs_client_row bad[1] = {client_row(3, "", "", "", 1)};
+    srv_clients_page(s, 0, 1, p2, 1);
+    srv_clients_page(s, 12, 0, bad, 1);
+    srv_expect_eof(s);
+}
+
+static void check_row(const pgstate_client_row *r, const pgs_client_row *w) {
+    CHECKF(r->connection_id == w->connection_id && r->uid == w->uid && r->pid == w->pid, "row %llu",
+           (unsigned long long)r->connection_id);
+    CHECK(r->user_len == w->user_len && strlen(r->user) == w->user_len && memcmp(r->user, w->user, w->user_len) == 0);
+    CHECK(r->ns_len == w->ns_len && strlen(r->ns) == w->ns_len && memcmp(r->ns, w->ns, w->ns_len) == 0);
+    CHECK(r->client_name_len == w->client_name_len && strlen(r->client_name) == w->client_name_len &&
+          memcmp(r->client_name, w->client_name, w->client_name_len) == 0);
+    CHECK(r->state == w->state && r->connected_ms == w->connected_ms && r->requests == w->requests &&
+          r->in_flight == w->in_flight);
+}
+
+static void check_stats(const pgstate_stats_list *l, const pgs_stat_entry *want, size_t n) {
+    CHECKF(l != NULL && l->count == n, "%zu entries, want %zu", l ? l->count : 0, n);
+    for (size_t k = 0; l != NULL && k < n && k < l->count; k++) {
+        const pgstate_stat *e = &l->entries[k];
+        CHECKF(e->name_len == want[k].name_len && strcmp(e->name, want[k].name) == 0, "entry %zu: %s", k, e->name);
+        CHECKF(e->labels_len == want[k].labels_len && strcmp(e->labels, want[k].labels) == 0, "entry %zu: %s", k,
+               e->labels);
+        CHECKF(e->value == want[k].value, "entry %zu: %.17g", k, e->value);
+    }
+}
+
+static void test_operators(void) {
+    fake f;
+    START(f, srv_operators, 2);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_capabilities(c) & PGSTATE_CAP_OPERATOR);
+
+    pgstate_health_info h;
+    CHECKF(pgstate_health(c, &h) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECKF(h.state == PGSTATE_HEALTH_POOL_UP && h.ready == 1, "state 0x%x ready %d (0xF9 sent)", h.state, h.ready);
+    CHECK(h.pool_up == 3 && h.pool_size == 4 && h.clients == 2 && h.uptime_ms == 93784567);
+    CHECK(pgstate_health(c, &h) == PGSTATE_OK); /* not ready is an answer, not an error */
+    CHECK(h.state == (PGSTATE_HEALTH_POOL_UP | PGSTATE_HEALTH_PAUSED) && h.ready == 0);
+    CHECK(strcmp(pgstate_errmsg(c), "") == 0 && pgstate_is_connected(c));
+
+    pgstate_stats_list *st = (pgstate_stats_list *)1;
+    CHECKF(pgstate_stats(c, &st) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    check_stats(st, STATS_SENT, 3);
+    pgstate_stats_list_free(st);
+    CHECK(pgstate_stats(c, NULL) == PGSTATE_OK);
+
+    pgstate_client_list *cl = (pgstate_client_list *)1;
+    CHECKF(pgstate_clients(c, &cl) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECKF(cl != NULL && cl->count == 3 && cl->more == 0, "%zu rows", cl ? cl->count : 0);
+    if (cl != NULL && cl->count == 3) {
+        pgs_client_row w7 = client_row(7, "billing", "billing", "pgstate-py/0.3.0", 1);
+        pgs_client_row w9 = client_row(9, "", "", "", 0);
+        pgs_client_row w12 = client_row(12, "j\xc3\xbcrgen", "team-7", "pgstate-c/0.4.0", 7);
+        check_row(&cl->rows[0], &w7);
+        check_row(&cl->rows[1], &w9);
+        check_row(&cl->rows[2], &w12);
+        CHECK(strcmp(pgstate_client_state_name(cl->rows[0].state), "READY") == 0);
+        CHECK(strcmp(pgstate_client_state_name(cl->rows[1].state), "HANDSHAKE") == 0);
+        CHECK(strcmp(pgstate_client_state_name(cl->rows[2].state), "UNKNOWN") == 0);
+    }
+    pgstate_client_list_free(cl);
+    CHECK(pgstate_clients(c, NULL) == PGSTATE_OK);
+    CHECK(strcmp(pgstate_client_state_name(PGSTATE_CONN_DRAINING), "DRAINING") == 0);
+
+    CHECK(pgstate_pause(c, 30000) == PGSTATE_OK);
+    CHECK(pgstate_pause(c, 0) == PGSTATE_OK);
+    CHECK(pgstate_pause(c, UINT32_MAX) == PGSTATE_OK);
+    CHECK(pgstate_resume(c) == PGSTATE_OK);
+
+    st = (pgstate_stats_list *)1;
+    CHECK(pgstate_stats(c, &st) == PGSTATE_ERR_PERMISSION_DENIED && st == NULL);
+    CHECK(pgstate_server_status(c) == 106 && pgstate_outcome(c) == PGSTATE_ERR_PERMISSION_DENIED);
+    CHECKF(contains(pgstate_errmsg(c), "PERMISSION_DENIED") && contains(pgstate_errmsg(c), "no ADMIN"), "%s",
+           pgstate_errmsg(c));
+    cl = (pgstate_client_list *)1;
+    CHECK(pgstate_clients(c, &cl) == PGSTATE_ERR_PERMISSION_DENIED && cl == NULL); /* refused on the second page */
+    CHECK(pgstate_server_status(c) == 106);
+    CHECK(pgstate_pause(c, 1) == PGSTATE_ERR_PERMISSION_DENIED);
+    CHECK(pgstate_resume(c) == PGSTATE_ERR_PERMISSION_DENIED);
+    CHECK(pgstate_is_connected(c) && pgstate_ping(c) == PGSTATE_OK);
+
+    uint32_t rid[5];
+    rid[0] = pgstate_send_health(c);
+    rid[1] = pgstate_send_stats(c);
+    rid[2] = pgstate_send_clients(c, 5);
+    rid[3] = pgstate_send_pause(c, 1000);
+    rid[4] = pgstate_send_resume(c);
+    for (int k = 0; k < 5; k++) CHECKF(rid[k] != 0, "send %d: %s", k, pgstate_errmsg(c));
+    const int ops[5] = {PGSTATE_OP_HEALTH, PGSTATE_OP_STATS, PGSTATE_OP_CLIENTS, PGSTATE_OP_PAUSE,
+                        PGSTATE_OP_RESUME};
+    const int kinds[5] = {PGSTATE_REPLY_HEALTH, PGSTATE_REPLY_STATS, PGSTATE_REPLY_CLIENTS, PGSTATE_REPLY_OK,
+                          PGSTATE_REPLY_OK};
+    for (int k = 4; k >= 0; k--) { /* answered in reverse */
+        pgstate_reply *r = NULL;
+        CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+        CHECKF(r && r->request_id == rid[k] && r->op == ops[k] && r->kind == kinds[k] && r->status == PGSTATE_OK,
+               "reply %d: kind %d", k, r ? r->kind : -1);
+        if (r == NULL) continue;
+        CHECK(strcmp(r->persistence_id, "") == 0 && r->record == NULL && r->identity == NULL);
+        CHECK((r->stats != NULL) == (k == 1) && (r->clients != NULL) == (k == 2));
+        if (k == 0) CHECK(r->health.state == 0 && r->health.ready == 0 && r->health.pool_size == 4);
+        if (k == 1) check_stats(r->stats, STATS_SENT + 2, 1);
+        if (k == 2) {
+            CHECK(r->clients->count == 2 && r->clients->more == 1 && r->clients->rows[1].connection_id == 9);
+            pgstate_client_list *taken = r->clients; /* the caller may take it */
+            r->clients = NULL;
+            pgstate_reply_free(r);
+            CHECK(taken->rows[0].connection_id == 7 && strcmp(taken->rows[0].user, "billing") == 0);
+            pgstate_client_list_free(taken);
+            continue;
+        }
+        pgstate_reply_free(r);
+    }
+
+    cl = (pgstate_client_list *)1;
+    CHECK(pgstate_clients(c, &cl) == PGSTATE_ERR_PROTOCOL && cl == NULL);
+    CHECKF(contains(pgstate_errmsg(c), "CLIENTS_OK") && contains(pgstate_errmsg(c), "after_connection"), "%s",
+           pgstate_errmsg(c));
+    CHECK(!pgstate_is_connected(c));
+    pgstate_free(c);
+
+    /* without OPERATOR: refused before sending, the connection untouched */
+    c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(!(pgstate_capabilities(c) & PGSTATE_CAP_OPERATOR));
+    memset(&h, 0xA5, sizeof h);
+    CHECK(pgstate_health(c, &h) == PGSTATE_ERR_INVALID_ARGUMENT && h.state == 0 && h.uptime_ms == 0);
+    CHECKF(contains(pgstate_errmsg(c), "OPERATOR") && contains(pgstate_errmsg(c), "HEALTH"), "%s",
+           pgstate_errmsg(c));
+    st = (pgstate_stats_list *)1;
+    CHECK(pgstate_stats(c, &st) == PGSTATE_ERR_INVALID_ARGUMENT && st == NULL);
+    cl = (pgstate_client_list *)1;
+    CHECK(pgstate_clients(c, &cl) == PGSTATE_ERR_INVALID_ARGUMENT && cl == NULL);
+    CHECK(pgstate_pause(c, 30000) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_resume(c) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "OPERATOR") && contains(pgstate_errmsg(c), "RESUME"), "%s",
+           pgstate_errmsg(c));
+    CHECK(pgstate_send_health(c) == 0 && pgstate_send_stats(c) == 0 && pgstate_send_clients(c, 0) == 0 &&
+          pgstate_send_pause(c, 1) == 0 && pgstate_send_resume(c) == 0);
+    CHECK(pgstate_status(c) == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_pending(c) == 0);
+    CHECK(pgstate_is_connected(c) && pgstate_ping(c) == PGSTATE_OK);
+    pgstate_free(c);
+    FINISH(f);
+
+    /* NULL handles and NULL lists */
+    CHECK(pgstate_health(NULL, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_stats(NULL, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_clients(NULL, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_pause(NULL, 0) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_resume(NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_send_health(NULL) == 0 && pgstate_send_clients(NULL, 0) == 0);
+    pgstate_stats_list_free(NULL);
+    pgstate_client_list_free(NULL);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Every response vector of outcomes.json, through the library                */
 /* ------------------------------------------------------------------------- */
 
@@ -2265,6 +2550,7 @@ int main(void) {
     RUN(test_namespace_on_the_wire);
     RUN(test_identity_needs_capability);
     RUN(test_permission_denied);
+    RUN(test_operators);
     RUN(test_outcome_vectors_through_the_library);
     return harness_summary();
 }

@@ -1,10 +1,12 @@
 /*
- * test_codec.c - unit tests of src/codec.c and src/reader.c (no sockets): UTF-8
- * and id rules, the incremental reader's bounds and rewinding, encoder range
- * checks, decoder edge cases not covered by the shared vectors.  Ends with "N passed, M failed".
+ * test_codec.c - unit tests of src/codec.c, src/operator_codec.c and
+ * src/reader.c (no sockets): UTF-8, id and metric-name rules, the incremental
+ * reader's bounds and rewinding, encoder range checks, decoder edge cases not
+ * covered by the shared vectors, mutated frames.  Ends with "N passed, M failed".
  */
 #include "codec.h"
 #include "harness.h"
+#include "operator_codec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -427,6 +429,79 @@ static void test_decode_request_edges(void) {
 /* Deterministic mutation fuzzing: random edits of valid frames must never
    crash or overread (run under `make asan`), and whatever decodes must
    re-encode to the same bytes. */
+static void test_metric_names(void) {
+    const char *good[] = {"pgstate_up", "a", "_", ":", "process_cpu_seconds_total", "x:y_9", "A9"};
+    const char *bad[] = {"", "9lives", "pgstate up", "pgstate-up", "pgstate.up", "b\xc3\xbcro", "a{b}", "a\"",
+                         "up\n"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        CHECKF(pgs_metric_name_valid(U8(good[i]), strlen(good[i])), "%s", good[i]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECKF(!pgs_metric_name_valid(U8(bad[i]), strlen(bad[i])), "%s", bad[i]);
+    }
+    char name[256];
+    memset(name, 'n', sizeof name);
+    CHECK(pgs_metric_name_valid(U8(name), 255));
+}
+
+static void test_operator_codec(void) {
+    pgs_buf b;
+    pgs_buf_init(&b);
+    char text[256];
+    memset(text, 't', sizeof text);
+    /* str8 fields and the u16 count bound what can be encoded */
+    pgs_stat_entry e = {text, 256, "", 0, 1.0};
+    CHECK(pgs_encode_stats_ok(&b, 1, &e, 1) == PGS_ENC_RANGE);
+    e.name_len = 255;
+    e.labels = text;
+    e.labels_len = 256;
+    CHECK(pgs_encode_stats_ok(&b, 1, &e, 1) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_stats_ok(&b, 1, NULL, 65536) == PGS_ENC_RANGE);
+    pgs_client_row r;
+    memset(&r, 0, sizeof r);
+    r.client_name = text;
+    r.client_name_len = 256;
+    CHECK(pgs_encode_clients_ok(&b, 1, 0, &r, 1) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_clients_ok(&b, 1, 0, NULL, 65536) == PGS_ENC_RANGE);
+    CHECK(b.len == 0);
+    /* the largest entry round-trips; iterating gives it back */
+    e.labels_len = 255;
+    e.value = -0.0;
+    CHECK(pgs_encode_stats_ok(&b, 7, &e, 1) == PGS_ENC_OK);
+    CHECK(b.len == 4 + 6 + 2 + 1 + 255 + 1 + 255 + 8);
+    pgs_msg m;
+    uint32_t erid;
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == 0 && m.type == PGS_T_STATS_OK && m.count == 1);
+    pgs_cursor it;
+    pgs_stat_entry got;
+    pgs_items_begin(&it, &m);
+    CHECK(pgs_stats_next(&it, &got) == 1 && got.name_len == 255 && got.labels_len == 255);
+    CHECK(memcmp(&got.value, &e.value, sizeof got.value) == 0); /* -0.0 bit for bit */
+    CHECK(pgs_stats_next(&it, &got) == 0);
+    /* HEALTH_OK of any other payload length, and a STATS_OK whose count says more than it holds */
+    pgs_buf_consume(&b, b.len);
+    pgs_msg h;
+    memset(&h, 0, sizeof h);
+    CHECK(pgs_encode_health_ok(&b, 9, &h) == 0 && b.len == 4 + 6 + 17);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == 0 && m.type == PGS_T_HEALTH_OK);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 5, &m, &erid) == PGS_S_MALFORMED_FRAME && erid == 9);
+    pgs_buf_consume(&b, b.len);
+    CHECK(pgs_encode_stats_ok(&b, 9, NULL, 0) == 0);
+    b.data[4 + 6 + 1] = 1; /* count 1, no entry */
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_MALFORMED_FRAME);
+    /* operators' requests are requests; their answers responses */
+    pgs_buf_consume(&b, b.len);
+    pgs_limits l;
+    pgs_limits_default(&l);
+    CHECK(pgs_encode_pause(&b, 9, 0xFFFFFFFFu) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == 0 && m.timeout_ms == 0xFFFFFFFFu);
+    CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == PGS_S_UNKNOWN_MESSAGE_TYPE);
+    pgs_buf_consume(&b, b.len);
+    CHECK(pgs_encode_clients_ok(&b, 9, 0, NULL, 0) == 0);
+    CHECK(pgs_decode_request(b.data + 4, b.len - 4, &l, &m, &erid) == PGS_S_UNKNOWN_MESSAGE_TYPE);
+    pgs_buf_free(&b);
+}
+
 static uint32_t lcg(uint32_t *st) {
     *st = *st * 1664525u + 1013904223u;
     return *st >> 8;
@@ -435,7 +510,7 @@ static uint32_t lcg(uint32_t *st) {
 static void test_decoder_mutations(void) {
     pgs_buf seeds;
     pgs_buf_init(&seeds);
-    size_t starts[24];
+    size_t starts[32];
     int n = 0;
     pgs_limits l;
     pgs_limits_default(&l);
@@ -464,6 +539,24 @@ static void test_decoder_mutations(void) {
     who.rule = "a:2";
     who.rule_len = 3;
     SEED(pgs_encode_whoami_ok(&seeds, 12, &who));
+    SEED(pgs_encode_health(&seeds, 13));
+    SEED(pgs_encode_clients(&seeds, 14, 5));
+    SEED(pgs_encode_pause(&seeds, 15, 30000));
+    pgs_msg h;
+    memset(&h, 0, sizeof h);
+    h.health_state = 1;
+    h.pool_up = h.pool_size = 8;
+    SEED(pgs_encode_health_ok(&seeds, 16, &h));
+    const pgs_stat_entry entries[2] = {{"up", 2, "", 0, 1.0}, {"q", 1, "a=\"b\"", 5, 0.5}};
+    SEED(pgs_encode_stats_ok(&seeds, 17, entries, 2));
+    pgs_client_row row;
+    memset(&row, 0, sizeof row);
+    row.connection_id = 7;
+    row.user = "u";
+    row.user_len = 1;
+    row.client_name = "c";
+    row.client_name_len = 1;
+    SEED(pgs_encode_clients_ok(&seeds, 18, 1, &row, 1));
 #undef SEED
     starts[n] = seeds.len;
     uint32_t st = 12345;
@@ -472,6 +565,8 @@ static void test_decoder_mutations(void) {
         int k = (int)(lcg(&st) % (uint32_t)n);
         size_t len = starts[k + 1] - starts[k];
         uint8_t f[64];
+        CHECKF(len <= sizeof f, "seed %d is %zu bytes", k, len);
+        if (len > sizeof f) continue;
         memcpy(f, seeds.data + starts[k], len);
         int edits = 1 + (int)(lcg(&st) % 3);
         for (int e = 0; e < edits; e++) f[lcg(&st) % len] = (uint8_t)lcg(&st);
@@ -526,6 +621,8 @@ int main(void) {
     RUN(test_encoder_ranges);
     RUN(test_decode_response_edges);
     RUN(test_decode_request_edges);
+    RUN(test_metric_names);
+    RUN(test_operator_codec);
     RUN(test_decoder_mutations);
     RUN(test_status_names);
     return harness_summary();
