@@ -30,11 +30,11 @@ release:
 	swift build -c release --product pgstated
 	swift build -c release --product pgstatectl
 
-# Regenerates docs/pgstatectl.1 from pgstatectl's argument parser (commit the result).
+# Regenerates docs/pgstatectl.1 and docs/pgstated.1 from the argument parsers (commit the result).
 .PHONY: man
 man:
-	swift package plugin --allow-writing-to-package-directory generate-manual --product pgstatectl --output-directory .run/man
-	cp .run/man/pgstatectl.1 docs/pgstatectl.1
+	swift package plugin --allow-writing-to-package-directory generate-manual --date $$(date +%Y-%m-%d)
+	cp .build/plugins/GenerateManual/outputs/pgstatectl/pgstatectl.1 .build/plugins/GenerateManual/outputs/pgstated/pgstated.1 docs/
 
 # Installs pgstated and pgstatectl (with its man page), pgstated's systemd units (ExecStart pointing at BINDIR), the sysusers.d entry, an example
 # environment file, and the C client library with its header and pkg-config file.
@@ -42,6 +42,7 @@ install: $(if $(filter .build/release/pgstated,$(PGSTATED_BIN)),release)
 	install -D -m 0755 $(PGSTATED_BIN) $(DESTDIR)$(BINDIR)/pgstated
 	install -D -m 0755 $(PGSTATECTL_BIN) $(DESTDIR)$(BINDIR)/pgstatectl
 	install -D -m 0644 docs/pgstatectl.1 $(DESTDIR)$(MANDIR)/man1/pgstatectl.1
+	install -D -m 0644 docs/pgstated.1 $(DESTDIR)$(MANDIR)/man1/pgstated.1
 	install -D -m 0644 deploy/pgstated.socket $(DESTDIR)$(UNITDIR)/pgstated.socket
 	sed 's#^ExecStart=/usr/local/bin/pgstated#ExecStart=$(BINDIR)/pgstated#' deploy/pgstated.service \
 		> deploy/.pgstated.service.tmp
@@ -54,7 +55,7 @@ install: $(if $(filter .build/release/pgstated,$(PGSTATED_BIN)),release)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgstated $(DESTDIR)$(UNITDIR)/pgstated.socket $(DESTDIR)$(UNITDIR)/pgstated.service
-	rm -f $(DESTDIR)$(BINDIR)/pgstatectl $(DESTDIR)$(MANDIR)/man1/pgstatectl.1
+	rm -f $(DESTDIR)$(BINDIR)/pgstatectl $(DESTDIR)$(MANDIR)/man1/pgstatectl.1 $(DESTDIR)$(MANDIR)/man1/pgstated.1
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/pgstated.conf $(DESTDIR)$(SYSCONFDIR)/pgstated/pgstated.env.example
 	rm -f $(DESTDIR)$(SYSCONFDIR)/pgstated/access.conf.example
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/pgstated 2>/dev/null

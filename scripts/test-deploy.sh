@@ -29,7 +29,7 @@ security)
 install)
     dest=$work/root
     make -s install DESTDIR="$dest" PREFIX=/usr/local PGSTATED_BIN="$PGSTATED_BIN" >/dev/null
-    for f in usr/local/bin/pgstated usr/local/bin/pgstatectl usr/local/share/man/man1/pgstatectl.1 \
+    for f in usr/local/bin/pgstated usr/local/bin/pgstatectl usr/local/share/man/man1/pgstatectl.1 usr/local/share/man/man1/pgstated.1 \
              usr/local/lib/systemd/system/pgstated.socket \
              usr/local/lib/systemd/system/pgstated.service usr/local/lib/sysusers.d/pgstated.conf \
              etc/pgstated/pgstated.env.example etc/pgstated/access.conf.example usr/local/include/pgstate.h \
