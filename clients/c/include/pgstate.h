@@ -71,15 +71,18 @@ typedef enum pgstate_status_code {
 
     /* ---- errors; each names who is at fault and whether a retry may help ---- */
     /* Caller's fault, do not retry unchanged: an argument rule failed (checked
-       before sending, or the server answered 102 INVALID_ARGUMENT), or the call
-       was used wrongly (e.g. pgstate_read_reply() with nothing outstanding). */
+       before sending, or the server answered 102 INVALID_ARGUMENT), the server
+       does not announce the capability the call needs (nothing was sent), or
+       the call was used wrongly (e.g. pgstate_read_reply() with nothing
+       outstanding). */
     PGSTATE_ERR_INVALID_ARGUMENT = -1,
     /* Not executed; retry (with backoff, on a new connection if this one is gone):
        no daemon / socket missing, connection refused, server statuses 2xx
        (UNAVAILABLE, OVERLOADED, SHUTTING_DOWN, ...), the connection was lost
        before the request was written, a request left unanswered by the server's
-       final SHUTTING_DOWN notice (not executed), or a LOAD / PING lost with the
-       connection (reads are always safe to repeat). */
+       final SHUTTING_DOWN notice (not executed), or a read (LOAD, PING, WHOAMI,
+       the operators' calls) lost with the connection (reads are always safe to
+       repeat). */
     PGSTATE_ERR_UNAVAILABLE = -2,
     /* A write may or may not have been applied: server status 3xx; a write
        answered 500 or a status of no known class; or the connection was lost
@@ -101,8 +104,9 @@ typedef enum pgstate_status_code {
        every request then in flight fails the same way, and a write among them
        may or may not have been applied. */
     PGSTATE_ERR_PROTOCOL = -5,
-    /* Server fault answering a read (LOAD, PING): status 500 and statuses of no
-       known class.  A write answered so is PGSTATE_ERR_OUTCOME_UNKNOWN. */
+    /* Server fault answering a read (LOAD, PING, WHOAMI, the operators' calls):
+       status 500 and statuses of no known class.  A write answered so is
+       PGSTATE_ERR_OUTCOME_UNKNOWN. */
     PGSTATE_ERR_SERVER = -6,
     /* Out of memory in this process. */
     PGSTATE_ERR_NOMEM = -7,
@@ -160,7 +164,7 @@ PGSTATE_EXPORT int pgstate_status(const pgstate_client *c);
 
 /* What the caller may assume about the last call's request: pgstate_status(c),
    except after PGSTATE_ERR_TIMEOUT, where it is PGSTATE_ERR_UNAVAILABLE (the
-   request was never sent, or it was a LOAD / PING) or
+   request was never sent, or it was a read: LOAD, PING, WHOAMI, an operator's call) or
    PGSTATE_ERR_OUTCOME_UNKNOWN (an UPSERT / DELETE was sent: LOAD to find out). */
 PGSTATE_EXPORT int pgstate_outcome(const pgstate_client *c);
 

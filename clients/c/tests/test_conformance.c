@@ -12,6 +12,12 @@
  * whoami steps: the runner is an operator (its uid is 0 or the daemon's,
  * taken to be the owner of the socket file) or not; an operator must also get
  * the identity expectation's "operator_extra" permissions.
+ *
+ * After the scenarios, one more check of the operators' calls (which no
+ * scenario holds): HEALTH answers READY; an operator gets STATS and CLIENTS
+ * (listing this very connection), anyone else PERMISSION_DENIED for them and
+ * for PAUSE and RESUME.  An operator's PAUSE is not tried: it would hold back
+ * every other client of the daemon.
  */
 #include "harness.h"
 #include "vector_json.h"
@@ -142,6 +148,75 @@ static int is_operator(const char *socket_path) {
     struct stat st;
     uid_t me = getuid();
     return me == 0 || (stat(socket_path, &st) == 0 && st.st_uid == me);
+}
+
+/* ---- the operators' calls ---- */
+
+static int run_operators(ctx *x) {
+    pgstate_client *c = x->c;
+    if (!(pgstate_capabilities(c) & PGSTATE_CAP_OPERATOR)) return fail(x, "pgstated does not announce OPERATOR");
+    pgstate_health_info h;
+    int rc = PGSTATE_OK;
+    for (int tries = 0; tries < 50; tries++) { /* the pool may still be connecting */
+        rc = pgstate_health(c, &h);
+        if (rc != PGSTATE_OK || h.ready) break;
+        nanosleep(&(struct timespec){0, 100000000L}, NULL);
+    }
+    if (rc != PGSTATE_OK) return fail(x, "health: %s: %s", pgstate_status_name(rc), pgstate_errmsg(c));
+    if (!h.ready) return fail(x, "health: not ready (state 0x%x, pool %u of %u up)", h.state, h.pool_up, h.pool_size);
+    if (h.pool_size < 1 || h.pool_up > h.pool_size || h.clients < 1) {
+        return fail(x, "health: pool %u of %u up, %u clients", h.pool_up, h.pool_size, h.clients);
+    }
+    pgstate_stats_list *st = NULL;
+    pgstate_client_list *cl = NULL;
+    if (!x->as_operator) { /* no ADMIN: refused, nothing done, the connection stays */
+        if ((rc = pgstate_stats(c, &st)) != PGSTATE_ERR_PERMISSION_DENIED || st != NULL) {
+            return fail(x, "stats without ADMIN: %s", pgstate_status_name(rc));
+        }
+        if ((rc = pgstate_clients(c, &cl)) != PGSTATE_ERR_PERMISSION_DENIED || cl != NULL) {
+            return fail(x, "clients without ADMIN: %s", pgstate_status_name(rc));
+        }
+        if ((rc = pgstate_pause(c, 1)) != PGSTATE_ERR_PERMISSION_DENIED) {
+            if (rc == PGSTATE_OK) pgstate_resume(c);
+            return fail(x, "pause without ADMIN: %s", pgstate_status_name(rc));
+        }
+        if ((rc = pgstate_resume(c)) != PGSTATE_ERR_PERMISSION_DENIED) {
+            return fail(x, "resume without ADMIN: %s", pgstate_status_name(rc));
+        }
+        rc = pgstate_ping(c);
+        return rc == PGSTATE_OK ? 0 : fail(x, "ping after the refusals: %s", pgstate_status_name(rc));
+    }
+    if ((rc = pgstate_stats(c, &st)) != PGSTATE_OK) {
+        return fail(x, "stats: %s: %s", pgstate_status_name(rc), pgstate_errmsg(c));
+    }
+    int up = 0, build = 0;
+    for (size_t i = 0; i < st->count; i++) {
+        const pgstate_stat *e = &st->entries[i];
+        if (strcmp(e->name, "pgstate_up") == 0 && e->labels_len == 0 && e->value == 1.0) up = 1;
+        if (strcmp(e->name, "pgstate_build_info") == 0 && strncmp(e->labels, "version=\"", 9) == 0) build = 1;
+    }
+    size_t nstats = st->count;
+    pgstate_stats_list_free(st);
+    if (!up || !build) return fail(x, "stats: %zu entries, without pgstate_up 1 or pgstate_build_info", nstats);
+    if ((rc = pgstate_clients(c, &cl)) != PGSTATE_OK) {
+        return fail(x, "clients: %s: %s", pgstate_status_name(rc), pgstate_errmsg(c));
+    }
+    int mine = 0;
+    const char *name = "pgstate-c/" PGSTATE_VERSION_STRING;
+    for (size_t i = 0; i < cl->count; i++) {
+        const pgstate_client_row *r = &cl->rows[i];
+        if (i > 0 && r->connection_id <= cl->rows[i - 1].connection_id) mine = -1000;
+        if (strcmp(r->client_name, name) == 0 && r->uid == (uint32_t)getuid() && r->state == PGSTATE_CONN_READY) {
+            mine++; /* this connection, at least */
+        }
+    }
+    size_t nrows = cl->count;
+    pgstate_client_list_free(cl);
+    if (mine < 1) {
+        return fail(x, "clients: %zu rows (ascending: %s), none READY for uid %lu named %s", nrows,
+                    mine < 0 ? "no" : "yes", (unsigned long)getuid(), name);
+    }
+    return 0;
 }
 
 /* ---- expectations ---- */
@@ -610,6 +685,17 @@ int main(void) {
         pgstate_free(x.c);
         x.c = NULL;
     }
+    x.c = pgstate_connect(sock, TIMEOUT_MS);
+    if (pgstate_status(x.c) == PGSTATE_OK && run_operators(&x) == 0) {
+        printf("ok   operators' calls (%s)\n",
+               x.as_operator ? "ADMIN: health, stats, clients" : "health; the others refused without ADMIN");
+        h_passed++;
+    } else {
+        printf("FAIL operators' calls: %s\n", pgstate_status(x.c) == PGSTATE_OK ? x.why : pgstate_errmsg(x.c));
+        h_failed++;
+    }
+    pgstate_free(x.c);
+    x.c = NULL;
     json_object_put(root);
     return harness_summary();
 }
