@@ -96,7 +96,7 @@ void pgstate_reply_free(pgstate_reply *r) {
 static int not_ready(pgstate_client *c) {
     if (c->state == CS_DRAINING) return pgs_set_err(c, PGSTATE_ERR_UNAVAILABLE, "%s", c->close_msg);
     return pgs_set_err(c, PGSTATE_ERR_UNAVAILABLE, "not connected to pgstated (%s); call pgstate_reconnect()",
-                   c->close_msg[0] ? c->close_msg : "no connection");
+                       c->close_msg[0] ? c->close_msg : "no connection");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -200,7 +200,7 @@ static pgs_pending *submit(pgstate_client *c, const pgs_call *call, pgs_owner ow
     while (c->flight.count >= c->window) {
         if (c->nonblocking && owner == PGS_OWN_PIPELINE) {
             pgs_set_err(c, PGSTATE_ERR_WOULD_BLOCK, "%u requests are in flight, the most pgstated at %s allows; read "
-                    "replies before sending more", c->window, c->path);
+                        "replies before sending more", c->window, c->path);
             return NULL;
         }
         int rc = io_step(c, deadline);
@@ -210,7 +210,7 @@ static pgs_pending *submit(pgstate_client *c, const pgs_call *call, pgs_owner ow
         }
         if (rc == PGSTATE_ERR_TIMEOUT) {
             pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out waiting for one of %u in-flight requests to be answered",
-                    c->window);
+                        c->window);
             return NULL;
         }
     }
@@ -274,11 +274,11 @@ static int timed_out(pgstate_client *c, pgs_pending *p) {
     const char *what = pgs_op_name(p->op);
     if (withdraw_unsent(c, p)) {
         pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms writing %s to pgstated at %s; the request was not "
-                "sent", c->timeout_ms, what, c->path);
+                    "sent", c->timeout_ms, what, c->path);
     } else {
         pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms waiting for pgstated at %s to answer %s%s",
-                c->timeout_ms, c->path, what,
-                v.cls == PGS_CLASS_OUTCOME_UNKNOWN ? "; the write may or may not be applied" : "");
+                    c->timeout_ms, c->path, what,
+                    v.cls == PGS_CLASS_OUTCOME_UNKNOWN ? "; the write may or may not be applied" : "");
         p->owner = PGS_OWN_ABANDONED; /* its late answer is discarded */
     }
     if (v.conn == PGS_CONN_DROP) pgs_connection_lost(c, c->errmsg);
@@ -414,7 +414,7 @@ int pgstate_set_namespace(pgstate_client *c, const char *ns) {
     char why[PGS_ERRMSG_CAP];
     if (pgs_call_check_namespace(ns, n, &announced, why, sizeof why) != PGSTATE_OK) {
         return pgs_set_err(c, PGSTATE_ERR_INVALID_ARGUMENT, "%s%s", why,
-                       c->handshaken ? "" : " (no handshake with pgstated has completed)");
+                           c->handshaken ? "" : " (no handshake with pgstated has completed)");
     }
     memcpy(c->ns, ns, n);
     c->ns[n] = '\0';
@@ -484,7 +484,7 @@ int pgstate_flush(pgstate_client *c) {
         if (c->state != CS_READY) return not_ready(c);
         if (io_step(c, deadline) == PGSTATE_ERR_TIMEOUT) {
             return pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out writing %zu buffered bytes to pgstated at %s",
-                           pgs_net_unwritten(&c->net), c->path);
+                               pgs_net_unwritten(&c->net), c->path);
         }
     }
     return PGSTATE_OK;
@@ -506,7 +506,7 @@ int pgstate_read_reply(pgstate_client *c, pgstate_reply **out) {
         /* Cannot end without a reply: an ended connection fails everything in flight. */
         if (io_step(c, deadline) == PGSTATE_ERR_TIMEOUT && c->done.head == NULL) {
             return pgs_set_err(c, PGSTATE_ERR_TIMEOUT, "timed out after %d ms waiting for a reply from pgstated at %s",
-                           c->timeout_ms, c->path);
+                               c->timeout_ms, c->path);
         }
     }
     *out = &pgs_done_pop(&c->done)->pub;
@@ -537,7 +537,7 @@ int pgstate_consume(pgstate_client *c) {
     if (c->state != CS_DISCONNECTED) read_now(c);
     if (c->state == CS_DISCONNECTED) {
         return pgs_set_err(c, c->close_status < 0 ? c->close_status : PGSTATE_ERR_UNAVAILABLE, "%s",
-                       c->close_msg[0] ? c->close_msg : "not connected to pgstated");
+                           c->close_msg[0] ? c->close_msg : "not connected to pgstated");
     }
     return PGSTATE_OK;
 }

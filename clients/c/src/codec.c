@@ -477,7 +477,7 @@ int pgs_encode_whoami_ok(pgs_buf *b, uint32_t rid, const pgs_msg *m) {
     int rc;
     if (m->user_len > 255 || m->ns_len > 255 || m->rule_len > 255) return PGS_ENC_RANGE;
     uint8_t *p = pgs_frame_begin(b, PGS_T_WHOAMI_OK, 0, rid,
-                             12 + 1 + (uint64_t)m->user_len + 1 + m->ns_len + 1 + 1 + m->rule_len, &rc);
+                                 12 + 1 + (uint64_t)m->user_len + 1 + m->ns_len + 1 + 1 + m->rule_len, &rc);
     if (p == NULL) return rc;
     pgs_put32(p, m->uid);
     pgs_put32(p + 4, m->gid);

@@ -211,7 +211,7 @@ int pgstate_clients(pgstate_client *c, pgstate_client_list **out) {
         pages[npages++] = page;
         /* The classifier let a page with more 1 through only with rows, each greater than the last page's, so
            this ends. */
-        if (!page->more) break;
+        if (!page->more || page->count == 0) break;
         k.after_connection = page->rows[page->count - 1].connection_id;
     }
     pgstate_client_list *all = npages == 1 ? pages[0] : client_list_of(pages, npages, NULL);
