@@ -94,6 +94,16 @@ struct SystemdTests {
                 .flatMap { Int($0.dropFirst("requests/s=".count)) }
             #expect((rate ?? 0) > 0, "\(busy.text)")
             print("status after 300 loads: \(busy.text)")
+            #expect(!busy.text.contains("PAUSED"))
+            // A pause shows in the line until RESUME.
+            #expect(try await client.call(.pause(timeoutMilliseconds: 0)) == .ok)
+            let pausedAt = Date()
+            let paused = try await notify.waitFor(timeout: 10) { $0.at > pausedAt && $0.text.hasPrefix("STATUS=") }
+            #expect(paused.text.hasPrefix("STATUS=PAUSED "), "\(paused.text)")
+            #expect(try await client.call(.resume) == .ok)
+            let resumedAt = Date()
+            let resumed = try await notify.waitFor(timeout: 10) { $0.at > resumedAt && $0.text.hasPrefix("STATUS=") }
+            #expect(!resumed.text.contains("PAUSED"), "\(resumed.text)")
         }
         // WATCHDOG=1 at about half the 400 ms interval.
         let deadline = Date().addingTimeInterval(10)

@@ -11,8 +11,10 @@ import asyncio
 import datetime
 import os
 import select
+import shutil
 import socket
 import tempfile
+import threading
 import time
 import unittest
 from typing import Any, Callable, Dict, List, Optional
@@ -997,3 +999,59 @@ class CounterExampleTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RefusedBeforeHelloTest(unittest.TestCase):
+    """A server that refuses at accept (its connection limits) sends ERROR 201 with request id 0 and closes at
+    once. A client whose HELLO goes out after that close gets EPIPE, yet must still report the server's reason."""
+
+    def refusing_server(self) -> str:
+        folder = tempfile.mkdtemp(prefix="pgs-refuse-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "s.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(path)
+        listener.listen(4)
+        self.addCleanup(listener.close)
+
+        def refuse() -> None:
+            conn, _ = listener.accept()
+            conn.sendall(sc.encode_error(0, 201, "connection limit of 3 reached; try again later"))
+            conn.close()
+
+        threading.Thread(target=refuse, daemon=True).start()
+        return path
+
+    def test_sync_client_reads_the_reason_after_a_broken_pipe(self) -> None:
+        path = self.refusing_server()
+
+        class LateHello(pgstate.Client):
+            def _exchange(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+                time.sleep(0.3)  # the server has refused and closed by now
+                return super()._exchange(*args, **kwargs)
+
+        with self.assertRaises(pgstate.Unavailable) as cm:
+            LateHello(path, timeout=5).ping()
+        self.assertEqual(cm.exception.status, 201)
+        self.assertIn("connection limit", str(cm.exception))
+
+    def test_async_client_reads_the_reason_after_a_broken_pipe(self) -> None:
+        path = self.refusing_server()
+        real_open = asyncio.open_unix_connection
+
+        async def late_open(*args: Any, **kwargs: Any) -> Any:
+            opened = await real_open(*args, **kwargs)
+            await asyncio.sleep(0.3)  # the server has refused and closed by now
+            return opened
+
+        async def run() -> None:
+            with mock.patch("asyncio.open_unix_connection", late_open):
+                client = aio.AsyncClient(path, timeout=5)
+                try:
+                    with self.assertRaises(pgstate.Unavailable) as cm:
+                        await client.ping()
+                finally:
+                    await client.close()
+            self.assertEqual(cm.exception.status, 201)
+
+        asyncio.run(run())

@@ -92,7 +92,11 @@ class _Connection:
             received = await cls._first_frame(reader, frames)
             outcome = classify_received(call, HELLO_REQUEST_ID, received, p.DEFAULT_LIMITS)
         except (OSError, EOFError) as exc:
-            outcome = classify_lost(call, written, exc)
+            # A server that refuses the connection sends its reason and closes at once: writing HELLO may
+            # then fail, but the reason is still to be read.
+            parting = await cls._parting_frame(reader, frames)
+            outcome = (classify_received(call, HELLO_REQUEST_ID, parting, p.DEFAULT_LIMITS) if parting is not None
+                       else classify_lost(call, written, exc))
         except BaseException:
             writer.close()
             raise
@@ -101,6 +105,20 @@ class _Connection:
         hello: p.HelloOk = outcome.value()
         frames.max_frame_bytes = hello.max_frame_bytes
         return cls(path, reader, writer, hello, frames)
+
+    @classmethod
+    async def _parting_frame(cls, reader: asyncio.StreamReader, frames: p.FrameReader) -> Optional[Received]:
+        """The server's last frame (an ERROR with request id 0) if it sent one before closing."""
+        # The failed write set its error on the reader, which would raise it before handing out what had
+        # already arrived; clear it to read the buffer (then the end of the stream).
+        reader.set_exception(None)  # type: ignore[arg-type]
+        try:
+            received = await asyncio.wait_for(cls._first_frame(reader, frames), 0.2)
+        except (OSError, EOFError, asyncio.TimeoutError):
+            return None
+        if isinstance(received, ProtocolError) or received.request_id != 0:
+            return None
+        return received
 
     @staticmethod
     async def _first_frame(reader: asyncio.StreamReader, frames: p.FrameReader) -> Received:

@@ -331,8 +331,35 @@ class Client:
                 if sent and outcome.connection is Connection.KEEP:
                     self._abandoned.add(rid)
         except (OSError, EOFError) as exc:
-            outcome = classify_lost(call, sent == len(data), exc)
+            # A server that refuses a connection (its limits, access rules) sends its reason and closes at
+            # once; a request written after that fails with EPIPE, but the reason is still to be read.
+            parting = self._parting_frame() if sent < len(data) else None
+            outcome = (classify_received(call, rid, parting, limits) if parting is not None
+                       else classify_lost(call, sent == len(data), exc))
         if outcome.connection is not Connection.KEEP:
             # DROP, and DRAIN too: nothing else of this caller's is in flight to wait for.
             self.close()
         return outcome.value()
+
+    def _parting_frame(self) -> Optional[Received]:
+        """After a failed send: the server's last frame (an ERROR with request id 0) if it had sent
+        one before closing, else None."""
+        sock = self._sock
+        assert sock is not None
+        sock.settimeout(0.2)
+        while True:
+            try:
+                data = sock.recv(_RECV_BYTES)
+            except OSError:
+                break
+            if not data:
+                break
+            self._reader.feed(data)
+        try:
+            frame = self._reader.next_frame()
+            if frame is None:
+                return None
+            received = p.decode_response(frame)
+        except ProtocolError:
+            return None
+        return received if received.request_id == 0 else None
