@@ -141,8 +141,12 @@ static void read_now(pgstate_client *c) {
     }
 }
 
-/* Writes what the socket takes.  On a failed write, reads first what the
-   server sent before it closed (e.g. an ERROR 100 explaining why). */
+/* Writes what the socket takes.  On a failed write (EPIPE, ECONNRESET), reads
+   first what the server sent before it closed - without waiting: it is already
+   in the receive buffer - so that an ERROR with request id 0 found there (201
+   OVERLOADED from a server refusing the connection at accept, before the HELLO
+   arrived; a final 202; a 1xx) decides the outcome, not a bare lost connection
+   (PROTOCOL.md 12.4). */
 static void write_now(pgstate_client *c) {
     if (!may_write(c) || pgs_net_unwritten(&c->net) == 0) return;
     int err = pgs_net_write(&c->net);

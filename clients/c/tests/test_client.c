@@ -261,7 +261,7 @@ static int fake_start(fake *f, script_fn fn, int nconns) {
             pgs_reader_init(&s.rd, PGS_DEFAULT_MAX_FRAME_BYTES);
             pgs_buf_init(&s.out);
             fn(&s, i);
-            close(cfd);
+            if (s.fd >= 0) close(s.fd); /* unless the script closed it (srv_close) */
             pgs_reader_free(&s.rd);
             pgs_buf_free(&s.out);
         }
@@ -285,6 +285,60 @@ static int fake_wait(fake *f) {
     rmdir(f->dir);
     if (WIFSIGNALED(st)) fprintf(stderr, "  fake server killed by signal %d\n", WTERMSIG(st));
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Holding a write back until the fake server has closed                     */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * The library writes with send(2) (net.c).  This definition takes the place of
+ * libc's in the test binary, so that a test can make a write happen after the
+ * server closed, deterministically and without a sleep: while g_send_gate is a
+ * descriptor (the read end of a pipe), the next send() first waits for a byte
+ * on it - the fake server writes one once it has closed the connection
+ * (srv_close) - then disarms the gate and records in g_gated_errno how the
+ * write went (0 if it succeeded).  Otherwise it is sendto(2) without an
+ * address, which is send(2).
+ */
+static int g_send_gate = -1;
+static int g_gate_signal = -1; /* the write end, written by the fake server */
+static int g_gated_errno = -1; /* -1: no gated write happened */
+static int g_go_wait = -1;     /* read by the fake server: the client is ready for what comes next */
+static int g_go_signal = -1;   /* its write end, the test's */
+
+ssize_t send(int fd, const void *buf, size_t len, int flags) {
+    if (g_send_gate >= 0) {
+        struct pollfd pfd = {g_send_gate, POLLIN, 0};
+        char byte;
+        if (poll(&pfd, 1, TIMEOUT_MS) != 1 || read(g_send_gate, &byte, 1) != 1) {
+            fprintf(stderr, "  the fake server did not say it closed the connection\n");
+        }
+        g_send_gate = -1;
+        ssize_t w = sendto(fd, buf, len, flags, NULL, 0);
+        g_gated_errno = w < 0 ? errno : 0;
+        return w;
+    }
+    return sendto(fd, buf, len, flags, NULL, 0);
+}
+
+/* Waits (up to 5 s) until the test says go on. */
+static void srv_wait_go(void) {
+    struct pollfd pfd = {g_go_wait, POLLIN, 0};
+    char byte;
+    SCHECK(poll(&pfd, 1, 5000) == 1 && read(g_go_wait, &byte, 1) == 1);
+}
+
+static void test_go(void) {
+    CHECK(write(g_go_signal, "g", 1) == 1);
+}
+
+/* Closes the connection (as pgstated does after an id-0 ERROR), then lets the
+   gated send() go on. */
+static void srv_close(srv *s) {
+    close(s->fd);
+    s->fd = -1;
+    SCHECK(write(g_gate_signal, "c", 1) == 1);
 }
 
 #define START(f, fn, n) CHECK(fake_start(&(f), (fn), (n)) == 0)
@@ -916,6 +970,87 @@ static void test_handshake_failures(void) {
         CHECK(pgstate_max_state_bytes(c) == 0);
         pgstate_free(c);
     }
+    FINISH(f);
+}
+
+/* The server's id-0 ERROR, then a close, and only then the client's write
+   (PROTOCOL.md 12.4, last paragraph): the write fails with EPIPE, the answer is
+   in the client's receive buffer. */
+static void srv_closed_before_write(srv *s, int i) {
+    if (i == 0) {
+        srv_error(s, 0, 201, "too many connections (limit 2)"); /* at accept, HELLO not read */
+    } else {
+        srv_handshake(s, NULL);
+        srv_wait_go(); /* the client has its HELLO_OK: the notice does not end the handshake */
+        srv_error(s, 0, 202, "server is shutting down"); /* the final notice; the grace period is over */
+    }
+    srv_close(s);
+}
+
+static void test_refused_before_write(void) {
+    int gate[2], go[2];
+    CHECK(pipe(gate) == 0 && pipe(go) == 0);
+    g_gate_signal = gate[1];
+    g_go_wait = go[0];
+    g_go_signal = go[1];
+    fake f;
+    START(f, srv_closed_before_write, 3);
+    close(gate[1]); /* the fake server's now: a gate it never opens reads EOF when it exits */
+    close(go[0]);
+
+    /* 0: refused at accept, HELLO written after the close: the server's reason, not a lost connection */
+    g_gated_errno = -1;
+    g_send_gate = gate[0];
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(g_gated_errno == EPIPE || g_gated_errno == ECONNRESET, "HELLO's write: %d (not after the close)",
+           g_gated_errno);
+    CHECKF(pgstate_status(c) == PGSTATE_ERR_UNAVAILABLE, "%s: %s", pgstate_status_name(pgstate_status(c)),
+           pgstate_errmsg(c));
+    CHECKF(pgstate_server_status(c) == 201, "server status %d: %s", pgstate_server_status(c), pgstate_errmsg(c));
+    CHECKF(contains(pgstate_errmsg(c), "OVERLOADED") && contains(pgstate_errmsg(c), "too many connections (limit 2)"),
+           "%s", pgstate_errmsg(c));
+    CHECK(!pgstate_is_connected(c));
+
+    /* 1: a blocking request written after the final notice and the close: not executed, retryable */
+    CHECK(pgstate_reconnect(c) == PGSTATE_OK);
+    test_go();
+    g_gated_errno = -1;
+    g_send_gate = gate[0];
+    int rc = pgstate_upsert(c, "k", 1, 0, "v", 1, NULL);
+    CHECKF(g_gated_errno == EPIPE || g_gated_errno == ECONNRESET, "UPSERT's write: %d", g_gated_errno);
+    CHECKF(rc == PGSTATE_ERR_UNAVAILABLE, "%s: %s", pgstate_status_name(rc), pgstate_errmsg(c));
+    CHECKF(pgstate_server_status(c) == 202, "server status %d: %s", pgstate_server_status(c), pgstate_errmsg(c));
+    CHECKF(contains(pgstate_errmsg(c), "shutting down") && contains(pgstate_errmsg(c), "not executed"), "%s",
+           pgstate_errmsg(c));
+    CHECK(!pgstate_is_connected(c));
+
+    /* 2: pipelined requests flushed in non-blocking mode after the close: each is answered by the notice */
+    rc = pgstate_reconnect(c);
+    CHECKF(rc == PGSTATE_OK, "%s: %s", pgstate_status_name(rc), pgstate_errmsg(c));
+    CHECK(pgstate_set_nonblocking(c, 1) == PGSTATE_OK);
+    uint32_t u = pgstate_send_upsert(c, "k", 1, 0, "v", 1);
+    uint32_t l = pgstate_send_load(c, "k", 1);
+    CHECK(u != 0 && l != 0);
+    test_go();
+    g_gated_errno = -1;
+    g_send_gate = gate[0];
+    rc = pgstate_flush(c);
+    CHECKF(g_gated_errno == EPIPE || g_gated_errno == ECONNRESET, "flush's write: %d", g_gated_errno);
+    CHECKF(rc == PGSTATE_ERR_UNAVAILABLE, "%s: %s", pgstate_status_name(rc), pgstate_errmsg(c));
+    CHECKF(contains(pgstate_errmsg(c), "shutting down"), "%s", pgstate_errmsg(c));
+    for (int k = 0; k < 2; k++) {
+        pgstate_reply *r = pgstate_next_reply(c);
+        CHECK(r != NULL && (r->request_id == (k == 0 ? u : l)));
+        CHECKF(r && r->status == PGSTATE_ERR_UNAVAILABLE && r->server_status == 202, "%s %d: %s",
+               r ? pgstate_status_name(r->status) : "-", r ? r->server_status : -1, r ? r->message : "");
+        CHECKF(r && contains(r->message, "not executed"), "%s", r ? r->message : "");
+        pgstate_reply_free(r);
+    }
+    CHECK(pgstate_next_reply(c) == NULL);
+    pgstate_free(c);
+    g_send_gate = -1;
+    close(gate[0]);
+    close(go[1]);
     FINISH(f);
 }
 
@@ -2534,6 +2669,7 @@ int main(void) {
     RUN(test_timeout_before_sending);
     RUN(test_connect_timeout);
     RUN(test_handshake_failures);
+    RUN(test_refused_before_write);
     RUN(test_bad_responses);
     RUN(test_argument_checks);
     RUN(test_blocking_and_pipelined);
