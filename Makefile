@@ -61,5 +61,17 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/pgstated 2>/dev/null
 	$(MAKE) -C clients/c uninstall PREFIX=$(PREFIX) DESTDIR=$(abspath $(DESTDIR))
 
+# Debian packages into .run/deb/: pgstated, libpgstate0, libpgstate-dev (dpkg-deb, lintian clean), and the Python
+# wheel beside them. PGSTATED_BIN and PGSTATECTL_BIN must be static release builds (--static-swift-stdlib).
+.PHONY: deb
+deb:
+	@PGSTATED_BIN=$(PGSTATED_BIN) PGSTATECTL_BIN=$(PGSTATECTL_BIN) scripts/deb.sh
+
+# Builds the packages, then boots a minimal Debian with systemd-nspawn, installs them there and checks pgstated as
+# systemd runs it (socket activation, restart, reload, crash, watchdog, hardening, purge).
+.PHONY: test-systemd
+test-systemd:
+	@PGSTATED_BIN=$(PGSTATED_BIN) PGSTATECTL_BIN=$(PGSTATECTL_BIN) scripts/test-systemd.sh
+
 clean:
 	rm -rf .build .run clients/c/build

@@ -6,8 +6,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUN_DIR=${PGSTATE_RUN_DIR:-$ROOT/.run}
 # libjson-c-dev: only the C client's tests (they read the shared JSON vectors with it).
 # prometheus: only for its promtool, which the operator tests run on a scrape of /metrics.
+# dpkg-dev, binutils, lintian: `make deb` (dpkg-shlibdeps, strip, the package check); debootstrap, systemd-container:
+# `make test-systemd` (a minimal Debian root booted with systemd-nspawn).
 DEBIAN_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 python3-venv make gcc systemd libjson-c-dev
-    prometheus)
+    prometheus dpkg-dev binutils lintian debootstrap systemd-container)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
