@@ -26,9 +26,11 @@ bench:
 build:
 	swift build
 
+# Release builds link the Swift runtime statically: the binaries need only libc, libpq and libsystemd.
+SWIFT_RELEASE = swift build -c release --static-swift-stdlib
 release:
-	swift build -c release --product pgstated
-	swift build -c release --product pgstatectl
+	$(SWIFT_RELEASE) --product pgstated
+	$(SWIFT_RELEASE) --product pgstatectl
 
 # Regenerates docs/pgstatectl.1 and docs/pgstated.1 from the argument parsers (commit the result).
 .PHONY: man

@@ -9,7 +9,7 @@
 # $PGSTATE_BENCH_DIR/results (report.txt, summary.tsv, runs.tsv, results.json, logs).
 #
 # Knobs (environment):
-#   PGSTATED_BIN            use this pgstated instead of building it (swift build -c release --product pgstated)
+#   PGSTATED_BIN            use this pgstated instead of building it (swift build -c release --static-swift-stdlib --product pgstated)
 #   PGSTATED_BASELINE_BIN   A/B: also start this pgstated (own socket and table copy, same cluster, pool size and options) and run
 #                           "pgstated-baseline" depth 1 and 16 rows beside the pgstated rows; unset: no baseline
 #   PGSTATE_BENCH_DIR       run folder (default .run/bench in the checkout)
@@ -104,8 +104,8 @@ if [ -n "${PGSTATED_BIN:-}" ]; then
     log "using pgstated $bin (PGSTATED_BIN)"
 else
     log "building pgstated (release)"
-    swift build -c release --product pgstated
-    bin=$(swift build -c release --show-bin-path)/pgstated
+    "${SWIFT_RELEASE[@]}" --product pgstated
+    bin=$("${SWIFT_RELEASE[@]}" --show-bin-path)/pgstated
 fi
 [ -x "$bin" ] || die "no pgstated at $bin"
 baseline_bin=${PGSTATED_BASELINE_BIN:-}

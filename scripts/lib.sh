@@ -11,6 +11,10 @@ RUN_DIR=${PGSTATE_RUN_DIR:-$ROOT/.run}
 DEBIAN_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 python3-venv make gcc systemd libjson-c-dev
     prometheus dpkg-dev binutils lintian debootstrap systemd-container)
 
+# Release builds link the Swift runtime statically, so an installed binary needs only libc, libpq and libsystemd
+# (and one build folder serves make run, make bench, make install and make deb alike).
+SWIFT_RELEASE=(swift build -c release --static-swift-stdlib)
+
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

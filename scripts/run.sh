@@ -9,14 +9,16 @@ ensure_packages
 ensure_database
 trap pg_stop EXIT
 
-log "building pgstated (release)"
-swift build -c release --product pgstated
-bin=$(swift build -c release --show-bin-path)/pgstated
+log "building pgstated and pgstatectl (release)"
+"${SWIFT_RELEASE[@]}" --product pgstated
+"${SWIFT_RELEASE[@]}" --product pgstatectl
+bin=$("${SWIFT_RELEASE[@]}" --show-bin-path)/pgstated
 
 export PGSTATED_SOCKET=${PGSTATED_SOCKET:-$RUN_DIR/pgstated.sock}
 cat >&2 <<MSG
 ==> pgstated is starting on ${PGSTATED_SOCKET}
     connect with:  export PGSTATE_SOCKET=${PGSTATED_SOCKET}
+    check with:    $(dirname "$bin")/pgstatectl --socket ${PGSTATED_SOCKET} status
     stop with:     Ctrl-C
 MSG
 # Not exec: the trap must stop the throwaway cluster when pgstated exits.
