@@ -8,8 +8,10 @@ RUN_DIR=${PGSTATE_RUN_DIR:-$ROOT/.run}
 # prometheus: only for its promtool, which the operator tests run on a scrape of /metrics.
 # dpkg-dev, binutils, lintian: `make deb` (dpkg-shlibdeps, strip, the package check); debootstrap, systemd-container:
 # `make test-systemd` (a minimal Debian root booted with systemd-nspawn).
+# libssl-dev, zlib1g-dev, libzstd-dev: the C client's optional envelope layer (libpgstate-envelope: AES-GCM / HMAC,
+# gzip, zstd); the core libpgstate stays libc only.
 DEBIAN_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 python3-venv make gcc systemd libjson-c-dev
-    prometheus dpkg-dev binutils lintian debootstrap systemd-container)
+    prometheus dpkg-dev binutils lintian debootstrap systemd-container libssl-dev zlib1g-dev libzstd-dev)
 
 # Release builds link the Swift runtime statically, so an installed binary needs only libc, libpq and libsystemd
 # (and one build folder serves make run, make bench, make install and make deb alike).
