@@ -87,10 +87,7 @@ extension PGStateCtl {
                                        : "revision \(stored.revision)")
                     return 0
                 case .conflict(let conflict):
-                    print(options.json ? JSON.object([("conflict", .bool(true)),
-                                                      ("actual_revision", .unsigned(conflict.actualRevision))]).text
-                                       : "conflict: the current revision is \(conflict.actualRevision)")
-                    return 1
+                    return conflicted(conflict, json: options.json)
                 default:
                     throw unexpected(response, to: "UPSERT")
                 }
@@ -139,10 +136,7 @@ extension PGStateCtl {
                     print(options.json ? JSON.object([("deleted", .bool(true))]).text : "deleted")
                     return 0
                 case .conflict(let conflict):
-                    print(options.json ? JSON.object([("conflict", .bool(true)),
-                                                      ("actual_revision", .unsigned(conflict.actualRevision))]).text
-                                       : "conflict: the current revision is \(conflict.actualRevision)")
-                    return 1
+                    return conflicted(conflict, json: options.json)
                 default:
                     throw unexpected(response, to: "DELETE")
                 }
@@ -193,6 +187,13 @@ extension PGStateCtl {
             }
         }
     }
+}
+
+/// A conflict: the current revision, exit 1.
+func conflicted(_ conflict: Conflict, json: Bool) -> Int32 {
+    print(json ? JSON.object([("conflict", .bool(true)), ("actual_revision", .unsigned(conflict.actualRevision))]).text
+               : "conflict: the current revision is \(conflict.actualRevision)")
+    return 1
 }
 
 /// Three decimals without Foundation.
