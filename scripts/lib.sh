@@ -10,8 +10,12 @@ RUN_DIR=${PGSTATE_RUN_DIR:-$ROOT/.run}
 # `make test-systemd` (a minimal Debian root booted with systemd-nspawn).
 # libssl-dev, zlib1g-dev, libzstd-dev: the C client's optional envelope layer (libpgstate-envelope: AES-GCM / HMAC,
 # gzip, zstd); the core libpgstate stays libc only.
+# python3-cryptography, python3-zstandard, zstd: the envelope's vector generator and reference decoder
+# (proto-spec/tools/gen_envelope_vectors.py; zstd through the module or, for a Python that cannot import it, the
+# zstd command) and the Python client's optional envelope extras in its tests.
 DEBIAN_PACKAGES=(postgresql libpq-dev libsystemd-dev pkg-config python3 python3-venv make gcc systemd libjson-c-dev
-    prometheus dpkg-dev binutils lintian debootstrap systemd-container libssl-dev zlib1g-dev libzstd-dev)
+    prometheus dpkg-dev binutils lintian debootstrap systemd-container libssl-dev zlib1g-dev libzstd-dev
+    python3-cryptography python3-zstandard zstd)
 
 # Release builds link the Swift runtime statically, so an installed binary needs only libc, libpq and libsystemd
 # (and one build folder serves make run, make bench, make install and make deb alike).
