@@ -12,7 +12,9 @@
  * Directory: $PGSTATE_VECTORS_DIR, else ../../proto-spec/vectors (relative to
  * clients/c, where `make test` runs).  outcomes.json holds client behaviour,
  * not codec vectors: test_outcomes runs it (its in-flight request frames are
- * codec vectors and run here too).  Ends with "N passed, M failed".
+ * codec vectors and run here too).  envelope.json holds no frames but states
+ * (the envelope of ENVELOPE.md): test_envelope runs it, so it is skipped here.
+ * Ends with "N passed, M failed".
  */
 #include "codec.h"
 #include "harness.h"
@@ -674,6 +676,7 @@ int main(void) {
     struct dirent *de;
     while ((de = readdir(d)) != NULL && nfiles < 256) {
         size_t l = strlen(de->d_name);
+        if (strcmp(de->d_name, "envelope.json") == 0) continue; /* states, not frames: test_envelope */
         if (l > 5 && strcmp(de->d_name + l - 5, ".json") == 0) files[nfiles++] = strdup(de->d_name);
     }
     closedir(d);
