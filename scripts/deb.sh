@@ -229,8 +229,9 @@ PGSTATED_DEPENDS=$(shlib_depends "$PKG" pgstated usr/bin/pgstated usr/bin/pgstat
 for dep in libc6 libpq5 libsystemd0; do
     printf '%s\n' "$PGSTATED_DEPENDS" | grep -qE "(^|, )$dep( |,|$)" || die "pgstated's Depends lack $dep: $PGSTATED_DEPENDS"
 done
-# systemd-sysusers in the postinst: any package that provides it (as dh_installsysusers declares).
-PGSTATED_DEPENDS="$PGSTATED_DEPENDS, systemd | systemd-standalone-sysusers | systemd-sysusers"
+# systemd-sysusers in the postinst: any package that provides it (as dh_installsysusers declares). procps: /bin/kill,
+# which the unit's ExecReload= runs (`systemctl reload pgstated`); a minimal Debian has none without it.
+PGSTATED_DEPENDS="$PGSTATED_DEPENDS, procps, systemd | systemd-standalone-sysusers | systemd-sysusers"
 
 build_deb "$LIB" libpgstate0 "$LIB_VERSION" "$LIB_DEPENDS"
 build_deb "$DEV" libpgstate-dev "$LIB_VERSION" "libpgstate0 (= $LIB_VERSION), ${LIB_DEPENDS}"

@@ -27,10 +27,11 @@ CACHE=${PGSTATE_TEST_CACHE:-/var/cache/pgstate-test}
 TIMEOUT=${PGSTATE_TEST_SYSTEMD_TIMEOUT:-180}
 ALLOW_DYNAMIC=${PGSTATE_DEB_ALLOW_DYNAMIC:-}
 SUITE=bookworm
-# What the packages need (libpq5, systemd with systemd-sysusers; libc6 and init-system-helpers come with minbase),
-# dbus for systemctl, python3 for the Python client, and gcc, libc6-dev, pkg-config to compile the C client against
-# libpgstate-dev inside the container.
-INCLUDE=systemd,systemd-sysv,dbus,libpq5,python3,gcc,libc6-dev,pkg-config
+# What the packages depend on (libpq5, procps, systemd with systemd-sysusers; libc6, libstdc++6 and
+# init-system-helpers come with minbase): dpkg -i in the container installs nothing else, so a dependency missing
+# here fails the install, as one the packages forgot to declare fails a check. Besides: dbus for systemctl, python3
+# for the Python client, and gcc, libc6-dev, pkg-config to compile the C client against libpgstate-dev there.
+INCLUDE=systemd,systemd-sysv,dbus,libpq5,procps,python3,gcc,libc6-dev,pkg-config
 
 work=
 overlay=

@@ -161,7 +161,8 @@ c_client() {
         || { cat "$WORK/cc.log"; return 1; }
     local lib
     lib=$(ldd "$WORK/c_client" | awk '$1 == "libpgstate.so.0" { print $3 }')
-    [ -n "$lib" ] && [ "$(dpkg -S "$lib" 2>/dev/null | cut -d: -f1)" = libpgstate0 ] \
+    # ldd may name it through /lib, a link to /usr/lib in a merged-/usr root: dpkg knows the real path.
+    [ -n "$lib" ] && [ "$(dpkg -S "$(realpath "$lib")" 2>/dev/null | cut -d: -f1)" = libpgstate0 ] \
         || { echo "libpgstate.so.0 resolves to '$lib', not libpgstate0's"; return 1; }
     local out
     out=$(as pgclient timeout 60 "$WORK/c_client") || { echo "as pgclient: $out"; return 1; }
@@ -286,8 +287,12 @@ purge() {
         while IFS= read -r path; do
             [ -n "$path" ] && [ "$path" != /. ] || continue
             [ -e "$path" ] || [ -L "$path" ] || continue
-            # A folder another package owns too stays (/usr/bin, /etc); everything else must be gone.
-            if [ -d "$path" ] && [ ! -L "$path" ]; then
+            # A folder another package owns too stays (/usr/bin, /etc); so do /lib and the like, links to /usr/lib
+            # in a merged-/usr root (the packages ship no links to folders). Everything else must be gone.
+            if [ -d "$path" ] && [ -L "$path" ]; then
+                continue
+            fi
+            if [ -d "$path" ]; then
                 owner=$(dpkg-query -S "$path" 2>/dev/null | head -n 1)
                 [ -n "$owner" ] && continue
             fi

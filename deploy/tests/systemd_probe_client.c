@@ -11,11 +11,15 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 int main(void) {
+    /* Unique across runs: the database outlives the container, whose pids repeat from boot to boot. */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     char id[64];
-    snprintf(id, sizeof id, "probe-c-%ld", (long)getpid());
+    snprintf(id, sizeof id, "probe-c-%lld-%09ld-%ld", (long long)now.tv_sec, now.tv_nsec, (long)getpid());
     const char *state = "from c";
 
     pgstate_client *c = pgstate_connect(NULL, 20000);
@@ -28,7 +32,7 @@ int main(void) {
     pgstate_identity *who = NULL;
     int rc = pgstate_upsert(c, id, strlen(id), 0, state, strlen(state), &created);
     if (rc != PGSTATE_OK) {
-        printf("upsert: %s\n", pgstate_errmsg(c));
+        printf("upsert: %s %s\n", pgstate_status_name(rc), pgstate_errmsg(c));
         pgstate_free(c);
         return 1;
     }
@@ -41,7 +45,7 @@ int main(void) {
         ok = 0;
     }
     if (ok) {
-        printf("libpgstate %s -> pgstated %s: upsert rev %llu, load back; served as uid %u (%s)\n",
+        printf("libpgstate %s -> %s: upsert rev %llu, load back; served as uid %u (%s)\n",
                PGSTATE_VERSION_STRING, pgstate_server_version(c), (unsigned long long)created->revision,
                who->uid, who->user);
     }

@@ -42,7 +42,7 @@ def serve() -> int:
     if created.revision != 1 or loaded is None or loaded.state != b"from python" or loaded.revision != 1:
         print("upsert/load mismatch: created %r, loaded %r" % (created, loaded))
         return 1
-    print("pgstate %s (wheel) -> pgstated %s: upsert rev 1, load back; served as uid %d (%s)"
+    print("pgstate %s (wheel) -> %s: upsert rev 1, load back; served as uid %d (%s)"
           % (pgstate.__version__, version, who.uid, who.user))
     return 0
 
