@@ -204,7 +204,8 @@ PGSTATE_EXPORT const char *pgstate_envelope_errmsg(const pgstate_envelope_codec 
  */
 
 /* The envelope of `in` bound to `revision` (the revision the record will be written as: the UPSERT's
-   expected_revision + 1), with a fresh random nonce when encrypting.  in_len at most 2^32-1. */
+   expected_revision + 1), with a fresh random nonce when encrypting.  in_len at most 2^32-1 and at most the
+   codec's max_decompressed (else PGSTATE_ENVELOPE_ERR_TOO_LARGE: it would not read back). */
 PGSTATE_EXPORT int pgstate_envelope_encode(pgstate_envelope_codec *codec, const char *ns, const char *id,
                                            size_t id_len, uint64_t revision, const void *in, size_t in_len,
                                            uint8_t **out, size_t *out_len);
@@ -220,9 +221,9 @@ PGSTATE_EXPORT int pgstate_envelope_encode_with_nonce(pgstate_envelope_codec *co
 
 /* The state a record holds: `in` is the record's state, record_revision its revision.  A state without the
    "PGSE" 01 prefix is returned as written (a copy).  Errors: PGSTATE_ENVELOPE_ERR_* in the order of
-   ENVELOPE.md (corrupt / unknown_version from the header, rolled_back before any key work, wrong_key,
-   tampered, too_large before decompressing, corrupt from decompression); never allocates more than the body's
-   `length` (checked against max_decompressed first) for the output. */
+   ENVELOPE.md section 6.2 (unknown_version / corrupt from the header, rolled_back before any key work,
+   wrong_key, unavailable_mode, tampered, too_large before decompressing, corrupt from decompression); never
+   allocates more than the body's `length` (checked against max_decompressed first) for the output. */
 PGSTATE_EXPORT int pgstate_envelope_decode(pgstate_envelope_codec *codec, const char *ns, const char *id,
                                            size_t id_len, uint64_t record_revision, const void *in, size_t in_len,
                                            uint8_t **out, size_t *out_len);
@@ -290,27 +291,33 @@ PGSTATE_EXPORT int pgstate_envelope_load(pgstate_client *c, pgstate_envelope_cod
 
 /* What pgstate_envelope_rewrap did. */
 typedef struct pgstate_envelope_rewrap_counts {
-    size_t rewritten; /* loaded, decoded, written again under the codec's active key and compression */
-    size_t conflicts; /* written meanwhile by someone else (so already rewritten by that write): skipped */
-    size_t missing;   /* no record: skipped */
+    size_t rewritten; /* loaded, decoded, written again as the codec writes (its flags, its active key) */
+    size_t conflicts; /* written meanwhile by someone else (so already under that writer's codec): skipped */
+    size_t missing;   /* no record (also one deleted between the load and the upsert): skipped */
+    size_t current;   /* already an envelope as the codec writes it (header only, not verified): skipped;
+                         0 with PGSTATE_ENVELOPE_REWRAP_FORCE */
     size_t done;      /* ids handled; < count when an error stopped the run at ids[done] */
 } pgstate_envelope_rewrap_counts;
 
+/* pgstate_envelope_rewrap options */
+#define PGSTATE_ENVELOPE_REWRAP_FORCE 0x1u /* rewrite records that are already current too */
+
 /*
- * Rotation: for each id, LOAD -> decode -> UPSERT with expected = its
- * revision, so the record gets a new envelope bound to revision + 1 under the
- * codec's active key (plain records get wrapped too).  A CONFLICT means
- * another writer got there first, and its write is already under the ring it
- * used: counted and skipped; so is a missing record.  Stops at the first
- * other error (a record that does not decode, a lost connection) and returns
- * it, the message naming the id; running it again is safe.  id_lens may be
- * NULL (then every id is NUL-terminated).  counts may be NULL.  The codec
- * must write with a key (mode ENCRYPT or INTEGRITY), else
- * PGSTATE_ERR_INVALID_ARGUMENT.
+ * Rotation (ENVELOPE.md section 8): for each id, LOAD -> decode -> UPSERT
+ * with expected = its revision, so the record gets a new envelope bound to
+ * revision + 1 under the codec's active key and flags (plain records get
+ * wrapped too).  A record whose header already shows the codec's flags and
+ * active key is skipped (unless options has PGSTATE_ENVELOPE_REWRAP_FORCE).
+ * A CONFLICT means another writer got there first, so its write is already
+ * under that writer's codec: counted and skipped (as missing when the record
+ * was deleted meanwhile); so is a missing record.  Stops at the first other
+ * error (a record that does not decode, a lost connection) and returns it,
+ * the message naming the id; running it again is safe.  id_lens may be NULL
+ * (then every id is NUL-terminated).  counts may be NULL.
  */
 PGSTATE_EXPORT int pgstate_envelope_rewrap(pgstate_client *c, pgstate_envelope_codec *codec,
                                            const char *const *ids, const size_t *id_lens, size_t count,
-                                           pgstate_envelope_rewrap_counts *counts);
+                                           unsigned options, pgstate_envelope_rewrap_counts *counts);
 
 #ifdef __cplusplus
 }

@@ -162,42 +162,67 @@ int pgstate_envelope_load(pgstate_client *c, pgstate_envelope_codec *codec, cons
     return pgse_ok(codec);
 }
 
+/* Whether a stored state is already what the codec writes: its flags under its active key (header only). */
+static int is_current(const pgstate_envelope_codec *codec, const void *state, size_t len) {
+    pgstate_envelope_header h;
+    if (pgstate_envelope_peek(state, len, &h) != PGSTATE_OK || !h.enveloped) return 0;
+    uint32_t key = codec->mode == PGSTATE_ENVELOPE_MODE_NONE ? 0 : codec->ring.active;
+    return h.flags == pgse_flags(codec->compression, codec->mode) && h.key_id == key;
+}
+
 int pgstate_envelope_rewrap(pgstate_client *c, pgstate_envelope_codec *codec, const char *const *ids,
-                            const size_t *id_lens, size_t count, pgstate_envelope_rewrap_counts *counts) {
+                            const size_t *id_lens, size_t count, unsigned options,
+                            pgstate_envelope_rewrap_counts *counts) {
     pgstate_envelope_rewrap_counts local;
     if (counts == NULL) counts = &local;
     memset(counts, 0, sizeof *counts);
     if (codec == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
     int rc = pgse_begin(codec);
     if (rc != PGSTATE_OK) return rc;
-    if (codec->mode == PGSTATE_ENVELOPE_MODE_NONE) {
-        return pgse_fail(codec, PGSTATE_ERR_INVALID_ARGUMENT, "rewrap needs a codec that writes with a key "
-                         "(mode ENCRYPT or INTEGRITY) (caller's error)");
-    }
+    if (c == NULL) return pgse_fail(codec, PGSTATE_ERR_INVALID_ARGUMENT, "client is NULL (caller's error)");
     if (ids == NULL && count > 0) return pgse_fail(codec, PGSTATE_ERR_INVALID_ARGUMENT, "ids is NULL (caller's error)");
     for (size_t i = 0; i < count; i++, counts->done = i) {
         const char *id = ids[i];
         size_t id_len = id_lens ? id_lens[i] : (id ? strlen(id) : 0);
         char qid[PGSE_MAX_ID_BYTES + 1];
         pgse_quote(qid, sizeof qid, id ? id : "", id_len);
-        pgstate_envelope_record *r = NULL;
-        rc = pgstate_envelope_load(c, codec, id, id_len, &r);
+        const char *ns;
+        pgstate_record *stored = NULL;
+        rc = effective_namespace(c, codec, &ns);
+        if (rc == PGSTATE_OK) {
+            rc = pgstate_load(c, id, id_len, &stored);
+            if (rc != PGSTATE_OK && rc != PGSTATE_NOT_FOUND) client_failed(codec, c, rc);
+        }
         if (rc == PGSTATE_NOT_FOUND) {
             counts->missing++;
             continue;
         }
+        if (rc == PGSTATE_OK && !(options & PGSTATE_ENVELOPE_REWRAP_FORCE) &&
+            is_current(codec, stored->state, stored->state_len)) {
+            pgstate_record_free(stored);
+            counts->current++;
+            continue;
+        }
+        uint8_t *plain = NULL;
+        size_t plain_len = 0;
         if (rc == PGSTATE_OK) {
-            rc = pgstate_envelope_upsert(c, codec, id, id_len, r->revision, r->state, r->state_len, NULL);
-            pgse_wipe((void *)(uintptr_t)r->state, r->state_len);
-            pgstate_envelope_record_free(r);
-            if (rc == PGSTATE_OK) {
-                counts->rewritten++;
-                continue;
-            }
-            if (rc == PGSTATE_CONFLICT) { /* written meanwhile: that write used the writer's own active key */
-                counts->conflicts++;
-                continue;
-            }
+            rc = pgstate_envelope_decode(codec, ns, id, id_len, stored->revision, stored->state, stored->state_len,
+                                         &plain, &plain_len);
+        }
+        if (rc == PGSTATE_OK) {
+            rc = pgstate_envelope_upsert(c, codec, id, id_len, stored->revision, plain, plain_len, NULL);
+            pgse_wipe(plain, plain_len);
+            pgstate_envelope_free(plain);
+        }
+        pgstate_record_free(stored);
+        if (rc == PGSTATE_OK) {
+            counts->rewritten++;
+            continue;
+        }
+        if (rc == PGSTATE_CONFLICT) { /* written meanwhile (actual > 0), or deleted meanwhile (actual 0) */
+            if (pgstate_conflict_actual(c) == 0) counts->missing++;
+            else counts->conflicts++;
+            continue;
         }
         char why[PGSE_ERRMSG_CAP];
         memcpy(why, codec->errmsg, sizeof why);

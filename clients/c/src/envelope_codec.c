@@ -214,6 +214,12 @@ static int encode(pgstate_envelope_codec *codec, const char *ns, const char *id,
         return pgse_fail(codec, PGSTATE_ERR_INVALID_ARGUMENT, "state of %zu bytes: an envelope holds at most "
                          "2^32-1 (caller's error)", in_len);
     }
+    /* ENVELOPE.md 6.1: what is written must read back under the writer's own bound */
+    if (in_len > codec->max_decompressed) {
+        return pgse_fail(codec, PGSTATE_ENVELOPE_ERR_TOO_LARGE, "state of %zu bytes for id \"%.*s\": above this "
+                         "codec's decompression bound of %llu (max_decompressed), so it would not read back", in_len,
+                         (int)(id_len < 64 ? id_len : 64), id ? id : "", (unsigned long long)codec->max_decompressed);
+    }
     char why[300];
     unsigned flags = pgse_flags(codec->compression, codec->mode);
     const pgse_key *key = codec->mode != PGSTATE_ENVELOPE_MODE_NONE ? pgse_ring_find(&codec->ring, codec->ring.active)
@@ -339,6 +345,10 @@ int pgstate_envelope_decode(pgstate_envelope_codec *codec, const char *ns, const
                              "is keyed with key id %lu, which the key ring does not hold%s", qid, qns,
                              (unsigned long)p.h.key_id, codec->ring.count == 0 ? " (the codec has no keys)" : "");
         }
+        if (!pgse_compression_available(p.h.compression, why, sizeof why)) {
+            return pgse_fail(codec, PGSTATE_ENVELOPE_ERR_UNAVAILABLE_MODE, "envelope of id \"%s\" in namespace "
+                             "\"%s\": %s", qid, qns, why);
+        }
         uint8_t subkey[PGSE_KEY_BYTES], ad[PGSE_MAX_AD];
         size_t ad_len = pgse_put_ad(ad, src, p.header_len, ns, ns_len, id, id_len);
         int verified = -1;
@@ -374,6 +384,11 @@ int pgstate_envelope_decode(pgstate_envelope_codec *codec, const char *ns, const
                              p.h.mode == PGSTATE_ENVELOPE_MODE_ENCRYPT ? "AES-GCM" : "HMAC-SHA256",
                              (unsigned long)p.h.key_id);
         }
+    }
+    /* ENVELOPE.md 6.2 check 9 (keyed envelopes made it above, before their key work) */
+    if (p.h.mode == PGSTATE_ENVELOPE_MODE_NONE && !pgse_compression_available(p.h.compression, why, sizeof why)) {
+        return pgse_fail(codec, PGSTATE_ENVELOPE_ERR_UNAVAILABLE_MODE, "envelope of id \"%s\" in namespace \"%s\": "
+                         "%s", qid, qns, why);
     }
     if (p.h.length > codec->max_decompressed) {
         free(opened);
