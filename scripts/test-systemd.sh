@@ -155,7 +155,9 @@ if [ -f "$results" ]; then cat "$results"; fi
 echo
 seconds() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 if [ -f "$probe/started" ]; then
-    log "boot to the probe: $(seconds "$boot_started" "$(cat "$probe/started")")s; container ran $(seconds "$boot_started" "$boot_ended")s"
+    boot=$(awk '{ printf "%.1f", $1 / 1e6 }' "$probe/boot-usec" 2>/dev/null || echo "?")
+    log "boot: systemd to multi-user.target ${boot}s, nspawn to the probe $(seconds "$boot_started" "$(cat "$probe/started")")s;" \
+        "the container ran $(seconds "$boot_started" "$boot_ended")s"
 fi
 
 failed=0

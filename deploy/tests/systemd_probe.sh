@@ -14,6 +14,9 @@ RESULTS=/probe/results
 WORK=/srv/probe
 : >"$RESULTS"
 date +%s.%N >/probe/started
+# systemd's start to multi-user.target, as it measured it (microseconds, monotonic).
+echo $(( $(systemctl show -p ActiveEnterTimestampMonotonic --value multi-user.target) \
+    - $(systemctl show -p UserspaceTimestampMonotonic --value) )) >/probe/boot-usec
 # shellcheck source=/dev/null
 . /probe/probe.env
 mkdir -p "$WORK"
