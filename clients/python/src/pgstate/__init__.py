@@ -12,24 +12,41 @@ One record per persistence id, with optimistic concurrency on a revision::
         me = c.whoami()                         # Identity: uid, user, namespace, permissions
         c.health().ready                        # operators: health, stats, clients, pause, resume
 
+    # States compressed and encrypted on the client, bound to namespace, id and revision
+    # (proto-spec/ENVELOPE.md; AES-GCM needs pgstate[crypto], zstd pgstate[zstd]):
+    ring = pgstate.KeyRing({1: key32}, active=1)
+    with pgstate.Client(codec=pgstate.Envelope("gzip", keys=ring, info="billing/orders")) as c:
+        c.upsert("order-42", 0, b"secret")      # stored as an envelope; load() opens it
+
 The asyncio client is :class:`pgstate.aio.AsyncClient` (``from pgstate import aio``).
 Exceptions derive from :class:`Error`; see :mod:`pgstate._errors` for who is at fault.
 """
 
+from ._envelope import DEFAULT_MAX_DECOMPRESSED, Envelope
 from ._errors import (
     ConcurrencyError,
+    CorruptEnvelope,
+    EnvelopeError,
+    EnvelopeModeUnavailable,
+    EnvelopeTooLarge,
     Error,
     InvalidArgument,
     OutcomeUnknown,
     PermissionDenied,
     ProtocolError,
+    RolledBack,
     ServerError,
     Status,
+    Tampered,
     Unavailable,
+    UnknownEnvelopeVersion,
+    WrongKey,
 )
 from ._identity import Identity, Permissions
+from ._keyring import KeyRing
 from ._operator import ClientRow, ClientState, Health, StatsEntry
 from ._record import Record
+from ._rewrap import RewrapResult, rewrap
 from ._version import __version__
 from .client import Client
 
@@ -51,5 +68,18 @@ __all__ = [
     "OutcomeUnknown",
     "ProtocolError",
     "ServerError",
+    "Envelope",
+    "KeyRing",
+    "DEFAULT_MAX_DECOMPRESSED",
+    "rewrap",
+    "RewrapResult",
+    "EnvelopeError",
+    "UnknownEnvelopeVersion",
+    "CorruptEnvelope",
+    "RolledBack",
+    "WrongKey",
+    "Tampered",
+    "EnvelopeTooLarge",
+    "EnvelopeModeUnavailable",
     "__version__",
 ]

@@ -14,15 +14,20 @@ grouped by who is at fault, which is also what tells a caller whether to retry:
   LOAD before retrying).
 * A bug on one side or the other: :class:`ProtocolError` (the peers disagree about the
   protocol) and :class:`ServerError` (the server reported an internal fault on a read).
+* The stored state does not open with the codec (the envelope, proto-spec/ENVELOPE.md):
+  :class:`EnvelopeError` and its subclasses, one per error class of ENVELOPE.md section 7.
+  The call itself succeeded; the state it read (or, for too large and unavailable, the codec)
+  is at fault, and retrying does not help.
 
 Which one a call raises is decided by one classifier, :mod:`pgstate._outcomes`, after
-PROTOCOL.md section 12; each class of its section 12.1 is one exception here.
+PROTOCOL.md section 12; each class of its section 12.1 is one exception here. The envelope
+errors come from :mod:`pgstate._envelope`, after ENVELOPE.md section 6.2.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Optional
+from typing import ClassVar, Optional
 
 __all__ = [
     "Status",
@@ -34,6 +39,14 @@ __all__ = [
     "OutcomeUnknown",
     "ProtocolError",
     "ServerError",
+    "EnvelopeError",
+    "UnknownEnvelopeVersion",
+    "CorruptEnvelope",
+    "RolledBack",
+    "WrongKey",
+    "Tampered",
+    "EnvelopeTooLarge",
+    "EnvelopeModeUnavailable",
     "status_name",
 ]
 
@@ -200,3 +213,111 @@ class ServerError(Error):
 
     No automatic retry. (The same status answering a write raises :class:`OutcomeUnknown`.)
     """
+
+
+# --- The envelope: the stored state does not open with the codec -----------------------------
+
+
+class EnvelopeError(Error):
+    """A state could not be wrapped or unwrapped by a codec (ENVELOPE.md section 7).
+
+    Attributes:
+        error_class: the class's name in ENVELOPE.md and vectors/envelope.json, e.g. ``"tampered"``.
+        persistence_id: the record's id, when the error concerns one, else None.
+
+    Every subclass is one error class; none derives from another, so an ``except`` names exactly
+    the cases it handles. The load or upsert itself succeeded (or was not sent): nothing about the
+    connection is wrong, and repeating the call gives the same answer.
+    """
+
+    error_class: ClassVar[str] = ""
+
+    def __init__(self, message: str, *, persistence_id: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.persistence_id: Optional[str] = persistence_id
+
+
+class UnknownEnvelopeVersion(EnvelopeError):
+    """"PGSE" followed by a version other than 1, or flags this version does not define (reserved
+    bits, compression 3, ENCRYPTED with INTEGRITY): written by a newer client. Upgrade this one.
+
+    ``version`` and ``flags`` are the bytes found (``flags`` None when the version was wrong).
+    """
+
+    error_class: ClassVar[str] = "unknown_version"
+
+    def __init__(self, message: str, *, persistence_id: Optional[str] = None, version: int = 1,
+                 flags: Optional[int] = None) -> None:
+        super().__init__(message, persistence_id=persistence_id)
+        self.version: int = version
+        self.flags: Optional[int] = flags
+
+
+class CorruptEnvelope(EnvelopeError):
+    """The envelope is damaged: cut short, a key id that does not fit its mode, or a body that
+    does not yield exactly the length its header states (a decompression that fails, expands past
+    it -- a compression bomb -- or falls short). The writer or the storage is at fault."""
+
+    error_class: ClassVar[str] = "corrupt"
+
+
+class RolledBack(EnvelopeError):
+    """The envelope was written for another revision than the record's: an older envelope was
+    written back (the record rolled back, or a ciphertext replayed). Someone with write access to
+    the store did it; ``envelope_revision`` and ``record_revision`` say what was found."""
+
+    error_class: ClassVar[str] = "rolled_back"
+
+    def __init__(self, message: str, *, persistence_id: Optional[str] = None, envelope_revision: int = 0,
+                 record_revision: int = 0) -> None:
+        super().__init__(message, persistence_id=persistence_id)
+        self.envelope_revision: int = envelope_revision
+        self.record_revision: int = record_revision
+
+
+class WrongKey(EnvelopeError):
+    """The envelope was written under ``key_id``, which the codec's key ring does not hold (or the
+    codec has no ring). The reader's configuration is at fault: add the key (retired) to the ring."""
+
+    error_class: ClassVar[str] = "wrong_key"
+
+    def __init__(self, message: str, *, persistence_id: Optional[str] = None, key_id: int = 0) -> None:
+        super().__init__(message, persistence_id=persistence_id)
+        self.key_id: int = key_id
+
+
+class Tampered(EnvelopeError):
+    """The tag does not verify: body, header or tag changed, or the envelope belongs to another
+    persistence id, namespace or ``info``, or the ring holds another key under its key id. Also
+    raised by a codec made with ``allow_unkeyed=False`` for a state that is not a keyed envelope.
+    An attacker or a configuration mismatch; the state was not returned."""
+
+    error_class: ClassVar[str] = "tampered"
+
+
+class EnvelopeTooLarge(EnvelopeError):
+    """The envelope's length exceeds the codec's ``max_decompressed`` (checked before anything is
+    decompressed), or a state to write does. ``length`` and ``bound`` say by how much."""
+
+    error_class: ClassVar[str] = "too_large"
+
+    def __init__(self, message: str, *, persistence_id: Optional[str] = None, length: int = 0,
+                 bound: int = 0) -> None:
+        super().__init__(message, persistence_id=persistence_id)
+        self.length: int = length
+        self.bound: int = bound
+
+
+class EnvelopeModeUnavailable(EnvelopeError):
+    """A mode needs a package that is not installed: AES-256-GCM the ``cryptography`` package
+    (``pip install 'pgstate[crypto]'``), zstd the ``zstandard`` package (``pip install
+    'pgstate[zstd]'``). Raised when a codec is made whose own mode needs it, and when reading an
+    envelope that needs it. ``mode`` names the mode, ``install`` what to install."""
+
+    error_class: ClassVar[str] = "unavailable_mode"
+
+    def __init__(self, message: str, *, persistence_id: Optional[str] = None, mode: str = "",
+                 install: str = "") -> None:
+        super().__init__(message, persistence_id=persistence_id)
+        self.mode: str = mode
+        self.install: str = install

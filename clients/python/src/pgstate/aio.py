@@ -9,16 +9,19 @@ from typing import Any, Dict, List, Optional, Set, Type
 from . import _protocol as p
 from ._calls import (Call, ClientsCall, HealthCall, HelloCall, LoadCall, PauseCall, PingCall, ResumeCall,
                      StatsCall, UpsertCall, WhoAmICall, delete_call)
+from ._codec_calls import CLIENT_CODEC, CodecArg, check_codec, codec_for, opened_record, sealed_upsert, written_record
 from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
     resolve_socket_path
+from ._envelope import Envelope
 from ._errors import Error, ProtocolError, Unavailable
 from ._identity import Identity
 from ._operator import ClientRow, ClientsPage, Health, StatsEntry
 from ._outcomes import (Connection, EndReason, Ending, Received, after_ending, classify_lost, classify_received,
                         classify_response, classify_timeout, ending_for, stray_ending)
 from ._record import Record
+from ._rewrap import RewrapResult, rewrap_async as rewrap
 
-__all__ = ["AsyncClient"]
+__all__ = ["AsyncClient", "rewrap", "RewrapResult"]
 
 _RECV_BYTES = 256 * 1024
 _MAX_ATTEMPTS = 3  # a call that was never sent is retried on a fresh connection
@@ -75,6 +78,8 @@ class _Connection:
         self._draining = False  # the server said it closes: send nothing new
         self._closed = False
         self._cause: Optional[BaseException] = None
+        self.own_namespace: Optional[str] = None  # from WHOAMI, asked once when a codec needs it
+        self.namespace_lock = asyncio.Lock()
         self._task = asyncio.ensure_future(self._read_loop())
 
     @classmethod
@@ -287,12 +292,17 @@ class AsyncClient:
     **Timeouts and cancellation:** a call that times out raises Unavailable (reads, and
     writes not yet sent) or OutcomeUnknown (writes sent). Timing out or cancelling a call
     leaves the connection usable: the late answer is read and discarded.
+
+    **Codec:** ``codec=pgstate.Envelope(...)``, and ``codec=`` on ``load`` and ``upsert``, as
+    for :class:`pgstate.Client`; the connection's own namespace is asked (WHOAMI) once per
+    connection, by the first call that needs it.
     """
 
     def __init__(self, socket_path: Optional[PathLike] = None, timeout: Optional[float] = None, *,
-                 client_name: str = CLIENT_NAME) -> None:
+                 client_name: str = CLIENT_NAME, codec: Optional[Envelope] = None) -> None:
         self._path = resolve_socket_path(socket_path)
         self._timeout = check_timeout(timeout)
+        self._codec = check_codec(codec)
         self._hello_call = hello_call(client_name, self._path)
         self._conn: Optional[_Connection] = None
         self._all: Set[_Connection] = set()
@@ -311,6 +321,11 @@ class AsyncClient:
     @property
     def connected(self) -> bool:
         return self._conn is not None and self._conn.usable
+
+    @property
+    def codec(self) -> Optional[Envelope]:
+        """The codec of calls that name none (None: states as stored)."""
+        return self._codec
 
     @property
     def server_info(self) -> Optional[p.HelloOk]:
@@ -363,26 +378,59 @@ class AsyncClient:
         result: Identity = await self._run(WhoAmICall())
         return result
 
-    async def load(self, persistence_id: str, *, namespace: Optional[str] = None) -> Optional[Record]:
+    async def effective_namespace(self, namespace: Optional[str] = None) -> str:
+        """The namespace a codec binds a call's envelope to (ENVELOPE.md section 5.3): ``namespace`` if
+        given, else the connection's own when the server announces IDENTITY (asked with WHOAMI once per
+        connection), else "" (the shared one)."""
+        if namespace is not None:
+            return namespace
+        await self.connect()
+        conn = self._conn
+        assert conn is not None
+        if not conn.hello.identity:
+            return ""
+        async with conn.namespace_lock:  # concurrent first calls ask once
+            if conn.own_namespace is None:
+                conn.own_namespace = (await self.whoami()).namespace
+            return conn.own_namespace
+
+    async def load(self, persistence_id: str, *, namespace: Optional[str] = None,
+                   codec: CodecArg = CLIENT_CODEC) -> Optional[Record]:
         """The current record of ``persistence_id``, or None if there is none.
 
         ``namespace`` names the namespace to read (0 to 63 ASCII letters, digits, ``.``, ``_``,
         ``-``; "" is the shared one); without it the connection's own. Naming one needs a server
         announcing IDENTITY and, for another namespace than the connection's, ANY_NAMESPACE
         (else PermissionDenied). The same holds for upsert and delete.
+
+        ``codec``: the Envelope that opens the state (default: the client's; None: the bytes as
+        stored). Raises an EnvelopeError when the state does not open.
         """
-        result: Optional[Record] = await self._run(LoadCall(persistence_id, namespace))
-        return result
+        call = LoadCall(persistence_id, namespace)
+        use = codec_for(codec, self._codec)
+        bound = await self.effective_namespace(namespace) if use is not None else ""
+        result: Optional[Record] = await self._run(call)
+        if result is None or use is None:
+            return result
+        return opened_record(result, use, bound)
 
     async def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike, *,
-                     namespace: Optional[str] = None) -> Record:
+                     namespace: Optional[str] = None, codec: CodecArg = CLIENT_CODEC) -> Record:
         """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
 
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
         the record does not exist); nothing was changed then. ``namespace``: as for :meth:`load`.
+
+        ``codec``: the Envelope that wraps the state, bound to revision ``expected_revision`` + 1
+        (default: the client's; None: stored as given). The record returned holds ``state``.
         """
-        result: Record = await self._run(UpsertCall(persistence_id, namespace, expected_revision, state))
-        return result
+        call = UpsertCall(persistence_id, namespace, expected_revision, state)
+        use = codec_for(codec, self._codec)
+        if use is None:
+            result: Record = await self._run(call)
+            return result
+        written: Record = await self._run(sealed_upsert(call, use, await self.effective_namespace(namespace)))
+        return written_record(written, call)
 
     async def delete(self, persistence_id: str, expected_revision: Optional[int] = None, *,
                      namespace: Optional[str] = None) -> None:

@@ -10,8 +10,10 @@ from typing import Any, List, Optional, Set, Type
 from . import _protocol as p
 from ._calls import (Call, ClientsCall, HealthCall, LoadCall, PauseCall, PingCall, ResumeCall, StatsCall,
                      UpsertCall, WhoAmICall, delete_call)
+from ._codec_calls import CLIENT_CODEC, CodecArg, check_codec, codec_for, opened_record, sealed_upsert, written_record
 from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
     resolve_socket_path
+from ._envelope import Envelope
 from ._errors import ProtocolError
 from ._identity import Identity
 from ._operator import ClientRow, ClientsPage, Health, StatsEntry
@@ -44,12 +46,21 @@ class Client:
     (``load``, ``ping``, ``whoami``, the operators' calls) or a write that was not sent, and
     :class:`~pgstate.OutcomeUnknown` for a write that was sent (it may have been applied).
     The connection stays usable: the late answer is read and discarded by a later call.
+
+    **Codec:** with ``codec=pgstate.Envelope(...)`` every upsert writes its state in an envelope
+    (compressed, encrypted or authenticated, bound to the namespace, the id and the revision
+    written) and every load opens it (proto-spec/ENVELOPE.md); ``load`` and ``upsert`` take a
+    ``codec=`` of their own that overrides it (``codec=None``: the bytes as stored). The namespace
+    bound is :meth:`effective_namespace`'s. A state that does not open raises an
+    :class:`~pgstate.EnvelopeError`.
     """
 
     def __init__(self, socket_path: Optional[PathLike] = None, timeout: Optional[float] = None, *,
-                 client_name: str = CLIENT_NAME) -> None:
+                 client_name: str = CLIENT_NAME, codec: Optional[Envelope] = None) -> None:
         self._path = resolve_socket_path(socket_path)
         self._timeout = check_timeout(timeout)
+        self._codec = check_codec(codec)
+        self._own_namespace: Optional[str] = None  # the connection's, from WHOAMI, asked when a codec needs it
         self._hello_call = hello_call(client_name, self._path)
         self._sock: Optional[socket.socket] = None
         self._reader = p.FrameReader()
@@ -70,6 +81,11 @@ class Client:
     @property
     def connected(self) -> bool:
         return self._sock is not None
+
+    @property
+    def codec(self) -> Optional[Envelope]:
+        """The codec of calls that name none (None: states as stored)."""
+        return self._codec
 
     @property
     def server_info(self) -> Optional[p.HelloOk]:
@@ -103,6 +119,7 @@ class Client:
         """Close the connection (idempotent). The next call reconnects."""
         sock, self._sock = self._sock, None
         self._hello = None
+        self._own_namespace = None
         self._reader = p.FrameReader()
         self._abandoned = set()
         if sock is not None:
@@ -125,26 +142,60 @@ class Client:
         result: Identity = self._run(WhoAmICall())
         return result
 
-    def load(self, persistence_id: str, *, namespace: Optional[str] = None) -> Optional[Record]:
+    def effective_namespace(self, namespace: Optional[str] = None) -> str:
+        """The namespace a codec binds a call's envelope to (ENVELOPE.md section 5.3): ``namespace`` if
+        given, else the connection's own when the server announces IDENTITY (asked with WHOAMI once per
+        connection), else "" (the shared one)."""
+        if namespace is not None:
+            return namespace
+        if self._sock is None:
+            self.connect()
+        assert self._hello is not None
+        if not self._hello.identity:
+            return ""
+        if self._own_namespace is None:
+            own = self.whoami().namespace  # may reconnect (which forgets the old answer): asked, then kept
+            self._own_namespace = own
+            return own
+        return self._own_namespace
+
+    def load(self, persistence_id: str, *, namespace: Optional[str] = None,
+             codec: CodecArg = CLIENT_CODEC) -> Optional[Record]:
         """The current record of ``persistence_id``, or None if there is none.
 
         ``namespace`` names the namespace to read (0 to 63 ASCII letters, digits, ``.``, ``_``,
         ``-``; "" is the shared one); without it the connection's own. Naming one needs a server
         announcing IDENTITY and, for another namespace than the connection's, ANY_NAMESPACE
         (else PermissionDenied). The same holds for upsert and delete.
+
+        ``codec``: the Envelope that opens the state (default: the client's; None: the bytes as
+        stored). Raises an EnvelopeError when the state does not open.
         """
-        result: Optional[Record] = self._run(LoadCall(persistence_id, namespace))
-        return result
+        call = LoadCall(persistence_id, namespace)
+        use = codec_for(codec, self._codec)
+        bound = self.effective_namespace(namespace) if use is not None else ""
+        result: Optional[Record] = self._run(call)
+        if result is None or use is None:
+            return result
+        return opened_record(result, use, bound)
 
     def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike, *,
-               namespace: Optional[str] = None) -> Record:
+               namespace: Optional[str] = None, codec: CodecArg = CLIENT_CODEC) -> Record:
         """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
 
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
         the record does not exist); nothing was changed then. ``namespace``: as for :meth:`load`.
+
+        ``codec``: the Envelope that wraps the state, bound to revision ``expected_revision`` + 1
+        (default: the client's; None: stored as given). The record returned holds ``state``.
         """
-        result: Record = self._run(UpsertCall(persistence_id, namespace, expected_revision, state))
-        return result
+        call = UpsertCall(persistence_id, namespace, expected_revision, state)
+        use = codec_for(codec, self._codec)
+        if use is None:
+            result: Record = self._run(call)
+            return result
+        written: Record = self._run(sealed_upsert(call, use, self.effective_namespace(namespace)))
+        return written_record(written, call)
 
     def delete(self, persistence_id: str, expected_revision: Optional[int] = None, *,
                namespace: Optional[str] = None) -> None:
