@@ -21,6 +21,8 @@ cd "$ROOT"
 started=$(date +%s.%N)
 [ "$(id -u)" -eq 0 ] || die "test-systemd needs root (debootstrap, systemd-nspawn)"
 ensure_packages
+# Stop at exit only a PostgreSQL this script starts (under scripts/test.sh the caller's is exported as started).
+PGSTATE_PG_STARTED=
 ensure_database
 
 CACHE=${PGSTATE_TEST_CACHE:-/var/cache/pgstate-test}
