@@ -5,8 +5,8 @@ Usage:
     python3 clients/python/bench/envelope_bench.py [--seconds 0.5] [--json]
 
 For a JSON-like state of 200 B and one of 64 KiB, every mode (none, gzip, zstd, AES-GCM alone and after gzip
-or zstd, HMAC alone and after gzip or zstd) is encoded and decoded repeatedly for about ``--seconds`` each.
-Reported per mode and size: the envelope's size, and for encode and decode the wall time and the CPU time
+or zstd, HMAC alone and after gzip or zstd) is encoded and decoded repeatedly for about ``--seconds`` each (the
+fastest of 5 rounds counts). Reported per mode and size: the envelope's size, and for encode and decode the wall time and the CPU time
 (process time, all threads) per record, records per second and the state's megabytes per second. Modes whose
 package is missing (zstandard, cryptography) are listed as unavailable. Run it from the checkout; it puts
 clients/python/src on the path itself.
@@ -54,18 +54,33 @@ def json_state(size: int) -> bytes:
     return body[:size - 2] + b"]}"
 
 
+ROUNDS = 5
+
+
 def measure(fn: Callable[[], Any], seconds: float) -> Tuple[int, float, float]:
-    """(records, wall seconds, CPU seconds) of calling ``fn`` in batches for about ``seconds``."""
+    """(records, wall seconds, CPU seconds) of the fastest of ROUNDS rounds of calling ``fn``, each round
+    about ``seconds`` / ROUNDS long: the least disturbed round (as timeit does) on a machine that also runs
+    other work."""
     fn()  # warm up (imports, first allocation)
-    batch = 1
-    while True:
+    batch, wall = 1, 0.0
+    round_seconds = seconds / ROUNDS
+    while wall < round_seconds / 4:  # a batch long enough to time
+        batch *= 2
+        wall0 = time.perf_counter()
+        for _ in range(batch):
+            fn()
+        wall = time.perf_counter() - wall0
+    batch = max(1, int(batch * round_seconds / wall))
+    best: Optional[Tuple[int, float, float]] = None
+    for _ in range(ROUNDS):
         wall0, cpu0 = time.perf_counter(), time.process_time()
         for _ in range(batch):
             fn()
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-        if wall >= seconds:
-            return batch, wall, cpu
-        batch = batch * 2 if wall < seconds / 8 else max(batch + 1, int(batch * seconds / max(wall, 1e-9) * 1.1))
+        if best is None or wall < best[1]:
+            best = (batch, wall, cpu)
+    assert best is not None
+    return best
 
 
 def run(seconds: float) -> List[Dict[str, Any]]:
@@ -128,7 +143,7 @@ def print_table(rows: List[Dict[str, Any]]) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=0.5, help="time spent on each measurement (default 0.5)")
+    ap.add_argument("--seconds", type=float, default=1.0, help="time spent on each measurement (default 1)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     args = ap.parse_args()
     rows = run(args.seconds)
