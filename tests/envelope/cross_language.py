@@ -255,6 +255,27 @@ class CrossLanguage(unittest.TestCase):
                     self.assertEqual(Tool({2: KEY1}, active=2).read_error(pid), "tampered")
                     self.assertEqual(tool.read(pid), state)
 
+    def test_keyed_only_refuses_substitutes(self) -> None:
+        """A reader taking keyed envelopes only (Python allow_unkeyed=False, C PGSTATE_ENVELOPE_KEYED_ONLY=1)
+        refuses a plain state and an unkeyed envelope as tampered; by default both read."""
+        strict_tool = Tool({1: KEY1, 2: KEY2})
+        strict_tool.env["PGSTATE_ENVELOPE_KEYED_ONLY"] = "1"
+        strict = pgstate.Envelope(None, keys=pgstate.KeyRing({1: KEY1, 2: KEY2}, active=2), info=INFO,
+                                  allow_unkeyed=False)
+        plain_id, unkeyed_id, keyed_id = ("xl-%s-strict-%s" % (RUN, k) for k in ("plain", "unkeyed", "keyed"))
+        self.plain.upsert(plain_id, 0, b"substitute", codec=None)
+        Tool().write(unkeyed_id, 0, "gzip", b"substitute")
+        strict_tool.write(keyed_id, 0, "aes_gcm", b"genuine")
+        for pid in (plain_id, unkeyed_id):
+            with self.subTest(pid=pid):
+                self.assertEqual(python_error(self.plain, pid, strict), "tampered")
+                self.assertEqual(strict_tool.read_error(pid), "tampered")
+                self.assertEqual(Tool({1: KEY1, 2: KEY2}).read(pid), b"substitute")
+        record = self.plain.load(keyed_id, codec=strict)
+        assert record is not None
+        self.assertEqual(record.state, b"genuine")
+        self.assertEqual(strict_tool.read(keyed_id), b"genuine")
+
     def test_rotation_across_clients(self) -> None:
         old_ring = {1: KEY1}
         new_ring = {1: KEY1, 2: KEY2}

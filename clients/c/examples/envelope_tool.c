@@ -16,6 +16,7 @@
  *   PGSTATE_ENVELOPE_ACTIVE=2          the active key id (default: the highest)
  *   PGSTATE_ENVELOPE_INFO=billing/orders  the application's info (required with keys)
  *   PGSTATE_ENVELOPE_MAX_DECOMPRESSED  the decompression bound in bytes (default 64 MiB)
+ *   PGSTATE_ENVELOPE_KEYED_ONLY=1      refuse plain states and unkeyed envelopes as tampered
  *   PGSTATE_NAMESPACE                  a namespace to name (pgstate_set_namespace; needs ANY_NAMESPACE)
  *
  * Exit status: 0 done; 1 read: no record, write: conflict (the committed revision on stderr); 2 usage or
@@ -229,6 +230,8 @@ int main(int argc, char **argv) {
                                                                bound ? strtoull(bound, NULL, 10) : 0);
     pgstate_envelope_keyring_free(ring); /* the codec has its copy */
     if (codec == NULL) return 4;
+    const char *keyed_only = getenv("PGSTATE_ENVELOPE_KEYED_ONLY");
+    if (keyed_only != NULL && strcmp(keyed_only, "1") == 0) pgstate_envelope_codec_set_keyed_only(codec, 1);
     int rc = pgstate_envelope_codec_status(codec);
     if (rc != PGSTATE_OK) {
         fprintf(stderr, "envelope_tool: %s: %s\n", pgstate_envelope_status_name(rc), pgstate_envelope_errmsg(codec));

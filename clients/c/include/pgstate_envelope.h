@@ -178,6 +178,13 @@ PGSTATE_EXPORT pgstate_envelope_codec *pgstate_envelope_codec_new(int compressio
                                                                   const pgstate_envelope_keyring *ring, int mode,
                                                                   const char *info, uint64_t max_decompressed);
 
+/* Keyed envelopes only (on != 0; ENVELOPE.md section 6.2, the Python client's allow_unkeyed=False): a state
+   that is not an envelope, and an unkeyed envelope, then fail as PGSTATE_ENVELOPE_ERR_TAMPERED, so that nobody
+   with write access to the store can substitute a plain state for an encrypted or authenticated one.  Off by
+   default, so that a store can move to the envelope record by record.  PGSTATE_OK, or
+   PGSTATE_ERR_INVALID_ARGUMENT for a codec without keys. */
+PGSTATE_EXPORT int pgstate_envelope_codec_set_keyed_only(pgstate_envelope_codec *codec, int on);
+
 /* Wipes the keys and frees the codec.  Accepts NULL. */
 PGSTATE_EXPORT void pgstate_envelope_codec_free(pgstate_envelope_codec *codec);
 
@@ -220,7 +227,7 @@ PGSTATE_EXPORT int pgstate_envelope_encode_with_nonce(pgstate_envelope_codec *co
                                                       uint8_t **out, size_t *out_len);
 
 /* The state a record holds: `in` is the record's state, record_revision its revision.  A state without the
-   "PGSE" 01 prefix is returned as written (a copy).  Errors: PGSTATE_ENVELOPE_ERR_* in the order of
+   "PGSE" 01 prefix is returned as written (a copy), unless the codec takes keyed envelopes only.  Errors: PGSTATE_ENVELOPE_ERR_* in the order of
    ENVELOPE.md section 6.2 (unknown_version / corrupt from the header, rolled_back before any key work,
    wrong_key, unavailable_mode, tampered, too_large before decompressing, corrupt from decompression); never
    allocates more than the body's `length` (checked against max_decompressed first) for the output. */

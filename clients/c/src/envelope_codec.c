@@ -162,6 +162,18 @@ pgstate_envelope_codec *pgstate_envelope_codec_new(int compression, const pgstat
     return codec;
 }
 
+int pgstate_envelope_codec_set_keyed_only(pgstate_envelope_codec *codec, int on) {
+    if (codec == NULL) return PGSTATE_ERR_INVALID_ARGUMENT;
+    int rc = pgse_begin(codec);
+    if (rc != PGSTATE_OK) return rc;
+    if (on && codec->ring.count == 0) {
+        return pgse_fail(codec, PGSTATE_ERR_INVALID_ARGUMENT, "keyed envelopes only needs a codec with keys "
+                         "(caller's error)");
+    }
+    codec->keyed_only = on != 0;
+    return PGSTATE_OK;
+}
+
 void pgstate_envelope_codec_free(pgstate_envelope_codec *codec) {
     if (codec == NULL) return;
     pgse_ring_clear(&codec->ring);
@@ -317,6 +329,13 @@ int pgstate_envelope_decode(pgstate_envelope_codec *codec, const char *ns, const
     rc = pgse_parse(src, in_len, &p, why, sizeof why);
     if (rc != PGSTATE_OK) {
         return pgse_fail(codec, rc, "state of id \"%s\" in namespace \"%s\": %s", qid, qns, why);
+    }
+    /* keyed only (6.2): a plain state (check 1) or an unkeyed envelope (after check 6) may be a substitute */
+    if (codec->keyed_only && (!p.h.enveloped || p.h.mode == PGSTATE_ENVELOPE_MODE_NONE)) {
+        return pgse_fail(codec, PGSTATE_ENVELOPE_ERR_TAMPERED, "state of id \"%s\" in namespace \"%s\" is %s, "
+                         "and this codec takes keyed envelopes only: a substitute for an encrypted or authenticated "
+                         "record, or one written before the move to keys", qid, qns,
+                         p.h.enveloped ? "an unkeyed envelope" : "not an envelope");
     }
     if (!p.h.enveloped) { /* a plain record: as written */
         uint8_t *copy = malloc(in_len + 1);

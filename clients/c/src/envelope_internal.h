@@ -41,6 +41,7 @@ struct pgstate_envelope_codec {
     int compression; /* written */
     int mode;        /* written */
     uint64_t max_decompressed;
+    int keyed_only;  /* plain states and unkeyed envelopes are tampered (pgstate_envelope_codec_set_keyed_only) */
     pgstate_envelope_keyring ring; /* a copy of the caller's */
     char *info;                    /* the application's info, info_len bytes + NUL */
     size_t info_len;

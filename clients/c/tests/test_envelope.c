@@ -529,6 +529,19 @@ static void test_error_classes(void) {
         pgse_put_header(hand, PGSTATE_ENVELOPE_COMPRESSION_ZSTD, 0, 1, UINT32_MAX, NULL);
         CHECK(DECODE(keyless, NS, ID, 1, hand, sizeof hand) == PGSTATE_ENVELOPE_ERR_UNAVAILABLE_MODE);
     }
+    /* keyed envelopes only: plain states and unkeyed envelopes are substitutes */
+    CHECK(pgstate_envelope_codec_set_keyed_only(keyless, 1) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_envelope_codec_set_keyed_only(gcm, 1) == PGSTATE_OK);
+    CHECK(DECODE(gcm, NS, ID, 9, env, env_len) == PGSTATE_OK);
+    CHECK(DECODE(gcm, NS, ID, 9, "plain", 5) == PGSTATE_ENVELOPE_ERR_TAMPERED);
+    CHECK(contains(pgstate_envelope_errmsg(gcm), "not an envelope"));
+    uint8_t unkeyed_env[PGSE_FIXED_HEADER + 1];
+    pgse_put_header(unkeyed_env, 0, 0, 3, 1, NULL);
+    unkeyed_env[PGSE_FIXED_HEADER] = 'x';
+    CHECK(DECODE(gcm, NS, ID, 9, unkeyed_env, sizeof unkeyed_env) == PGSTATE_ENVELOPE_ERR_TAMPERED); /* not rolled_back */
+    CHECK(DECODE(gcm, NS, ID, 9, "PGSE\x01", 5) == PGSTATE_ENVELOPE_ERR_CORRUPT); /* checks 1-6 first */
+    CHECK(pgstate_envelope_codec_set_keyed_only(gcm, 0) == PGSTATE_OK);
+    CHECK(DECODE(gcm, NS, ID, 3, unkeyed_env, sizeof unkeyed_env) == PGSTATE_OK);
     /* plain states pass, whatever the codec */
     CHECK(DECODE(keyless, NS, ID, 1, "PGSE", 4) == PGSTATE_OK);
     CHECK(DECODE(keyless, NS, ID, 1, "plain", 5) == PGSTATE_OK);
