@@ -28,6 +28,8 @@ step() {
 
 step "protocol test vectors are what the generator makes" python3 proto-spec/tools/gen_vectors.py --check
 step "protocol test vectors agree with their independent decoder" python3 proto-spec/tools/gen_vectors.py --self-test
+step "envelope vectors are what the generator makes" python3 proto-spec/tools/gen_envelope_vectors.py --check
+step "envelope vectors agree with their independent decoder" python3 proto-spec/tools/gen_envelope_vectors.py --self-test
 step "swift build" swift build --build-tests
 export PGSTATED_BIN
 PGSTATED_BIN=$(swift build --show-bin-path)/pgstated
@@ -41,6 +43,13 @@ step "deploy: systemd-analyze verify on the units" scripts/test-deploy.sh verify
 step "deploy: systemd-analyze security exposure of pgstated.service" scripts/test-deploy.sh security
 step "deploy: make install / uninstall with DESTDIR" scripts/test-deploy.sh install
 step "deploy: restart under load without refusal (socket held as systemd does)" scripts/test-deploy.sh restart
+# The packages hold release binaries with the Swift runtime linked statically: a booted Debian without the Swift
+# toolchain installs and runs them under a real systemd (scripts/test-systemd.sh; its root is cached in
+# /var/cache/pgstate-test, built by debootstrap on the first run).
+step "release build, the Swift runtime linked statically" make -s release
+step "packages: make deb, then a booted systemd (systemd-nspawn) installs and checks them" \
+    env PGSTATED_BIN="$ROOT/.build/release/pgstated" PGSTATECTL_BIN="$ROOT/.build/release/pgstatectl" \
+    scripts/test-systemd.sh
 
 # The clients' end-to-end tests run against a socket-activated pgstated, as in production.
 start_activated_daemon
@@ -76,6 +85,12 @@ if [ -f clients/c/Makefile ]; then
         sh -c 'make -s -C clients/c examples && clients/c/build/examples/counter'
     step "C client: many connections from one epoll loop (non-blocking calls)" \
         sh -c 'make -s -C clients/c examples && clients/c/build/examples/epoll_clients 64 100 4'
+    # Debian's Python has both optional modules (python3-cryptography, python3-zstandard); another python3 on
+    # the PATH may lack zstandard and would skip the zstd modes.
+    step "envelope: the Python client's envelope tests under Debian's Python (every mode)" \
+        sh -c 'cd clients/python/tests && PYTHONPATH=../src /usr/bin/python3 -m unittest test_envelope'
+    step "envelope: records written by one client read by the other through pgstated (Python and C)" \
+        /usr/bin/python3 tests/envelope/cross_language.py -v
 fi
 stop_activated_daemon
 
