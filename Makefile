@@ -18,6 +18,13 @@ run:
 test:
 	@scripts/test.sh
 
+# The envelope's cost per record in each mode (pure codec, no daemon), in both clients.
+.PHONY: bench-envelope
+bench-envelope:
+	$(MAKE) -s -C clients/c examples
+	clients/c/build/examples/envelope_bench
+	/usr/bin/python3 clients/python/bench/envelope_bench.py
+
 # bench/ is a folder: the target must be phony or make would find it up to date.
 .PHONY: bench
 bench:
