@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -19,7 +18,7 @@ public final class MetricsEndpoint: Sendable {
     }
 
     /// Binds `address` and serves until ``stop()``.
-    public static func start(_ address: MetricsAddress, exporter: MetricsExporter, logger: Logger) async throws
+    public static func start(_ address: MetricsAddress, exporter: MetricsExporter) async throws
         -> MetricsEndpoint
     {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

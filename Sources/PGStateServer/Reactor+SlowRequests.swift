@@ -1,11 +1,12 @@
 import Logging
-import PGStateStore
+import PGStateProtocol
 
 /// A store answer queued for a client, watched until the socket has taken all of it (`--slow-request-ms`).
 struct SlowAnswer {
     /// The connection's `bytesQueued` once this answer was queued: written when `bytesWritten` reaches it.
     var end: UInt64
-    var operation: any StoreOperation
+    var kind: ReactorMetrics.Operation
+    var namespace: Namespace
     var received: Int64
     /// When the batch was sent to PostgreSQL (0: never sent) and when the answer was queued (monotonic µs).
     var sentAt: Int64
@@ -25,7 +26,8 @@ extension Reactor {
                      sentAt: Int64, batchSize: Int) {
         guard client.bytesQueued > queuedBefore else { return }  // not queued: the connection's output is closed
         client.slowWatch.append(SlowAnswer(
-            end: client.bytesQueued, operation: request.operation, received: request.received,
+            end: client.bytesQueued, kind: request.kind, namespace: request.operation.namespace,
+            received: request.received,
             sentAt: sentAt, answeredAt: answeredAt, batchSize: batchSize,
             behind: Int(queuedBefore &- client.bytesWritten)))
     }
@@ -55,8 +57,6 @@ extension Reactor {
             let tenths = (max(0, microseconds) + 50) / 100
             return "\(tenths / 10).\(tenths % 10) ms"
         }
-        let operation = answer.operation
-        let kind = operation is LoadOperation ? "LOAD" : operation is UpsertOperation ? "UPSERT" : "DELETE"
         var parts: [String] = []
         if answer.sentAt > 0 {
             parts.append("queued \(ms(answer.sentAt - answer.received))")
@@ -65,7 +65,7 @@ extension Reactor {
             parts.append("not sent to PostgreSQL, answered after \(ms(answer.answeredAt - answer.received))")
         }
         parts.append("writing the answer \(ms(writtenAt - answer.answeredAt)) (behind \(answer.behind) bytes of unwritten output)")
-        audit(.notice, "slow request: \(kind) in namespace \(operation.namespace) took \(ms(writtenAt - answer.received)): \(parts.joined(separator: ", "))",
+        audit(.notice, "slow request: \(answer.kind.label.uppercased()) in namespace \(answer.namespace) took \(ms(writtenAt - answer.received)): \(parts.joined(separator: ", "))",
               identity: client.machine.access.identity, rule: nil)
     }
 }

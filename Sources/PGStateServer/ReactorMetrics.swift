@@ -91,9 +91,9 @@ public struct ReactorMetrics: Sendable {
     public enum Refusal: Int, CaseIterable, Sendable {
         case connectionLimit, identityLimit, handshakeLimit, permissionDenied, handshakeTimeout
 
-        public var label: String {
-            ["connection_limit", "identity_limit", "handshake_limit", "permission_denied", "handshake_timeout"][rawValue]
-        }
+        public var label: String { Self.labels[rawValue] }
+        private static let labels = ["connection_limit", "identity_limit", "handshake_limit", "permission_denied",
+                                     "handshake_timeout"]
     }
 
     /// Namespaces with a label value of their own, across the server (``NamespaceLabels``); the rest share

@@ -48,6 +48,13 @@ struct ConnectionOptions: ParsableArguments {
         try ControlConnection(path: path, timeoutSeconds: deadline)
     }
 
+    /// A connection to a server that serves `name` (one of the operators' requests).
+    func connect(serving name: String) throws -> ControlConnection {
+        let connection = try connect()
+        try needs(.operator, name, on: connection)
+        return connection
+    }
+
     func needs(_ capability: Capabilities, _ name: String, on connection: ControlConnection) throws {
         guard connection.capabilities.contains(capability) else {
             throw ControlFailure(kind: .noAnswer,
@@ -179,8 +186,7 @@ extension PGStateCtl {
 
         func run() throws {
             try runCommand {
-                let connection = try options.connect()
-                try options.needs(.operator, "STATS", on: connection)
+                let connection = try options.connect(serving: "STATS")
                 let response = try connection.call(.stats)
                 guard case .statsOK(let entries) = response else { throw unexpected(response, to: "STATS") }
                 print(options.json ? statsJSON(entries).text : entries.map(statsLine).joined(separator: "\n"))
@@ -196,8 +202,7 @@ extension PGStateCtl {
 
         func run() throws {
             try runCommand {
-                let connection = try options.connect()
-                try options.needs(.operator, "CLIENTS", on: connection)
+                let connection = try options.connect(serving: "CLIENTS")
                 var rows: [ClientRow] = []
                 var after: UInt64 = 0
                 while true {
@@ -235,8 +240,7 @@ extension PGStateCtl {
                 guard timeout >= 0 && timeout <= 4_294_967 else {
                     throw ControlFailure(kind: .usage, description: "--timeout must be 0 to 4294967 seconds")
                 }
-                let connection = try options.connect()
-                try options.needs(.operator, "PAUSE", on: connection)
+                let connection = try options.connect(serving: "PAUSE")
                 let response = try connection.call(.pause(timeoutMilliseconds: UInt32((timeout * 1000).rounded())))
                 guard case .ok = response else { throw unexpected(response, to: "PAUSE") }
                 print(options.json ? JSON.object([("paused", .bool(true)), ("timeout_s", .number(timeout))]).text
@@ -252,8 +256,7 @@ extension PGStateCtl {
 
         func run() throws {
             try runCommand {
-                let connection = try options.connect()
-                try options.needs(.operator, "RESUME", on: connection)
+                let connection = try options.connect(serving: "RESUME")
                 let response = try connection.call(.resume)
                 guard case .ok = response else { throw unexpected(response, to: "RESUME") }
                 print(options.json ? JSON.object([("paused", .bool(false))]).text : "resumed")

@@ -27,8 +27,7 @@ struct Daemon: Service, CustomStringConvertible {
         var endpoint: MetricsEndpoint?
         if let address = settings.metricsAddress {
             do {
-                endpoint = try await MetricsEndpoint.start(address, exporter: MetricsExporter(server: server),
-                                                           logger: logger)
+                endpoint = try await MetricsEndpoint.start(address, exporter: MetricsExporter(server: server))
                 logger.info("serving metrics", metadata: ["address": "\(address)", "paths": "/metrics /health/live /health/ready"])
             } catch {
                 logger.critical("cannot serve metrics on \(address): \(error)")
