@@ -57,16 +57,17 @@ public struct HelloOK: Sendable, Hashable {
         let maxID = try reader.integer("max_id_bytes", as: UInt16.self)
         let maxState = try reader.integer("max_state_bytes", as: UInt32.self)
         let maxInFlight = try reader.integer("max_in_flight", as: UInt32.self)
-        let capabilities = try reader.integer("capabilities", as: UInt32.self)
-        return HelloOK(
-            version: version,
-            serverVersion: serverVersion,
-            limits: ProtocolLimits(
-                maxFrameBytes: Int(maxFrame), maxIDBytes: Int(maxID),
-                maxStateBytes: Int(maxState), maxInFlight: Int(maxInFlight)
-            ),
-            capabilities: Capabilities(rawValue: capabilities)
+        let capabilities = Capabilities(rawValue: try reader.integer("capabilities", as: UInt32.self))
+        var limits = ProtocolLimits(
+            maxFrameBytes: Int(maxFrame), maxIDBytes: Int(maxID),
+            maxStateBytes: Int(maxState), maxInFlight: Int(maxInFlight)
         )
+        // The multi-key limits follow only when MULTI_KEY is announced (PROTOCOL.md 6.2).
+        if capabilities.contains(.multiKey) {
+            limits.maxBatchItems = Int(try reader.integer("max_batch_items", as: UInt32.self))
+            limits.maxBatchBytes = Int(try reader.integer("max_batch_bytes", as: UInt32.self))
+        }
+        return HelloOK(version: version, serverVersion: serverVersion, limits: limits, capabilities: capabilities)
     }
 
     func encode(into buffer: inout ByteBuffer) {
@@ -77,6 +78,10 @@ public struct HelloOK: Sendable, Hashable {
         buffer.writeInteger(UInt32(clamping: limits.maxStateBytes))
         buffer.writeInteger(UInt32(clamping: limits.maxInFlight))
         buffer.writeInteger(capabilities.rawValue)
+        if capabilities.contains(.multiKey) {
+            buffer.writeInteger(UInt32(clamping: limits.maxBatchItems))
+            buffer.writeInteger(UInt32(clamping: limits.maxBatchBytes))
+        }
     }
 }
 
@@ -91,4 +96,8 @@ public struct Capabilities: OptionSet, Sendable, Hashable {
     public static let identity = Capabilities(rawValue: 1 << 1)
     /// The operators' requests `HEALTH`, `STATS`, `CLIENTS`, `PAUSE` and `RESUME` are served (PROTOCOL.md 6.15).
     public static let `operator` = Capabilities(rawValue: 1 << 2)
+    /// `BULK_LOAD`, `BULK_WRITE`, `TRANSACT` and `LIST` are served, and `HELLO_OK` carries their limits (6.22).
+    public static let multiKey = Capabilities(rawValue: 1 << 3)
+    /// The `TTL` flag of `UPSERT` and of upsert items is served (6.22).
+    public static let ttl = Capabilities(rawValue: 1 << 4)
 }

@@ -14,6 +14,10 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let clients = MessageType(rawValue: 0x09)
     public static let pause = MessageType(rawValue: 0x0A)
     public static let resume = MessageType(rawValue: 0x0B)
+    public static let bulkLoad = MessageType(rawValue: 0x0C)
+    public static let bulkWrite = MessageType(rawValue: 0x0D)
+    public static let transact = MessageType(rawValue: 0x0E)
+    public static let list = MessageType(rawValue: 0x0F)
 
     public static let helloOK = MessageType(rawValue: 0x81)
     public static let ok = MessageType(rawValue: 0x82)
@@ -25,6 +29,10 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let healthOK = MessageType(rawValue: 0x88)
     public static let statsOK = MessageType(rawValue: 0x89)
     public static let clientsOK = MessageType(rawValue: 0x8A)
+    public static let records = MessageType(rawValue: 0x8B)
+    public static let outcomes = MessageType(rawValue: 0x8C)
+    public static let transactConflict = MessageType(rawValue: 0x8D)
+    public static let listOK = MessageType(rawValue: 0x8E)
 
     public var description: String {
         switch self {
@@ -39,6 +47,10 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
         case .clients: return "CLIENTS"
         case .pause: return "PAUSE"
         case .resume: return "RESUME"
+        case .bulkLoad: return "BULK_LOAD"
+        case .bulkWrite: return "BULK_WRITE"
+        case .transact: return "TRANSACT"
+        case .list: return "LIST"
         case .helloOK: return "HELLO_OK"
         case .ok: return "OK"
         case .record: return "RECORD"
@@ -49,6 +61,10 @@ public struct MessageType: RawRepresentable, Sendable, Hashable, CustomStringCon
         case .healthOK: return "HEALTH_OK"
         case .statsOK: return "STATS_OK"
         case .clientsOK: return "CLIENTS_OK"
+        case .records: return "RECORDS"
+        case .outcomes: return "OUTCOMES"
+        case .transactConflict: return "TRANSACT_CONFLICT"
+        case .listOK: return "LIST_OK"
         default: return "0x" + String(rawValue, radix: 16)
         }
     }

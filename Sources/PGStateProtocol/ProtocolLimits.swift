@@ -11,6 +11,15 @@ public struct ProtocolLimits: Sendable, Hashable {
     public var maxStateBytes: Int
     /// Requests a client may have in flight on one connection before the server stops reading from it.
     public var maxInFlight: Int
+    /// Most ids of a `BULK_LOAD`, items of a `BULK_WRITE` or `TRANSACT`, and the largest `LIST` limit.
+    public var maxBatchItems: Int = ProtocolLimits.defaultMaxBatchItems
+    /// Most state bytes of all items of one `BULK_WRITE` or `TRANSACT` together.
+    public var maxBatchBytes: Int = ProtocolLimits.defaultMaxBatchBytes
+
+    public static let defaultMaxBatchItems = 1000
+    /// Half the default state limit: a request of that many state bytes plus the items' headers (at most 1000 ×
+    /// 273 bytes) still fits the default frame.
+    public static let defaultMaxBatchBytes = 4 * 1024 * 1024
 
     public static let defaultMaxStateBytes = 8 * 1024 * 1024
     public static let frameOverheadBytes = 4096

@@ -25,6 +25,13 @@ public enum Response: Sendable, Hashable {
     case healthOK(Health)
     case statsOK([StatsEntry])
     case clientsOK(ClientsPage)
+    /// Answer to `BULK_LOAD`.
+    case records([RecordsEntry])
+    /// Answer to `BULK_WRITE`, and to a `TRANSACT` that applied.
+    case outcomes([ItemOutcome])
+    /// Answer to a `TRANSACT` that applied nothing: every item whose expectation failed.
+    case transactConflict([TransactConflictItem])
+    case listOK(ListPage)
 
     public var type: MessageType {
         switch self {
@@ -38,6 +45,10 @@ public enum Response: Sendable, Hashable {
         case .healthOK: return .healthOK
         case .statsOK: return .statsOK
         case .clientsOK: return .clientsOK
+        case .records: return .records
+        case .outcomes: return .outcomes
+        case .transactConflict: return .transactConflict
+        case .listOK: return .listOK
         }
     }
 }
@@ -131,6 +142,14 @@ extension ResponseFrame {
             response = .statsOK(try StatsEntry.decodeAll(&reader))
         case .clientsOK:
             response = .clientsOK(try ClientsPage.decode(&reader))
+        case .records:
+            response = .records(try reader.recordsEntries())
+        case .outcomes:
+            response = .outcomes(try reader.itemOutcomes())
+        case .transactConflict:
+            response = .transactConflict(try reader.transactConflicts())
+        case .listOK:
+            response = .listOK(try reader.listPage())
         default:
             throw ProtocolError(
                 .unknownMessageType, requestID: frame.requestID,
@@ -180,6 +199,14 @@ extension ResponseFrame {
             buffer.writeFrame(type: .statsOK, requestID: requestID) { StatsEntry.encodeAll(entries, into: &$0) }
         case .clientsOK(let page):
             buffer.writeFrame(type: .clientsOK, requestID: requestID) { page.encode(into: &$0) }
+        case .records(let entries):
+            buffer.writeFrame(type: .records, requestID: requestID) { $0.writeRecordsEntries(entries) }
+        case .outcomes(let outcomes):
+            buffer.writeFrame(type: .outcomes, requestID: requestID) { $0.writeItemOutcomes(outcomes) }
+        case .transactConflict(let conflicts):
+            buffer.writeFrame(type: .transactConflict, requestID: requestID) { $0.writeTransactConflicts(conflicts) }
+        case .listOK(let page):
+            buffer.writeFrame(type: .listOK, requestID: requestID) { $0.writeListPage(page) }
         }
     }
 }

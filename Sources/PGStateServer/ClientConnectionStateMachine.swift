@@ -81,7 +81,7 @@ struct ClientConnectionStateMachine {
         self.limits = limits
         self.connectionLimits = connectionLimits
         self.hello = HelloOK(version: 1, serverVersion: serverVersion, limits: limits,
-                             capabilities: [.conditionalDelete, .identity, .operator])
+                             capabilities: [.conditionalDelete, .identity, .operator, .multiKey, .ttl])
         self.access = access
     }
 
@@ -157,7 +157,7 @@ struct ClientConnectionStateMachine {
         case (.ready, let request):
             // A connection in .ready has a grant: HELLO refuses one without.
             guard let grant = access.grant else { preconditionFailure("a ready connection without a grant") }
-            let needed: Permissions = request.type == .load ? .read : .write
+            let needed: Permissions = request.isRead ? .read : .write
             guard grant.permissions.contains(needed) else {
                 return deny(id, "\(request.type) needs \(needed) permission; \(access.identity) has \(grant.permissions) in namespace \(grant.namespace) (\(ruleText(grant)))")
             }

@@ -183,9 +183,7 @@ extension Reactor {
 
     private func execute(requestID: UInt32, _ request: Request, in namespace: Namespace,
                          for client: ClientConnection) {
-        guard let operation = storeOperation(for: request, in: namespace) else {
-            preconditionFailure("\(request.type) is answered by the connection itself")
-        }
+        precondition(request.isStoreRequest, "\(request.type) is answered by the connection itself")
         let kind = ReactorMetrics.Operation(request.type)
         let namespaceSlot = namespace == client.machine.access.grant?.namespace
             ? self.namespaceSlot(of: client) : metrics.slot(for: namespace.value, labels: shared.namespaceLabels)
@@ -206,18 +204,55 @@ extension Reactor {
             budget = client.budget
         }
         // Same (namespace, id) → same id → same home connection, which keeps their order; ids alone spread well.
-        let home = PoolRouter<PendingRequest>.home(ofKey: operation.persistenceID.value.utf8,
-                                                   poolSize: databases.count)
-        let pending = PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
-                                     operation: operation, budget: budget,
-                                     received: monotonicMicroseconds(), kind: kind, namespaceSlot: namespaceSlot)
-        switch router.submit(pending, home: home, stateBytes: operation.stateBytes) {
-        case .success:
-            break
-        case .failure(let refusal):
-            budget?.inFlight.subtract(1, ordering: .relaxed)
-            refuse(Self.refusal(refusal.refusal))
+        let received = monotonicMicroseconds()
+        func pending(_ part: StorePart) -> PendingRequest {
+            PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
+                           operation: part.operation, budget: budget, received: received, kind: kind,
+                           namespaceSlot: namespaceSlot)
         }
+        switch StorePlan(request, in: namespace, poolSize: databases.count) {
+        case .single(let part):
+            if case .failure(let refusal) = submit(part, pending(part)) {
+                budget?.inFlight.subtract(1, ordering: .relaxed)
+                refuse(Self.refusal(refusal.refusal))
+            }
+        case .answered(let response):
+            budget?.inFlight.subtract(1, ordering: .relaxed)
+            metrics.count(kind, ReactorMetrics.Outcome(response), namespaceSlot: namespaceSlot)
+            client.requestsAnswered &+= 1
+            perform(client.machine.answered(ResponseFrame(requestID: requestID, response: response)), on: client)
+        case .gathered(let parts, let gather):
+            // The request answers once, when its last part has; the parts carry no budget of their own.
+            let slot = freeGathers.popLast() ?? { gathers.append(nil); return gathers.count - 1 }()
+            gathers[slot] = GatherSlot(request: pending(parts[0]), gather: gather)
+            for (index, part) in parts.enumerated() {
+                var entry = pending(part)
+                entry.budget = nil
+                entry.gather = slot
+                entry.part = index
+                if case .failure(let refusal) = submit(part, entry) {
+                    gathered(entry, .error(Self.refusal(refusal.refusal)))
+                }
+            }
+        }
+    }
+
+    private func submit(_ part: StorePart, _ pending: PendingRequest) -> Result<Int?, PoolRouter<PendingRequest>.RefusalError> {
+        router.submit(pending, home: part.home, otherHomes: part.otherHomes, alone: part.alone,
+                      stateBytes: part.operation.stateBytes)
+    }
+
+    /// A part of a multi-key request answered: once all have, the request is answered as one.
+    private func gathered(_ part: PendingRequest, _ response: Response, sentAt: Int64 = 0, batchSize: Int = 0) {
+        guard var slot = gathers[part.gather] else { preconditionFailure("an answer for a finished gather") }
+        let answer = slot.gather.received(part: part.part, response, maxFrameBytes: configuration.limits.maxFrameBytes)
+        guard let answer else {
+            gathers[part.gather] = slot
+            return
+        }
+        gathers[part.gather] = nil
+        freeGathers.append(part.gather)
+        deliver(slot.request, answer, sentAt: sentAt, batchSize: batchSize)
     }
 
     static func refusal(_ refusal: PoolRouter<PendingRequest>.Refusal) -> ErrorResponse {
@@ -234,6 +269,10 @@ extension Reactor {
     /// An answer from the database for a request; dropped if its client has gone. `sentAt` and `batchSize`
     /// describe the batch that answered it, for the slow-request log.
     func deliver(_ request: PendingRequest, _ response: Response, sentAt: Int64 = 0, batchSize: Int = 0) {
+        if request.gather >= 0 {
+            gathered(request, response, sentAt: sentAt, batchSize: batchSize)
+            return
+        }
         request.budget?.inFlight.subtract(1, ordering: .relaxed)
         let now = monotonicMicroseconds()
         metrics.recordDuration(request.kind, microseconds: now - request.received)

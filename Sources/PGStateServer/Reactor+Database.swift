@@ -116,6 +116,9 @@ extension Reactor {
         if failure.sqlState == "42703" && failure.message.contains("\"namespace\"") && !store.createSchema {
             return "\(failure) — the table \(store.table) has the first schema, without the namespace column; start pgstated once without --no-create-schema to migrate it in place, or run the migration in the README (\"The table\")"
         }
+        if failure.sqlState == "42703" && failure.message.contains("\"expires_at\"") && !store.createSchema {
+            return "\(failure) — the table \(store.table) predates TTL, without the expires_at column; start pgstated once without --no-create-schema to migrate it in place, or run the migration in the README (\"The table\")"
+        }
         return "\(failure)"
     }
 

@@ -29,6 +29,17 @@ final class Reactor {
         /// What the metrics count it as: its operation and the slot of the namespace it addressed.
         var kind: ReactorMetrics.Operation
         var namespaceSlot: Int
+        /// A part of a multi-key request: the slot of its gather in ``Reactor/gathers`` and its index there; -1
+        /// for a request answered directly.
+        var gather: Int = -1
+        var part: Int = 0
+    }
+
+    /// A multi-key request whose parts are on their way: the request itself (its client, budget, metrics) and
+    /// the answers gathered so far.
+    struct GatherSlot {
+        var request: PendingRequest
+        var gather: Gather
     }
 
     typealias RouterEntry = PoolRouter<PendingRequest>.Entry
@@ -69,6 +80,9 @@ final class Reactor {
     // The database side.
     var databases: [DatabaseConnection]
     var router: PoolRouter<PendingRequest>
+    /// Multi-key requests in progress, by slot (see `Reactor+Clients.swift`, `execute`).
+    var gathers: [GatherSlot?] = []
+    var freeGathers: [Int] = []
 
     /// Where client reads land before their bytes are copied to the connection (one per reactor).
     let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: ClientConnection.readChunk, alignment: 16)

@@ -10,11 +10,13 @@ import Synchronization
 public struct ReactorMetrics: Sendable {
     /// The `op` label: every request type, and `unknown` for frames of no known type.
     public enum Operation: Int, CaseIterable, Sendable {
-        case hello, ping, whoami, load, upsert, delete, health, stats, clients, pause, resume, unknown
+        case hello, ping, whoami, load, upsert, delete, health, stats, clients, pause, resume
+        case bulkLoad, bulkWrite, transact, list, unknown
 
         public var label: String { Self.labels[rawValue] }
         private static let labels = ["hello", "ping", "whoami", "load", "upsert", "delete", "health", "stats",
-                                     "clients", "pause", "resume", "unknown"]
+                                     "clients", "pause", "resume", "bulk_load", "bulk_write", "transact", "list",
+                                     "unknown"]
 
         init(_ type: MessageType) {
             switch type {
@@ -29,17 +31,25 @@ public struct ReactorMetrics: Sendable {
             case .clients: self = .clients
             case .pause: self = .pause
             case .resume: self = .resume
+            case .bulkLoad: self = .bulkLoad
+            case .bulkWrite: self = .bulkWrite
+            case .transact: self = .transact
+            case .list: self = .list
             default: self = .unknown
             }
         }
 
         /// The store operations, whose durations are histograms.
-        static let store: [Operation] = [.load, .upsert, .delete]
+        static let store: [Operation] = [.load, .upsert, .delete, .bulkLoad, .bulkWrite, .transact, .list]
         var storeIndex: Int? {
             switch self {
             case .load: return 0
             case .upsert: return 1
             case .delete: return 2
+            case .bulkLoad: return 3
+            case .bulkWrite: return 4
+            case .transact: return 5
+            case .list: return 6
             default: return nil
             }
         }
@@ -64,7 +74,9 @@ public struct ReactorMetrics: Sendable {
             case .notFound: self = .notFound
             case .conflict: self = .conflict
             case .error(let error): self = Outcome(error.status)
-            case .helloOK, .ok, .record, .whoamiOK, .healthOK, .statsOK, .clientsOK: self = .ok
+            case .transactConflict: self = .conflict
+            case .helloOK, .ok, .record, .whoamiOK, .healthOK, .statsOK, .clientsOK, .records, .outcomes, .listOK:
+                self = .ok
             }
         }
 
@@ -111,7 +123,7 @@ public struct ReactorMetrics: Sendable {
     /// `requests[slot * cellsPerNamespace + operation * outcomes + outcome]`.
     private var requests: [UInt64] = []
     /// Store requests, accepted → answer queued, per store operation (load, upsert, delete).
-    public private(set) var durations = [RequestStatistics](repeating: RequestStatistics(), count: 3)
+    public private(set) var durations = [RequestStatistics](repeating: RequestStatistics(), count: Operation.store.count)
     /// Store requests, accepted → sent to PostgreSQL.
     public private(set) var queueWait = RequestStatistics()
     /// Requests per pipeline batch.

@@ -4,7 +4,9 @@ import PGStateProtocol
 /// one is answered.
 ///
 /// - The batch runs first as one implicit transaction (one commit for all: group commit), in persistence-id
-///   order (one global lock order for every daemon; stable, so one id keeps its sequence).
+///   order (one global lock order for every daemon; stable, so one id keeps its sequence). An operation over
+///   several ids (``StoreOperation/batchKey`` nil) keeps its place: the single-key operations between two such
+///   are sorted among themselves, so none moves across one that touches its id.
 /// - If any statement failed, that transaction rolled back entirely, neighbours included: the batch runs again
 ///   with a Sync after each request, so each request is its own transaction (still one round trip).
 /// - A request whose conditional write met a concurrent delete-and-recreate (``Verdict/retry``), or whose
@@ -32,11 +34,30 @@ public struct BatchExecution<Item> {
 
     public init(_ entries: [Entry]) {
         precondition(!entries.isEmpty, "a batch has at least one request")
-        // Rows are locked in key order, so two batches touching the same rows cannot deadlock.
-        self.pending = entries.enumerated().sorted {
-            let (left, right) = ($0.element.operation, $1.element.operation)
-            return (left.namespace, left.persistenceID, $0.offset) < (right.namespace, right.persistenceID, $1.offset)
-        }.map(\.element)
+        self.pending = Self.lockOrder(entries)
+    }
+
+    /// Rows are locked in key order, so two batches touching the same rows cannot deadlock; multi-key
+    /// operations are barriers that nothing crosses.
+    static func lockOrder(_ entries: [Entry]) -> [Entry] {
+        var ordered: [Entry] = []
+        ordered.reserveCapacity(entries.count)
+        var run: [(offset: Int, entry: Entry, key: PersistenceID)] = []
+        func flush() {
+            run.sort { ($0.entry.operation.namespace, $0.key, $0.offset) < ($1.entry.operation.namespace, $1.key, $1.offset) }
+            ordered.append(contentsOf: run.map(\.entry))
+            run.removeAll(keepingCapacity: true)
+        }
+        for (offset, entry) in entries.enumerated() {
+            if let key = entry.operation.batchKey {
+                run.append((offset, entry, key))
+            } else {
+                flush()
+                ordered.append(entry)
+            }
+        }
+        flush()
+        return ordered
     }
 
     public var operations: [any StoreOperation] { pending.map(\.operation) }
@@ -67,7 +88,7 @@ public struct BatchExecution<Item> {
                 step.answers.append((entry.item, response))
             case .verdict(.retry), .aborted:
                 again.append(entry)
-            case .failed(let failure) where failure.isTransient:
+            case .failed(let failure) where entry.operation.isRetryable(failure):
                 again.append(entry)
             case .failed(let failure):
                 step.failures.append(failure)

@@ -3,13 +3,13 @@ import PGStateProtocol
 
 /// `DELETE(id)` → `OK` (idempotent); `DELETE(id, expected)` → `OK` when the revision matched (expected 0: when the
 /// id is absent), else `CONFLICT` with the current revision.
-public struct DeleteOperation: StoreOperation, Hashable {
+public struct DeleteOperation: SingleKeyOperation, Hashable {
     static let delete = PreparedStatement(
         name: "delete", parameterTypes: [.text, .text],
         sql: "DELETE FROM {table} WHERE namespace = $1 AND persistence_id = $2")
     static let deleteIf = PreparedStatement(
         name: "deleteIf", parameterTypes: [.text, .text, .int8],
-        sql: "DELETE FROM {table} WHERE namespace = $1 AND persistence_id = $2 AND revision = $3 RETURNING revision")
+        sql: "DELETE FROM {table} WHERE namespace = $1 AND persistence_id = $2 AND revision = $3 AND \(Expiry.live) RETURNING revision")
 
     public static var statements: [PreparedStatement] { [delete, deleteIf, CurrentRevision.statement] }
 

@@ -2,10 +2,10 @@ import NIOCore
 import PGStateProtocol
 
 /// `LOAD(id)` → `RECORD` or `NOT_FOUND`.
-public struct LoadOperation: StoreOperation, Hashable {
+public struct LoadOperation: SingleKeyOperation, Hashable {
     static let select = PreparedStatement(
         name: "load", parameterTypes: [.text, .text],
-        sql: "SELECT revision, state, updated_at FROM {table} WHERE namespace = $1 AND persistence_id = $2")
+        sql: "SELECT revision, state, updated_at FROM {table} WHERE namespace = $1 AND persistence_id = $2 AND \(Expiry.live)")
 
     public static var statements: [PreparedStatement] { [select] }
 

@@ -90,7 +90,8 @@ public final class PGConnection {
         var statements = 0
         if configuration.createSchema {
             for sql in ["SELECT pg_advisory_xact_lock(hashtext('pgstate schema'))",
-                        Schema.createTable(configuration.table), Schema.migrate(configuration.table)] {
+                        Schema.createTable(configuration.table), Schema.migrate(configuration.table),
+                        Schema.createExpiryIndex(configuration.table)] {
                 guard PQsendQueryParams(conn, sql, 0, nil, nil, nil, nil, 1) == 1 else { return nil }
                 statements += 1
             }
@@ -133,9 +134,11 @@ public final class PGConnection {
 
     // MARK: Pipeline (reactor thread only; none of these block)
 
-    /// The most parameters a statement has (UPDATE: namespace, id, expected revision, state); the bound
-    /// values live in fixed-size stack arrays.
-    static let maxParameters = 4
+    /// The most parameters a statement has (TRANSACT: namespace and five arrays); the bound values live in
+    /// stack arrays of this size.
+    static let maxParameters = 8
+    /// Where each parameter's bytes end in ``parameterBytes``, reused from call to call.
+    private var parameterEnds = [Int](repeating: 0, count: PGConnection.maxParameters)
 
     /// A valid address for zero-length parameters (a NULL value pointer would mean SQL NULL).
     private static let emptyValue: StaticString = ""
@@ -143,22 +146,13 @@ public final class PGConnection {
     /// Queues one prepared statement with binary parameters and binary results in libpq's output buffer.
     public func send(_ call: StatementCall) -> Bool {
         parameterBytes.clear()
-        var ends: (Int, Int, Int, Int) = (0, 0, 0, 0)
         let count = call.parameters.count
         precondition(count <= Self.maxParameters, "at most \(Self.maxParameters) parameters per statement")
         for (index, parameter) in call.parameters.enumerated() {
-            switch parameter {
-            case .text(var text): text.withUTF8 { _ = parameterBytes.writeBytes($0) }
-            case .int8(let value): parameterBytes.writeInteger(value)
-            case .bytea(let bytes): parameterBytes.writeImmutableBuffer(bytes)
-            }
-            switch index {
-            case 0: ends.0 = parameterBytes.readableBytes
-            case 1: ends.1 = parameterBytes.readableBytes
-            case 2: ends.2 = parameterBytes.readableBytes
-            default: ends.3 = parameterBytes.readableBytes
-            }
+            parameter.write(into: &parameterBytes)
+            parameterEnds[index] = parameterBytes.readableBytes
         }
+        let ends = parameterEnds
         let sent: Int32 = parameterBytes.withUnsafeReadableBytes { bytes in
             let base = bytes.baseAddress ?? UnsafeRawPointer(Self.emptyValue.utf8Start)
             return withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: Self.maxParameters) { values in
@@ -170,10 +164,7 @@ public final class PGConnection {
                             lengths[index] = Int32(end - start)
                             formats[index] = 1
                         }
-                        if count > 0 { set(0, from: 0, to: ends.0) }
-                        if count > 1 { set(1, from: ends.0, to: ends.1) }
-                        if count > 2 { set(2, from: ends.1, to: ends.2) }
-                        if count > 3 { set(3, from: ends.2, to: ends.3) }
+                        for index in 0..<count { set(index, from: index == 0 ? 0 : ends[index - 1], to: ends[index]) }
                         return PQsendQueryPrepared(conn, call.statement.name, Int32(count), values.baseAddress,
                                                    lengths.baseAddress, formats.baseAddress, 1)
                     }
@@ -244,6 +235,17 @@ public final class PGResult: StatementRows {
         let count = Int(PQgetlength(pointer, Int32(row), Int32(column)))
         return ByteBuffer(bytes: UnsafeRawBufferPointer(start: PQgetvalue(pointer, Int32(row), Int32(column)),
                                                         count: count))
+    }
+
+    public func text(row: Int, column: Int) -> String {
+        let count = Int(PQgetlength(pointer, Int32(row), Int32(column)))
+        let start = UnsafeRawPointer(PQgetvalue(pointer, Int32(row), Int32(column))!).assumingMemoryBound(to: UInt8.self)
+        return String(decoding: UnsafeBufferPointer(start: start, count: count), as: UTF8.self)
+    }
+
+    public func bool(row: Int, column: Int) -> Bool {
+        precondition(PQgetlength(pointer, Int32(row), Int32(column)) == 1, "column \(column) is not a boolean")
+        return UnsafeRawPointer(PQgetvalue(pointer, Int32(row), Int32(column))!).load(as: UInt8.self) != 0
     }
 
     /// What the result means for the pipeline.

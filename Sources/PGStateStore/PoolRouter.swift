@@ -12,12 +12,19 @@ import NIOCore
 ///   same home is on that connection (``mayRun(_:on:)``). Requests placed on a new connection (the home came back,
 ///   or another fallback came up) wait there until the older ones elsewhere have finished. Queues are kept in
 ///   arrival order (``Entry/sequence``), also when a broken connection's requests move elsewhere.
+/// - Multi-key requests: an entry may touch several homes (``Entry/otherHomes``). It is placed by its ``Entry/home``
+///   and counted as unfinished in every home it touches, so it runs only after every older request of each of
+///   them, and every younger one of each waits for it. An entry that is ``Entry/alone`` runs in a batch of its own.
 /// - When no connection is up the request is refused (`UNAVAILABLE`, not executed); beyond the queue limit it is
 ///   refused with `OVERLOADED`; after ``stopAccepting()`` with `SHUTTING_DOWN`.
 public struct PoolRouter<Item> {
     public struct Entry {
         public var item: Item
         public var home: Int
+        /// The other homes the entry touches (a multi-key request); usually empty.
+        public var otherHomes: [Int]
+        /// Runs in a batch of its own.
+        public var alone: Bool
         public var stateBytes: Int
         /// Arrival order across the whole pool.
         public var sequence: UInt64
@@ -95,9 +102,15 @@ public struct PoolRouter<Item> {
         unfinished[home][worker] == unfinishedByHome[home]
     }
 
-    /// Whether `worker` may run `entry` now: every older unfinished request of its home is on `worker` too.
+    /// Whether `worker` may run `entry` now: every older unfinished request of each of its homes is on `worker`
+    /// too.
     func mayRun(_ entry: Entry, on worker: Int) -> Bool {
-        isRunnable(home: entry.home, on: worker) || entry.sequence < firstElsewhere(home: entry.home, than: worker)
+        mayRun(entry.sequence, home: entry.home, on: worker)
+            && entry.otherHomes.allSatisfy { mayRun(entry.sequence, home: $0, on: worker) }
+    }
+
+    private func mayRun(_ sequence: UInt64, home: Int, on worker: Int) -> Bool {
+        isRunnable(home: home, on: worker) || sequence < firstElsewhere(home: home, than: worker)
     }
 
     /// The arrival number of the oldest unfinished request of `home` on a worker other than `worker`.
@@ -118,16 +131,21 @@ public struct PoolRouter<Item> {
     }
 
     /// Accepts a new request. Returns the worker to wake (if it was idle) or the refusal.
-    public mutating func submit(_ item: Item, home: Int, stateBytes: Int) -> Result<Int?, RefusalError> {
+    public mutating func submit(_ item: Item, home: Int, otherHomes: [Int] = [], alone: Bool = false,
+                                stateBytes: Int) -> Result<Int?, RefusalError> {
         guard isAccepting else { return .failure(RefusalError(.shuttingDown)) }
         guard outstanding < queueLimit else { return .failure(RefusalError(.overloaded)) }
         guard let target = placement(forHome: home) else { return .failure(RefusalError(.unavailable)) }
         nextSequence += 1
         outstanding += 1
-        unfinishedByHome[home] += 1
-        unfinished[home][target] += 1
-        unfinishedOrder[home].append((nextSequence, target))
-        workers[target].queue.append(Entry(item: item, home: home, stateBytes: stateBytes, sequence: nextSequence))
+        let entry = Entry(item: item, home: home, otherHomes: otherHomes, alone: alone, stateBytes: stateBytes,
+                          sequence: nextSequence)
+        entry.forEachHome { home in
+            unfinishedByHome[home] += 1
+            unfinished[home][target] += 1
+            unfinishedOrder[home].append((nextSequence, target))
+        }
+        workers[target].queue.append(entry)
         return .success(wakeIfIdle(target))
     }
 
@@ -148,23 +166,29 @@ public struct PoolRouter<Item> {
         var full = false
         // Per home, computed once per batch: the oldest request of that home elsewhere (only for split homes).
         var firstElsewhere: [Int: UInt64] = [:]
+        // Homes of multi-key entries kept back: every younger entry touching one of them stays behind too.
+        var held = Set<Int>()
+        func mayRunHome(_ home: Int, _ sequence: UInt64) -> Bool {
+            if held.contains(home) { return false }
+            if isRunnable(home: home, on: worker) { return true }
+            let limit = firstElsewhere[home] ?? self.firstElsewhere(home: home, than: worker)
+            firstElsewhere[home] = limit
+            return sequence < limit
+        }
         while let entry = workers[worker].queue.popFirst() {
-            let mayRun: Bool
-            if isRunnable(home: entry.home, on: worker) {
-                mayRun = true
-            } else {
-                let limit = firstElsewhere[entry.home] ?? self.firstElsewhere(home: entry.home, than: worker)
-                firstElsewhere[entry.home] = limit
-                mayRun = entry.sequence < limit
-            }
+            var mayRun = mayRunHome(entry.home, entry.sequence)
+            for home in entry.otherHomes where mayRun { mayRun = mayRunHome(home, entry.sequence) }
             if mayRun && !full {
                 full = batch.count >= max(1, maxRequests) || (!batch.isEmpty && bytes + entry.stateBytes > maxBytes)
+                    || (!batch.isEmpty && entry.alone)
             }
             if full || !mayRun {
                 kept.append(entry)
+                if !entry.otherHomes.isEmpty { entry.forEachHome { held.insert($0) } }
             } else {
                 batch.append(entry)
                 bytes += entry.stateBytes
+                if entry.alone { full = true }
             }
         }
         workers[worker].queue = kept
@@ -178,17 +202,19 @@ public struct PoolRouter<Item> {
         outstanding -= entries.count
         var homes = Set<Int>()
         for entry in entries {
-            unfinished[entry.home][worker] -= 1
-            unfinishedByHome[entry.home] -= 1
-            unfinishedOrder[entry.home].remove(at: unfinishedOrder[entry.home].index(
-                unfinishedOrder[entry.home].startIndex, offsetBy: orderIndex(home: entry.home, sequence: entry.sequence)))
-            homes.insert(entry.home)
+            entry.forEachHome { home in
+                unfinished[home][worker] -= 1
+                unfinishedByHome[home] -= 1
+                unfinishedOrder[home].remove(at: unfinishedOrder[home].index(
+                    unfinishedOrder[home].startIndex, offsetBy: orderIndex(home: home, sequence: entry.sequence)))
+                homes.insert(home)
+            }
         }
         // Requests of these homes waiting on other workers may run now: wake those workers if they sleep.
         var wake: [Int] = []
         for home in homes {
             for other in workers.indices where other != worker && unfinished[home][other] > 0 && workers[other].isIdle {
-                let oldestWaiting = workers[other].queue.first { $0.home == home }
+                let oldestWaiting = workers[other].queue.first { $0.home == home || $0.otherHomes.contains(home) }
                 if let oldestWaiting, mayRun(oldestWaiting, on: other), let index = wakeIfIdle(other) {
                     wake.append(index)
                 }
@@ -211,18 +237,24 @@ public struct PoolRouter<Item> {
         var unplaced: [Entry] = []
         var arriving: [Int: [Entry]] = [:]
         for entry in moving {
-            unfinished[entry.home][worker] -= 1
-            let position = unfinishedOrder[entry.home].index(
-                unfinishedOrder[entry.home].startIndex, offsetBy: orderIndex(home: entry.home, sequence: entry.sequence))
-            guard let target = placement(forHome: entry.home) else {
-                unfinishedByHome[entry.home] -= 1
-                unfinishedOrder[entry.home].remove(at: position)
-                unplaced.append(entry)
-                continue
+            let target = placement(forHome: entry.home)
+            entry.forEachHome { home in
+                unfinished[home][worker] -= 1
+                let position = unfinishedOrder[home].index(
+                    unfinishedOrder[home].startIndex, offsetBy: orderIndex(home: home, sequence: entry.sequence))
+                if let target {
+                    unfinished[home][target] += 1
+                    unfinishedOrder[home][position].worker = target
+                } else {
+                    unfinishedByHome[home] -= 1
+                    unfinishedOrder[home].remove(at: position)
+                }
             }
-            unfinished[entry.home][target] += 1
-            unfinishedOrder[entry.home][position].worker = target
-            arriving[target, default: []].append(entry)
+            if let target {
+                arriving[target, default: []].append(entry)
+            } else {
+                unplaced.append(entry)
+            }
         }
         for (target, entries) in arriving {
             let merged = (Array(workers[target].queue) + entries).sorted { $0.sequence < $1.sequence }
@@ -261,5 +293,14 @@ public struct PoolRouter<Item> {
     /// Whether `worker` has nothing left to run.
     public func isDrained(_ worker: Int) -> Bool {
         workers[worker].queue.isEmpty
+    }
+}
+
+extension PoolRouter.Entry {
+    /// Calls `body` with the entry's home, then each of its other homes.
+    @inline(__always)
+    func forEachHome(_ body: (Int) -> Void) {
+        body(home)
+        for other in otherHomes { body(other) }
     }
 }

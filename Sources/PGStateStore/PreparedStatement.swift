@@ -9,6 +9,9 @@ public struct PreparedStatement: Sendable, Hashable {
         case text = 25
         case int8 = 20
         case bytea = 17
+        case textArray = 1009
+        case int8Array = 1016
+        case byteaArray = 1001
     }
 
     public let name: String
@@ -32,6 +35,51 @@ public enum StatementParameter: Sendable, Hashable {
     case text(String)
     case int8(Int64)
     case bytea(ByteBuffer)
+    /// One-dimensional arrays without NULLs (multi-key statements: `= ANY($2)`, `unnest`).
+    case textArray([String])
+    case int8Array([Int64])
+    case byteaArray([ByteBuffer])
+}
+
+extension StatementParameter {
+    /// Appends the binary form PostgreSQL receives (`array_recv` for the arrays).
+    func write(into buffer: inout ByteBuffer) {
+        switch self {
+        case .text(var text): text.withUTF8 { _ = buffer.writeBytes($0) }
+        case .int8(let value): buffer.writeInteger(value)
+        case .bytea(let bytes): buffer.writeImmutableBuffer(bytes)
+        case .textArray(let values):
+            Self.writeArrayHeader(count: values.count, elementType: PreparedStatement.ParameterType.text, into: &buffer)
+            for var value in values {
+                buffer.writeInteger(Int32(value.utf8.count))
+                value.withUTF8 { _ = buffer.writeBytes($0) }
+            }
+        case .int8Array(let values):
+            Self.writeArrayHeader(count: values.count, elementType: .int8, into: &buffer)
+            for value in values {
+                buffer.writeInteger(Int32(8))
+                buffer.writeInteger(value)
+            }
+        case .byteaArray(let values):
+            Self.writeArrayHeader(count: values.count, elementType: .bytea, into: &buffer)
+            for value in values {
+                buffer.writeInteger(Int32(value.readableBytes))
+                buffer.writeImmutableBuffer(value)
+            }
+        }
+    }
+
+    /// Dimensions, has-nulls flag, element type, then (when not empty) the one dimension's size and lower bound.
+    private static func writeArrayHeader(count: Int, elementType: PreparedStatement.ParameterType,
+                                         into buffer: inout ByteBuffer) {
+        buffer.writeInteger(Int32(count == 0 ? 0 : 1))
+        buffer.writeInteger(Int32(0))
+        buffer.writeInteger(Int32(elementType.rawValue))
+        if count > 0 {
+            buffer.writeInteger(Int32(count))
+            buffer.writeInteger(Int32(1))
+        }
+    }
 }
 
 /// One statement to run with its parameters: a step of an operation.
@@ -54,6 +102,10 @@ public protocol StatementRows {
     func int64(row: Int, column: Int) -> Int64
     /// A binary bytea, copied once into a buffer a response can carry.
     func bytes(row: Int, column: Int) -> ByteBuffer
+    /// A binary text (its UTF-8 bytes).
+    func text(row: Int, column: Int) -> String
+    /// A binary boolean.
+    func bool(row: Int, column: Int) -> Bool
 }
 
 /// Microseconds from the Unix epoch to PostgreSQL's epoch (2000-01-01), for binary timestamps.

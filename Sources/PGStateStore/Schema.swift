@@ -2,22 +2,36 @@
 ///
 /// Records are keyed by (namespace, persistence_id): the namespace is chosen by the server from the peer's
 /// verified identity, so it lives in the key rather than in a prefix of the id (ids keep their full 255 bytes).
+/// The id has the "C" collation: the primary key's order is byte order, which LIST pages in and batches lock in.
+/// `expires_at` is set by writes with a TTL (NULL: never); the partial index serves the sweeper alone.
 enum Schema {
     static func createTable(_ table: TableName) -> String {
         """
         CREATE TABLE IF NOT EXISTS \(table.quoted) (
             namespace text NOT NULL DEFAULT '',
-            persistence_id text NOT NULL,
+            persistence_id text COLLATE "C" NOT NULL,
             revision bigint NOT NULL,
             state bytea NOT NULL,
             updated_at timestamptz NOT NULL,
+            expires_at timestamptz,
             PRIMARY KEY (namespace, persistence_id)
         )
         """
     }
 
-    /// Brings a table of the first schema (`persistence_id text PRIMARY KEY`, no namespace) to the current one in
-    /// place: existing rows land in the shared namespace `''`, and the primary key becomes (namespace,
+    /// The sweeper's index: only rows with a TTL, in expiry order.
+    static func createExpiryIndex(_ table: TableName) -> String {
+        "CREATE INDEX IF NOT EXISTS \(expiryIndexName(table)) ON \(table.quoted) (expires_at) WHERE expires_at IS NOT NULL"
+    }
+
+    /// `<table>_expires_at`, quoted (in the table's schema: an index lives in its table's schema).
+    static func expiryIndexName(_ table: TableName) -> String {
+        "\"\(table.parts.last!.prefix(52))_expires_at\""
+    }
+
+    /// Brings a table of an earlier schema to the current one, in place, each step only when needed.
+    ///
+    /// The first schema (`persistence_id text PRIMARY KEY`, no namespace): existing rows land in the shared namespace `''`, and the primary key becomes (namespace,
     /// persistence_id). Does nothing on a current table, so every connection may run it (under the set-up's
     /// advisory lock). Adding the column with a constant default does not rewrite the table; rebuilding the
     /// primary key index reads it once, under an exclusive lock.
@@ -37,6 +51,13 @@ enum Schema {
                         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', \(literal), primary_key);
                     END IF;
                     ALTER TABLE \(table.quoted) ADD PRIMARY KEY (namespace, persistence_id);
+                END IF;
+                -- TTL (pgstated 0.4): a nullable column without a default does not rewrite the table.
+                ALTER TABLE \(table.quoted) ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+                -- Byte order for the id: a binary-coercible change, so only the primary key index is rebuilt.
+                IF (SELECT collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+                    WHERE a.attrelid = \(literal)::regclass AND a.attname = 'persistence_id') <> 'C' THEN
+                    ALTER TABLE \(table.quoted) ALTER COLUMN persistence_id TYPE text COLLATE "C";
                 END IF;
             END
             $pgstate_migrate$
