@@ -63,6 +63,7 @@ public final class PGStateServer: Sendable {
     public let store: StoreConfiguration
     private let logger: Logger
     private let shared: ServerShared
+    private let sweeper: ExpirySweeper
 
     public init(configuration: ServerConfiguration, store: StoreConfiguration, logger: Logger) {
         precondition(configuration.threads >= 1, "at least one reactor")
@@ -72,6 +73,7 @@ public final class PGStateServer: Sendable {
         self.logger = logger
         self.shared = ServerShared(reactors: reactors, maxConnections: configuration.maxConnections,
                                    policy: configuration.accessPolicy, poolSize: store.poolSize)
+        self.sweeper = ExpirySweeper(store: store, logger: logger)
     }
 
     public var reactorCount: Int { shared.handles.count }
@@ -79,6 +81,7 @@ public final class PGStateServer: Sendable {
     /// Starts the reactor threads; each connects its share of the pool (pool connection `i` belongs to reactor
     /// `i % reactors`) in the background, with backoff.
     public func start() throws {
+        sweeper.start()
         let reactors = shared.handles.count
         for handle in shared.handles {
             let slots = Array(stride(from: handle.index, to: store.poolSize, by: reactors))
@@ -160,8 +163,10 @@ public final class PGStateServer: Sendable {
             gather.ask(shared.handles, .metrics)
         }
         expiry.cancel()
-        return ServerMetrics(reports: reports, reactors: shared.handles.count, health: shared.health(),
-                             version: configuration.serverVersion)
+        var metrics = ServerMetrics(reports: reports, reactors: shared.handles.count, health: shared.health(),
+                                    version: configuration.serverVersion)
+        metrics.expiredRowsDeleted = sweeper.deleted.load(ordering: .relaxed)
+        return metrics
     }
 
     /// What HEALTH answers.
@@ -187,6 +192,7 @@ public final class PGStateServer: Sendable {
 
     /// Finishes the requests queued, closes the database connections and ends the reactor threads.
     public func stop() async {
+        sweeper.stop()
         shared.ready.force()
         for handle in shared.handles { handle.post(.stop) }
         await shared.stopped.wait()

@@ -51,6 +51,8 @@ public struct ServerMetrics: Sendable {
     public var allReactorsAnswered: Bool
     public var health: Health
     public var version: String
+    /// Rows the expiry sweeper deleted since the start.
+    public var expiredRowsDeleted: UInt64 = 0
 
     init(reports: [ReactorReport], reactors: Int, health: Health, version: String) {
         for report in reports {
@@ -122,6 +124,7 @@ public struct ServerMetrics: Sendable {
                     .init(labels: [("sqlstate", $0.key)], value: Double($0.value))
                 })
         counter("pgstate_slow_requests_total", "requests slower than --slow-request-ms", one(merged.slowRequests))
+        counter("pgstate_expired_rows_deleted_total", "expired rows (TTL) the sweeper deleted", one(expiredRowsDeleted))
         return families
     }
 

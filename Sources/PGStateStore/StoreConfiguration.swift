@@ -18,6 +18,10 @@ public struct StoreConfiguration: Sendable {
     public var reconnectMaxDelayMilliseconds: Int
     /// Seconds one connection attempt (connect, set-up) may take before it counts as failed.
     public var connectTimeoutSeconds: Int
+    /// How often expired rows are deleted (TTL); 0: never (reads ignore expired rows all the same).
+    public var expirySweepIntervalMilliseconds = 10_000
+    /// The most rows one sweep transaction deletes; a full batch is followed by the next at once.
+    public var expirySweepBatch = 500
 
     public init(
         connectionString: String = "",

@@ -6,7 +6,7 @@ import PGStateProtocol
 /// `pgstatectl`: the operators' command line for pgstated.
 @main
 struct PGStateCtl: ParsableCommand {
-    static let version = "0.3.0"
+    static let version = "0.4.0"
 
     static let configuration = CommandConfiguration(
         commandName: "pgstatectl",

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// the command line wins.
 @main
 struct PGStated: AsyncParsableCommand {
-    static let version = "0.3.0"
+    static let version = "0.4.0"
 
     static let configuration = CommandConfiguration(
         commandName: "pgstated",
@@ -54,6 +54,12 @@ struct PGStated: AsyncParsableCommand {
 
     @Option(help: "Requests queued in the whole pool before new ones get OVERLOADED. [env: PGSTATED_QUEUE_LIMIT] (default: 65536)")
     var queueLimit: Int?
+
+    @Option(help: "Milliseconds between sweeps that delete expired rows (TTL); 0 turns the sweeper off. Reads never see an expired row either way. [env: PGSTATED_TTL_SWEEP_INTERVAL_MS] (default: 10000)")
+    var ttlSweepIntervalMs: Int?
+
+    @Option(help: "Most expired rows one sweep transaction deletes. [env: PGSTATED_TTL_SWEEP_BATCH] (default: 500)")
+    var ttlSweepBatch: Int?
 
     @Option(help: "Seconds a shutdown waits for requests in flight. [env: PGSTATED_SHUTDOWN_TIMEOUT] (default: 10)")
     var shutdownTimeout: Int?

@@ -92,6 +92,10 @@ struct Settings {
             createSchema: createSchema,
             queueLimit: try integer(options.queueLimit, "PGSTATED_QUEUE_LIMIT", default: 65_536, range: 1...10_000_000)
         )
+        store.expirySweepIntervalMilliseconds = try integer(
+            options.ttlSweepIntervalMs, "PGSTATED_TTL_SWEEP_INTERVAL_MS", default: 10_000, range: 0...86_400_000)
+        store.expirySweepBatch = try integer(options.ttlSweepBatch, "PGSTATED_TTL_SWEEP_BATCH", default: 500,
+                                             range: 1...100_000)
 
         let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         threads = try integer(options.threads, "PGSTATED_THREADS",
