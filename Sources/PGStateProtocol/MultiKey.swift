@@ -204,7 +204,7 @@ extension ByteBuffer {
 
 extension WriteItem {
     /// The upsert of an item known to be one.
-    var upsertValue: Upsert {
+    public var upsertValue: Upsert {
         guard case .upsert(let upsert) = self else { preconditionFailure("not an upsert item") }
         return upsert
     }

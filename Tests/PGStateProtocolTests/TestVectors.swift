@@ -61,6 +61,8 @@ struct TestVector: Sendable, CustomStringConvertible {
         if let override = json["limits"] as? [String: Any] {
             if let maxFrame = override["max_frame_bytes"] as? Int { limits.maxFrameBytes = maxFrame }
             if let maxState = override["max_state_bytes"] as? Int { limits.maxStateBytes = maxState }
+            if let items = override["max_batch_items"] as? Int { limits.maxBatchItems = items }
+            if let bytes = override["max_batch_bytes"] as? Int { limits.maxBatchBytes = bytes }
         }
         if json["incomplete"] as? Bool == true {
             expectation = .incomplete
@@ -73,7 +75,7 @@ struct TestVector: Sendable, CustomStringConvertible {
         } else {
             let message = json["message"] as! [String: Any]
             expectation = isRequest
-                ? .request(try Self.request(message)) : .response(try Self.response(message))
+                ? .request(try Self.request(message, limits: limits)) : .response(try Self.response(message))
         }
     }
 
@@ -96,7 +98,26 @@ struct TestVector: Sendable, CustomStringConvertible {
         (value as! NSNumber).uint64Value
     }
 
-    static func request(_ m: [String: Any]) throws -> RequestFrame {
+    /// The argument rules of section 8 an item can break (the id's are checked by `PersistenceID`).
+    private static func breaksNoRule(_ item: WriteItem, limits: ProtocolLimits) -> Bool {
+        switch item {
+        case .upsert(let upsert):
+            return upsert.expectedRevision <= Revision.maxExpectedForUpsert
+                && (upsert.ttlSeconds.map { $0 >= 1 && $0 <= Upsert.maxTTLSeconds } ?? true)
+                && upsert.state.readableBytes <= limits.maxStateBytes
+        case .delete(let delete):
+            return (delete.expectedRevision ?? 0) <= Revision.max
+        }
+    }
+
+    /// Whether the request holds a BULK_WRITE item that breaks a rule: this project's encoder never writes one
+    /// (the C and Python encoders check those vectors' bytes).
+    var holdsInvalidItem: Bool {
+        guard case .request(let frame) = expectation, case .bulkWrite(let items) = frame.request else { return false }
+        return items.contains { if case .invalid = $0 { return true }; return false }
+    }
+
+    static func request(_ m: [String: Any], limits: ProtocolLimits = .default) throws -> RequestFrame {
         let requestID = UInt32(m["request_id"] as! Int)
         let id = { try PersistenceID(m["persistence_id"] as! String) }
         let request: Request
@@ -110,10 +131,7 @@ struct TestVector: Sendable, CustomStringConvertible {
         case "LOAD":
             request = .load(try id())
         case "UPSERT":
-            request = .upsert(Upsert(
-                persistenceID: try id(), expectedRevision: uint64(m["expected_revision"]),
-                state: try buffer(hex: m["state_hex"])
-            ))
+            request = .upsert(try item(m, kind: "upsert").upsertValue)
         case "DELETE":
             let expected = m["expected_revision"].flatMap { $0 is NSNull ? nil : uint64($0) }
             request = .delete(Delete(persistenceID: try id(), expectedRevision: expected))
@@ -129,6 +147,20 @@ struct TestVector: Sendable, CustomStringConvertible {
             request = .pause(timeoutMilliseconds: UInt32(uint64(m["timeout_ms"])))
         case "RESUME":
             request = .resume
+        case "BULK_LOAD":
+            request = .bulkLoad(try (m["ids"] as! [String]).map { try PersistenceID($0) })
+        case "BULK_WRITE":
+            // An item that breaks an argument rule decodes as `.invalid` (its message is the decoder's own).
+            request = .bulkWrite((m["items"] as! [[String: Any]]).map { json in
+                guard let item = try? item(json), breaksNoRule(item, limits: limits) else { return .invalid("") }
+                return .valid(item)
+            })
+        case "TRANSACT":
+            request = .transact(try (m["items"] as! [[String: Any]]).map { try item($0) })
+        case "LIST":
+            request = .list(ListRequest(prefix: m["prefix"] as! String,
+                                        after: try (m["after"] as? String).map { try PersistenceID($0) },
+                                        limit: m["limit"] as! Int))
         case let other:
             throw FormatError(description: "unknown request type \(other)")
         }
@@ -137,18 +169,36 @@ struct TestVector: Sendable, CustomStringConvertible {
         return RequestFrame(requestID: requestID, request: request, namespace: namespace)
     }
 
+    /// An item of BULK_WRITE or TRANSACT, or the fields of an UPSERT (`kind` given).
+    private static func item(_ m: [String: Any], kind: String? = nil) throws -> WriteItem {
+        let id = try PersistenceID(m["persistence_id"] as! String)
+        let expected = m["expected_revision"].flatMap { $0 is NSNull ? nil : uint64($0) }
+        switch kind ?? (m["kind"] as! String) {
+        case "upsert":
+            return .upsert(Upsert(persistenceID: id, expectedRevision: expected!, state: try buffer(hex: m["state_hex"]),
+                                  ttlSeconds: (m["ttl_seconds"] as? Int).map { UInt32($0) }))
+        case "delete":
+            return .delete(Delete(persistenceID: id, expectedRevision: expected))
+        case let other:
+            throw FormatError(description: "unknown item kind \(other)")
+        }
+    }
+
     static func response(_ m: [String: Any]) throws -> ResponseFrame {
         let requestID = UInt32(m["request_id"] as! Int)
         let response: Response
         switch m["type"] as! String {
         case "HELLO_OK":
+            var limits = ProtocolLimits(
+                maxFrameBytes: m["max_frame_bytes"] as! Int, maxIDBytes: m["max_id_bytes"] as! Int,
+                maxStateBytes: m["max_state_bytes"] as! Int, maxInFlight: m["max_in_flight"] as! Int
+            )
+            if let items = m["max_batch_items"] as? Int { limits.maxBatchItems = items }
+            if let bytes = m["max_batch_bytes"] as? Int { limits.maxBatchBytes = bytes }
             response = .helloOK(HelloOK(
                 version: UInt16(m["version"] as! Int),
                 serverVersion: m["server_version"] as! String,
-                limits: ProtocolLimits(
-                    maxFrameBytes: m["max_frame_bytes"] as! Int, maxIDBytes: m["max_id_bytes"] as! Int,
-                    maxStateBytes: m["max_state_bytes"] as! Int, maxInFlight: m["max_in_flight"] as! Int
-                ),
+                limits: limits,
                 capabilities: Capabilities(rawValue: UInt32(m["capabilities"] as! Int))
             ))
         case "OK":
@@ -194,6 +244,39 @@ struct TestVector: Sendable, CustomStringConvertible {
                               requests: uint64($0["requests"]), inFlight: UInt32(uint64($0["in_flight"])))
                 },
                 more: (m["more"] as! Int) == 1))
+        case "RECORDS":
+            response = .records(try (m["entries"] as! [[String: Any]]).map { entry in
+                switch entry["presence"] as! Int {
+                case 0: return .absent
+                case 2: return .omitted
+                default:
+                    return .found(Record(revision: uint64(entry["revision"]),
+                                         updatedAtMicroseconds: (entry["updated_at_us"] as! NSNumber).int64Value,
+                                         state: try buffer(hex: entry["state_hex"])))
+                }
+            })
+        case "OUTCOMES":
+            response = .outcomes((m["outcomes"] as! [[String: Any]]).map { outcome in
+                switch outcome["result"] as! Int {
+                case 1: return .written(revision: uint64(outcome["revision"]),
+                                        updatedAtMicroseconds: (outcome["updated_at_us"] as! NSNumber).int64Value)
+                case 2: return .deleted
+                case 3: return .conflict(Conflict(expectedRevision: uint64(outcome["expected_revision"]),
+                                                  actualRevision: uint64(outcome["actual_revision"])))
+                default: return .failed(ErrorResponse(status: Status(rawValue: UInt16(outcome["status"] as! Int)),
+                                                      message: outcome["message"] as! String))
+                }
+            })
+        case "TRANSACT_CONFLICT":
+            response = .transactConflict((m["conflicts"] as! [[String: Any]]).map {
+                TransactConflictItem(index: $0["index"] as! Int, conflict: Conflict(
+                    expectedRevision: uint64($0["expected_revision"]), actualRevision: uint64($0["actual_revision"])))
+            })
+        case "LIST_OK":
+            response = .listOK(ListPage(more: (m["more"] as! Int) == 1, entries: (m["entries"] as! [[String: Any]]).map {
+                ListPage.Entry(persistenceID: $0["persistence_id"] as! String, revision: uint64($0["revision"]),
+                               updatedAtMicroseconds: ($0["updated_at_us"] as! NSNumber).int64Value)
+            }))
         case let other:
             throw FormatError(description: "unknown response type \(other)")
         }

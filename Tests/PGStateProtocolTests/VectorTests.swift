@@ -11,7 +11,7 @@ struct VectorTests {
         #expect(!TestVector.invalid.isEmpty && !TestVector.incomplete.isEmpty)
     }
 
-    @Test(arguments: TestVector.valid)
+    @Test(arguments: TestVector.valid.filter { !$0.holdsInvalidItem })
     func validVectorEncodesByteExactly(_ vector: TestVector) {
         var buffer = ByteBuffer()
         switch vector.expectation {
@@ -30,7 +30,7 @@ struct VectorTests {
         #expect(input.readableBytes == 0)
         switch vector.expectation {
         case .request(let expected):
-            #expect(try RequestFrame.decode(frame, limits: vector.limits) == expected)
+            #expect(Self.withoutItemMessages(try RequestFrame.decode(frame, limits: vector.limits)) == expected)
         case .response(let expected):
             #expect(try ResponseFrame.decode(frame) == expected)
         default:
@@ -50,6 +50,14 @@ struct VectorTests {
         var decoder = FrameDecoder(maxFrameBytes: vector.limits.maxFrameBytes)
         #expect(try decoder.decode(buffer: &input) == nil)
         #expect(input.readerIndex == 0)
+    }
+
+    /// A BULK_WRITE item's refusal message is the decoder's prose; the vector says only that the item is refused.
+    static func withoutItemMessages(_ frame: RequestFrame) -> RequestFrame {
+        guard case .bulkWrite(let items) = frame.request else { return frame }
+        var copy = frame
+        copy.request = .bulkWrite(items.map { if case .invalid = $0 { return .invalid("") }; return $0 })
+        return copy
     }
 
     struct ProtocolErrorSummary: Equatable {

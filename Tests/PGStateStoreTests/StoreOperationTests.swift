@@ -14,6 +14,8 @@ struct FakeRows: StatementRows, Equatable {
     enum Value: Equatable {
         case integer(Int64)
         case bytes([UInt8])
+        case text(String)
+        case bool(Bool)
     }
 
     var rows: [[Value]]
@@ -27,6 +29,16 @@ struct FakeRows: StatementRows, Equatable {
     func bytes(row: Int, column: Int) -> ByteBuffer {
         guard case .bytes(let value) = rows[row][column] else { preconditionFailure("not bytes") }
         return ByteBuffer(bytes: value)
+    }
+
+    func text(row: Int, column: Int) -> String {
+        guard case .text(let value) = rows[row][column] else { preconditionFailure("not text") }
+        return value
+    }
+
+    func bool(row: Int, column: Int) -> Bool {
+        guard case .bool(let value) = rows[row][column] else { preconditionFailure("not a boolean") }
+        return value
     }
 
     static let none = FakeRows(rows: [])
@@ -76,8 +88,9 @@ struct StoreOperationBasicsTests {
     }
 
     @Test func persistenceIDOfEveryCase() {
-        for operation in [load, upsert(0), delete(nil), delete(3)] as [any StoreOperation] {
+        for operation in [load, upsert(0), delete(nil), delete(3)] as [any SingleKeyOperation] {
             #expect(operation.persistenceID == id)
+            #expect(operation.batchKey == id, "a batch orders single-key operations by their id")
         }
     }
 
@@ -111,8 +124,8 @@ struct StoreOperationBasicsTests {
     @Test func parametersOfEachOperation() {
         let key: [StatementParameter] = [.text(""), .text("order-17")]
         #expect(load.calls[0].parameters == key)
-        #expect(upsert(0).calls[0].parameters == key + [.bytea(state)])
-        #expect(upsert(7).calls[0].parameters == key + [.int8(7), .bytea(state)])
+        #expect(upsert(0).calls[0].parameters == key + [.bytea(state), .int8(0)], "no TTL")
+        #expect(upsert(7).calls[0].parameters == key + [.int8(7), .bytea(state), .int8(0)])
         #expect(upsert(7).calls[1].parameters == key)
         #expect(delete(nil).calls[0].parameters == key)
         #expect(delete(4).calls[0].parameters == key + [.int8(4)])
