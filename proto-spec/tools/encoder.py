@@ -21,13 +21,36 @@ DEFAULT_MAX_IN_FLIGHT = 1024
 CAP_CONDITIONAL_DELETE = 0x1
 CAP_IDENTITY = 0x2
 CAP_OPERATOR = 0x4
+CAP_MULTI_KEY = 0x8
+CAP_TTL = 0x10
+DEFAULT_MAX_BATCH_ITEMS = 1000
+DEFAULT_MAX_BATCH_BYTES = 4 * 1024 * 1024  # 4194304
 
 # Limits used by the vectors that exercise the size limits without megabytes
 # of hex.  They respect the invariant max_frame_bytes >= max_state_bytes + 4096.
 SMALL_LIMITS = {"max_frame_bytes": 16 + 4096, "max_state_bytes": 16}
+# The same, with few items and state bytes per multi-key request (the limits key of PROTOCOL.md
+# section 13), so that over-limit batches need few items.
+BATCH_LIMITS = dict(SMALL_LIMITS, max_batch_items=4, max_batch_bytes=32)
 
-FLAG_EXPECTED_REVISION = 0x01
+FLAG_EXPECTED_REVISION = 0x01  # DELETE
+FLAG_AFTER = 0x01  # LIST
 FLAG_NAMESPACE = 0x02
+FLAG_TTL = 0x04  # UPSERT
+
+# Items of BULK_WRITE and TRANSACT (PROTOCOL.md 6.22)
+ITEM_KINDS = {"upsert": 0x01, "delete": 0x02}
+ITEM_FLAG_EXPECTED_REVISION = 0x01  # delete items
+ITEM_FLAG_TTL = 0x04  # upsert items
+
+PRESENCE_ABSENT = 0
+PRESENCE_FOUND = 1
+PRESENCE_OMITTED = 2
+
+RESULT_WRITTEN = 1
+RESULT_DELETED = 2
+RESULT_CONFLICT = 3
+RESULT_FAILED = 4
 
 PERM_READ = 0x1
 PERM_WRITE = 0x2
@@ -54,6 +77,10 @@ TYPES = {
     "CLIENTS": 0x09,
     "PAUSE": 0x0A,
     "RESUME": 0x0B,
+    "BULK_LOAD": 0x0C,
+    "BULK_WRITE": 0x0D,
+    "TRANSACT": 0x0E,
+    "LIST": 0x0F,
     "HELLO_OK": 0x81,
     "OK": 0x82,
     "RECORD": 0x83,
@@ -64,6 +91,10 @@ TYPES = {
     "HEALTH_OK": 0x88,
     "STATS_OK": 0x89,
     "CLIENTS_OK": 0x8A,
+    "RECORDS": 0x8B,
+    "OUTCOMES": 0x8C,
+    "TRANSACT_CONFLICT": 0x8D,
+    "LIST_OK": 0x8E,
 }
 
 STATUS = {
@@ -137,12 +168,79 @@ def frame(type_code, flags, request_id, payload=b""):
     return u32be(len(body)) + body
 
 
+def _namespace(m):
+    """The namespace field: present iff the NAMESPACE flag is set; it comes first in every request that has it."""
+    if m["flags"] & FLAG_NAMESPACE:
+        return str8(m["namespace"])
+    assert "namespace" not in m, "a namespace without the NAMESPACE flag"
+    return b""
+
+
 def _namespace_and_id(m):
     """The namespace (iff the NAMESPACE flag is set) and the persistence id of LOAD, UPSERT, DELETE."""
-    if m["flags"] & FLAG_NAMESPACE:
-        return str8(m["namespace"]) + str8(m["persistence_id"])
-    assert "namespace" not in m, "a namespace without the NAMESPACE flag"
-    return str8(m["persistence_id"])
+    return _namespace(m) + str8(m["persistence_id"])
+
+
+def item(kind, persistence_id, expected_revision=None, state_hex=None, ttl_seconds=None, item_flags=None):
+    """One item of BULK_WRITE or TRANSACT in the vectors' notation.  item_flags is derived (EXPECTED_REVISION
+    iff a delete item's expected_revision is not None, TTL iff ttl_seconds is given) unless given raw."""
+    code = ITEM_KINDS[kind]
+    if item_flags is None:
+        item_flags = 0
+        if kind == "delete" and expected_revision is not None:
+            item_flags |= ITEM_FLAG_EXPECTED_REVISION
+        if ttl_seconds is not None:
+            item_flags |= ITEM_FLAG_TTL
+    out = u8(code) + u8(item_flags) + str8(persistence_id)
+    if kind == "upsert":
+        out += u64be(expected_revision)
+        if item_flags & ITEM_FLAG_TTL:
+            out += u32be(ttl_seconds)
+        return out + bytes32(bytes.fromhex(state_hex))
+    if item_flags & ITEM_FLAG_EXPECTED_REVISION:
+        out += u64be(expected_revision)
+    return out
+
+
+def encode_item(i):
+    """An item dict of a message's "items" (the notation of PROTOCOL.md section 13)."""
+    if i["kind"] == "upsert":
+        assert set(i) <= {"kind", "persistence_id", "expected_revision", "ttl_seconds", "state_hex"}, i
+        return item("upsert", i["persistence_id"], i["expected_revision"], i["state_hex"], i.get("ttl_seconds"))
+    assert set(i) == {"kind", "persistence_id", "expected_revision"}, i
+    return item("delete", i["persistence_id"], i["expected_revision"])
+
+
+def records_entry(e):
+    """One RECORDS entry: presence u8, and for FOUND revision, updated_at and state."""
+    if e["presence"] == PRESENCE_FOUND:
+        return (u8(PRESENCE_FOUND) + u64be(e["revision"]) + i64be(e["updated_at_us"])
+                + bytes32(bytes.fromhex(e["state_hex"])))
+    assert set(e) == {"presence"}, e
+    return u8(e["presence"])
+
+
+def outcome_entry(o):
+    """One OUTCOMES outcome: result u8 and the fields of its result."""
+    r = o["result"]
+    if r == RESULT_WRITTEN:
+        return u8(r) + u64be(o["revision"]) + i64be(o["updated_at_us"])
+    if r == RESULT_DELETED:
+        return u8(r)
+    if r == RESULT_CONFLICT:
+        return u8(r) + u64be(o["expected_revision"]) + u64be(o["actual_revision"])
+    assert r == RESULT_FAILED, o
+    return u8(r) + u16be(o["status"]) + str16(o["message"])
+
+
+def conflict_entry(c):
+    """One TRANSACT_CONFLICT entry: index u16be, expected and actual revision."""
+    return u16be(c["index"]) + u64be(c["expected_revision"]) + u64be(c["actual_revision"])
+
+
+def list_entry(e):
+    """One LIST_OK entry: persistence_id str8, revision, updated_at."""
+    return str8(e["persistence_id"]) + u64be(e["revision"]) + i64be(e["updated_at_us"])
 
 
 def encode_payload(m):
@@ -161,18 +259,31 @@ def encode_payload(m):
     if t == "LOAD":
         return _namespace_and_id(m)
     if t == "UPSERT":
-        return (_namespace_and_id(m) + u64be(m["expected_revision"])
+        assert bool(m["flags"] & FLAG_TTL) == ("ttl_seconds" in m), "ttl_seconds iff the TTL flag"
+        ttl = u32be(m["ttl_seconds"]) if m["flags"] & FLAG_TTL else b""
+        return (_namespace_and_id(m) + u64be(m["expected_revision"]) + ttl
                 + bytes32(bytes.fromhex(m["state_hex"])))
     if t == "DELETE":
         p = _namespace_and_id(m)
         if m["expected_revision"] is not None:
             p += u64be(m["expected_revision"])
         return p
+    if t == "BULK_LOAD":
+        return _namespace(m) + u16be(len(m["ids"])) + b"".join(str8(i) for i in m["ids"])
+    if t in ("BULK_WRITE", "TRANSACT"):
+        return _namespace(m) + u16be(len(m["items"])) + b"".join(encode_item(i) for i in m["items"])
+    if t == "LIST":
+        assert bool(m["flags"] & FLAG_AFTER) == ("after" in m), "after iff the AFTER flag"
+        after = str8(m["after"]) if m["flags"] & FLAG_AFTER else b""
+        return _namespace(m) + str8(m["prefix"]) + after + u16be(m["limit"])
     if t == "HELLO_OK":
+        multi_key = bool(m["capabilities"] & CAP_MULTI_KEY)
+        assert multi_key == ("max_batch_items" in m) == ("max_batch_bytes" in m), "batch limits iff MULTI_KEY"
+        batch = u32be(m["max_batch_items"]) + u32be(m["max_batch_bytes"]) if multi_key else b""
         return (u16be(m["version"]) + str8(m["server_version"])
                 + u32be(m["max_frame_bytes"]) + u16be(m["max_id_bytes"])
                 + u32be(m["max_state_bytes"]) + u32be(m["max_in_flight"])
-                + u32be(m["capabilities"]))
+                + u32be(m["capabilities"]) + batch)
     if t == "RECORD":
         return (u64be(m["revision"]) + i64be(m["updated_at_us"])
                 + bytes32(bytes.fromhex(m["state_hex"])))
@@ -190,6 +301,14 @@ def encode_payload(m):
         return u16be(len(m["entries"])) + b"".join(stats_entry(**e) for e in m["entries"])
     if t == "CLIENTS_OK":
         return u8(m["more"]) + u16be(len(m["rows"])) + b"".join(client_row(**r) for r in m["rows"])
+    if t == "RECORDS":
+        return u16be(len(m["entries"])) + b"".join(records_entry(e) for e in m["entries"])
+    if t == "OUTCOMES":
+        return u16be(len(m["outcomes"])) + b"".join(outcome_entry(o) for o in m["outcomes"])
+    if t == "TRANSACT_CONFLICT":
+        return u16be(len(m["conflicts"])) + b"".join(conflict_entry(c) for c in m["conflicts"])
+    if t == "LIST_OK":
+        return u8(m["more"]) + u16be(len(m["entries"])) + b"".join(list_entry(e) for e in m["entries"])
     raise ValueError("unknown message type " + t)
 
 
@@ -219,3 +338,17 @@ def us(y, mo, d, h, mi, s, micro=0):
     return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) * 1_000_000 + micro
 
 
+
+
+def upsert_item(persistence_id, expected_revision, state_hex, ttl_seconds=None):
+    """An upsert item in the notation of a message's "items"."""
+    i = {"kind": "upsert", "persistence_id": persistence_id, "expected_revision": expected_revision}
+    if ttl_seconds is not None:
+        i["ttl_seconds"] = ttl_seconds
+    i["state_hex"] = state_hex
+    return i
+
+
+def delete_item(persistence_id, expected_revision=None):
+    """A delete item in the notation of a message's "items" (expected_revision None: unconditional)."""
+    return {"kind": "delete", "persistence_id": persistence_id, "expected_revision": expected_revision}

@@ -11,10 +11,12 @@ The "calls" part holds the argument checks a client makes before sending anythin
 (section 12.5): which calls are refused as invalid_argument and what the others send.
 """
 
-from encoder import (CAP_CONDITIONAL_DELETE, CAP_IDENTITY, CAP_OPERATOR, CLIENT_HANDSHAKE, CLIENT_READY,
-                     FLAG_EXPECTED_REVISION, FLAG_NAMESPACE, HEALTH_DRAINING, HEALTH_PAUSED, HEALTH_POOL_UP, I64_MAX,
-                     PERM_ADMIN, PERM_ANY_NAMESPACE, PERM_READ, PERM_WRITE, STATUS, U64_MAX, client_row,
-                     encode_message, frame, msg, stats_entry, str8, u8, u16be, u32be, u64be, us)
+from encoder import (CAP_CONDITIONAL_DELETE, CAP_IDENTITY, CAP_MULTI_KEY, CAP_OPERATOR, CAP_TTL, CLIENT_HANDSHAKE,
+                     CLIENT_READY, FLAG_AFTER, FLAG_EXPECTED_REVISION, FLAG_NAMESPACE, FLAG_TTL, HEALTH_DRAINING,
+                     HEALTH_PAUSED, HEALTH_POOL_UP, I64_MAX, PERM_ADMIN, PERM_ANY_NAMESPACE, PERM_READ, PERM_WRITE,
+                     PRESENCE_ABSENT, PRESENCE_FOUND, PRESENCE_OMITTED, RESULT_CONFLICT, RESULT_DELETED, RESULT_FAILED,
+                     RESULT_WRITTEN, STATUS, U64_MAX, client_row, delete_item, encode_message, frame, msg, stats_entry,
+                     str8, u8, u16be, u32be, u64be, upsert_item, us)
 
 FILE_NAME = "outcomes.json"
 DESCRIPTION = ("pgstate wire protocol v1: client behaviour. For each request kind and event (a frame "
@@ -37,6 +39,15 @@ CLASSES = {
     "not_found": "LOAD answered NOT_FOUND: there is no record.",
     "conflict": "CONFLICT answering UPSERT or a conditional DELETE, with \"expected_revision\" and "
                 "\"actual_revision\"; nothing was changed.",
+    "records": "BULK_LOAD answered RECORDS: one entry per id, in request order; \"entries\" is their number and "
+               "\"omitted\" the number of OMITTED entries (ids the client loads again).",
+    "outcomes": "BULK_WRITE answered OUTCOMES: one outcome per item (WRITTEN, DELETED, CONFLICT or FAILED: each "
+                "item's own); \"items\" is their number.",
+    "committed": "TRANSACT answered OUTCOMES: every item applied, in one transaction; \"items\" is their number.",
+    "transaction_conflict": "TRANSACT answered TRANSACT_CONFLICT: nothing was applied; \"conflicts\" is the "
+                            "number of items whose expectation failed, each named with its current revision.",
+    "page": "LIST answered LIST_OK: one page of ids; \"entries\" is their number and \"more\" whether ids may "
+            "follow (ask again with AFTER = the last id).",
     "invalid_argument": "The caller's arguments break a rule of section 8 (refused before sending, or "
                         "ERROR 102); nothing was executed.",
     "permission_denied": "ERROR 106: the connection's identity may not do this; nothing was executed. Not "
@@ -59,12 +70,22 @@ CONNECTION = {
 }
 
 # The HELLO_OK every data request of the vectors was sent after.  Small state and frame
-# limits (the invariant of section 9 holds) so that over-limit frames need little hex.
-HELLO_OK = msg("HELLO_OK", 1, version=1, server_version="pgstated 0.1.0", max_frame_bytes=16 + 4096,
+# limits (the invariant of section 9 holds) so that over-limit frames need little hex, and
+# small batch limits (4 items, 32 state bytes per request) so that over-limit batches need few items.
+HELLO_OK = msg("HELLO_OK", 1, version=1, server_version="pgstated 0.4.0", max_frame_bytes=16 + 4096,
                max_id_bytes=255, max_state_bytes=16, max_in_flight=1024,
-               capabilities=CAP_CONDITIONAL_DELETE | CAP_IDENTITY | CAP_OPERATOR)
+               capabilities=CAP_CONDITIONAL_DELETE | CAP_IDENTITY | CAP_OPERATOR | CAP_MULTI_KEY | CAP_TTL,
+               max_batch_items=4, max_batch_bytes=32)
+EVERY_CAPABILITY = HELLO_OK["capabilities"]
+ALL_BUT_MULTI_KEY = EVERY_CAPABILITY & ~CAP_MULTI_KEY
+ALL_BUT_TTL = EVERY_CAPABILITY & ~CAP_TTL
 
 STATE = b'{"n":8}'
+# The items of the BULK_WRITE and the TRANSACT in flight: as many as max_batch_items, one of each shape (an
+# update, an unconditional delete, a conditional delete, a create with TTL), 14 of the 32 state bytes.
+ITEMS = [upsert_item("order-1", 7, STATE.hex()), delete_item("order-2"), delete_item("order-3", 4),
+         upsert_item("order-4", 0, STATE.hex(), ttl_seconds=60)]
+BULK_IDS = ["order-1", "order-2", "order-3"]
 
 # kind -> (is a write, the request frame in flight)
 REQUESTS = {
@@ -82,9 +103,14 @@ REQUESTS = {
     "clients": (False, msg("CLIENTS", 10, after_connection=5)),
     "pause": (False, msg("PAUSE", 11, timeout_ms=30000)),
     "resume": (False, msg("RESUME", 12)),
+    "bulk_load": (False, msg("BULK_LOAD", 13, ids=BULK_IDS)),
+    "bulk_write": (True, msg("BULK_WRITE", 14, items=ITEMS)),
+    "transact": (True, msg("TRANSACT", 15, items=ITEMS)),
+    "list": (False, msg("LIST", 16, flags=FLAG_AFTER, prefix="order-", after="order-1", limit=3)),
 }
 DATA_KINDS = ["ping", "load", "upsert", "delete", "conditional_delete", "whoami", "health", "stats", "clients",
-              "pause", "resume"]
+              "pause", "resume", "bulk_load", "bulk_write", "transact", "list"]
+MULTI_KEY_KINDS = ["bulk_load", "bulk_write", "transact", "list"]
 
 T = us(2026, 3, 14, 9, 26, 53, 589793)
 DEFINED_STATUSES = [100, 101, 102, 103, 104, 105, 106, 200, 201, 202, 300, 500]
@@ -189,6 +215,17 @@ def responses_by_type(kind):
          outcome("stats", entries=3) if kind == "stats" else pe),
         ("answered_clients_ok", "CLIENTS_OK with rows 7 and 9 and more 1", clients_ok(rid, 1, [7, 9]),
          outcome("clients", rows=2, more=True) if kind == "clients" else pe),
+        ("answered_records", "RECORDS: order-1 FOUND (revision 3), order-2 ABSENT, order-3 FOUND (revision 1)",
+         records_ok(rid, [found(3), ABSENT, found(1)]),
+         outcome("records", entries=3, omitted=0) if kind == "bulk_load" else pe),
+        ("answered_outcomes", "OUTCOMES WRITTEN 8, DELETED, DELETED, WRITTEN 1", outcomes_ok(rid, APPLIED),
+         outcome("outcomes", items=4) if kind == "bulk_write"
+         else outcome("committed", items=4) if kind == "transact" else pe),
+        ("answered_transact_conflict", "TRANSACT_CONFLICT naming items 0 (expected 7, actual 9) and 2 (expected 4, "
+         "actual 0)", transact_conflict(rid, [(0, 7, 9), (2, 4, 0)]),
+         outcome("transaction_conflict", conflicts=2) if kind == "transact" else pe),
+        ("answered_list_ok", "LIST_OK with order-2 and order-3 and more 1",
+         list_ok(rid, 1, ["order-2", "order-3"]), outcome("page", entries=2, more=True) if kind == "list" else pe),
     ]
     out = []
     for suffix, what, m, result in rows:
@@ -236,7 +273,214 @@ def kind_label(kind):
     return {"ping": "PING", "load": "LOAD", "upsert": "UPSERT (expected 7)", "delete": "an unconditional DELETE",
             "conditional_delete": "a conditional DELETE (expected 7)", "hello": "HELLO", "whoami": "WHOAMI",
             "health": "HEALTH", "stats": "STATS", "clients": "CLIENTS (after 5)", "pause": "PAUSE (30000 ms)",
-            "resume": "RESUME"}[kind]
+            "resume": "RESUME", "bulk_load": "BULK_LOAD (order-1, order-2, order-3)",
+            "bulk_write": "BULK_WRITE (4 items)", "transact": "TRANSACT (4 items)",
+            "list": "LIST (prefix \"order-\", after \"order-1\", limit 3)"}[kind]
+
+
+# --------------------------------------------------------------------------
+# Multi-key answers (PROTOCOL.md 6.24, 6.26, 6.28, 6.30)
+# --------------------------------------------------------------------------
+
+ABSENT = {"presence": PRESENCE_ABSENT}
+OMITTED = {"presence": PRESENCE_OMITTED}
+
+
+def found(revision, state=STATE):
+    return {"presence": PRESENCE_FOUND, "revision": revision, "updated_at_us": T, "state_hex": state.hex()}
+
+
+def records_ok(rid, entries):
+    return msg("RECORDS", rid, entries=list(entries))
+
+
+def written(revision):
+    return {"result": RESULT_WRITTEN, "revision": revision, "updated_at_us": T}
+
+
+DELETED = {"result": RESULT_DELETED}
+
+
+def conflicted(expected, actual):
+    return {"result": RESULT_CONFLICT, "expected_revision": expected, "actual_revision": actual}
+
+
+def failed(status, message="x"):
+    return {"result": RESULT_FAILED, "status": status, "message": message}
+
+
+# The outcomes of ITEMS all applied: each upsert at expected + 1, each delete done.
+APPLIED = [written(8), DELETED, DELETED, written(1)]
+
+
+def outcomes_ok(rid, outcomes):
+    return msg("OUTCOMES", rid, outcomes=list(outcomes))
+
+
+def transact_conflict(rid, conflicts):
+    return msg("TRANSACT_CONFLICT", rid, conflicts=[{"index": i, "expected_revision": e, "actual_revision": a}
+                                                    for i, e, a in conflicts])
+
+
+def list_ok(rid, more, ids, revision=1):
+    return msg("LIST_OK", rid, more=more, entries=[{"persistence_id": i, "revision": revision, "updated_at_us": T}
+                                                   for i in ids])
+
+
+def replaced(outcomes, index, by):
+    out = list(outcomes)
+    out[index] = by
+    return out
+
+
+def bulk_load_contents(rid):
+    """RECORDS that fit BULK_LOAD of order-1, order-2, order-3, and RECORDS that cannot."""
+    pe = outcome("protocol_error")
+    rows = [
+        ("all_absent", "RECORDS with all three ids ABSENT.", response(records_ok(rid, [ABSENT] * 3)),
+         outcome("records", entries=3, omitted=0), "keep"),
+        ("omitted_after_first", "RECORDS with order-1 FOUND and the other two OMITTED (they did not fit the frame; "
+         "the client loads them again).", response(records_ok(rid, [found(3), OMITTED, OMITTED])),
+         outcome("records", entries=3, omitted=2), "keep"),
+        ("state_at_limit", "RECORDS whose FOUND entry has a 16-byte state, the announced max_state_bytes.",
+         response(records_ok(rid, [found(2, bytes(range(16))), ABSENT, ABSENT])),
+         outcome("records", entries=3, omitted=0), "keep"),
+        ("count_2", "RECORDS with two entries answering three ids: the count is not the request's.",
+         response(records_ok(rid, [found(3), ABSENT])), pe, "drop"),
+        ("count_4", "RECORDS with four entries answering three ids.", response(records_ok(rid, [ABSENT] * 4)),
+         pe, "drop"),
+        ("first_omitted", "RECORDS whose first entry is OMITTED: the first entry always fits.",
+         response(records_ok(rid, [OMITTED, found(1), found(1)])), pe, "drop"),
+        ("found_revision_0", "RECORDS with a FOUND entry of revision 0: revisions start at 1.",
+         response(records_ok(rid, [found(3), found(0), ABSENT])), pe, "drop"),
+        ("found_revision_2_63", "RECORDS with a FOUND entry of revision 2^63: revisions are at most 2^63-1.",
+         response(records_ok(rid, [found(2**63), ABSENT, ABSENT])), pe, "drop"),
+        ("found_state_over_limit", "RECORDS with a FOUND entry whose state has 17 bytes, over the announced "
+         "max_state_bytes 16 (the frame is within max_frame_bytes).",
+         response(records_ok(rid, [found(3), found(1, bytes(range(17))), ABSENT])), pe, "drop"),
+        ("presence_3", "RECORDS with an entry of presence 3: a malformed frame.",
+         received(frame(0x8B, 0, rid, u16be(3) + u8(PRESENCE_ABSENT) + u8(3) + u8(PRESENCE_ABSENT))), pe, "drop"),
+    ]
+    return [vector("bulk_load_records_" + n, d, "bulk_load", e, r, c) for n, d, e, r, c in rows]
+
+
+def bulk_write_contents(rid):
+    """OUTCOMES that fit the four items of the BULK_WRITE in flight, and OUTCOMES that cannot."""
+    pe = outcome("protocol_error")
+    rows = [
+        ("all_four_results", "OUTCOMES WRITTEN 8, DELETED, CONFLICT(expected 4, actual 5), FAILED 102: each "
+         "item's own outcome.", response(outcomes_ok(rid, [written(8), DELETED, conflicted(4, 5), failed(102)])),
+         outcome("outcomes", items=4), "keep"),
+        ("conflicts_and_failures", "OUTCOMES CONFLICT(7, 9), FAILED 300, CONFLICT(4, 0), FAILED 201: still one "
+         "outcome per item (FAILED 300 leaves that item's outcome unknown); the request is answered.",
+         response(outcomes_ok(rid, [conflicted(7, 9), failed(300), conflicted(4, 0), failed(201)])),
+         outcome("outcomes", items=4), "keep"),
+        ("create_conflict", "OUTCOMES whose create item (expected 0) is CONFLICT(0, 3): a record exists.",
+         response(outcomes_ok(rid, replaced(APPLIED, 3, conflicted(0, 3)))), outcome("outcomes", items=4), "keep"),
+        ("count_3", "OUTCOMES with three outcomes answering four items: the count is not the request's.",
+         response(outcomes_ok(rid, APPLIED[:3])), pe, "drop"),
+        ("count_5", "OUTCOMES with five outcomes answering four items.",
+         response(outcomes_ok(rid, APPLIED + [DELETED])), pe, "drop"),
+        ("written_wrong_revision", "OUTCOMES WRITTEN 9 for the item expecting 7: an applied upsert gives "
+         "expected + 1.", response(outcomes_ok(rid, replaced(APPLIED, 0, written(9)))), pe, "drop"),
+        ("written_create_revision_2", "OUTCOMES WRITTEN 2 for the create item (expected 0): a create gives "
+         "revision 1.", response(outcomes_ok(rid, replaced(APPLIED, 3, written(2)))), pe, "drop"),
+        ("written_for_delete_item", "OUTCOMES WRITTEN for a delete item.",
+         response(outcomes_ok(rid, replaced(APPLIED, 1, written(1)))), pe, "drop"),
+        ("deleted_for_upsert_item", "OUTCOMES DELETED for an upsert item.",
+         response(outcomes_ok(rid, replaced(APPLIED, 0, DELETED))), pe, "drop"),
+        ("conflict_unconditional_delete", "OUTCOMES CONFLICT(0, 9) for the unconditional delete item: it has no "
+         "expectation to fail.", response(outcomes_ok(rid, replaced(APPLIED, 1, conflicted(0, 9)))), pe, "drop"),
+        ("conflict_other_expected", "OUTCOMES CONFLICT(expected 3, actual 5) for the item expecting 4: CONFLICT "
+         "copies the item's expected revision.", response(outcomes_ok(rid, replaced(APPLIED, 2, conflicted(3, 5)))),
+         pe, "drop"),
+        ("conflict_actual_equals_expected", "OUTCOMES CONFLICT(4, 4) for the item expecting 4: the actual revision "
+         "is never the expected one.", response(outcomes_ok(rid, replaced(APPLIED, 2, conflicted(4, 4)))),
+         pe, "drop"),
+        ("conflict_actual_over_2_63", "OUTCOMES CONFLICT(7, 2^64-1): revisions are at most 2^63-1.",
+         response(outcomes_ok(rid, replaced(APPLIED, 0, conflicted(7, U64_MAX)))), pe, "drop"),
+        ("result_5", "OUTCOMES with an outcome of result 5: a malformed frame.",
+         received(frame(0x8C, 0, rid, u16be(4) + u8(RESULT_DELETED) * 3 + u8(5))), pe, "drop"),
+    ]
+    return [vector("bulk_write_outcomes_" + n, d, "bulk_write", e, r, c) for n, d, e, r, c in rows]
+
+
+def transact_contents(rid):
+    """Answers that fit the four items of the TRANSACT in flight, and answers that cannot."""
+    pe = outcome("protocol_error")
+    rows = [
+        ("outcomes_with_conflict", "OUTCOMES answering TRANSACT with a CONFLICT outcome: a transaction that "
+         "applied has only WRITTEN and DELETED outcomes (a failed one answers TRANSACT_CONFLICT).",
+         response(outcomes_ok(rid, replaced(APPLIED, 2, conflicted(4, 5)))), pe, "drop"),
+        ("outcomes_with_failed", "OUTCOMES answering TRANSACT with a FAILED 500 outcome: never applied in part.",
+         response(outcomes_ok(rid, replaced(APPLIED, 1, failed(500)))), pe, "drop"),
+        ("outcomes_count_3", "OUTCOMES with three outcomes answering four items.",
+         response(outcomes_ok(rid, APPLIED[:3])), pe, "drop"),
+        ("outcomes_written_wrong_revision", "OUTCOMES WRITTEN 9 for the item expecting 7.",
+         response(outcomes_ok(rid, replaced(APPLIED, 0, written(9)))), pe, "drop"),
+        ("outcomes_deleted_for_upsert_item", "OUTCOMES DELETED for the create item.",
+         response(outcomes_ok(rid, replaced(APPLIED, 3, DELETED))), pe, "drop"),
+        ("transact_conflict_one_item", "TRANSACT_CONFLICT naming only the create item 3 (expected 0, actual 2).",
+         response(transact_conflict(rid, [(3, 0, 2)])), outcome("transaction_conflict", conflicts=1), "keep"),
+        ("transact_conflict_every_conditional_item", "TRANSACT_CONFLICT naming items 0, 2 and 3: every item with an "
+         "expectation.", response(transact_conflict(rid, [(0, 7, 9), (2, 4, 0), (3, 0, 1)])),
+         outcome("transaction_conflict", conflicts=3), "keep"),
+        ("transact_conflict_count_0", "TRANSACT_CONFLICT with count 0: a transaction that failed names its failed items.",
+         response(transact_conflict(rid, [])), pe, "drop"),
+        ("transact_conflict_index_out_of_range", "TRANSACT_CONFLICT naming item 4 of a four-item request (indexes 0 to "
+         "3).", response(transact_conflict(rid, [(0, 7, 9), (4, 7, 9)])), pe, "drop"),
+        ("transact_conflict_not_ascending", "TRANSACT_CONFLICT naming item 2, then item 0: indexes ascend.",
+         response(transact_conflict(rid, [(2, 4, 0), (0, 7, 9)])), pe, "drop"),
+        ("transact_conflict_repeated_index", "TRANSACT_CONFLICT naming item 0 twice: indexes ascend strictly.",
+         response(transact_conflict(rid, [(0, 7, 9), (0, 7, 9)])), pe, "drop"),
+        ("transact_conflict_unconditional_delete", "TRANSACT_CONFLICT naming item 1, the unconditional delete: it never "
+         "fails.", response(transact_conflict(rid, [(1, 0, 3)])), pe, "drop"),
+        ("transact_conflict_other_expected", "TRANSACT_CONFLICT naming item 0 with expected 6: the item expects 7.",
+         response(transact_conflict(rid, [(0, 6, 9)])), pe, "drop"),
+        ("transact_conflict_actual_equals_expected", "TRANSACT_CONFLICT naming item 0 with actual 7, its expected "
+         "revision.", response(transact_conflict(rid, [(0, 7, 7)])), pe, "drop"),
+        ("transact_conflict_actual_over_2_63", "TRANSACT_CONFLICT naming item 2 with actual 2^63: revisions are at most "
+         "2^63-1.", response(transact_conflict(rid, [(2, 4, 2**63)])), pe, "drop"),
+        ("transact_conflict_truncated", "TRANSACT_CONFLICT with count 2 and one entry: a malformed frame.",
+         received(frame(0x8D, 0, rid, u16be(2) + u16be(0) + u64be(7) + u64be(9))), pe, "drop"),
+    ]
+    return [vector("transact_" + n, d, "transact", e, r, c) for n, d, e, r, c in rows]
+
+
+def list_contents(rid):
+    """LIST_OK pages that fit LIST (prefix "order-", after "order-1", limit 3), and pages that cannot."""
+    pe = outcome("protocol_error")
+    rows = [
+        ("last_page", "LIST_OK with order-2 and more 0: the last page.", response(list_ok(rid, 0, ["order-2"])),
+         outcome("page", entries=1, more=False), "keep"),
+        ("empty", "LIST_OK with no entry and more 0: no id after order-1 starts with \"order-\".",
+         response(list_ok(rid, 0, [])), outcome("page", entries=0, more=False), "keep"),
+        ("full_page_more", "LIST_OK with three ids (the limit) and more 1; order-10 sorts before order-2 (byte "
+         "order, not numeric).", response(list_ok(rid, 1, ["order-10", "order-2", "order-3"])),
+         outcome("page", entries=3, more=True), "keep"),
+        ("byte_order", "LIST_OK with order-Z, order-a and order-é: ascending bytes of UTF-8 (0x5a, 0x61, "
+         "0xc3 0xa9).", response(list_ok(rid, 0, ["order-Z", "order-a", "order-é"])),
+         outcome("page", entries=3, more=False), "keep"),
+        ("more_than_limit", "LIST_OK with four ids answering limit 3.",
+         response(list_ok(rid, 0, ["order-2", "order-3", "order-4", "order-5"])), pe, "drop"),
+        ("not_ascending", "LIST_OK with order-3 before order-2: ids ascend.",
+         response(list_ok(rid, 0, ["order-3", "order-2"])), pe, "drop"),
+        ("repeated", "LIST_OK with order-2 twice: ids ascend strictly.",
+         response(list_ok(rid, 0, ["order-2", "order-2"])), pe, "drop"),
+        ("not_matching_prefix", "LIST_OK with \"orders\", which does not start with the prefix \"order-\".",
+         response(list_ok(rid, 0, ["order-2", "orders"])), pe, "drop"),
+        ("cursor_itself", "LIST_OK starting with order-1, the cursor: every id is greater than AFTER.",
+         response(list_ok(rid, 0, ["order-1", "order-2"])), pe, "drop"),
+        ("before_cursor", "LIST_OK starting with order-0, before the cursor order-1.",
+         response(list_ok(rid, 0, ["order-0", "order-2"])), pe, "drop"),
+        ("more_without_entries", "LIST_OK with more 1 and no entry: there is no last id to ask after.",
+         response(list_ok(rid, 1, [])), pe, "drop"),
+        ("revision_0", "LIST_OK whose entry has revision 0: revisions start at 1.",
+         response(list_ok(rid, 0, ["order-2"], revision=0)), pe, "drop"),
+        ("more_2", "LIST_OK with more 2 (only 0 and 1 are defined): a malformed frame.",
+         received(frame(0x8E, 0, rid, u8(2) + u16be(0))), pe, "drop"),
+    ]
+    return [vector("list_list_ok_" + n, d, "list", e, r, c) for n, d, e, r, c in rows]
 
 
 def responses_that_do_not_fit(kind):
@@ -302,6 +546,14 @@ def responses_that_do_not_fit(kind):
         out += stats_contents(rid)
     if kind == "clients":
         out += clients_contents(rid)
+    if kind == "bulk_load":
+        out += bulk_load_contents(rid)
+    if kind == "bulk_write":
+        out += bulk_write_contents(rid)
+    if kind == "transact":
+        out += transact_contents(rid)
+    if kind == "list":
+        out += list_contents(rid)
     return out
 
 
@@ -477,6 +729,14 @@ def hello_vectors():
         m.update(changes)
         return m
 
+    def hello_ok_without_multi_key(capabilities):
+        """A HELLO_OK whose capabilities lack MULTI_KEY: the two batch limits are not part of it."""
+        m = hello_ok(capabilities=capabilities)
+        del m["max_batch_items"], m["max_batch_bytes"]
+        return m
+
+    without_multi_key = encode_message(hello_ok_without_multi_key(ALL_BUT_MULTI_KEY))
+
     pe = outcome("protocol_error")
     lost = outcome("unavailable")
     rows = [
@@ -484,7 +744,7 @@ def hello_vectors():
          response(hello_ok()), outcome("ok"), "keep"),
         ("hello_answered_hello_ok_reserved_capabilities",
          "HELLO_OK with a reserved capability bit (bit 31) set: ignored.",
-         response(hello_ok(capabilities=0x80000001)), outcome("ok"), "keep"),
+         response(hello_ok(capabilities=0x80000000 | EVERY_CAPABILITY)), outcome("ok"), "keep"),
         ("hello_answered_hello_ok_max_id_bytes_1", "HELLO_OK with max_id_bytes 1, the smallest usable.",
          response(hello_ok(max_id_bytes=1)), outcome("ok"), "keep"),
         ("hello_answered_hello_ok_max_id_bytes_0",
@@ -505,9 +765,31 @@ def hello_vectors():
         ("hello_answered_ok", "OK answering HELLO.", response(msg("OK", 1)), pe, "drop"),
         ("hello_answered_whoami_ok", "WHOAMI_OK answering HELLO.", response(whoami_ok(1)), pe, "drop"),
         ("hello_answered_health_ok", "HEALTH_OK answering HELLO.", response(health_ok(1)), pe, "drop"),
-        ("hello_answered_malformed", "HELLO_OK missing its capabilities field.",
-         received(frame(0x81, 0, 1, encode_message(hello_ok())[10:-4])),
-         pe, "drop"),
+        ("hello_answered_malformed", "HELLO_OK without MULTI_KEY missing its capabilities field.",
+         received(frame(0x81, 0, 1, without_multi_key[10:-4])), pe, "drop"),
+        ("hello_answered_hello_ok_without_multi_key",
+         "HELLO_OK announcing CONDITIONAL_DELETE, IDENTITY, OPERATOR and TTL but not MULTI_KEY: it ends after the "
+         "capabilities; the connection is ready (without multi-key requests).",
+         received(without_multi_key), outcome("ok"), "keep"),
+        ("hello_answered_hello_ok_multi_key_without_ttl",
+         "HELLO_OK announcing MULTI_KEY without TTL, with its two batch limits: ready.",
+         response(hello_ok(capabilities=ALL_BUT_TTL)), outcome("ok"), "keep"),
+        ("hello_answered_hello_ok_multi_key_missing_batch_limits",
+         "HELLO_OK announcing MULTI_KEY that ends after the capabilities (max_batch_items and max_batch_bytes "
+         "missing): a malformed frame.",
+         received(frame(0x81, 0, 1, encode_message(hello_ok())[10:-8])), pe, "drop"),
+        ("hello_answered_hello_ok_batch_limits_without_multi_key",
+         "HELLO_OK without MULTI_KEY followed by 8 bytes (batch limits it does not announce): trailing bytes.",
+         received(frame(0x81, 0, 1, without_multi_key[10:] + u32be(4) + u32be(32))), pe, "drop"),
+        ("hello_answered_hello_ok_max_batch_items_0",
+         "HELLO_OK announcing MULTI_KEY with max_batch_items 0: no multi-key request could be sent; a protocol "
+         "error (1..65535).", response(hello_ok(max_batch_items=0)), pe, "drop"),
+        ("hello_answered_hello_ok_max_batch_items_65536",
+         "HELLO_OK with max_batch_items 65536: more than a u16be count holds; a protocol error (never clamped).",
+         response(hello_ok(max_batch_items=65536)), pe, "drop"),
+        ("hello_answered_hello_ok_max_batch_items_65535",
+         "HELLO_OK with max_batch_items 65535, the largest: ready.",
+         response(hello_ok(max_batch_items=65535)), outcome("ok"), "keep"),
         ("hello_error_unsupported_version",
          "ERROR 104 UNSUPPORTED_VERSION: no common version; the server closes.",
          response(msg("ERROR", 1, status=104, message="server speaks: 1")), outcome("protocol_error", 104),
@@ -695,7 +977,199 @@ def call_vectors():
              "max_id_bytes 8: sent (the namespace does not count).", "load",
              {"namespace": "billing", "persistence_id": "order-12"},
              encode_message(dict(namespaced("load", "billing"), persistence_id="order-12")), max_id_bytes=8),
+    ] + multi_key_call_vectors()
+
+
+def sent(kind, namespace=None, **fields):
+    """The request of `kind` in flight with `fields` changed (naming `namespace` when given): the frame a call
+    sends."""
+    m = namespaced(kind, namespace) if namespace is not None else dict(REQUESTS[kind][1])
+    m.update(fields)
+    return encode_message(m)
+
+
+def sent_list(prefix, limit, after=None, namespace=None):
+    """The LIST a call sends: flag AFTER iff it names a cursor."""
+    m = msg("LIST", request_id("list"), flags=(FLAG_AFTER if after is not None else 0)
+            | (FLAG_NAMESPACE if namespace is not None else 0))
+    if namespace is not None:
+        m["namespace"] = namespace
+    m["prefix"] = prefix
+    if after is not None:
+        m["after"] = after
+    m["limit"] = limit
+    return encode_message(m)
+
+
+def sent_upsert(persistence_id, expected_revision, state_hex, ttl_seconds, namespace=None):
+    """The UPSERT a call with a TTL sends: flag TTL, ttl_seconds before the state."""
+    m = msg("UPSERT", request_id("upsert"), flags=FLAG_TTL | (FLAG_NAMESPACE if namespace is not None else 0))
+    if namespace is not None:
+        m["namespace"] = namespace
+    m.update(persistence_id=persistence_id, expected_revision=expected_revision, ttl_seconds=ttl_seconds,
+             state_hex=state_hex)
+    return encode_message(m)
+
+
+def multi_key_call_vectors():
+    """The multi-key requests and TTL before sending (12.5), against max_batch_items 4 and max_batch_bytes 32."""
+    s11 = bytes(range(11)).hex()
+    s16 = bytes(range(16)).hex()
+    items = lambda *extra: {"items": list(extra)}  # noqa: E731 (the arguments of a call with items)
+    up = upsert_item("order-1", 7, STATE.hex())
+    vectors = [
+        # ---- BULK_LOAD ----
+        call("bulk_load", "BULK_LOAD of three ids: sent.", "bulk_load", {"ids": BULK_IDS}, sent("bulk_load")),
+        call("bulk_load_repeated_id", "BULK_LOAD naming order-1 twice: allowed, sent.", "bulk_load",
+             {"ids": ["order-1", "order-1"]}, sent("bulk_load", ids=["order-1", "order-1"])),
+        call("bulk_load_at_max_batch_items", "BULK_LOAD of 4 ids, max_batch_items 4: sent.", "bulk_load",
+             {"ids": ["a", "b", "c", "d"]}, sent("bulk_load", ids=["a", "b", "c", "d"])),
+        call("bulk_load_over_max_batch_items", "BULK_LOAD of 5 ids, max_batch_items 4: refused.", "bulk_load",
+             {"ids": ["a", "b", "c", "d", "e"]}, refused=True),
+        call("bulk_load_no_ids", "BULK_LOAD of no id: refused (count 1..max_batch_items).", "bulk_load",
+             {"ids": []}, refused=True),
+        call("bulk_load_namespaced", "BULK_LOAD naming the namespace \"billing\": sent with flag 0x02.",
+             "bulk_load", {"namespace": "billing", "ids": BULK_IDS}, sent("bulk_load", "billing")),
+        call("bulk_load_namespace_bad_character", "BULK_LOAD naming the namespace \"bill/ing\": refused.",
+             "bulk_load", {"namespace": "bill/ing", "ids": BULK_IDS}, refused=True),
+        call("bulk_load_namespaced_without_identity", "BULK_LOAD naming a namespace when HELLO_OK announced "
+             "MULTI_KEY but not IDENTITY: refused.", "bulk_load", {"namespace": "billing", "ids": BULK_IDS},
+             refused=True, capabilities=CAP_MULTI_KEY),
+        call("bulk_load_empty_id", "BULK_LOAD whose second id is empty: the whole call is refused.", "bulk_load",
+             {"ids": ["order-1", ""]}, refused=True),
+        call("bulk_load_id_control_character", "BULK_LOAD whose id holds U+001F: refused.", "bulk_load",
+             {"ids": ["order-1", "a\x1fb"]}, refused=True),
+        call("bulk_load_id_over_announced_max_id_bytes", "BULK_LOAD of a 9-byte id with max_id_bytes 8: refused.",
+             "bulk_load", {"ids": ["order-12", "order-123"]}, refused=True, max_id_bytes=8),
+        call("bulk_load_without_multi_key", "BULK_LOAD when HELLO_OK announced every capability but MULTI_KEY: "
+             "refused before sending.", "bulk_load", {"ids": BULK_IDS}, refused=True, capabilities=ALL_BUT_MULTI_KEY),
+        call("bulk_load_with_multi_key_alone", "BULK_LOAD when HELLO_OK announced MULTI_KEY alone: sent.",
+             "bulk_load", {"ids": BULK_IDS}, sent("bulk_load"), capabilities=CAP_MULTI_KEY),
+        # ---- BULK_WRITE ----
+        call("bulk_write", "BULK_WRITE of four items (an update, an unconditional and a conditional delete, a "
+             "create with TTL): sent.", "bulk_write", {"items": ITEMS}, sent("bulk_write")),
+        call("bulk_write_namespaced", "BULK_WRITE naming the namespace \"billing\": sent with flag 0x02.",
+             "bulk_write", {"namespace": "billing", "items": ITEMS}, sent("bulk_write", "billing")),
+        call("bulk_write_same_id_twice", "BULK_WRITE with two items for order-1: allowed (they apply in item "
+             "order), sent.", "bulk_write", items(up, delete_item("order-1", 8)),
+             sent("bulk_write", items=[up, delete_item("order-1", 8)])),
+        call("bulk_write_without_multi_key", "BULK_WRITE without MULTI_KEY: refused before sending.",
+             "bulk_write", {"items": ITEMS}, refused=True, capabilities=ALL_BUT_MULTI_KEY),
+        call("bulk_write_ttl_without_ttl_capability", "BULK_WRITE with a TTL item when HELLO_OK announced "
+             "MULTI_KEY but not TTL: refused.", "bulk_write", {"items": ITEMS}, refused=True,
+             capabilities=ALL_BUT_TTL),
+        call("bulk_write_without_ttl_without_ttl_capability", "BULK_WRITE without a TTL item needs no TTL "
+             "capability: sent.", "bulk_write", {"items": ITEMS[:3]}, sent("bulk_write", items=ITEMS[:3]),
+             capabilities=ALL_BUT_TTL),
+        call("bulk_write_no_items", "BULK_WRITE of no item: refused.", "bulk_write", {"items": []}, refused=True),
+        call("bulk_write_over_max_batch_items", "BULK_WRITE of 5 items, max_batch_items 4: refused.", "bulk_write",
+             {"items": ITEMS + [delete_item("order-5")]}, refused=True),
+        call("bulk_write_states_over_max_batch_bytes", "BULK_WRITE of three 11-byte states: 33 bytes, "
+             "max_batch_bytes 32 (each within max_state_bytes 16): refused.", "bulk_write",
+             items(*[upsert_item("s%d" % i, 0, s11) for i in range(3)]), refused=True),
+        call("bulk_write_states_at_max_batch_bytes", "BULK_WRITE of two 16-byte states: 32 bytes, max_batch_bytes "
+             "32: sent.", "bulk_write", items(*[upsert_item("s%d" % i, 0, s16) for i in range(2)]),
+             sent("bulk_write", items=[upsert_item("s%d" % i, 0, s16) for i in range(2)])),
+        call("bulk_write_item_state_over_max_state_bytes", "BULK_WRITE whose item has a 17-byte state, "
+             "max_state_bytes 16: the whole call is refused.", "bulk_write",
+             items(upsert_item("s", 0, bytes(range(17)).hex())), refused=True),
+        call("bulk_write_item_id_control_character", "BULK_WRITE whose item id holds U+007F: refused (the "
+             "server would answer that item FAILED 102; the caller fixes the call).", "bulk_write",
+             items(up, delete_item("a\x7fb")), refused=True),
+        call("bulk_write_item_empty_id", "BULK_WRITE whose delete item has an empty id: refused.", "bulk_write",
+             items(delete_item("")), refused=True),
+        call("bulk_write_item_ttl_0", "BULK_WRITE whose item carries ttl_seconds 0: refused (1..2^31-1).",
+             "bulk_write", items(upsert_item("order-1", 0, "", ttl_seconds=0)), refused=True),
+        call("bulk_write_item_ttl_2_31", "BULK_WRITE whose item carries ttl_seconds 2^31: refused.", "bulk_write",
+             items(upsert_item("order-1", 0, "", ttl_seconds=2**31)), refused=True),
+        call("bulk_write_item_ttl_max", "BULK_WRITE whose item carries ttl_seconds 2^31-1, the largest: sent.",
+             "bulk_write", items(upsert_item("order-1", 0, "", ttl_seconds=2**31 - 1)),
+             sent("bulk_write", items=[upsert_item("order-1", 0, "", ttl_seconds=2**31 - 1)])),
+        call("bulk_write_item_expected_revision_2_63_minus_1", "BULK_WRITE whose upsert item expects 2^63-1: "
+             "refused.", "bulk_write", items(upsert_item("order-1", I64_MAX, "")), refused=True),
+        call("bulk_write_delete_item_expected_revision_2_63", "BULK_WRITE whose conditional delete item expects "
+             "2^63: refused.", "bulk_write", items(delete_item("order-1", 2**63)), refused=True),
+        # ---- TRANSACT ----
+        call("transact", "TRANSACT of four items: sent.", "transact", {"items": ITEMS}, sent("transact")),
+        call("transact_namespaced", "TRANSACT naming the namespace \"billing\": sent with flag 0x02.", "transact",
+             {"namespace": "billing", "items": ITEMS}, sent("transact", "billing")),
+        call("transact_duplicate_id", "TRANSACT naming order-1 twice (an update and a delete): refused (an id at "
+             "most once per transaction).", "transact", items(up, delete_item("order-1")), refused=True),
+        call("transact_without_multi_key", "TRANSACT without MULTI_KEY: refused before sending.", "transact",
+             {"items": ITEMS}, refused=True, capabilities=ALL_BUT_MULTI_KEY),
+        call("transact_ttl_without_ttl_capability", "TRANSACT with a TTL item without the TTL capability: refused.",
+             "transact", {"items": ITEMS}, refused=True, capabilities=ALL_BUT_TTL),
+        call("transact_no_items", "TRANSACT of no item: refused.", "transact", {"items": []}, refused=True),
+        call("transact_over_max_batch_items", "TRANSACT of 5 items, max_batch_items 4: refused.", "transact",
+             {"items": ITEMS + [delete_item("order-5")]}, refused=True),
+        call("transact_states_over_max_batch_bytes", "TRANSACT of three 11-byte states (33 bytes), "
+             "max_batch_bytes 32: refused.", "transact", items(*[upsert_item("s%d" % i, 0, s11) for i in range(3)]),
+             refused=True),
+        call("transact_item_id_control_character", "TRANSACT whose item id holds a newline: refused.", "transact",
+             items(up, delete_item("order\n2")), refused=True),
+        call("transact_item_ttl_0", "TRANSACT whose item carries ttl_seconds 0: refused.", "transact",
+             items(upsert_item("order-1", 0, "", ttl_seconds=0)), refused=True),
+        call("transact_item_ttl_2_31", "TRANSACT whose item carries ttl_seconds 2^31: refused.", "transact",
+             items(upsert_item("order-1", 0, "", ttl_seconds=2**31)), refused=True),
+        # ---- LIST ----
+        call("list_first_page", "LIST of the ids starting with \"order-\", no cursor: sent with flags 0.", "list",
+             {"prefix": "order-", "limit": 3}, sent_list("order-", 3)),
+        call("list_after", "LIST after \"order-1\": sent with flag 0x01 AFTER.", "list",
+             {"prefix": "order-", "after": "order-1", "limit": 3}, sent("list")),
+        call("list_empty_prefix", "LIST with an empty prefix (every id): sent.", "list", {"prefix": "", "limit": 3},
+             sent_list("", 3)),
+        call("list_namespaced", "LIST after \"order-1\" naming the namespace \"billing\": sent with flags "
+             "0x03.", "list", {"namespace": "billing", "prefix": "order-", "after": "order-1", "limit": 3},
+             sent("list", "billing")),
+        call("list_limit_at_max_batch_items", "LIST with limit 4, max_batch_items 4: sent.", "list",
+             {"prefix": "order-", "limit": 4}, sent_list("order-", 4)),
+        call("list_limit_over_max_batch_items", "LIST with limit 5, max_batch_items 4: refused, never clamped.",
+             "list", {"prefix": "order-", "limit": 5}, refused=True),
+        call("list_limit_0", "LIST with limit 0: refused.", "list", {"prefix": "order-", "limit": 0}, refused=True),
+        call("list_prefix_control_character", "LIST whose prefix holds U+0000: refused.", "list",
+             {"prefix": "order\x00", "limit": 3}, refused=True),
+        call("list_prefix_at_announced_max_id_bytes", "LIST with an 8-byte prefix, max_id_bytes 8: sent.", "list",
+             {"prefix": "order-12", "limit": 3}, sent_list("order-12", 3), max_id_bytes=8),
+        call("list_prefix_over_announced_max_id_bytes", "LIST with a 9-byte prefix, max_id_bytes 8: refused.",
+             "list", {"prefix": "order-123", "limit": 3}, refused=True, max_id_bytes=8),
+        call("list_after_empty", "LIST with an empty cursor (a cursor is a persistence id): refused.", "list",
+             {"prefix": "order-", "after": "", "limit": 3}, refused=True),
+        call("list_after_control_character", "LIST whose cursor holds U+001F: refused.", "list",
+             {"prefix": "order-", "after": "order-\x1f", "limit": 3}, refused=True),
+        call("list_after_over_announced_max_id_bytes", "LIST whose cursor has 9 bytes, max_id_bytes 8: refused.",
+             "list", {"prefix": "", "after": "order-123", "limit": 3}, refused=True, max_id_bytes=8),
+        call("list_namespace_64_bytes", "LIST naming a namespace of 64 bytes: refused.", "list",
+             {"namespace": "n" * 64, "prefix": "", "limit": 3}, refused=True),
+        call("list_without_multi_key", "LIST without MULTI_KEY: refused before sending.", "list",
+             {"prefix": "order-", "limit": 3}, refused=True, capabilities=ALL_BUT_MULTI_KEY),
+        # ---- UPSERT with TTL ----
+        call("upsert_ttl", "UPSERT with ttl_seconds 60: sent with flag 0x04 TTL, ttl_seconds before the state.",
+             "upsert", {"persistence_id": "order-1", "expected_revision": 7, "ttl_seconds": 60,
+                        "state_hex": STATE.hex()}, sent_upsert("order-1", 7, STATE.hex(), 60)),
+        call("upsert_ttl_namespaced", "UPSERT with a TTL naming the namespace \"billing\": sent with flags 0x06.",
+             "upsert", {"namespace": "billing", "persistence_id": "order-1", "expected_revision": 7,
+                        "ttl_seconds": 60, "state_hex": STATE.hex()},
+             sent_upsert("order-1", 7, STATE.hex(), 60, namespace="billing")),
+        call("upsert_ttl_max", "UPSERT with ttl_seconds 2^31-1, the largest: sent.", "upsert",
+             {"persistence_id": "order-1", "expected_revision": 7, "ttl_seconds": 2**31 - 1, "state_hex": ""},
+             sent_upsert("order-1", 7, "", 2**31 - 1)),
+        call("upsert_ttl_0", "UPSERT with ttl_seconds 0: refused (1..2^31-1).", "upsert",
+             {"persistence_id": "order-1", "expected_revision": 7, "ttl_seconds": 0, "state_hex": ""}, refused=True),
+        call("upsert_ttl_2_31", "UPSERT with ttl_seconds 2^31: refused, never clamped.", "upsert",
+             {"persistence_id": "order-1", "expected_revision": 7, "ttl_seconds": 2**31, "state_hex": ""},
+             refused=True),
+        call("upsert_ttl_negative", "UPSERT with ttl_seconds -1: refused.", "upsert",
+             {"persistence_id": "order-1", "expected_revision": 7, "ttl_seconds": -1, "state_hex": ""},
+             refused=True),
+        call("upsert_ttl_without_ttl_capability", "UPSERT with a TTL when HELLO_OK announced every capability but "
+             "TTL: refused before sending.", "upsert",
+             {"persistence_id": "order-1", "expected_revision": 7, "ttl_seconds": 60, "state_hex": STATE.hex()},
+             refused=True, capabilities=ALL_BUT_TTL),
+        call("upsert_without_ttl_without_ttl_capability", "UPSERT without a TTL needs no capability: sent with "
+             "flags 0.", "upsert", {"persistence_id": "order-1", "expected_revision": 7, "state_hex": STATE.hex()},
+             sent("upsert"), capabilities=0),
     ]
+    return vectors
 
 
 NAMESPACE_63 = "Tenant_0.9-" + "abcdefghijklmnopqrstuvwxyz" * 2  # 11 + 52 = 63 bytes

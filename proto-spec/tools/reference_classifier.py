@@ -23,8 +23,14 @@ ALLOWED = {
     "clients": {"CLIENTS_OK", "ERROR"},
     "pause": {"OK", "ERROR"},
     "resume": {"OK", "ERROR"},
+    "bulk_load": {"RECORDS", "ERROR"},
+    "bulk_write": {"OUTCOMES", "ERROR"},
+    "transact": {"OUTCOMES", "TRANSACT_CONFLICT", "ERROR"},
+    "list": {"LIST_OK", "ERROR"},
 }
 OPERATOR_KINDS = {"health", "stats", "clients", "pause", "resume"}
+MULTI_KEY_KINDS = {"bulk_load", "bulk_write", "transact", "list"}
+TTL_MAX = 2**31 - 1
 KNOWN_HEALTH = 0x07  # POOL_UP, PAUSED, DRAINING; other bits are ignored
 KNOWN_PERMISSIONS = 0x0F  # READ, WRITE, ADMIN, ANY_NAMESPACE; other bits are ignored
 NAMESPACE_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
@@ -90,7 +96,8 @@ def classify(kind, request, write, hello_ok, event):
         return _by_status(status, write), connection
     if m["type"] == "HELLO_OK":
         usable = (m["version"] in request["versions"] and 1 <= m["max_id_bytes"] <= 255
-                  and m["max_in_flight"] >= 1 and m["max_frame_bytes"] >= 6)
+                  and m["max_in_flight"] >= 1 and m["max_frame_bytes"] >= 6
+                  and (not m["capabilities"] & 0x8 or 1 <= m["max_batch_items"] <= 65535))
         return (_o("ok"), "keep") if usable else (_o("protocol_error"), "drop")
     if m["type"] == "OK":
         return _o("ok"), "keep"
@@ -110,6 +117,14 @@ def classify(kind, request, write, hello_ok, event):
         if not ascending or (m["more"] and not m["rows"]):
             return _o("protocol_error"), "drop"
         return _o("clients", rows=len(m["rows"]), more=m["more"] == 1), "keep"
+    if m["type"] == "RECORDS":
+        return _records(request, hello_ok, m)
+    if m["type"] == "OUTCOMES":
+        return _outcomes(kind, request, m)
+    if m["type"] == "TRANSACT_CONFLICT":
+        return _transact_conflict(request, m)
+    if m["type"] == "LIST_OK":
+        return _list_ok(request, m)
     if m["type"] == "RECORD":
         fits = (1 <= m["revision"] <= REVISION_MAX
                 and len(m["state_hex"]) // 2 <= hello_ok["max_state_bytes"]
@@ -124,8 +139,116 @@ def classify(kind, request, write, hello_ok, event):
               actual_revision=m["actual_revision"]), "keep"
 
 
+_BROKEN = (_o("protocol_error"), "drop")
+
+
+def _conflict_fits(expected, conflict):
+    """A conflict reported against an item (or request) that expected `expected` (None: no expectation)."""
+    return (expected is not None and conflict["expected_revision"] == expected
+            and conflict["actual_revision"] != expected and conflict["actual_revision"] <= REVISION_MAX)
+
+
+def _records(request, hello_ok, m):
+    entries = m["entries"]
+    if len(entries) != len(request["ids"]) or (entries and entries[0]["presence"] == 2):
+        return _BROKEN
+    for e in entries:
+        if e["presence"] == 1 and not (1 <= e["revision"] <= REVISION_MAX
+                                       and len(e["state_hex"]) // 2 <= hello_ok["max_state_bytes"]):
+            return _BROKEN
+    return _o("records", entries=len(entries), omitted=sum(e["presence"] == 2 for e in entries)), "keep"
+
+
+def _outcomes(kind, request, m):
+    items, outcomes = request["items"], m["outcomes"]
+    if len(outcomes) != len(items):
+        return _BROKEN
+    for it, out in zip(items, outcomes):
+        result = out["result"]
+        if kind == "transact" and result not in (1, 2):
+            return _BROKEN  # a transaction applies entirely or answers TRANSACT_CONFLICT
+        if result == 1 and not (it["kind"] == "upsert" and out["revision"] == it["expected_revision"] + 1):
+            return _BROKEN
+        if result == 2 and it["kind"] != "delete":
+            return _BROKEN
+        if result == 3 and not _conflict_fits(it["expected_revision"], out):
+            return _BROKEN
+    return _o("committed" if kind == "transact" else "outcomes", items=len(outcomes)), "keep"
+
+
+def _transact_conflict(request, m):
+    items, conflicts = request["items"], m["conflicts"]
+    if not conflicts:
+        return _BROKEN
+    indexes = [c["index"] for c in conflicts]
+    if any(a >= b for a, b in zip(indexes, indexes[1:])) or indexes[-1] >= len(items):
+        return _BROKEN
+    if not all(_conflict_fits(items[c["index"]]["expected_revision"], c) for c in conflicts):
+        return _BROKEN
+    return _o("transaction_conflict", conflicts=len(conflicts)), "keep"
+
+
+def _list_ok(request, m):
+    entries = m["entries"]
+    ids = [e["persistence_id"].encode("utf-8") for e in entries]
+    prefix = request["prefix"].encode("utf-8")
+    floor = [request["after"].encode("utf-8")] if "after" in request else []
+    ascending = all(a < b for a, b in zip(floor + ids, (floor + ids)[1:]))  # bytes compare byte by byte
+    if (len(entries) > request["limit"] or not ascending or not all(i.startswith(prefix) for i in ids)
+            or not all(1 <= e["revision"] <= REVISION_MAX for e in entries) or (m["more"] and not entries)):
+        return _BROKEN
+    return _o("page", entries=len(entries), more=m["more"] == 1), "keep"
+
+
 def _utf8_len(text):
     return len(text.encode("utf-8"))
+
+
+def _id_refused(persistence_id, server):
+    raw = persistence_id.encode("utf-8")
+    return not 1 <= len(raw) <= min(server["max_id_bytes"], 255) or _text_refused(raw)
+
+
+def _text_refused(raw):
+    return any(b < 0x20 or b == 0x7F for b in raw)
+
+
+def _ttl_refused(arguments, server):
+    if "ttl_seconds" not in arguments:
+        return False
+    return not server["capabilities"] & 0x10 or not 1 <= arguments["ttl_seconds"] <= TTL_MAX
+
+
+def _item_refused(item, server):
+    if _id_refused(item["persistence_id"], server):
+        return True
+    if item["kind"] == "upsert":
+        return (not 0 <= item["expected_revision"] <= REVISION_MAX - 1
+                or len(item["state_hex"]) // 2 > server["max_state_bytes"] or _ttl_refused(item, server))
+    expected = item["expected_revision"]
+    return expected is not None and not 0 <= expected <= REVISION_MAX
+
+
+def _multi_key_refused(kind, arguments, server):
+    """The rules of 6.22 and section 8 for a BULK_LOAD, BULK_WRITE, TRANSACT or LIST call (MULTI_KEY announced)."""
+    most = server["max_batch_items"]
+    if kind == "bulk_load":
+        ids = arguments["ids"]
+        return not 1 <= len(ids) <= most or any(_id_refused(i, server) for i in ids)
+    if kind == "list":
+        prefix = arguments["prefix"].encode("utf-8")
+        if len(prefix) > min(server["max_id_bytes"], 255) or _text_refused(prefix):
+            return True
+        if "after" in arguments and _id_refused(arguments["after"], server):
+            return True
+        return not 1 <= arguments["limit"] <= most
+    items = arguments["items"]
+    if not 1 <= len(items) <= most or any(_item_refused(i, server) for i in items):
+        return True
+    if sum(len(i["state_hex"]) // 2 for i in items if i["kind"] == "upsert") > server["max_batch_bytes"]:
+        return True
+    ids = [i["persistence_id"].encode("utf-8") for i in items]
+    return kind == "transact" and len(set(ids)) != len(ids)
 
 
 def call_refused(kind, arguments, server):
@@ -147,15 +270,17 @@ def call_refused(kind, arguments, server):
         namespace = arguments["namespace"]
         if not identity or len(namespace) > 63 or not set(namespace) <= NAMESPACE_CHARACTERS:
             return True
-    raw = arguments["persistence_id"].encode("utf-8")
-    if not 1 <= len(raw) <= min(server["max_id_bytes"], 255):
-        return True
-    if any(b < 0x20 or b == 0x7F for b in raw):
+    if kind in MULTI_KEY_KINDS:
+        # max_batch_items and max_batch_bytes exist only with MULTI_KEY.
+        return not server["capabilities"] & 0x8 or _multi_key_refused(kind, arguments, server)
+    if _id_refused(arguments["persistence_id"], server):
         return True
     if kind == "upsert":
         if not 0 <= arguments["expected_revision"] <= REVISION_MAX - 1:
             return True
         if len(arguments["state_hex"]) // 2 > server["max_state_bytes"]:
+            return True
+        if _ttl_refused(arguments, server):
             return True
     if kind == "conditional_delete":
         if not server["capabilities"] & 0x1:
@@ -177,7 +302,8 @@ def check_call(vector, request, hello_ok):
     if refused:
         return [] if vector["outcome"] == {"class": "invalid_argument"} else [name + ": outcome not invalid_argument"]
     limits = {"max_id_bytes": min(server["max_id_bytes"], 255), "max_state_bytes": server["max_state_bytes"],
-              "max_frame_bytes": server["max_frame_bytes"]}
+              "max_frame_bytes": server["max_frame_bytes"], "max_batch_items": server["max_batch_items"],
+              "max_batch_bytes": server["max_batch_bytes"]}
     try:
         m = ref_decode(bytes.fromhex(vector["sends"]), "request", limits)
     except (ProtoError, Incomplete) as e:
@@ -189,9 +315,14 @@ def check_call(vector, request, hello_ok):
     failures = []
     if got != want:
         failures.append("%s: the frame sent holds %r, not the arguments %r" % (name, got, want))
-    if "namespace" in m and "namespace" not in want:
-        failures.append("%s: the frame sent names a namespace the call did not" % name)
+    for key in ("namespace", "after", "ttl_seconds"):
+        if key in m and key not in want:
+            failures.append("%s: the frame sent holds a %s the call did not name" % (name, key))
     flags = request["flags"] | (0x02 if "namespace" in want else 0)
+    if kind == "list":  # AFTER iff the call names a cursor
+        flags = (flags & ~0x01) | (0x01 if "after" in want else 0)
+    if kind == "upsert" and "ttl_seconds" in want:
+        flags |= 0x04
     if m["type"] != request["type"] or m["request_id"] != request["request_id"] or m["flags"] != flags:
         failures.append("%s: the frame sent is not a %s with the request's id and flags" % (name, kind))
     return failures

@@ -11,7 +11,11 @@ DEFAULTS = {
     "max_frame_bytes": 8392704,
     "max_id_bytes": 255,
     "max_state_bytes": 8388608,
+    "max_batch_items": 1000,
+    "max_batch_bytes": 4194304,
 }
+REVISION_MAX = 2**63 - 1
+TTL_MAX = 2**31 - 1
 
 
 class Incomplete(Exception):
@@ -67,12 +71,19 @@ class Reader:
 
 
 REQ_NAMES = {1: "HELLO", 2: "PING", 3: "LOAD", 4: "UPSERT", 5: "DELETE", 6: "WHOAMI",
-             7: "HEALTH", 8: "STATS", 9: "CLIENTS", 10: "PAUSE", 11: "RESUME"}
+             7: "HEALTH", 8: "STATS", 9: "CLIENTS", 10: "PAUSE", 11: "RESUME",
+             12: "BULK_LOAD", 13: "BULK_WRITE", 14: "TRANSACT", 15: "LIST"}
 RESP_NAMES = {0x81: "HELLO_OK", 0x82: "OK", 0x83: "RECORD", 0x84: "NOT_FOUND",
               0x85: "CONFLICT", 0x86: "ERROR", 0x87: "WHOAMI_OK",
-              0x88: "HEALTH_OK", 0x89: "STATS_OK", 0x8A: "CLIENTS_OK"}
-# The flag bits each type may set (PROTOCOL.md 3.2): 0x01 EXPECTED_REVISION, 0x02 NAMESPACE.
-FLAGS_ALLOWED = {"LOAD": 0x02, "UPSERT": 0x02, "DELETE": 0x03}
+              0x88: "HEALTH_OK", 0x89: "STATS_OK", 0x8A: "CLIENTS_OK",
+              0x8B: "RECORDS", 0x8C: "OUTCOMES", 0x8D: "TRANSACT_CONFLICT", 0x8E: "LIST_OK"}
+# The flag bits each type may set (PROTOCOL.md 3.2): 0x01 EXPECTED_REVISION (DELETE) or AFTER (LIST),
+# 0x02 NAMESPACE, 0x04 TTL (UPSERT).
+FLAGS_ALLOWED = {"LOAD": 0x02, "UPSERT": 0x06, "DELETE": 0x03, "BULK_LOAD": 0x02, "BULK_WRITE": 0x02,
+                 "TRANSACT": 0x02, "LIST": 0x03}
+# The item flags each item kind may set (6.22): upsert 0x04 TTL, delete 0x01 EXPECTED_REVISION.
+ITEM_KIND_NAMES = {1: "upsert", 2: "delete"}
+ITEM_FLAGS_ALLOWED = {"upsert": 0x04, "delete": 0x01}
 NAMESPACE_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 # A STATS_OK metric name: [a-zA-Z_:][a-zA-Z0-9_:]*, 1..255 bytes (its str8 length bounds it above).
 METRIC_FIRST = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
@@ -86,6 +97,84 @@ def _metric_name(r):
     return raw.decode("ascii")
 
 
+def _item(r):
+    """One BULK_WRITE / TRANSACT item: (the item in the vectors' notation, its raw id)."""
+    code, item_flags = r.uint(1), r.uint(1)
+    if code not in ITEM_KIND_NAMES:
+        raise ProtoError(100, r.rid)
+    kind = ITEM_KIND_NAMES[code]
+    if item_flags & ~ITEM_FLAGS_ALLOWED[kind]:
+        raise ProtoError(100, r.rid)  # an undefined bit, or a bit of the other kind
+    raw_id = r.take(r.uint(1))
+    # The id's encoding is an argument rule, not structure: kept as text even when it is not UTF-8 (the
+    # notation cannot write such an id; no vector holds one).
+    i = {"kind": kind, "persistence_id": raw_id.decode("utf-8", "surrogateescape")}
+    if kind == "upsert":
+        i["expected_revision"] = r.uint(8)
+        if item_flags & 0x04:
+            i["ttl_seconds"] = r.uint(4)
+        i["state_hex"] = r.take(r.uint(4)).hex()
+    else:
+        i["expected_revision"] = r.uint(8) if item_flags & 0x01 else None
+    return i, raw_id
+
+
+def _records_entry(r):
+    presence = r.uint(1)
+    if presence > 2:
+        raise ProtoError(100, r.rid)
+    e = {"presence": presence}
+    if presence == 1:
+        e["revision"] = r.uint(8)
+        e["updated_at_us"] = r.sint64()
+        e["state_hex"] = r.take(r.uint(4)).hex()
+    return e
+
+
+def _outcome(r):
+    result = r.uint(1)
+    o = {"result": result}
+    if result == 1:
+        o["revision"] = r.uint(8)
+        o["updated_at_us"] = r.sint64()
+    elif result == 3:
+        o["expected_revision"] = r.uint(8)
+        o["actual_revision"] = r.uint(8)
+    elif result == 4:
+        o["status"] = r.uint(2)
+        o["message"] = r.text(2)
+    elif result != 2:
+        raise ProtoError(100, r.rid)
+    return o
+
+
+def _id_rules_broken(raw, max_id):
+    """Whether a persistence id breaks the argument rules of section 8."""
+    if not 1 <= len(raw) <= max_id:
+        return True
+    return _text_rules_broken(raw)
+
+
+def _text_rules_broken(raw):
+    """Whether bytes are not valid UTF-8 or hold a character U+0000-U+001F or U+007F (ids, LIST prefixes)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return any(ord(c) <= 0x1F or ord(c) == 0x7F for c in text)
+
+
+def _item_rules_broken(i, raw_id, max_id, max_state):
+    """Whether one item breaks an argument rule (as the single UPSERT or DELETE it mirrors would)."""
+    if _id_rules_broken(raw_id, max_id):
+        return True
+    if i["kind"] == "upsert":
+        if i["expected_revision"] > REVISION_MAX - 1 or len(i["state_hex"]) // 2 > max_state:
+            return True
+        return "ttl_seconds" in i and not 1 <= i["ttl_seconds"] <= TTL_MAX
+    return i["expected_revision"] is not None and i["expected_revision"] > REVISION_MAX
+
+
 def ref_decode(data, direction, limits):
     """Decode one frame from the start of data.
 
@@ -96,6 +185,8 @@ def ref_decode(data, direction, limits):
     max_frame = limits.get("max_frame_bytes", DEFAULTS["max_frame_bytes"])
     max_state = limits.get("max_state_bytes", DEFAULTS["max_state_bytes"])
     max_id = limits.get("max_id_bytes", DEFAULTS["max_id_bytes"])
+    max_items = limits.get("max_batch_items", DEFAULTS["max_batch_items"])
+    max_batch_bytes = limits.get("max_batch_bytes", DEFAULTS["max_batch_bytes"])
     if len(data) < 4:
         raise Incomplete()
     length = int.from_bytes(data[0:4], "big")
@@ -120,6 +211,9 @@ def ref_decode(data, direction, limits):
     r = Reader(body[6:], rid)
     m = {"type": t, "request_id": rid, "flags": flags}
     raw_id = None
+    raw_ids = []  # BULK_LOAD's ids, and the items' ids of TRANSACT (BULK_WRITE judges each item alone)
+    raw_after = None
+    items = None
     raw_namespace = r.take(r.uint(1)) if flags & 0x02 else None  # comes before the persistence id
     if t == "HELLO":
         n = r.uint(1)
@@ -132,10 +226,21 @@ def ref_decode(data, direction, limits):
     elif t == "UPSERT":
         raw_id = r.take(r.uint(1))
         m["expected_revision"] = r.uint(8)
+        if flags & 0x04:
+            m["ttl_seconds"] = r.uint(4)
         m["state_hex"] = r.take(r.uint(4)).hex()
     elif t == "DELETE":
         raw_id = r.take(r.uint(1))
         m["expected_revision"] = r.uint(8) if flags & 0x01 else None
+    elif t == "BULK_LOAD":
+        raw_ids = [r.take(r.uint(1)) for _ in range(r.uint(2))]
+    elif t in ("BULK_WRITE", "TRANSACT"):
+        items = [_item(r) for _ in range(r.uint(2))]
+        m["items"] = [i for i, _ in items]
+    elif t == "LIST":
+        raw_prefix = r.take(r.uint(1))
+        raw_after = r.take(r.uint(1)) if flags & 0x01 else None
+        m["limit"] = r.uint(2)
     elif t == "HELLO_OK":
         m["version"] = r.uint(2)
         m["server_version"] = r.text(1)
@@ -144,6 +249,9 @@ def ref_decode(data, direction, limits):
         m["max_state_bytes"] = r.uint(4)
         m["max_in_flight"] = r.uint(4)
         m["capabilities"] = r.uint(4)
+        if m["capabilities"] & 0x8:  # MULTI_KEY: two more limits follow
+            m["max_batch_items"] = r.uint(4)
+            m["max_batch_bytes"] = r.uint(4)
     elif t == "RECORD":
         m["revision"] = r.uint(8)
         m["updated_at_us"] = r.sint64()
@@ -187,6 +295,20 @@ def ref_decode(data, direction, limits):
                    "connected_ms": r.uint(8), "requests": r.uint(8), "in_flight": r.uint(4)}
             rows.append(row)
         m["rows"] = rows
+    elif t == "RECORDS":
+        m["entries"] = [_records_entry(r) for _ in range(r.uint(2))]
+    elif t == "OUTCOMES":
+        m["outcomes"] = [_outcome(r) for _ in range(r.uint(2))]
+    elif t == "TRANSACT_CONFLICT":
+        m["conflicts"] = [{"index": r.uint(2), "expected_revision": r.uint(8), "actual_revision": r.uint(8)}
+                          for _ in range(r.uint(2))]
+    elif t == "LIST_OK":
+        more = r.uint(1)
+        if more > 1:
+            raise ProtoError(100, rid)
+        m["more"] = more
+        m["entries"] = [{"persistence_id": r.text(1), "revision": r.uint(8), "updated_at_us": r.sint64()}
+                        for _ in range(r.uint(2))]
     r.end()
     # ---- argument rules (INVALID_ARGUMENT) ----
     if raw_namespace is not None:
@@ -194,19 +316,43 @@ def ref_decode(data, direction, limits):
             raise ProtoError(102, rid)
         m["namespace"] = raw_namespace.decode("ascii")
     if raw_id is not None:
-        if not 1 <= len(raw_id) <= max_id:
+        if _id_rules_broken(raw_id, max_id):
             raise ProtoError(102, rid)
-        try:
-            pid = raw_id.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtoError(102, rid)
-        if any(ord(c) <= 0x1F or ord(c) == 0x7F for c in pid):
-            raise ProtoError(102, rid)
-        m["persistence_id"] = pid
+        m["persistence_id"] = raw_id.decode("utf-8")
     if t == "UPSERT":
         if m["expected_revision"] > 2**63 - 2:
             raise ProtoError(102, rid)
+        if "ttl_seconds" in m and not 1 <= m["ttl_seconds"] <= TTL_MAX:
+            raise ProtoError(102, rid)
         if len(m["state_hex"]) // 2 > max_state:
+            raise ProtoError(102, rid)
+    if t == "BULK_LOAD":
+        if not 1 <= len(raw_ids) <= max_items or any(_id_rules_broken(i, max_id) for i in raw_ids):
+            raise ProtoError(102, rid)
+        m["ids"] = [i.decode("utf-8") for i in raw_ids]
+    if items is not None:
+        # Request-wide rules (6.22), for both: ERROR 102 for the whole request.
+        if not 1 <= len(items) <= max_items:
+            raise ProtoError(102, rid)
+        if sum(len(i["state_hex"]) // 2 for i, _ in items if i["kind"] == "upsert") > max_batch_bytes:
+            raise ProtoError(102, rid)
+        if t == "TRANSACT":
+            # Each item's own rules break the whole TRANSACT; in a BULK_WRITE the server answers such an
+            # item FAILED 102 in its place (6.25), so the frame decodes.
+            if any(_item_rules_broken(i, raw, max_id, max_state) for i, raw in items):
+                raise ProtoError(102, rid)
+            seen = [raw for _, raw in items]
+            if len(set(seen)) != len(seen):
+                raise ProtoError(102, rid)  # an id twice in one transaction
+    if t == "LIST":
+        if len(raw_prefix) > max_id or _text_rules_broken(raw_prefix):
+            raise ProtoError(102, rid)
+        m["prefix"] = raw_prefix.decode("utf-8")
+        if raw_after is not None:
+            if _id_rules_broken(raw_after, max_id):
+                raise ProtoError(102, rid)
+            m["after"] = raw_after.decode("utf-8")
+        if not 1 <= m["limit"] <= max_items:
             raise ProtoError(102, rid)
     if t == "DELETE" and m["expected_revision"] is not None and m["expected_revision"] > 2**63 - 1:
         raise ProtoError(102, rid)
