@@ -30,6 +30,11 @@ bench-envelope:
 bench:
 	@scripts/bench.sh
 
+# Only the multi-key part of make bench (BULK_LOAD, TRANSACT, LIST against the single requests they replace).
+.PHONY: bench-multikey
+bench-multikey:
+	@BENCH_PARTS=multikey scripts/bench.sh
+
 build:
 	swift build
 

@@ -22,6 +22,9 @@
 #   BENCH_POOL_SIZE         pgstated --pool-size and PgBouncer default_pool_size (default 4)
 #   BENCH_IDLE              idle connections for the scale test (default 10000)
 #   BENCH_KEEP_DATA=1       keep the cluster's data folder afterwards
+#   BENCH_PARTS             "main multikey" (default): the comparison above, then scripts/bench/multikey.py (BULK_LOAD,
+#                           TRANSACT and LIST against the single requests they replace); `make bench-multikey` runs only
+#                           the latter
 set -euo pipefail
 SECONDS=0
 T0=$(date +%s.%N)
@@ -228,8 +231,11 @@ PY
 
 systems=5
 [ -z "$baseline_bin" ] || systems=7
-log "running the benchmark: $REPS repetitions of {$WORKLOADS} x {$CLIENTS} clients x $systems systems + the limit"
+PARTS=${BENCH_PARTS:-main multikey}
+status=0
 set +e
+if [[ " $PARTS " == *" main "* ]]; then
+log "running the benchmark: $REPS repetitions of {$WORKLOADS} x {$CLIENTS} clients x $systems systems + the limit"
 python3 "$HERE/bench/bench.py" --root "$ROOT" --out "$RESULTS" \
     --pgbench "$BINDIR/pgbench" --pgstate-bench "$TOOL" --socket "$PGSTATED_SOCK" --pgstated-pid "$PGSTATED_PID" \
     --postmaster-pid "$(head -n 1 "$PG_DIR/data/postmaster.pid")" \
@@ -239,6 +245,12 @@ python3 "$HERE/bench/bench.py" --root "$ROOT" --out "$RESULTS" \
     --limit-clients "$(echo $LIMIT_CLIENTS | tr ' ' ,)" --keys "$KEYS" --state-size "$STATE_SIZE" \
     --idle-count "$IDLE" --t0-epoch "$T0" ${BASELINE_ARGS[@]+"${BASELINE_ARGS[@]}"}
 status=$?
+fi
+if [[ " $PARTS " == *" multikey "* ]]; then
+    log "multi-key requests: BULK_LOAD, TRANSACT and LIST against the single requests they replace"
+    python3 "$HERE/bench/multikey.py" --socket "$PGSTATED_SOCK" --pgstated-pid "$PGSTATED_PID" --out "$RESULTS" \
+        --keys "$KEYS" --reps "$REPS" --warmup "$WARMUP" --duration "$DURATION" || status=1
+fi
 set -e
 kill -0 "$PGSTATED_PID" 2>/dev/null || { log "pgstated died during the benchmark"; status=1; }
 if [ -n "$BASELINE_PID" ]; then
