@@ -116,9 +116,12 @@ if [ -n "$baseline_bin" ]; then
     [ -x "$baseline_bin" ] || die "no pgstated at $baseline_bin (PGSTATED_BASELINE_BIN)"
     log "A/B: baseline pgstated $baseline_bin (PGSTATED_BASELINE_BIN)"
 fi
-log "building pgstate-bench"
-make -s -C "$ROOT/bench" >/dev/null
+PARTS=${BENCH_PARTS:-main multikey}
 TOOL=$ROOT/bench/build/pgstate-bench
+if [[ " $PARTS " == *" main "* ]]; then
+    log "building pgstate-bench"
+    make -s -C "$ROOT/bench" >/dev/null
+fi
 
 mkdir -p "$RESULTS" "$SOCK_DIR"
 rm -f "$RESULTS"/*
@@ -231,7 +234,6 @@ PY
 
 systems=5
 [ -z "$baseline_bin" ] || systems=7
-PARTS=${BENCH_PARTS:-main multikey}
 status=0
 set +e
 if [[ " $PARTS " == *" main "* ]]; then

@@ -20,7 +20,7 @@ struct PGStateCtl: ParsableCommand {
             """,
         version: "pgstatectl \(version)",
         subcommands: [Ping.self, Status.self, Stats.self, Clients.self, Pause.self, Resume.self, Get.self, Put.self,
-                      DeleteCommand.self, BenchLatency.self]
+                      DeleteCommand.self, List.self, BenchLatency.self]
     )
 
     /// Given before the command name (`pgstatectl --socket S ping`), they apply to the command.

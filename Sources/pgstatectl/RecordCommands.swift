@@ -57,6 +57,51 @@ extension PGStateCtl {
         }
     }
 
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the ids that start with PREFIX, in byte order, one per line with its revision (every page, or one with --limit).")
+        @OptionGroup var options: ConnectionOptions
+        @OptionGroup var record: RecordOptions
+        @Argument(help: "The prefix (empty: every id).") var prefix: String = ""
+        @Option(help: "Print one page of at most this many ids, then the cursor to continue from on stderr.") var limit: Int?
+        @Option(help: "Start after this id (a cursor).") var after: String?
+
+        func run() throws {
+            try runCommand {
+                let namespace = try record.resolved()
+                let connection = try options.connect()
+                guard connection.capabilities.contains(.multiKey) else {
+                    throw ControlFailure(kind: .noAnswer, description: "\(connection.path) does not serve LIST (no MULTI_KEY capability)")
+                }
+                let maxItems = connection.hello.limits.maxBatchItems
+                let pageSize = limit ?? maxItems
+                guard pageSize >= 1 && pageSize <= maxItems else {
+                    throw ControlFailure(kind: .usage, description: "--limit must be 1 to \(maxItems)")
+                }
+                var cursor = try after.map(PGStateCtl.persistenceID)
+                while true {
+                    let response = try connection.call(
+                        .list(ListRequest(prefix: prefix, after: cursor, limit: pageSize)), namespace: namespace)
+                    guard case .listOK(let page) = response else { throw unexpected(response, to: "LIST") }
+                    for entry in page.entries {
+                        if options.json {
+                            print(JSON.object([("id", .string(entry.persistenceID)), ("revision", .unsigned(entry.revision)),
+                                               ("updated_at_us", .integer(entry.updatedAtMicroseconds))]).text)
+                        } else {
+                            print("\(entry.persistenceID)\t\(entry.revision)")
+                        }
+                    }
+                    guard page.more, let last = page.entries.last else { return 0 }
+                    cursor = try PGStateCtl.persistenceID(last.persistenceID)
+                    if limit != nil {
+                        printError("more: continue with --after \(last.persistenceID.debugDescription)")
+                        return 0
+                    }
+                }
+            }
+        }
+    }
+
     struct Put: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Store a state read from FILE (or - for stdin) if the record's revision is EXPECTED (0 creates). Prints the new revision; exit 1 on a conflict (the current revision is printed).")

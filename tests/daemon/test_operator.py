@@ -203,6 +203,24 @@ class CtlCommandsTest(CtlTestCase):
         bad = self.ctl("put", key, str(2 ** 63 - 1), "-", stdin=b"x", expect=EXIT_USAGE)
         self.assertTrue(bad.stderr.strip(), text(bad))
 
+    def test_list_follows_every_page(self) -> None:
+        prefix = run_prefix("ctl") + "list-"
+        for n in (3, 1, 2, 10):
+            self.ctl("put", "%s%02d" % (prefix, n), "0", "-", stdin=b"x")
+        self.ctl("put", prefix + "01", "1", "-", stdin=b"y")
+        lines = self.ctl("list", prefix).stdout.decode().splitlines()
+        self.assertEqual(lines, ["%s01\t2" % prefix, "%s02\t1" % prefix, "%s03\t1" % prefix, "%s10\t1" % prefix])
+        page = self.ctl("list", prefix, "--limit", "2")
+        self.assertEqual(page.stdout.decode().split(), [prefix + "01", "2", prefix + "02", "1"])
+        self.assertIn("--after", page.stderr.decode(), "one page tells how to continue")
+        rest = self.ctl("list", prefix, "--limit", "2", "--after", prefix + "02")
+        self.assertEqual(rest.stdout.decode().split(), [prefix + "03", "1", prefix + "10", "1"])
+        docs = [json.loads(line) for line in self.ctl("list", prefix, "--json").stdout.decode().splitlines()]
+        self.assertEqual([d["id"] for d in docs], [prefix + "01", prefix + "02", prefix + "03", prefix + "10"])
+        self.assertEqual(docs[0]["revision"], 2)
+        self.assertEqual(self.ctl("list", prefix + "zz").stdout, b"", "nothing under the prefix: no line, exit 0")
+        self.ctl("list", prefix, "--limit", "0", expect=EXIT_USAGE)
+
     def test_bench_pause_resume_help_usage(self) -> None:
         bench = self.ctl("bench-latency", "--count", "200", "--op", "ping")
         figures = bench.stdout.decode()
