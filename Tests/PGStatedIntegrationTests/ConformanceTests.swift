@@ -92,10 +92,18 @@ struct ConformanceTests {
         _ step: [String: SendableJSON], index: Int, prefix: String, client: inout TestClient, socket: String
     ) async throws {
         let op = step["op"]!.string!
+        if op == "sleep" {
+            try await Task.sleep(for: .milliseconds(step["ms"]!.int!))
+            return
+        }
         let expect = step["expect"]!.object!
         let where_ = "step \(index) (\(op))"
         if op == "race" {
             try await race(step, prefix: prefix, socket: socket, expect: expect)
+            return
+        }
+        if ["bulk_load", "bulk_write", "transact", "list"].contains(op) {
+            try await multiKey(op, step, requestID: UInt32(index + 1), prefix: prefix, client: &client, expect: expect, where_)
             return
         }
         let id = op == "ping" || op == "whoami" ? [] : try idBytes(step, prefix: prefix)
@@ -122,9 +130,11 @@ struct ConformanceTests {
             bytes = frame(.load, flags: namespaceFlag, requestID: requestID) { writeKey(&$0) }
         case "upsert":
             let state = try state(step)
-            bytes = frame(.upsert, flags: namespaceFlag, requestID: requestID) {
+            let ttl = step["ttl_seconds"]?.uint64.map { UInt32(clamping: $0) }
+            bytes = frame(.upsert, flags: namespaceFlag | (ttl == nil ? 0 : Upsert.ttlFlag), requestID: requestID) {
                 writeKey(&$0)
                 $0.writeInteger(step["expected_revision"]!.uint64!)
+                if let ttl { $0.writeInteger(ttl) }
                 $0.writeInteger(UInt32(state.count)); $0.writeBytes(state)
             }
         case "delete":
@@ -170,6 +180,100 @@ struct ConformanceTests {
             }
         } else if let error = expect["error"]?.string {
             #expect(response.status?.name == error, "\(where_): \(response)")
+        } else {
+            Issue.record("\(where_): unknown expectation \(expect)")
+        }
+    }
+
+    /// A multi-key step, encoded with the codec (which writes what it is given: an empty id list, a limit of 0 or
+    /// an id twice reach the server, whose checks are tested).
+    static func multiKey(_ op: String, _ step: [String: SendableJSON], requestID: UInt32, prefix: String,
+                         client: inout TestClient, expect: [String: SendableJSON], _ where_: String) async throws {
+        func id(_ template: SendableJSON) throws -> PersistenceID {
+            try PersistenceID(template.string!.replacingOccurrences(of: "{p}", with: prefix))
+        }
+        func items() throws -> [WriteItem] {
+            try step["items"]!.array!.map { json in
+                let item = json.object!
+                let key = try id(item["id"]!)
+                if item["kind"]!.string! == "delete" {
+                    return .delete(Delete(persistenceID: key, expectedRevision: item["expected_revision"]?.uint64))
+                }
+                return .upsert(Upsert(persistenceID: key, expectedRevision: item["expected_revision"]!.uint64!,
+                                      state: ByteBuffer(bytes: try state(item)),
+                                      ttlSeconds: item["ttl_seconds"]?.uint64.map { UInt32(clamping: $0) }))
+            }
+        }
+        let request: Request
+        switch op {
+        case "bulk_load": request = .bulkLoad(try step["ids"]!.array!.map(id))
+        case "bulk_write": request = .bulkWrite(try items().map { .valid($0) })
+        case "transact": request = .transact(try items())
+        default:
+            request = .list(ListRequest(prefix: step["prefix"]!.string!.replacingOccurrences(of: "{p}", with: prefix),
+                                        after: try step["after"].map(id), limit: step["limit"]!.int!))
+        }
+        let namespace = try step["namespace"]?.string.map { try Namespace($0) }
+        try await client.send([RequestFrame(requestID: requestID, request: request, namespace: namespace)])
+        let frame = try #require(try await client.receive(), "\(where_): connection closed")
+        #expect(frame.requestID == requestID)
+        let response = frame.response
+        func record(_ entry: RecordsEntry, _ expected: SendableJSON, _ at: String) throws {
+            guard let wanted = expected.object else {
+                #expect(entry == .absent, "\(at): expected no record, got \(entry)")
+                return
+            }
+            guard case .found(let got) = entry else { Issue.record("\(at): expected a record, got \(entry)"); return }
+            #expect(got.revision == wanted["revision"]!.uint64!, "\(at)")
+            #expect(Array(got.state.readableBytesView) == (try state(wanted)), "\(at): state")
+        }
+        if let error = expect["error"]?.string {
+            #expect(response.status?.name == error, "\(where_): \(response)")
+        } else if let records = expect["records"]?.array {
+            guard case .records(let entries) = response, entries.count == records.count else {
+                Issue.record("\(where_): \(response)"); return
+            }
+            for (index, (entry, wanted)) in zip(entries, records).enumerated() { try record(entry, wanted, "\(where_) entry \(index)") }
+        } else if let outcomes = expect["outcomes"]?.array {
+            let wanted: [ItemOutcome?] = outcomes.map { json in
+                let o = json.object!
+                if let conflict = o["conflict"]?.object {
+                    return .conflict(Conflict(expectedRevision: conflict["expected"]!.uint64!, actualRevision: conflict["actual"]!.uint64!))
+                }
+                return o["deleted"] != nil ? .deleted : nil
+            }
+            guard case .outcomes(let got) = response, got.count == outcomes.count else { Issue.record("\(where_): \(response)"); return }
+            for (index, (outcome, json)) in zip(got, outcomes).enumerated() {
+                if let revision = json.object!["written"]?.uint64 {
+                    guard case .written(let written, _) = outcome else { Issue.record("\(where_) item \(index): \(outcome)"); continue }
+                    #expect(written == revision, "\(where_) item \(index)")
+                } else {
+                    #expect(outcome == wanted[index], "\(where_) item \(index)")
+                }
+            }
+        } else if let committed = expect["committed"]?.array {
+            guard case .outcomes(let got) = response, got.count == committed.count else { Issue.record("\(where_): \(response)"); return }
+            for (index, (outcome, json)) in zip(got, committed).enumerated() {
+                if let revision = json.uint64 {
+                    guard case .written(let written, _) = outcome else { Issue.record("\(where_) item \(index): \(outcome)"); continue }
+                    #expect(written == revision, "\(where_) item \(index)")
+                } else {
+                    #expect(outcome == .deleted, "\(where_) item \(index)")
+                }
+            }
+        } else if let conflicts = expect["transaction_conflict"]?.array {
+            #expect(response == .transactConflict(conflicts.map {
+                let c = $0.object!
+                return TransactConflictItem(index: c["index"]!.int!, conflict: Conflict(
+                    expectedRevision: c["expected"]!.uint64!, actualRevision: c["actual"]!.uint64!))
+            }), "\(where_): \(response)")
+        } else if let page = expect["page"]?.object {
+            let ids = page["ids"]!.array!.map { $0.string!.replacingOccurrences(of: "{p}", with: prefix) }
+            guard case .listOK(let got) = response else { Issue.record("\(where_): \(response)"); return }
+            #expect(got.entries.map(\.persistenceID) == ids, "\(where_)")
+            let more: Bool
+            if case .bool(let value) = page["more"]! { more = value } else { more = false }
+            #expect(got.more == more, "\(where_): more")
         } else {
             Issue.record("\(where_): unknown expectation \(expect)")
         }
