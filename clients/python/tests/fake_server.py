@@ -11,7 +11,11 @@ the ``identity`` the server was made with: WHOAMI answers it, records live per n
 6.14 says (ERROR 106). The operators' requests answer from ``health`` (a HEALTH_OK's fields;
 PAUSED follows ``paused``), ``stats`` and ``client_rows`` (paged ``clients_page_rows`` at a
 time); PAUSE and RESUME set ``paused`` and ``pause_timeout_ms`` (the fake holds nothing
-back).
+back). The multi-key requests (MULTI_KEY, announced by default with TTL) follow PROTOCOL.md
+6.22 to 6.30: RECORDS marks OMITTED the records that no longer fit ``max_frame_bytes``, a
+BULK_WRITE item breaking a rule is FAILED 102, a TRANSACT applies all or names every failed
+item, LIST pages in byte order. A TTL expires by the wall clock plus ``clock_offset``
+(``advance()`` moves it).
 
 It is a test double, not a reference server: it speaks through the server half of the codec
 in server_codec.py, which shares the payload cursor and argument rules with the client.
@@ -25,10 +29,11 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import server_codec as sc
 from pgstate import ClientRow, Identity, InvalidArgument, Permissions, ProtocolError, StatsEntry, Status
+from pgstate import _multikey as mk
 from pgstate import _protocol as p
 
 CLOSE = "close"    # close the connection without answering
@@ -75,14 +80,18 @@ class FakeServer:
                  max_id_bytes: int = p.DEFAULT_MAX_ID_BYTES,
                  max_state_bytes: int = p.DEFAULT_MAX_STATE_BYTES,
                  max_in_flight: int = p.DEFAULT_MAX_IN_FLIGHT,
-                 capabilities: int = p.CAP_CONDITIONAL_DELETE | p.CAP_IDENTITY | p.CAP_OPERATOR,
+                 max_batch_items: int = p.DEFAULT_MAX_BATCH_ITEMS,
+                 max_batch_bytes: int = p.DEFAULT_MAX_BATCH_BYTES,
+                 capabilities: int = (p.CAP_CONDITIONAL_DELETE | p.CAP_IDENTITY | p.CAP_OPERATOR | p.CAP_MULTI_KEY
+                                      | p.CAP_TTL),
                  identity: Identity = DEFAULT_IDENTITY,
                  version: int = 1,
                  responder: Optional[Responder] = None,
                  reverse_batch: int = 0,
                  hello_response: Optional[bytes] = None,
                  close_after_hello: int = 0) -> None:
-        self.limits = p.Limits(max_frame_bytes, max_id_bytes, max_state_bytes, max_in_flight)
+        self.limits = p.Limits(max_frame_bytes, max_id_bytes, max_state_bytes, max_in_flight, max_batch_items,
+                               max_batch_bytes)
         self.capabilities = capabilities
         self.version = version
         self.responder = responder
@@ -92,6 +101,8 @@ class FakeServer:
         self.identity = identity
         self.namespaces: Dict[str, Records] = {identity.namespace: {}}
         self.store: Records = self.namespaces[identity.namespace]  # the identity's own namespace
+        self.expiry: Dict[Tuple[str, str], float] = {}  # (namespace, id) -> when its revision expires (time.time())
+        self.clock_offset = 0.0
         self.health = HealthFigures()
         self.stats: List[StatsEntry] = list(DEFAULT_STATS)
         self.client_rows: List[ClientRow] = []
@@ -212,9 +223,9 @@ class FakeServer:
         me = self.identity
         if isinstance(request, _ADMIN_ONLY):
             return None if me.permissions & Permissions.ADMIN else "uid %d (%s) lacks ADMIN" % (me.uid, me.user)
-        if not isinstance(request, (sc.Load, sc.Upsert, sc.Delete)):
+        if not isinstance(request, (sc.Load, sc.Upsert, sc.Delete, sc.BulkLoad, sc.BulkWrite, sc.Transact, sc.ListIds)):
             return None  # PING, WHOAMI and HEALTH need nothing
-        need = Permissions.READ if isinstance(request, sc.Load) else Permissions.WRITE
+        need = Permissions.READ if isinstance(request, (sc.Load, sc.BulkLoad, sc.ListIds)) else Permissions.WRITE
         if not me.permissions & need:
             return "uid %d (%s) lacks %s" % (me.uid, me.user, need.name)
         if request.namespace not in (None, me.namespace) and not me.permissions & Permissions.ANY_NAMESPACE:
@@ -233,27 +244,141 @@ class FakeServer:
             return sc.encode_error(rid, Status.PERMISSION_DENIED, why)
         if isinstance(request, (sc.Health, sc.Stats, sc.Clients, sc.Pause, sc.Resume)):
             return self.answer_operator(request)
+        if isinstance(request, (sc.BulkLoad, sc.BulkWrite, sc.Transact, sc.ListIds)):
+            return self.answer_multi_key(request)
         assert isinstance(request, (sc.Load, sc.Upsert, sc.Delete)), request
-        records = self.namespaces.setdefault(me.namespace if request.namespace is None else request.namespace, {})
-        current = records.get(request.persistence_id)
-        actual = current[0] if current is not None else 0
+        namespace = self.namespace_of(request.namespace)
         if isinstance(request, sc.Load):
+            current = self.current(namespace, request.persistence_id)
             if current is None:
                 return sc.encode_not_found(rid)
             return sc.encode_record(rid, current[0], current[2], current[1])
         if isinstance(request, sc.Upsert):
-            if actual != request.expected_revision:
-                return sc.encode_conflict(rid, request.expected_revision, actual)
-            now = int(time.time() * 1_000_000)
-            records[request.persistence_id] = (actual + 1, request.state, now)
-            return sc.encode_record(rid, actual + 1, now, request.state)
-        if request.expected_revision is None:
-            records.pop(request.persistence_id, None)
-            return sc.encode_ok(rid)
-        if actual != request.expected_revision:
-            return sc.encode_conflict(rid, request.expected_revision, actual)
-        records.pop(request.persistence_id, None)
+            written = self.upsert(namespace, request.persistence_id, request.expected_revision, request.state,
+                                  request.ttl_seconds)
+            if isinstance(written, int):
+                return sc.encode_conflict(rid, request.expected_revision, written)
+            return sc.encode_record(rid, written[0], written[2], written[1])
+        actual = self.delete(namespace, request.persistence_id, request.expected_revision)
+        if actual is not None:
+            return sc.encode_conflict(rid, request.expected_revision or 0, actual)
         return sc.encode_ok(rid)
+
+    # -- the records, with their expiry ----------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock (for TTLs) ``seconds`` forward."""
+        self.clock_offset += seconds
+
+    def namespace_of(self, namespace: Optional[str]) -> str:
+        return self.identity.namespace if namespace is None else namespace
+
+    def current(self, namespace: str, pid: str) -> Optional[Tuple[int, bytes, int]]:
+        """The record of ``pid``, None if there is none or it expired (then it is removed)."""
+        records = self.namespaces.setdefault(namespace, {})
+        expires = self.expiry.get((namespace, pid))
+        if expires is not None and self.now() >= expires:
+            records.pop(pid, None)
+            del self.expiry[(namespace, pid)]
+        return records.get(pid)
+
+    def actual(self, namespace: str, pid: str) -> int:
+        current = self.current(namespace, pid)
+        return 0 if current is None else current[0]
+
+    def upsert(self, namespace: str, pid: str, expected: int, state: bytes,
+               ttl_seconds: Optional[int]) -> Union[int, Tuple[int, bytes, int]]:
+        """Apply an upsert: the record written, or the actual revision when ``expected`` is not it."""
+        actual = self.actual(namespace, pid)
+        if actual != expected:
+            return actual
+        record = (actual + 1, state, int(time.time() * 1_000_000))
+        self.namespaces[namespace][pid] = record
+        if ttl_seconds is None:
+            self.expiry.pop((namespace, pid), None)  # a write without TTL clears the expiry
+        else:
+            self.expiry[(namespace, pid)] = self.now() + ttl_seconds
+        return record
+
+    def delete(self, namespace: str, pid: str, expected: Optional[int]) -> Optional[int]:
+        """Apply a delete: None, or the actual revision when a conditional one's ``expected`` is not it."""
+        actual = self.actual(namespace, pid)
+        if expected is not None and actual != expected:
+            return actual
+        if expected != 0:  # "delete only if absent" removes nothing
+            self.namespaces[namespace].pop(pid, None)
+            self.expiry.pop((namespace, pid), None)
+        return None
+
+    # -- the multi-key requests (PROTOCOL.md 6.22-6.30) -------------------------------------------
+
+    def answer_multi_key(self, request: sc.MultiKeyRequest) -> bytes:
+        rid = request.request_id
+        namespace = self.namespace_of(request.namespace)
+        if isinstance(request, sc.BulkLoad):
+            return sc.encode_records(rid, self.records_entries(namespace, request.ids))
+        if isinstance(request, sc.ListIds):
+            return self.list_ok(rid, namespace, request)
+        if isinstance(request, sc.BulkWrite):
+            return sc.encode_outcomes(rid, [self.apply_item(namespace, item) for item in request.items])
+        conflicts = []
+        for index, item in enumerate(request.items):
+            actual = self.actual(namespace, item.persistence_id)
+            if item.expected_revision is not None and actual != item.expected_revision:
+                conflicts.append(mk.ConflictEntry(index, item.expected_revision, actual))
+        if conflicts:
+            return sc.encode_transact_conflict(rid, conflicts)
+        return sc.encode_outcomes(rid, [self.apply_item(namespace, item) for item in request.items])
+
+    def records_entries(self, namespace: str, ids: Sequence[str]) -> List[mk.RecordsEntry]:
+        """One entry per id; once a record no longer fits the frame, it and every later one are OMITTED (the
+        first entry always fits)."""
+        room = self.limits.max_frame_bytes - p.HEADER_BYTES - 2 - len(ids)  # every entry's presence byte
+        entries: List[mk.RecordsEntry] = []
+        omitting = False
+        for i, pid in enumerate(ids):
+            current = self.current(namespace, pid)
+            if current is None:
+                entries.append(mk.RecordsEntry(mk.ABSENT))
+                continue
+            size = 8 + 8 + 4 + len(current[1])
+            if omitting or (size > room and i > 0):
+                omitting = True
+                entries.append(mk.RecordsEntry(mk.OMITTED))
+                continue
+            room -= size
+            entries.append(mk.RecordsEntry(mk.FOUND, current[0], current[2], current[1]))
+        return entries
+
+    def apply_item(self, namespace: str, item: sc.Item) -> mk.ItemResult:
+        if item.broken is not None:
+            return mk.ItemResult(mk.FAILED, status=Status.INVALID_ARGUMENT, message=item.broken)
+        if item.kind == "upsert":
+            assert item.expected_revision is not None
+            written = self.upsert(namespace, item.persistence_id, item.expected_revision, item.state,
+                                  item.ttl_seconds)
+            if isinstance(written, int):
+                return mk.ItemResult(mk.CONFLICT, expected_revision=item.expected_revision, actual_revision=written)
+            return mk.ItemResult(mk.WRITTEN, revision=written[0], updated_at_us=written[2])
+        actual = self.delete(namespace, item.persistence_id, item.expected_revision)
+        if actual is not None:
+            return mk.ItemResult(mk.CONFLICT, expected_revision=item.expected_revision or 0, actual_revision=actual)
+        return mk.ItemResult(mk.DELETED)
+
+    def list_ok(self, rid: int, namespace: str, request: sc.ListIds) -> bytes:
+        prefix = request.prefix.encode("utf-8")
+        after = None if request.after is None else request.after.encode("utf-8")
+        ids = sorted((pid for pid in list(self.namespaces.setdefault(namespace, {}))
+                      if self.current(namespace, pid) is not None), key=lambda pid: pid.encode("utf-8"))
+        matching = [pid for pid in ids if pid.encode("utf-8").startswith(prefix)
+                    and (after is None or pid.encode("utf-8") > after)]
+        page = matching[:request.limit]
+        records = self.namespaces[namespace]
+        return sc.encode_list_ok(rid, 1 if len(matching) > len(page) else 0,
+                                 [mk.ListOkEntry(pid, records[pid][0], records[pid][2]) for pid in page])
 
 
     def answer_operator(self, request: sc.OperatorRequest) -> bytes:
@@ -346,9 +471,12 @@ class _Conn:
             await self.writer.drain()
             return False
         lim = server.limits
+        multi_key = server.capabilities & p.CAP_MULTI_KEY
         self.send(sc.encode_hello_ok(request.request_id, server.version, "fake-pgstated 0.0.1",
                                     lim.max_frame_bytes, lim.max_id_bytes, lim.max_state_bytes,
-                                    lim.max_in_flight, server.capabilities), False)
+                                    lim.max_in_flight, server.capabilities,
+                                    lim.max_batch_items if multi_key else None,
+                                    lim.max_batch_bytes if multi_key else None), False)
         await self.writer.drain()
         self.hello_done = True
         if server.close_after_hello > 0:

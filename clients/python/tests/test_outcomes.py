@@ -15,7 +15,7 @@ import unittest
 from typing import Any, Dict, Optional
 
 import pgstate
-from pgstate import _calls, _outcomes
+from pgstate import _calls, _multikey_calls, _outcomes
 from pgstate import _protocol as p
 
 OUTCOMES_PATH = pathlib.Path(__file__).resolve().parents[3] / "proto-spec" / "vectors" / "outcomes.json"
@@ -27,6 +27,7 @@ REQUESTS = {v["request"]: v for v in DOC["vectors"]}
 
 EXCEPTIONS = {
     "conflict": pgstate.ConcurrencyError,
+    "transaction_conflict": pgstate.TransactionConflict,
     "invalid_argument": pgstate.InvalidArgument,
     "permission_denied": pgstate.PermissionDenied,
     "unavailable": pgstate.Unavailable,
@@ -39,8 +40,17 @@ EXCEPTIONS = {
 def hello_ok(overrides: Optional[Dict[str, Any]] = None) -> p.HelloOk:
     m = dict(DOC["hello_ok"])
     m.update(overrides or {})
+    multi_key = m["capabilities"] & p.CAP_MULTI_KEY  # the batch limits exist only with MULTI_KEY
     return p.HelloOk(m["request_id"], m["version"], m["server_version"], m["max_frame_bytes"], m["max_id_bytes"],
-                     m["max_state_bytes"], m["max_in_flight"], m["capabilities"])
+                     m["max_state_bytes"], m["max_in_flight"], m["capabilities"],
+                     m["max_batch_items"] if multi_key else None, m["max_batch_bytes"] if multi_key else None)
+
+
+def make_item(d: Dict[str, Any]) -> Any:
+    if d["kind"] == "delete":
+        return pgstate.Delete(d["persistence_id"], d["expected_revision"])
+    return pgstate.Upsert(d["persistence_id"], d["expected_revision"], bytes.fromhex(d["state_hex"]),
+                          d.get("ttl_seconds"))
 
 
 def make_call(kind: str, args: Dict[str, Any]) -> _calls.Call:
@@ -66,7 +76,15 @@ def make_call(kind: str, args: Dict[str, Any]) -> _calls.Call:
         return _calls.LoadCall(args["persistence_id"], namespace)
     if kind == "upsert":
         return _calls.UpsertCall(args["persistence_id"], namespace, args["expected_revision"],
-                                 bytes.fromhex(args["state_hex"]))
+                                 bytes.fromhex(args["state_hex"]), args.get("ttl_seconds"))
+    if kind == "bulk_load":
+        return _multikey_calls.BulkLoadCall(tuple(args["ids"]), namespace)
+    if kind == "bulk_write":
+        return _multikey_calls.BulkWriteCall(tuple(make_item(i) for i in args["items"]), namespace)
+    if kind == "transact":
+        return _multikey_calls.TransactCall(tuple(make_item(i) for i in args["items"]), namespace)
+    if kind == "list":
+        return _multikey_calls.ListCall(args["prefix"], args.get("after"), args["limit"], namespace)
     if kind == "delete":
         return _calls.DeleteCall(args["persistence_id"], namespace)
     if kind == "conditional_delete":
@@ -123,6 +141,22 @@ def as_vector_outcome(outcome: _outcomes.Outcome) -> Dict[str, Any]:
         page = outcome.result
         assert all(isinstance(r, pgstate.ClientRow) for r in page.rows)
         d.update(rows=len(page.rows), more=page.more)
+    if outcome.cls is _outcomes.OutcomeClass.RECORDS:
+        loaded = outcome.result
+        assert isinstance(loaded, _multikey_calls.BulkLoaded)
+        assert all(r is None or isinstance(r, pgstate.Record) for r in loaded.records.values())
+        d.update(entries=len(loaded.records) + len(loaded.omitted), omitted=len(loaded.omitted))
+    if outcome.cls in (_outcomes.OutcomeClass.OUTCOMES, _outcomes.OutcomeClass.COMMITTED):
+        want = pgstate.Outcome if outcome.cls is _outcomes.OutcomeClass.OUTCOMES else (pgstate.Record, type(None))
+        assert all(isinstance(o, want) for o in outcome.result), outcome.result
+        d["items"] = len(outcome.result)
+    if outcome.cls is _outcomes.OutcomeClass.TRANSACTION_CONFLICT:
+        assert isinstance(outcome.error, pgstate.TransactionConflict)
+        d["conflicts"] = len(outcome.error.failed)
+    if outcome.cls is _outcomes.OutcomeClass.PAGE:
+        page = outcome.result
+        assert isinstance(page, pgstate.Page) and all(isinstance(e, pgstate.ListEntry) for e in page.items)
+        d.update(entries=len(page.items), more=page.more)
     if outcome.cls is _outcomes.OutcomeClass.CONFLICT:
         assert isinstance(outcome.error, pgstate.ConcurrencyError)
         d["expected_revision"] = outcome.error.expected_revision
@@ -135,7 +169,7 @@ def as_vector_outcome(outcome: _outcomes.Outcome) -> Dict[str, Any]:
 class OutcomeFileTest(unittest.TestCase):
     def test_every_kind_has_its_request_and_vectors(self) -> None:
         kinds = {"hello", "ping", "load", "upsert", "delete", "conditional_delete", "whoami", "health", "stats",
-                 "clients", "pause", "resume"}
+                 "clients", "pause", "resume", "bulk_load", "bulk_write", "transact", "list"}
         self.assertEqual(set(REQUESTS), kinds)
         self.assertEqual({v["request"] for v in DOC["outcomes"]}, kinds)
         self.assertGreater(len(DOC["outcomes"]), 250)
@@ -212,6 +246,15 @@ class CallVectorsTest(unittest.TestCase):
                 else:
                     frame = make_call(kind, v["arguments"]).encode(request["request_id"], server)
                     self.assertEqual(frame.hex(), v["sends"])
+
+    def test_multi_key_call_vectors_are_there(self) -> None:
+        kinds = [(v["request"], "sends" in v) for v in DOC["calls"]]
+        for kind in ("bulk_load", "bulk_write", "transact", "list"):
+            self.assertIn((kind, True), kinds)
+            self.assertIn((kind, False), kinds)
+        names = {v["name"] for v in DOC["calls"]}
+        self.assertIn("call_upsert_ttl_without_ttl_capability", names)
+        self.assertIn("call_list_without_multi_key", names)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import unittest
 from typing import Any, Dict, List, Optional, Tuple
 
 import server_codec as sc
-from pgstate import ClientRow, Error, InvalidArgument, ProtocolError, StatsEntry, Status
+from pgstate import ClientRow, Delete, Error, InvalidArgument, ProtocolError, StatsEntry, Status, Upsert
+from pgstate import _multikey as mk
 from pgstate import _protocol as p
 from pgstate._record import datetime_from_us
 
@@ -41,27 +42,58 @@ def vector_limits(v: Dict[str, Any]) -> p.Limits:
         max_id_bytes=limits.get("max_id_bytes", p.DEFAULT_MAX_ID_BYTES),
         max_state_bytes=limits.get("max_state_bytes", p.DEFAULT_MAX_STATE_BYTES),
         max_in_flight=limits.get("max_in_flight", p.DEFAULT_MAX_IN_FLIGHT),
+        max_batch_items=limits.get("max_batch_items", p.DEFAULT_MAX_BATCH_ITEMS),
+        max_batch_bytes=limits.get("max_batch_bytes", p.DEFAULT_MAX_BATCH_BYTES),
     )
+
+
+def item_message(i: sc.Item) -> Dict[str, Any]:
+    """A decoded BULK_WRITE / TRANSACT item in the vectors' notation."""
+    if i.kind == "delete":
+        return {"kind": "delete", "persistence_id": i.persistence_id, "expected_revision": i.expected_revision}
+    d: Dict[str, Any] = {"kind": "upsert", "persistence_id": i.persistence_id, "expected_revision": i.expected_revision}
+    if i.ttl_seconds is not None:
+        d["ttl_seconds"] = i.ttl_seconds
+    d["state_hex"] = i.state.hex()
+    return d
+
+
+def message_item(d: Dict[str, Any]) -> Any:
+    """A vector's item as the package's item (which checks it, as the call would)."""
+    if d["kind"] == "delete":
+        return Delete(d["persistence_id"], d["expected_revision"])
+    return Upsert(d["persistence_id"], d["expected_revision"], bytes.fromhex(d["state_hex"]), d.get("ttl_seconds"))
+
+
+def sc_item(d: Dict[str, Any]) -> sc.Item:
+    """A vector's item as the server half's item (no rule checked)."""
+    return sc.Item(d["kind"], d["persistence_id"], d["expected_revision"], bytes.fromhex(d.get("state_hex", "")),
+                   d.get("ttl_seconds"))
 
 
 def to_message(m: Any) -> Dict[str, Any]:
     """A decoded message dataclass in the vectors' "message" notation."""
     d: Dict[str, Any] = {"type": m.TYPE.name, "request_id": m.request_id, "flags": m.flags}
-    if isinstance(m, (sc.Load, sc.Upsert, sc.Delete)) and m.namespace is not None:
+    if isinstance(m, (sc.Load, sc.Upsert, sc.Delete, sc.BulkLoad, sc.BulkWrite, sc.Transact, sc.ListIds)) \
+            and m.namespace is not None:
         d.update(namespace=m.namespace)  # the key only with the NAMESPACE flag
     if isinstance(m, sc.Hello):
         d.update(versions=list(m.versions), client_name=m.client_name)
     elif isinstance(m, sc.Load):
         d.update(persistence_id=m.persistence_id)
     elif isinstance(m, sc.Upsert):
-        d.update(persistence_id=m.persistence_id, expected_revision=m.expected_revision,
-                 state_hex=m.state.hex())
+        d.update(persistence_id=m.persistence_id, expected_revision=m.expected_revision)
+        if m.ttl_seconds is not None:
+            d.update(ttl_seconds=m.ttl_seconds)
+        d.update(state_hex=m.state.hex())
     elif isinstance(m, sc.Delete):
         d.update(persistence_id=m.persistence_id, expected_revision=m.expected_revision)
     elif isinstance(m, p.HelloOk):
         d.update(version=m.version, server_version=m.server_version, max_frame_bytes=m.max_frame_bytes,
                  max_id_bytes=m.max_id_bytes, max_state_bytes=m.max_state_bytes,
                  max_in_flight=m.max_in_flight, capabilities=m.capabilities)
+        if m.max_batch_items is not None:
+            d.update(max_batch_items=m.max_batch_items, max_batch_bytes=m.max_batch_bytes)
     elif isinstance(m, p.RecordResponse):
         d.update(revision=m.revision, updated_at_us=m.updated_at_us, state_hex=m.state.hex())
     elif isinstance(m, p.Conflict):
@@ -81,7 +113,40 @@ def to_message(m: Any) -> Dict[str, Any]:
         d.update(entries=[{"name": e.name, "labels": e.labels, "value": e.value} for e in m.entries])
     elif isinstance(m, p.ClientsOk):
         d.update(more=m.more, rows=[dataclasses.asdict(r) for r in m.rows])
+    elif isinstance(m, sc.BulkLoad):
+        d.update(ids=list(m.ids))
+    elif isinstance(m, (sc.BulkWrite, sc.Transact)):
+        d.update(items=[item_message(i) for i in m.items])
+    elif isinstance(m, sc.ListIds):
+        d.update(prefix=m.prefix)
+        if m.after is not None:
+            d.update(after=m.after)
+        d.update(limit=m.limit)
+    elif isinstance(m, mk.RecordsResponse):
+        d.update(entries=[{"presence": e.presence} if e.presence != mk.FOUND else
+                          {"presence": e.presence, "revision": e.revision, "updated_at_us": e.updated_at_us,
+                           "state_hex": e.state.hex()} for e in m.entries])
+    elif isinstance(m, mk.OutcomesResponse):
+        d.update(outcomes=[outcome_message(r) for r in m.outcomes])
+    elif isinstance(m, mk.TransactConflict):
+        d.update(conflicts=[dataclasses.asdict(c) for c in m.conflicts])
+    elif isinstance(m, mk.ListOk):
+        d.update(more=m.more, entries=[dataclasses.asdict(e) for e in m.entries])
     return d
+
+
+def outcome_message(r: mk.ItemResult) -> Dict[str, Any]:
+    if r.result == mk.WRITTEN:
+        return {"result": r.result, "revision": r.revision, "updated_at_us": r.updated_at_us}
+    if r.result == mk.CONFLICT:
+        return {"result": r.result, "expected_revision": r.expected_revision, "actual_revision": r.actual_revision}
+    if r.result == mk.FAILED:
+        return {"result": r.result, "status": r.status, "message": r.message}
+    return {"result": r.result}
+
+
+def item_result(d: Dict[str, Any]) -> mk.ItemResult:
+    return mk.ItemResult(**d)
 
 
 def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
@@ -109,13 +174,27 @@ def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
         return p.encode_load(rid, m["persistence_id"], limits, namespace=namespace)
     if t == "UPSERT":
         return p.encode_upsert(rid, m["persistence_id"], m["expected_revision"],
-                               bytes.fromhex(m["state_hex"]), limits, namespace=namespace)
+                               bytes.fromhex(m["state_hex"]), limits, namespace=namespace,
+                               ttl_seconds=m.get("ttl_seconds"))
+    if t == "BULK_LOAD":
+        return mk.encode_bulk_load(rid, m["ids"], limits, namespace=namespace)
+    if t == "TRANSACT":
+        return mk.encode_transact(rid, [message_item(i) for i in m["items"]], limits, namespace=namespace)
+    if t == "BULK_WRITE":
+        if any(bad_item(i, limits) for i in m["items"]):
+            # The package refuses to send it (12.5; BulkWriteRuleTest checks that); a server must still
+            # answer it (6.25), so the tests' server half writes the frame.
+            return sc.encode_items_unchecked(p.MessageType.BULK_WRITE, rid, [sc_item(i) for i in m["items"]],
+                                             namespace)
+        return mk.encode_bulk_write(rid, [message_item(i) for i in m["items"]], limits, namespace=namespace)
+    if t == "LIST":
+        return mk.encode_list(rid, m["prefix"], m.get("after"), m["limit"], limits, namespace=namespace)
     if t == "DELETE":
         return p.encode_delete(rid, m["persistence_id"], m["expected_revision"], limits, namespace=namespace)
     if t == "HELLO_OK":
         return sc.encode_hello_ok(rid, m["version"], m["server_version"], m["max_frame_bytes"],
                                  m["max_id_bytes"], m["max_state_bytes"], m["max_in_flight"],
-                                 m["capabilities"])
+                                 m["capabilities"], m.get("max_batch_items"), m.get("max_batch_bytes"))
     if t == "OK":
         return sc.encode_ok(rid)
     if t == "RECORD":
@@ -135,7 +214,22 @@ def encode_message(m: Dict[str, Any], limits: p.Limits) -> bytes:
         return sc.encode_stats_ok(rid, [StatsEntry(**e) for e in m["entries"]])
     if t == "CLIENTS_OK":
         return sc.encode_clients_ok(rid, m["more"], [ClientRow(**r) for r in m["rows"]])
+    if t == "RECORDS":
+        return sc.encode_records(rid, [mk.RecordsEntry(e["presence"], e.get("revision", 0), e.get("updated_at_us", 0),
+                                                       bytes.fromhex(e.get("state_hex", ""))) for e in m["entries"]])
+    if t == "OUTCOMES":
+        return sc.encode_outcomes(rid, [item_result(o) for o in m["outcomes"]])
+    if t == "TRANSACT_CONFLICT":
+        return sc.encode_transact_conflict(rid, [mk.ConflictEntry(**c) for c in m["conflicts"]])
+    if t == "LIST_OK":
+        return sc.encode_list_ok(rid, m["more"], [mk.ListOkEntry(**e) for e in m["entries"]])
     raise AssertionError("unknown message type " + t)
+
+
+def bad_item(d: Dict[str, Any], limits: p.Limits) -> bool:
+    """Whether an item breaks an argument rule, judged by the server half (not by the package)."""
+    item = sc_item(d)
+    return sc.broken_rule(item, item.persistence_id.encode("utf-8", "surrogateescape"), limits) is not None
 
 
 def decode(data: bytes, direction: str, limits: p.Limits) -> Optional[Any]:
@@ -168,8 +262,13 @@ class VectorFilesTest(unittest.TestCase):
         valid = [v["message"] for _, v in VECTORS if "message" in v]
         self.assertEqual({m["type"] for m in valid}, {t.name for t in p.MessageType})
         flags = {(m["type"], m["flags"]) for m in valid}
-        for want in [("DELETE", 0x01), ("LOAD", 0x02), ("UPSERT", 0x02), ("DELETE", 0x02), ("DELETE", 0x03)]:
+        for want in [("DELETE", 0x01), ("LOAD", 0x02), ("UPSERT", 0x02), ("DELETE", 0x02), ("DELETE", 0x03),
+                     ("UPSERT", 0x04), ("UPSERT", 0x06), ("LIST", 0x01), ("LIST", 0x03), ("BULK_LOAD", 0x02),
+                     ("BULK_WRITE", 0x02), ("TRANSACT", 0x02)]:
             self.assertIn(want, flags)
+        hello_oks = [m for m in valid if m["type"] == "HELLO_OK"]
+        self.assertTrue(any("max_batch_items" in m for m in hello_oks))  # with MULTI_KEY
+        self.assertTrue(any("max_batch_items" not in m for m in hello_oks))  # and without
         self.assertIn("", {m["namespace"] for m in valid if m["type"] == "LOAD" and "namespace" in m})
 
     def test_every_vector_is_valid_invalid_or_incomplete(self) -> None:
@@ -284,6 +383,23 @@ class InvalidVectorsTest(unittest.TestCase):
                 self.assertIsNone(reader.next_frame())
                 self.assertEqual(reader.buffered, len(data))
                 self.assertIsNone(decode(data, v["direction"], limits))
+
+
+class BulkWriteRuleTest(unittest.TestCase):
+    """A BULK_WRITE whose item breaks a rule decodes on the server (6.25), but the client refuses the
+    whole call before sending (12.5)."""
+
+    def test_the_vector_with_a_broken_item(self) -> None:
+        broken = [(f, v) for f, v in VECTORS if "message" in v and v["message"]["type"] == "BULK_WRITE"
+                  and any(bad_item(i, vector_limits(v)) for i in v["message"]["items"])]
+        self.assertEqual([v["name"] for _, v in broken], ["bulk_write_item_breaking_a_rule"])
+        for _, v in broken:
+            m = v["message"]
+            with self.assertRaises(InvalidArgument):
+                mk.encode_bulk_write(m["request_id"], [message_item(i) for i in m["items"]], vector_limits(v))
+            decoded = decode(bytes.fromhex(v["hex"]), "request", vector_limits(v))
+            self.assertIsInstance(decoded, sc.BulkWrite)
+            self.assertEqual([i.broken is not None for i in decoded.items], [False, True])
 
 
 class EncoderArgumentRulesTest(unittest.TestCase):

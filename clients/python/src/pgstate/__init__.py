@@ -10,6 +10,10 @@ One record per persistence id, with optimistic concurrency on a revision::
         rec = c.load("order-42")                # Record, or None
         c.delete("order-42")
         me = c.whoami()                         # Identity: uid, user, namespace, permissions
+        c.bulk_load(["a", "b"])                 # {"a": Record, "b": None}, one round trip
+        c.bulk_write([pgstate.Upsert("a", 0, b"x"), pgstate.Delete("b")])  # [Written, Deleted]: each on its own
+        c.transact([pgstate.Upsert("a", 1, b"y", ttl=60), pgstate.Delete("b", 3)])  # all or none
+        c.list(prefix="order-").items           # a Page of ids in byte order; c.iter_ids("order-") for all
         c.health().ready                        # operators: health, stats, clients, pause, resume
 
     # States compressed and encrypted on the client, bound to namespace, id and revision
@@ -38,13 +42,16 @@ from ._errors import (
     ServerError,
     Status,
     Tampered,
+    TransactionConflict,
     Unavailable,
     UnknownEnvelopeVersion,
     WrongKey,
 )
 from ._identity import Identity, Permissions
+from ._items import Conflict, Delete, Deleted, Failed, Outcome, Upsert, Written
 from ._keyring import KeyRing
 from ._operator import ClientRow, ClientState, Health, StatsEntry
+from ._page import ListEntry, Page
 from ._record import Record
 from ._rewrap import RewrapResult, rewrap
 from ._version import __version__
@@ -53,6 +60,15 @@ from .client import Client
 __all__ = [
     "Client",
     "Record",
+    "Upsert",
+    "Delete",
+    "Outcome",
+    "Written",
+    "Deleted",
+    "Conflict",
+    "Failed",
+    "Page",
+    "ListEntry",
     "Identity",
     "Permissions",
     "Health",
@@ -62,6 +78,7 @@ __all__ = [
     "Status",
     "Error",
     "ConcurrencyError",
+    "TransactionConflict",
     "InvalidArgument",
     "PermissionDenied",
     "Unavailable",

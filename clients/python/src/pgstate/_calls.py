@@ -5,7 +5,8 @@ against the server's HELLO_OK when it is encoded (PROTOCOL.md section 12.5: noth
 sent for a refused call), and turns a non-ERROR response into an
 :class:`~pgstate._outcomes.Outcome` (rules 4, 6 and 7 of section 12.2). Everything else
 about an answer -- ERROR statuses, request ids, endings, timeouts -- is the classifier's
-(:mod:`pgstate._outcomes`), shared by every kind.
+(:mod:`pgstate._outcomes`), shared by every kind. The multi-key calls are
+:mod:`pgstate._multikey_calls`'.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ class Call(abc.ABC):
     """A request of one kind, before and after it is sent."""
 
     kind: ClassVar[str]       # as in outcomes.json
-    is_write: ClassVar[bool]  # UPSERT and DELETE: a lost answer leaves the outcome unknown (the operators'
-    # requests change no record and may be sent again: not writes, PROTOCOL.md section 12)
+    is_write: ClassVar[bool]  # UPSERT, DELETE, BULK_WRITE and TRANSACT: a lost answer leaves the outcome unknown
+    # (the operators' requests change no record and may be sent again: not writes, PROTOCOL.md section 12)
     is_handshake: ClassVar[bool] = False
 
     @property
@@ -52,37 +53,53 @@ class Call(abc.ABC):
                               % (response.TYPE.name, self.name, response.request_id), response.request_id)
 
 
-def _needs_identity(hello: p.HelloOk, what: str) -> None:
+def needs_capability(hello: p.HelloOk, announced: bool, capability: str, what: str) -> None:
+    """Section 12.5: a request or flag only to a server announcing its capability."""
+    if not announced:
+        raise InvalidArgument("pgstated (%s) does not announce %s: %s cannot be sent to it"
+                              % (hello.server_version, capability, what), status=Status.INVALID_ARGUMENT)
+
+
+def needs_identity(hello: p.HelloOk, what: str) -> None:
     """Section 12.5: WHOAMI and the NAMESPACE flag only to a server announcing IDENTITY."""
-    if not hello.identity:
-        raise InvalidArgument("pgstated (%s) does not announce IDENTITY: %s cannot be sent to it"
-                              % (hello.server_version, what), status=Status.INVALID_ARGUMENT)
+    needs_capability(hello, hello.identity, "IDENTITY", what)
 
 
 def _needs_operator(hello: p.HelloOk, what: str) -> None:
     """Section 12.5: the operators' requests only to a server announcing OPERATOR."""
-    if not hello.operator:
-        raise InvalidArgument("pgstated (%s) does not announce OPERATOR: %s cannot be sent to it"
-                              % (hello.server_version, what), status=Status.INVALID_ARGUMENT)
+    needs_capability(hello, hello.operator, "OPERATOR", what)
 
 
-def _record(pid: str, response: p.RecordResponse, limits: p.Limits, name: str) -> Outcome:
-    if not 1 <= response.revision <= p.MAX_REVISION:
-        return protocol_error("RECORD revision %d answering the %s is outside 1..2^63-1"
-                              % (response.revision, name), response.request_id)
-    if len(response.state) > limits.max_state_bytes:
-        return protocol_error("RECORD state of %d bytes answering the %s exceeds max_state_bytes %d"
-                              % (len(response.state), name, limits.max_state_bytes), response.request_id)
+def checked_record(pid: str, revision: int, updated_at_us: int, state: bytes, limits: p.Limits,
+                   what: str) -> Record:
+    """A record as the server sent it (in RECORD, or a FOUND entry of RECORDS: ``what`` names which),
+    or the ProtocolError of section 12.2 rule 6 when it does not fit."""
+    if not 1 <= revision <= p.MAX_REVISION:
+        raise ProtocolError("%s revision %d is outside 1..2^63-1" % (what, revision))
+    if len(state) > limits.max_state_bytes:
+        raise ProtocolError("%s state of %d bytes exceeds max_state_bytes %d"
+                            % (what, len(state), limits.max_state_bytes))
+    return Record(pid, revision, state, datetime_from_us(updated_at_us))
+
+
+def conflict_fits(expected: Optional[int], expected_revision: int, actual_revision: int) -> bool:
+    """Whether a conflict (CONFLICT, or an item's) fits what was expected (None: no expectation, so none
+    fits): the expectation copied, and an actual revision that differs and is a revision or 0."""
+    return (expected is not None and expected_revision == expected and actual_revision != expected
+            and actual_revision <= p.MAX_REVISION)
+
+
+def record_outcome(pid: str, response: p.RecordResponse, limits: p.Limits, name: str) -> Outcome:
     try:
-        updated_at = datetime_from_us(response.updated_at_us)
+        record = checked_record(pid, response.revision, response.updated_at_us, response.state, limits,
+                                "RECORD answering the %s:" % name)
     except ProtocolError as exc:
         return protocol_error(exc.message, response.request_id)
-    return result(OutcomeClass.RECORD, Record(pid, response.revision, response.state, updated_at))
+    return result(OutcomeClass.RECORD, record)
 
 
-def _conflict(pid: str, expected: int, response: p.Conflict, name: str) -> Outcome:
-    if (response.expected_revision != expected or response.actual_revision == response.expected_revision
-            or response.actual_revision > p.MAX_REVISION):
+def conflict_outcome(pid: str, expected: int, response: p.Conflict, name: str) -> Outcome:
+    if not conflict_fits(expected, response.expected_revision, response.actual_revision):
         return protocol_error("CONFLICT(expected %d, actual %d) does not fit the %s expecting %d"
                               % (response.expected_revision, response.actual_revision, name, expected),
                               response.request_id)
@@ -122,6 +139,9 @@ class HelloCall(Call):
             return protocol_error("pgstated announced unusable limits (max_frame_bytes %d, max_id_bytes %d "
                                   "(1..255), max_in_flight %d)" % (response.max_frame_bytes,
                                                                    response.max_id_bytes, response.max_in_flight))
+        if response.max_batch_items is not None and not 1 <= response.max_batch_items <= p.MAX_BATCH_ITEMS:
+            return protocol_error("pgstated announced max_batch_items %d, outside 1..65535"
+                                  % response.max_batch_items)
         return result(OutcomeClass.OK, response)
 
 
@@ -155,7 +175,7 @@ class WhoAmICall(Call):
         return "whoami"
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
-        _needs_identity(hello, "a whoami")
+        needs_identity(hello, "a whoami")
         return p.encode_whoami(request_id)
 
     def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
@@ -189,7 +209,7 @@ class _KeyedCall(Call):
     def namespace_for(self, hello: p.HelloOk) -> Optional[str]:
         """The namespace to send, refused (InvalidArgument) when the server does not announce IDENTITY."""
         if self.namespace is not None:
-            _needs_identity(hello, "a %s naming a namespace" % self.verb)
+            needs_identity(hello, "a %s naming a namespace" % self.verb)
         return self.namespace
 
 
@@ -204,7 +224,7 @@ class LoadCall(_KeyedCall):
 
     def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
         if isinstance(response, p.RecordResponse):
-            return _record(self.persistence_id, response, limits, self.name)
+            return record_outcome(self.persistence_id, response, limits, self.name)
         if isinstance(response, p.NotFound):
             return result(OutcomeClass.NOT_FOUND)
         return self.unexpected(response)
@@ -214,6 +234,7 @@ class LoadCall(_KeyedCall):
 class UpsertCall(_KeyedCall):
     expected_revision: int
     state: p.BytesLike = field(repr=False)  # kept as bytes
+    ttl: Optional[int] = None  # seconds; only with the TTL capability
 
     kind: ClassVar[str] = "upsert"
     verb: ClassVar[str] = "upsert"
@@ -223,19 +244,23 @@ class UpsertCall(_KeyedCall):
         super().__post_init__()
         p.check_upsert_revision(self.expected_revision)
         object.__setattr__(self, "state", p.check_state(self.state, 2**32 - 1))
+        if self.ttl is not None:
+            p.check_ttl(self.ttl)
 
     def encode(self, request_id: int, hello: p.HelloOk) -> bytes:
+        if self.ttl is not None:
+            needs_capability(hello, hello.ttl, "TTL", "an upsert with a ttl")
         return p.encode_upsert(request_id, self.persistence_id, self.expected_revision, self.state, hello.limits,
-                               namespace=self.namespace_for(hello))
+                               namespace=self.namespace_for(hello), ttl_seconds=self.ttl)
 
     def answer(self, response: p.Response, limits: p.Limits) -> Outcome:
         if isinstance(response, p.RecordResponse):
             if response.revision != self.expected_revision + 1:
                 return protocol_error("RECORD revision %d answering the %s expecting %d"
                                       % (response.revision, self.name, self.expected_revision), response.request_id)
-            return _record(self.persistence_id, response, limits, self.name)
+            return record_outcome(self.persistence_id, response, limits, self.name)
         if isinstance(response, p.Conflict):
-            return _conflict(self.persistence_id, self.expected_revision, response, self.name)
+            return conflict_outcome(self.persistence_id, self.expected_revision, response, self.name)
         return self.unexpected(response)
 
 
@@ -283,7 +308,7 @@ class ConditionalDeleteCall(_KeyedCall):
         if isinstance(response, p.Ok):
             return result(OutcomeClass.OK)
         if isinstance(response, p.Conflict):
-            return _conflict(self.persistence_id, self.expected_revision, response, self.name)
+            return conflict_outcome(self.persistence_id, self.expected_revision, response, self.name)
         return self.unexpected(response)
 
 

@@ -7,14 +7,19 @@ The effective namespace is the client's to find (it may ask WHOAMI); everything 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Union
+from typing import Any, Dict, List, Optional, Sequence, TypeVar, Union
 
 from ._calls import UpsertCall
 from ._envelope import Envelope
 from ._errors import InvalidArgument
+from ._items import Upsert
+from ._multikey_calls import ItemsCall, TransactCall
 from ._record import Record
 
-__all__ = ["CLIENT_CODEC", "CodecArg", "check_codec", "codec_for", "sealed_upsert", "opened_record", "written_record"]
+__all__ = ["CLIENT_CODEC", "CodecArg", "check_codec", "codec_for", "sealed_upsert", "opened_record", "written_record",
+           "sealed_items", "opened_records", "written_records"]
+
+C = TypeVar("C", bound=ItemsCall)  # a BulkWriteCall or a TransactCall
 
 
 class _ClientCodec:
@@ -58,3 +63,25 @@ def opened_record(record: Record, codec: Envelope, namespace: str) -> Record:
 def written_record(record: Record, plain: UpsertCall) -> Record:
     """An upsert's answer with the state the caller gave (the server echoes the envelope)."""
     return dataclasses.replace(record, state=plain.state)
+
+
+def sealed_items(call: C, codec: Envelope, namespace: str) -> C:
+    """A bulk write or transaction with every upsert item's state in an envelope bound to its id and to
+    revision ``expected_revision`` + 1 (delete items carry no state)."""
+    items = tuple(dataclasses.replace(item, state=codec.encode(
+        item.state, persistence_id=item.persistence_id, revision=item.expected_revision + 1, namespace=namespace))
+        if isinstance(item, Upsert) else item for item in call.items)
+    return dataclasses.replace(call, items=items)
+
+
+def opened_records(records: Dict[str, Optional[Record]], codec: Envelope,
+                   namespace: str) -> Dict[str, Optional[Record]]:
+    """A bulk load's records with their states unwrapped (None stays None)."""
+    return {pid: None if record is None else opened_record(record, codec, namespace)
+            for pid, record in records.items()}
+
+
+def written_records(records: Sequence[Optional[Record]], plain: TransactCall) -> List[Optional[Record]]:
+    """A transaction's records with the states the caller gave (the call sent their envelopes)."""
+    return [None if record is None else dataclasses.replace(record, state=item.state)  # type: ignore[union-attr]
+            for record, item in zip(records, plain.items)]

@@ -4,7 +4,8 @@ Every exception raised by this package derives from :class:`Error`. The subclass
 grouped by who is at fault, which is also what tells a caller whether to retry:
 
 * An ordinary outcome, nobody's fault: :class:`ConcurrencyError` (the revision you named is
-  not the current one; load, merge and retry).
+  not the current one; load, merge and retry), and its :class:`TransactionConflict` (a
+  transaction applied nothing because some of its items' revisions are not the current ones).
 * The caller's fault: :class:`InvalidArgument` (fix the call; retrying it unchanged fails
   again) and :class:`PermissionDenied` (the connection's identity may not do this; an
   operator changes the access rules, retrying does not help).
@@ -27,12 +28,16 @@ errors come from :mod:`pgstate._envelope`, after ENVELOPE.md section 6.2.
 from __future__ import annotations
 
 import enum
-from typing import ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Dict, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._items import Conflict
 
 __all__ = [
     "Status",
     "Error",
     "ConcurrencyError",
+    "TransactionConflict",
     "InvalidArgument",
     "PermissionDenied",
     "Unavailable",
@@ -128,6 +133,38 @@ class ConcurrencyError(Error):
         return (type(self), (self.persistence_id, self.expected_revision, self.actual_revision))
 
 
+class TransactionConflict(ConcurrencyError):
+    """A ``transact`` applied nothing: the expected revisions of some of its items are not the current ones.
+
+    Attributes:
+        conflicts: every failed item's id -> its current revision (0: no record, or it expired).
+        failed: every failed item as a :class:`pgstate.Conflict` (its ``index`` in the call, id, expected
+            and actual revision), by ascending index.
+        persistence_id, expected_revision, actual_revision: those of the first failed item, so that code
+            handling a ConcurrencyError handles this one too.
+
+    Not a fault: other writers got there first. Load the failed items (or use their current
+    revisions), merge, and send the transaction again.
+    """
+
+    def __init__(self, failed: Sequence["Conflict"]) -> None:
+        items: Tuple["Conflict", ...] = tuple(failed)
+        if not items:
+            raise ValueError("a transaction conflict names at least one item")
+        first = items[0]
+        super().__init__(first.persistence_id, first.expected_revision, first.actual_revision)
+        self.message = "transaction not applied, %d item%s conflicted: %s" % (
+            len(items), "" if len(items) == 1 else "s",
+            "; ".join("item %d %r expected %d, actual %d" % (c.index, c.persistence_id, c.expected_revision,
+                                                             c.actual_revision) for c in items))
+        self.args = (self.message,)
+        self.failed: Tuple["Conflict", ...] = items
+        self.conflicts: Dict[str, int] = {c.persistence_id: c.actual_revision for c in items}
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.failed,))
+
+
 # --- The caller's fault -------------------------------------------------------------------
 
 
@@ -143,7 +180,11 @@ class InvalidArgument(Error, ValueError):
     that is not a ``str`` of 0 to 63 ASCII letters, digits, ``.``, ``_`` or ``-``; ``whoami``
     or a namespace when the server did not announce IDENTITY; ``health``, ``stats``,
     ``clients``, ``pause`` or ``resume`` when it did not announce OPERATOR; a pause timeout
-    outside 0..2^32-1 ms. Also raised when the server answers 102. Nothing was executed;
+    outside 0..2^32-1 ms; ``bulk_load``, ``bulk_write``, ``transact``, ``list`` or ``iter_ids`` when
+    it did not announce MULTI_KEY, a ``ttl`` when it did not announce TTL or outside 1..2^31-1
+    seconds, more ids or items than its ``max_batch_items``, states of one request over its
+    ``max_batch_bytes``, an id twice in one transaction, a LIST limit outside 1..``max_batch_items``,
+    or a bad item (the whole call: nothing is sent). Also raised when the server answers 102. Nothing was executed;
     retrying the same call fails again.
     """
 

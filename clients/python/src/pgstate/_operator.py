@@ -1,15 +1,20 @@
 """What the operators' calls return: ``health()``, ``stats()`` and ``clients()``
-(PROTOCOL.md sections 6.15 to 6.20). Plain data, no I/O."""
+(PROTOCOL.md sections 6.15 to 6.20), and the decoders of their STATS_OK entries and CLIENTS_OK
+rows. Plain data, no I/O."""
 
 from __future__ import annotations
 
 import datetime
 import enum
 from dataclasses import dataclass
-from typing import Final, List, Tuple
+from typing import TYPE_CHECKING, Final, List, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._protocol import _Cursor  # the codec imports this module; the decoders only take its cursor
 
 __all__ = ["Health", "StatsEntry", "ClientRow", "ClientState", "ClientsPage",
-           "HEALTH_POOL_UP", "HEALTH_PAUSED", "HEALTH_DRAINING"]
+           "HEALTH_POOL_UP", "HEALTH_PAUSED", "HEALTH_DRAINING", "is_metric_name", "decode_stats_entry",
+           "decode_client_row"]
 
 # HEALTH_OK state bits; other bits are reserved and ignored.
 HEALTH_POOL_UP: Final = 0x1
@@ -154,3 +159,29 @@ class ClientsPage:
 
     rows: Tuple[ClientRow, ...]
     more: bool
+
+
+# --- Decoding (called by pgstate._protocol.decode_response with its payload cursor) -------------
+
+_METRIC_FIRST: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
+_METRIC_REST: Final = _METRIC_FIRST | frozenset(b"0123456789")
+
+
+def is_metric_name(raw: bytes) -> bool:
+    """A Prometheus metric name: ``[a-zA-Z_:][a-zA-Z0-9_:]*``, at least one byte."""
+    return bool(raw) and raw[0] in _METRIC_FIRST and all(b in _METRIC_REST for b in raw)
+
+
+def decode_stats_entry(c: "_Cursor") -> StatsEntry:
+    """One STATS_OK entry; a name that is not a metric name is MALFORMED_FRAME (PROTOCOL.md 6.18)."""
+    raw = c.str8_raw("name")
+    if not is_metric_name(raw):
+        raise c.malformed("entry name %r is not a metric name" % raw)
+    return StatsEntry(raw.decode("ascii"), c.text8("labels"), c.f64("value"))
+
+
+def decode_client_row(c: "_Cursor") -> ClientRow:
+    """One CLIENTS_OK row, its fields in wire order (PROTOCOL.md 6.20)."""
+    return ClientRow(connection_id=c.u64("connection_id"), uid=c.u32("uid"), pid=c.u32("pid"), user=c.text8("user"),
+                     namespace=c.text8("namespace"), client_name=c.text8("client_name"), state=c.u8("state"),
+                     connected_ms=c.u64("connected_ms"), requests=c.u64("requests"), in_flight=c.u32("in_flight"))

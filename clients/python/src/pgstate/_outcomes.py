@@ -29,6 +29,7 @@ from ._errors import (
     ProtocolError,
     ServerError,
     Status,
+    TransactionConflict,
     Unavailable,
     status_name,
 )
@@ -39,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "OutcomeClass", "Connection", "EndReason", "Ending", "Outcome", "Received",
     "classify_received", "classify_response", "classify_error", "ending_for", "stray_ending",
-    "after_ending", "classify_lost", "classify_timeout", "result", "protocol_error",
+    "after_ending", "classify_lost", "classify_timeout", "result", "protocol_error", "item_error",
 ]
 
 # A frame as the reader delivers it: a decoded response, or the ProtocolError that decoding
@@ -58,6 +59,11 @@ class OutcomeClass(str, enum.Enum):
     RECORD = "record"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    RECORDS = "records"
+    OUTCOMES = "outcomes"
+    COMMITTED = "committed"
+    TRANSACTION_CONFLICT = "transaction_conflict"
+    PAGE = "page"
     INVALID_ARGUMENT = "invalid_argument"
     PERMISSION_DENIED = "permission_denied"
     UNAVAILABLE = "unavailable"
@@ -91,6 +97,7 @@ class Ending:
 
 _EXCEPTION = {
     OutcomeClass.CONFLICT: ConcurrencyError,
+    OutcomeClass.TRANSACTION_CONFLICT: TransactionConflict,
     OutcomeClass.INVALID_ARGUMENT: InvalidArgument,
     OutcomeClass.PERMISSION_DENIED: PermissionDenied,
     OutcomeClass.UNAVAILABLE: Unavailable,
@@ -105,8 +112,8 @@ class Outcome:
     """What one call ends in, and what to do with its connection.
 
     ``result`` is the call's return value for ``ok``, ``identity``, ``health``, ``stats``,
-    ``clients``, ``record`` and ``not_found``; ``error`` the exception to raise for every other
-    class. ``status`` is the status of
+    ``clients``, ``record``, ``not_found``, ``records``, ``outcomes``, ``committed`` and ``page``;
+    ``error`` the exception to raise for every other class. ``status`` is the status of
     the ERROR frame that made the outcome, if one did. With ``Connection.DROP``,
     ``ending`` says how every other request in flight on the connection fails.
     """
@@ -136,7 +143,8 @@ class Outcome:
 
 
 def result(cls: OutcomeClass, value: Any = None) -> Outcome:
-    """A result (ok, identity, health, stats, clients, record, not_found): the connection stays usable."""
+    """A result (ok, identity, health, stats, clients, record, not_found, records, outcomes, committed,
+    page): the connection stays usable."""
     return Outcome(cls, Connection.KEEP, result=value)
 
 
@@ -162,6 +170,12 @@ def _error_class(status: int, is_write: bool) -> OutcomeClass:
     # 5xx and every status outside the classes: a server fault. A write's outcome is then
     # unknown (section 7: never assume whether it was applied).
     return OutcomeClass.OUTCOME_UNKNOWN if is_write else OutcomeClass.SERVER_ERROR
+
+
+def item_error(status: int, message: str) -> Error:
+    """The exception of a BULK_WRITE item answered FAILED ``status`` (PROTOCOL.md 6.26): the status means
+    for that item what it would mean answering the single write it mirrors (rule 5; 300 or 500: unknown)."""
+    return _EXCEPTION[_error_class(status, is_write=True)](message, status=status)
 
 
 # The statuses with a request id after which the server closes (section 10 case 1). 106

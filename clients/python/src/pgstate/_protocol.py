@@ -1,9 +1,10 @@
 """Pure codec of the client side of the pgstate wire protocol v1 (proto-spec/PROTOCOL.md). No I/O.
 
 Encoding, the one API: ``encode_hello``, ``encode_ping``, ``encode_load``,
-``encode_upsert``, ``encode_delete``, ``encode_whoami`` and the operators' requests
+``encode_upsert`` (with a TTL: flag TTL), ``encode_delete``, ``encode_whoami`` and the operators' requests
 ``encode_health``, ``encode_stats``, ``encode_clients``, ``encode_pause`` and
-``encode_resume`` build whole request frames
+``encode_resume`` build whole request frames (the multi-key requests are
+:mod:`pgstate._multikey`'s)
 (length prefix included; a ``namespace`` sets the NAMESPACE flag) and check the argument
 rules of section 8 first, raising
 :class:`~pgstate.InvalidArgument` before anything exists to send -- also for a ``str8``
@@ -12,7 +13,8 @@ field longer than 255 bytes, which is never truncated (section 12.5).
 Decoding: feed received bytes to a :class:`FrameReader` and pull :class:`Frame` objects
 from it; it enforces ``max_frame_bytes`` as soon as the 4 length bytes are in and consumes
 nothing until a frame is complete. :func:`decode_response` turns a frame into a response
-dataclass, applying the checks of section 3.4 in order; failures raise
+dataclass (the multi-key responses through :mod:`pgstate._multikey`), applying the checks of
+section 3.4 in order; failures raise
 :class:`~pgstate.ProtocolError` (status 100, 101 or 103) with ``status`` and
 ``request_id`` set to what a server would answer.
 
@@ -26,16 +28,20 @@ import enum
 import functools
 import struct
 from dataclasses import dataclass, field
-from typing import ClassVar, Final, Iterator, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, ClassVar, Final, Iterator, Optional, Sequence, Tuple, Union
 
 from ._errors import InvalidArgument, ProtocolError, Status
-from ._operator import ClientRow, StatsEntry
+from ._operator import ClientRow, StatsEntry, decode_client_row, decode_stats_entry, is_metric_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._multikey import ListOk, OutcomesResponse, RecordsResponse, TransactConflict
 
 __all__ = [
     "PROTOCOL_VERSION", "LENGTH_BYTES", "HEADER_BYTES",
     "DEFAULT_MAX_FRAME_BYTES", "DEFAULT_MAX_ID_BYTES", "DEFAULT_MAX_STATE_BYTES",
-    "DEFAULT_MAX_IN_FLIGHT", "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "CAP_IDENTITY", "CAP_OPERATOR",
-    "FLAG_EXPECTED_REVISION", "FLAG_NAMESPACE", "MAX_NAMESPACE_BYTES",
+    "DEFAULT_MAX_IN_FLIGHT", "DEFAULT_MAX_BATCH_ITEMS", "DEFAULT_MAX_BATCH_BYTES", "MAX_BATCH_ITEMS",
+    "MAX_ID_BYTES", "CAP_CONDITIONAL_DELETE", "CAP_IDENTITY", "CAP_OPERATOR", "CAP_MULTI_KEY", "CAP_TTL",
+    "FLAG_EXPECTED_REVISION", "FLAG_NAMESPACE", "FLAG_TTL", "MAX_NAMESPACE_BYTES", "MAX_TTL_SECONDS", "check_ttl",
     "MAX_REQUEST_ID", "MAX_UPSERT_EXPECTED_REVISION", "MAX_DELETE_EXPECTED_REVISION",
     "MAX_REVISION", "MessageType", "Limits", "DEFAULT_LIMITS", "BytesLike", "Frame", "FrameReader",
     "HelloOk", "Ok", "RecordResponse", "NotFound", "Conflict", "ErrorResponse", "WhoAmIOk", "HealthOk",
@@ -57,14 +63,21 @@ DEFAULT_MAX_FRAME_BYTES: Final = 8 * 1024 * 1024 + 4096  # 8392704
 DEFAULT_MAX_ID_BYTES: Final = 255
 DEFAULT_MAX_STATE_BYTES: Final = 8 * 1024 * 1024  # 8388608
 DEFAULT_MAX_IN_FLIGHT: Final = 1024
+DEFAULT_MAX_BATCH_ITEMS: Final = 1000  # MULTI_KEY: ids or items per request, the largest LIST limit
+DEFAULT_MAX_BATCH_BYTES: Final = 4 * 1024 * 1024  # MULTI_KEY: the states of one BULK_WRITE or TRANSACT together
+MAX_BATCH_ITEMS: Final = 65535  # a u16 count: a server announcing more is unusable (12.2 rule 6)
 MAX_ID_BYTES: Final = 255  # str8: never more, whatever a server announces
 
 CAP_CONDITIONAL_DELETE: Final = 0x1
 CAP_IDENTITY: Final = 0x2  # WHOAMI and the NAMESPACE flag are served
 CAP_OPERATOR: Final = 0x4  # HEALTH, STATS, CLIENTS, PAUSE and RESUME are served
+CAP_MULTI_KEY: Final = 0x8  # BULK_LOAD, BULK_WRITE, TRANSACT and LIST are served; HELLO_OK has the batch limits
+CAP_TTL: Final = 0x10  # the TTL flag of UPSERT and of upsert items is served
 FLAG_EXPECTED_REVISION: Final = 0x01  # DELETE
-FLAG_NAMESPACE: Final = 0x02  # LOAD, UPSERT, DELETE: a namespace comes before the persistence id
+FLAG_NAMESPACE: Final = 0x02  # the store requests: a namespace comes before the persistence id(s)
+FLAG_TTL: Final = 0x04  # UPSERT: ttl_seconds follows expected_revision
 MAX_NAMESPACE_BYTES: Final = 63
+MAX_TTL_SECONDS: Final = 2**31 - 1
 
 MAX_REQUEST_ID: Final = 2**32 - 1
 MAX_UPSERT_EXPECTED_REVISION: Final = 2**63 - 2  # the new revision must fit an i64
@@ -108,6 +121,14 @@ class MessageType(enum.IntEnum):
     HEALTH_OK = 0x88
     STATS_OK = 0x89
     CLIENTS_OK = 0x8A
+    BULK_LOAD = 0x0C
+    BULK_WRITE = 0x0D
+    TRANSACT = 0x0E
+    LIST = 0x0F
+    RECORDS = 0x8B
+    OUTCOMES = 0x8C
+    TRANSACT_CONFLICT = 0x8D
+    LIST_OK = 0x8E
 
     @property
     def is_request(self) -> bool:
@@ -126,6 +147,8 @@ class Limits:
     max_id_bytes: int = DEFAULT_MAX_ID_BYTES
     max_state_bytes: int = DEFAULT_MAX_STATE_BYTES
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
+    max_batch_items: int = DEFAULT_MAX_BATCH_ITEMS  # announced only with MULTI_KEY
+    max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES
 
 
 DEFAULT_LIMITS: Final = Limits()
@@ -239,6 +262,16 @@ def check_timeout_ms(timeout_ms: object) -> int:
     return timeout_ms
 
 
+def check_ttl(ttl_seconds: object) -> int:
+    """Validate a TTL: an ``int`` number of seconds in 1..2^31-1 (never clamped)."""
+    if not _is_int(ttl_seconds):
+        raise _invalid("ttl must be an int number of seconds, not %s" % type(ttl_seconds).__name__)
+    assert isinstance(ttl_seconds, int)
+    if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise _invalid("ttl %d seconds is outside 1..2^31-1" % ttl_seconds)
+    return ttl_seconds
+
+
 def check_state(state: object, max_state_bytes: int = DEFAULT_MAX_STATE_BYTES) -> bytes:
     """Validate a state: ``bytes``, ``bytearray`` or ``memoryview``, at most ``max_state_bytes``."""
     if not isinstance(state, (bytes, bytearray, memoryview)):
@@ -320,13 +353,16 @@ def encode_load(request_id: int, persistence_id: str, limits: Limits = DEFAULT_L
 
 
 def encode_upsert(request_id: int, persistence_id: str, expected_revision: int, state: BytesLike,
-                  limits: Limits = DEFAULT_LIMITS, *, namespace: Optional[str] = None) -> bytes:
-    """UPSERT: create (expected_revision 0) or update revision N to N+1."""
+                  limits: Limits = DEFAULT_LIMITS, *, namespace: Optional[str] = None,
+                  ttl_seconds: Optional[int] = None) -> bytes:
+    """UPSERT: create (expected_revision 0) or update revision N to N+1; with ``ttl_seconds`` (flag TTL,
+    only to a server announcing TTL) the revision written expires that long after its commit."""
     flags, key = _key(persistence_id, namespace, limits)
     revision = check_upsert_revision(expected_revision)
+    ttl = b"" if ttl_seconds is None else _U32.pack(check_ttl(ttl_seconds))
     data = check_state(state, limits.max_state_bytes)
-    payload = key + _U64.pack(revision) + _bytes32(data)
-    return _request_frame(MessageType.UPSERT, flags, request_id, payload, limits)
+    payload = key + _U64.pack(revision) + ttl + _bytes32(data)
+    return _request_frame(MessageType.UPSERT, flags | (FLAG_TTL if ttl else 0), request_id, payload, limits)
 
 
 def encode_delete(request_id: int, persistence_id: str, expected_revision: Optional[int] = None,
@@ -386,12 +422,18 @@ class HelloOk:
     max_state_bytes: int
     max_in_flight: int
     capabilities: int
+    max_batch_items: Optional[int] = None  # present iff MULTI_KEY is announced
+    max_batch_bytes: Optional[int] = None
     TYPE: ClassVar[MessageType] = MessageType.HELLO_OK
     flags: ClassVar[int] = 0
 
     @functools.cached_property  # once per connection, not once per request
     def limits(self) -> Limits:
-        return Limits(self.max_frame_bytes, self.max_id_bytes, self.max_state_bytes, self.max_in_flight)
+        """The limits in effect; the batch limits are the defaults' when MULTI_KEY is not announced (the
+        multi-key calls are then refused before they look at them)."""
+        return Limits(self.max_frame_bytes, self.max_id_bytes, self.max_state_bytes, self.max_in_flight,
+                      DEFAULT_MAX_BATCH_ITEMS if self.max_batch_items is None else self.max_batch_items,
+                      DEFAULT_MAX_BATCH_BYTES if self.max_batch_bytes is None else self.max_batch_bytes)
 
     @property
     def conditional_delete(self) -> bool:
@@ -406,6 +448,16 @@ class HelloOk:
     def operator(self) -> bool:
         """OPERATOR: the server answers HEALTH, STATS, CLIENTS, PAUSE and RESUME."""
         return bool(self.capabilities & CAP_OPERATOR)
+
+    @property
+    def multi_key(self) -> bool:
+        """MULTI_KEY: the server answers BULK_LOAD, BULK_WRITE, TRANSACT and LIST, within the batch limits."""
+        return bool(self.capabilities & CAP_MULTI_KEY)
+
+    @property
+    def ttl(self) -> bool:
+        """TTL: the server accepts a TTL on UPSERT and on upsert items."""
+        return bool(self.capabilities & CAP_TTL)
 
 
 @dataclass(frozen=True)
@@ -500,7 +552,7 @@ class ClientsOk:
 
 
 Response = Union[HelloOk, Ok, RecordResponse, NotFound, Conflict, ErrorResponse, WhoAmIOk, HealthOk, StatsOk,
-                 ClientsOk]
+                 ClientsOk, "RecordsResponse", "OutcomesResponse", "TransactConflict", "ListOk"]
 
 
 # --- Frame reading --------------------------------------------------------------------------
@@ -638,33 +690,15 @@ class _Cursor:
             raise self.malformed("%d trailing bytes" % (len(self._data) - self._pos))
 
 
-_METRIC_FIRST: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:")
-_METRIC_REST: Final = _METRIC_FIRST | frozenset(b"0123456789")
-
-
-def is_metric_name(raw: bytes) -> bool:
-    """A Prometheus metric name: ``[a-zA-Z_:][a-zA-Z0-9_:]*``, at least one byte."""
-    return bool(raw) and raw[0] in _METRIC_FIRST and all(b in _METRIC_REST for b in raw)
-
-
-def _stats_entry(c: _Cursor) -> StatsEntry:
-    raw = c.str8_raw("name")
-    if not is_metric_name(raw):
-        raise c.malformed("entry name %r is not a metric name" % raw)
-    return StatsEntry(raw.decode("ascii"), c.text8("labels"), c.f64("value"))
-
-
-def _client_row(c: _Cursor) -> ClientRow:
-    return ClientRow(connection_id=c.u64("connection_id"), uid=c.u32("uid"), pid=c.u32("pid"), user=c.text8("user"),
-                     namespace=c.text8("namespace"), client_name=c.text8("client_name"), state=c.u8("state"),
-                     connected_ms=c.u64("connected_ms"), requests=c.u64("requests"), in_flight=c.u32("in_flight"))
-
-
 def _check_flags(frame: Frame, allowed: int) -> None:
     if frame.flags & ~allowed:
         raise ProtocolError(
             "%s with undefined flag bits 0x%02x" % (MessageType(frame.type).name, frame.flags & ~allowed),
             status=Status.MALFORMED_FRAME, request_id=frame.request_id)
+
+
+_MULTI_KEY_RESPONSES: Final = frozenset({MessageType.RECORDS, MessageType.OUTCOMES, MessageType.TRANSACT_CONFLICT,
+                                          MessageType.LIST_OK})
 
 
 def decode_response(frame: Frame) -> Response:
@@ -688,8 +722,15 @@ def decode_response(frame: Frame) -> Response:
     if type_ is MessageType.HELLO_OK:
         version = c.u16("version")
         server_version = c.text(c.str8_raw("server_version"), "server_version")
-        response = HelloOk(rid, version, server_version, c.u32("max_frame_bytes"), c.u16("max_id_bytes"),
-                           c.u32("max_state_bytes"), c.u32("max_in_flight"), c.u32("capabilities"))
+        max_frame_bytes, max_id_bytes = c.u32("max_frame_bytes"), c.u16("max_id_bytes")
+        max_state_bytes, max_in_flight, capabilities = c.u32("max_state_bytes"), c.u32("max_in_flight"), \
+            c.u32("capabilities")
+        if capabilities & CAP_MULTI_KEY:  # the two batch limits follow (a HELLO_OK without them is cut short)
+            response = HelloOk(rid, version, server_version, max_frame_bytes, max_id_bytes, max_state_bytes,
+                               max_in_flight, capabilities, c.u32("max_batch_items"), c.u32("max_batch_bytes"))
+        else:
+            response = HelloOk(rid, version, server_version, max_frame_bytes, max_id_bytes, max_state_bytes,
+                               max_in_flight, capabilities)
     elif type_ is MessageType.OK:
         response = Ok(rid)
     elif type_ is MessageType.RECORD:
@@ -714,13 +755,16 @@ def decode_response(frame: Frame) -> Response:
                             c.u64("uptime_ms"))
     elif type_ is MessageType.STATS_OK:
         count = c.u16("count")
-        response = StatsOk(rid, tuple(_stats_entry(c) for _ in range(count)))
+        response = StatsOk(rid, tuple(decode_stats_entry(c) for _ in range(count)))
     elif type_ is MessageType.CLIENTS_OK:
         more = c.u8("more")
         if more > 1:
             raise c.malformed("more is %d; 0 or 1" % more)
         count = c.u16("count")
-        response = ClientsOk(rid, more, tuple(_client_row(c) for _ in range(count)))
+        response = ClientsOk(rid, more, tuple(decode_client_row(c) for _ in range(count)))
+    elif type_ in _MULTI_KEY_RESPONSES:
+        from ._multikey import decode_payload  # it builds on this module, which cannot import it first
+        response = decode_payload(type_, c, rid)
     else:
         assert type_ is MessageType.ERROR, type_
         status = c.u16("status")

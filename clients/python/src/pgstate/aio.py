@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Set, Type
+from typing import Any, AsyncIterator, Dict, Iterable, List, Optional, Set, Type
 
 from . import _protocol as p
 from ._calls import (Call, ClientsCall, HealthCall, HelloCall, LoadCall, PauseCall, PingCall, ResumeCall,
                      StatsCall, UpsertCall, WhoAmICall, delete_call)
-from ._codec_calls import CLIENT_CODEC, CodecArg, check_codec, codec_for, opened_record, sealed_upsert, written_record
+from ._codec_calls import (CLIENT_CODEC, CodecArg, check_codec, codec_for, opened_record, opened_records, sealed_items,
+                           sealed_upsert, written_record, written_records)
 from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
     resolve_socket_path
 from ._envelope import Envelope
 from ._errors import Error, ProtocolError, Unavailable
 from ._identity import Identity
+from ._items import Item, ItemOutcome
+from ._multikey_calls import BulkLoadCall, BulkLoaded, BulkWriteCall, ListCall, TransactCall, bulk_load_call
 from ._operator import ClientRow, ClientsPage, Health, StatsEntry
 from ._outcomes import (Connection, EndReason, Ending, Received, after_ending, classify_lost, classify_received,
                         classify_response, classify_timeout, ending_for, stray_ending)
+from ._page import Page
 from ._record import Record
 from ._rewrap import RewrapResult, rewrap_async as rewrap
 
@@ -414,17 +418,19 @@ class AsyncClient:
             return result
         return opened_record(result, use, bound)
 
-    async def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike, *,
-                     namespace: Optional[str] = None, codec: CodecArg = CLIENT_CODEC) -> Record:
+    async def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike,
+                     ttl: Optional[int] = None, *, namespace: Optional[str] = None,
+                     codec: CodecArg = CLIENT_CODEC) -> Record:
         """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
 
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
         the record does not exist); nothing was changed then. ``namespace``: as for :meth:`load`.
+        ``ttl``: seconds until this revision expires, as for :meth:`pgstate.Client.upsert` (needs TTL).
 
         ``codec``: the Envelope that wraps the state, bound to revision ``expected_revision`` + 1
         (default: the client's; None: stored as given). The record returned holds ``state``.
         """
-        call = UpsertCall(persistence_id, namespace, expected_revision, state)
+        call = UpsertCall(persistence_id, namespace, expected_revision, state, ttl)
         use = codec_for(codec, self._codec)
         if use is None:
             result: Record = await self._run(call)
@@ -442,6 +448,71 @@ class AsyncClient:
         ``namespace``: as for :meth:`load`.
         """
         await self._run(delete_call(persistence_id, expected_revision, namespace))
+
+    # -- the multi-key calls (the server must announce MULTI_KEY) ---------------------------------
+
+    async def bulk_load(self, ids: Iterable[str], *, namespace: Optional[str] = None,
+                        codec: CodecArg = CLIENT_CODEC) -> Dict[str, Optional[Record]]:
+        """The current record of every id (None: there is none) in one round trip, as a dict in the order
+        of ``ids``; ids the server left out of a full answer are loaded again within this call. As
+        :meth:`pgstate.Client.bulk_load`."""
+        call: Optional[BulkLoadCall] = bulk_load_call(ids, namespace)
+        assert call is not None
+        wanted = call.ids
+        use = codec_for(codec, self._codec)
+        bound = await self.effective_namespace(namespace) if use is not None else ""
+        records: Dict[str, Optional[Record]] = {}
+        while call is not None:
+            loaded: BulkLoaded = await self._run(call)
+            records.update(loaded.records)
+            call = call.following(loaded)
+        ordered = {pid: records[pid] for pid in wanted}
+        return ordered if use is None else opened_records(ordered, use, bound)
+
+    async def bulk_write(self, items: Iterable[Item], *, namespace: Optional[str] = None,
+                         codec: CodecArg = CLIENT_CODEC) -> List[ItemOutcome]:
+        """Apply each item on its own; one outcome per item (Written, Deleted, Conflict or Failed), none
+        raised. As :meth:`pgstate.Client.bulk_write`."""
+        call = BulkWriteCall(items, namespace)  # type: ignore[arg-type]  # checked there
+        use = codec_for(codec, self._codec)
+        if use is not None:
+            call = sealed_items(call, use, await self.effective_namespace(namespace))
+        result: List[ItemOutcome] = await self._run(call)
+        return result
+
+    async def transact(self, items: Iterable[Item], *, namespace: Optional[str] = None,
+                       codec: CodecArg = CLIENT_CODEC) -> List[Optional[Record]]:
+        """Apply every item or none; one entry per item (the new Record of an upsert, None for a delete), or
+        TransactionConflict naming every failed item. As :meth:`pgstate.Client.transact`."""
+        call = TransactCall(items, namespace)  # type: ignore[arg-type]  # checked there
+        use = codec_for(codec, self._codec)
+        if use is None:
+            result: List[Optional[Record]] = await self._run(call)
+            return result
+        sealed = sealed_items(call, use, await self.effective_namespace(namespace))
+        written: List[Optional[Record]] = await self._run(sealed)
+        return written_records(written, call)
+
+    async def list(self, prefix: str = "", after: Optional[str] = None, limit: Optional[int] = None, *,
+                   namespace: Optional[str] = None) -> Page:
+        """One page of the ids starting with ``prefix``, after ``after``, in byte order. As
+        :meth:`pgstate.Client.list`."""
+        page: Page = await self._run(ListCall(prefix, after, limit, namespace))
+        return page
+
+    def iter_ids(self, prefix: str = "", *, namespace: Optional[str] = None,
+                 page_size: Optional[int] = None) -> AsyncIterator[str]:
+        """Every id starting with ``prefix``, in byte order, page after page (``async for``). As
+        :meth:`pgstate.Client.iter_ids`."""
+        # Checked now, not at the first page: the arguments are wrong whether or not it is iterated.
+        return self._ids(ListCall(prefix, None, page_size, namespace))
+
+    async def _ids(self, call: Optional[ListCall]) -> AsyncIterator[str]:
+        while call is not None:
+            page: Page = await self._run(call)
+            for entry in page.items:
+                yield entry.persistence_id
+            call = call.following(page)
 
     # -- the operators' calls (the server must announce OPERATOR) ---------------------------------
 

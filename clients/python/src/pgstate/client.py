@@ -5,19 +5,23 @@ from __future__ import annotations
 import socket
 import time
 from types import TracebackType
-from typing import Any, List, Optional, Set, Type
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Type
 
 from . import _protocol as p
 from ._calls import (Call, ClientsCall, HealthCall, LoadCall, PauseCall, PingCall, ResumeCall, StatsCall,
                      UpsertCall, WhoAmICall, delete_call)
-from ._codec_calls import CLIENT_CODEC, CodecArg, check_codec, codec_for, opened_record, sealed_upsert, written_record
+from ._codec_calls import (CLIENT_CODEC, CodecArg, check_codec, codec_for, opened_record, opened_records, sealed_items,
+                           sealed_upsert, written_record, written_records)
 from ._common import CLIENT_NAME, HELLO_REQUEST_ID, PathLike, check_timeout, connect_error, hello_call, \
     resolve_socket_path
 from ._envelope import Envelope
 from ._errors import ProtocolError
 from ._identity import Identity
+from ._items import Item, ItemOutcome
+from ._multikey_calls import BulkLoadCall, BulkLoaded, BulkWriteCall, ListCall, TransactCall, bulk_load_call
 from ._operator import ClientRow, ClientsPage, Health, StatsEntry
 from ._outcomes import Connection, Outcome, Received, classify_lost, classify_received, classify_timeout
+from ._page import Page
 from ._record import Record
 
 __all__ = ["Client"]
@@ -47,9 +51,9 @@ class Client:
     :class:`~pgstate.OutcomeUnknown` for a write that was sent (it may have been applied).
     The connection stays usable: the late answer is read and discarded by a later call.
 
-    **Codec:** with ``codec=pgstate.Envelope(...)`` every upsert writes its state in an envelope
-    (compressed, encrypted or authenticated, bound to the namespace, the id and the revision
-    written) and every load opens it (proto-spec/ENVELOPE.md); ``load`` and ``upsert`` take a
+    **Codec:** with ``codec=pgstate.Envelope(...)`` every upsert (and upsert item) writes its state in
+    an envelope (compressed, encrypted or authenticated, bound to the namespace, the id and the revision
+    written) and every load (and bulk load) opens it (proto-spec/ENVELOPE.md); those calls take a
     ``codec=`` of their own that overrides it (``codec=None``: the bytes as stored). The namespace
     bound is :meth:`effective_namespace`'s. A state that does not open raises an
     :class:`~pgstate.EnvelopeError`.
@@ -179,17 +183,22 @@ class Client:
             return result
         return opened_record(result, use, bound)
 
-    def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike, *,
+    def upsert(self, persistence_id: str, expected_revision: int, state: p.BytesLike, ttl: Optional[int] = None, *,
                namespace: Optional[str] = None, codec: CodecArg = CLIENT_CODEC) -> Record:
         """Create (``expected_revision`` 0) or update revision N to N+1; return the new record.
 
         Raises ConcurrencyError if ``expected_revision`` is not the current revision (0 when
         the record does not exist); nothing was changed then. ``namespace``: as for :meth:`load`.
 
+        ``ttl``: seconds (1..2^31-1) after its commit, by the database's clock, at which this
+        revision expires: from then on the record is absent for every call, exactly as if deleted.
+        None (the default) writes a revision that never expires, which also clears an expiry the
+        record had. Needs a server announcing TTL (else InvalidArgument, before sending).
+
         ``codec``: the Envelope that wraps the state, bound to revision ``expected_revision`` + 1
         (default: the client's; None: stored as given). The record returned holds ``state``.
         """
-        call = UpsertCall(persistence_id, namespace, expected_revision, state)
+        call = UpsertCall(persistence_id, namespace, expected_revision, state, ttl)
         use = codec_for(codec, self._codec)
         if use is None:
             result: Record = self._run(call)
@@ -208,6 +217,108 @@ class Client:
         ``namespace``: as for :meth:`load`.
         """
         self._run(delete_call(persistence_id, expected_revision, namespace))
+
+    # -- the multi-key calls (the server must announce MULTI_KEY) ---------------------------------
+
+    def bulk_load(self, ids: Iterable[str], *, namespace: Optional[str] = None,
+                  codec: CodecArg = CLIENT_CODEC) -> Dict[str, Optional[Record]]:
+        """The current record of every id (None: there is none), in one round trip: a dict in the order
+        of ``ids`` (an id named twice appears once).
+
+        The server reads each id as a LOAD would; records of different ids may come from different
+        moments. When the answer would not fit one frame, the server leaves some ids out and this
+        call loads them again (another round trip each time) until every id is answered.
+
+        ``ids``: 1 to the server's ``max_batch_items`` ids (1000 by default), a list or tuple, not one
+        str. ``namespace`` and ``codec``: as for :meth:`load`.
+        """
+        call: Optional[BulkLoadCall] = bulk_load_call(ids, namespace)
+        assert call is not None
+        wanted = call.ids
+        use = codec_for(codec, self._codec)
+        bound = self.effective_namespace(namespace) if use is not None else ""
+        records: Dict[str, Optional[Record]] = {}
+        while call is not None:
+            loaded: BulkLoaded = self._run(call)
+            records.update(loaded.records)
+            call = call.following(loaded)
+        ordered = {pid: records[pid] for pid in wanted}
+        return ordered if use is None else opened_records(ordered, use, bound)
+
+    def bulk_write(self, items: Iterable[Item], *, namespace: Optional[str] = None,
+                   codec: CodecArg = CLIENT_CODEC) -> List[ItemOutcome]:
+        """Apply each item on its own (a :class:`pgstate.Upsert` or :class:`pgstate.Delete`); return one
+        outcome per item, in item order: :class:`pgstate.Written` (new revision and commit time),
+        :class:`pgstate.Deleted`, :class:`pgstate.Conflict` (expected and actual revision; nothing
+        changed for that item) or :class:`pgstate.Failed` (status and message).
+
+        **Each item is independent**: one item's conflict or failure never changes another's outcome,
+        and none of them raises. Two items for the same id apply in item order. A ``Failed`` item's
+        ``error`` says what its status means: not executed (retry it), unknown (load it first), or its
+        arguments. The call itself raises as an upsert would: OutcomeUnknown when the answer is lost
+        after sending (every item's outcome is then unknown), InvalidArgument before sending for a
+        bad item or more than the server's ``max_batch_items`` items or ``max_batch_bytes`` of states.
+
+        ``namespace`` and ``codec`` (each upsert item's state wrapped as by :meth:`upsert`): as for
+        :meth:`upsert`.
+        """
+        call = BulkWriteCall(items, namespace)  # type: ignore[arg-type]  # checked there
+        use = codec_for(codec, self._codec)
+        if use is not None:
+            call = sealed_items(call, use, self.effective_namespace(namespace))
+        result: List[ItemOutcome] = self._run(call)
+        return result
+
+    def transact(self, items: Iterable[Item], *, namespace: Optional[str] = None,
+                 codec: CodecArg = CLIENT_CODEC) -> List[Optional[Record]]:
+        """Apply every item, or none: all in one database transaction if every item's expected revision
+        holds. Returns one entry per item, in item order: the new :class:`pgstate.Record` of an upsert
+        (holding the state given), **None for a delete**.
+
+        Raises :class:`pgstate.TransactionConflict` (a ConcurrencyError) when any expectation fails:
+        nothing was applied, and its ``conflicts`` maps every failed item's id to its current revision
+        (0: no record). An unconditional delete never fails. An id may appear once per transaction
+        (InvalidArgument, before sending, as for the limits of :meth:`bulk_write`). OutcomeUnknown: the
+        whole transaction may or may not have been applied, never in part.
+
+        ``namespace`` and ``codec``: as for :meth:`upsert`.
+        """
+        call = TransactCall(items, namespace)  # type: ignore[arg-type]  # checked there
+        use = codec_for(codec, self._codec)
+        if use is None:
+            result: List[Optional[Record]] = self._run(call)
+            return result
+        written: List[Optional[Record]] = self._run(sealed_items(call, use, self.effective_namespace(namespace)))
+        return written_records(written, call)
+
+    def list(self, prefix: str = "", after: Optional[str] = None, limit: Optional[int] = None, *,
+             namespace: Optional[str] = None) -> Page:
+        """One page of the ids starting with ``prefix`` (byte for byte; "" for every id) and, with
+        ``after``, greater than it, in ascending byte order of their UTF-8: a :class:`pgstate.Page` of
+        entries (id, revision, updated_at) and ``next_after``, the ``after`` of the next page (None
+        after the last).
+
+        ``limit``: at most that many ids, 1 to the server's ``max_batch_items`` (never lowered); by
+        default 100, or ``max_batch_items`` if smaller. Expired records are left out. Following the
+        pages sees every id that existed throughout exactly once; ids created or deleted meanwhile
+        may or may not appear. ``namespace``: as for :meth:`load`.
+        """
+        page: Page = self._run(ListCall(prefix, after, limit, namespace))
+        return page
+
+    def iter_ids(self, prefix: str = "", *, namespace: Optional[str] = None,
+                 page_size: Optional[int] = None) -> Iterator[str]:
+        """Every id starting with ``prefix``, in ascending byte order, following :meth:`list`'s pages
+        (``page_size`` ids per call, by default as :meth:`list`'s ``limit``) lazily, one call each."""
+        # Checked now, not at the first page: the arguments are wrong whether or not it is iterated.
+        return self._ids(ListCall(prefix, None, page_size, namespace))
+
+    def _ids(self, call: Optional[ListCall]) -> Iterator[str]:
+        while call is not None:
+            page: Page = self._run(call)
+            for entry in page.items:
+                yield entry.persistence_id
+            call = call.following(page)
 
     # -- the operators' calls (the server must announce OPERATOR) ---------------------------------
 
