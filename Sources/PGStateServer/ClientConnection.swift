@@ -33,6 +33,10 @@ final class ClientConnection {
     var requestsAnswered: UInt64 = 0
     /// The slot of its own namespace in the reactor's metrics, once looked up.
     var namespaceSlot: Int?
+    /// Store requests routed so far (their order, for ``answerOrder``).
+    var storeRequests: UInt64 = 0
+    /// Answers waiting for an earlier multi-key request of this connection (see ``AnswerOrder``).
+    var answerOrder = AnswerOrder<Reactor.HeldAnswer>()
     /// Output bytes queued and written since the connection opened: an answer is written once `bytesWritten`
     /// reaches the `bytesQueued` it was queued at.
     private(set) var bytesQueued: UInt64 = 0

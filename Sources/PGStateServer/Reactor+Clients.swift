@@ -205,10 +205,13 @@ extension Reactor {
         }
         // Same (namespace, id) → same id → same home connection, which keeps their order; ids alone spread well.
         let received = monotonicMicroseconds()
+        client.storeRequests &+= 1
+        let order = client.storeRequests
         func pending(_ part: StorePart) -> PendingRequest {
             PendingRequest(client: client.slot, generation: client.generation, requestID: requestID,
                            operation: part.operation, budget: budget, received: received, kind: kind,
-                           namespaceSlot: namespaceSlot)
+                           namespaceSlot: namespaceSlot, order: order,
+                           homes: Homes(first: part.home, others: part.otherHomes))
         }
         switch StorePlan(request, in: namespace, poolSize: databases.count) {
         case .single(let part):
@@ -224,7 +227,13 @@ extension Reactor {
         case .gathered(let parts, let gather):
             // The request answers once, when its last part has; the parts carry no budget of their own.
             let slot = freeGathers.popLast() ?? { gathers.append(nil); return gathers.count - 1 }()
-            gathers[slot] = GatherSlot(request: pending(parts[0]), gather: gather)
+            var request = pending(parts[0])
+            var homes = Set(parts.map(\.home))
+            homes.remove(parts[0].home)
+            request.homes = Homes(first: parts[0].home, others: Array(homes))
+            request.closesGather = true
+            client.answerOrder.opened(order: order, homes: request.homes)
+            gathers[slot] = GatherSlot(request: request, gather: gather)
             for (index, part) in parts.enumerated() {
                 var entry = pending(part)
                 entry.budget = nil
@@ -279,6 +288,21 @@ extension Reactor {
         metrics.count(request.kind, ReactorMetrics.Outcome(response), namespaceSlot: request.namespaceSlot)
         guard request.client < clients.count, let client = clients[request.client],
               client.generation == request.generation else { return }
+        let held = HeldAnswer(request: request, response: response, sentAt: sentAt, batchSize: batchSize, answeredAt: now)
+        guard client.answerOrder.isIdle && !request.closesGather else {
+            for answer in client.answerOrder.ready(order: request.order, homes: request.homes,
+                                                   closes: request.closesGather, held) {
+                answerClient(client, answer)
+            }
+            return
+        }
+        answerClient(client, held)
+    }
+
+    /// Queues one store answer on its connection.
+    private func answerClient(_ client: ClientConnection, _ held: HeldAnswer) {
+        let (request, response, now, sentAt, batchSize) = (held.request, held.response, held.answeredAt, held.sentAt,
+                                                           held.batchSize)
         client.requestsAnswered &+= 1
         let queuedBefore = client.bytesQueued
         perform(client.machine.answered(ResponseFrame(requestID: request.requestID, response: response)), on: client)

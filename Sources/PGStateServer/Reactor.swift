@@ -33,6 +33,20 @@ final class Reactor {
         /// for a request answered directly.
         var gather: Int = -1
         var part: Int = 0
+        /// Its place among the connection's store requests and the homes it touches, which decide whether its
+        /// answer must wait for an earlier multi-key one (``AnswerOrder``); `closesGather`: it is such a one.
+        var order: UInt64 = 0
+        var homes = Homes(first: 0)
+        var closesGather = false
+    }
+
+    /// An answer held back by ``AnswerOrder`` until an earlier multi-key request of its connection is answered.
+    struct HeldAnswer {
+        var request: PendingRequest
+        var response: Response
+        var sentAt: Int64
+        var batchSize: Int
+        var answeredAt: Int64
     }
 
     /// A multi-key request whose parts are on their way: the request itself (its client, budget, metrics) and

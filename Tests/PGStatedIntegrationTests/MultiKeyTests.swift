@@ -71,6 +71,39 @@ struct MultiKeyIntegrationTests {
         #expect(await daemon.terminate() == 0)
     }
 
+    /// Requests pipelined behind a multi-key one that touch its ids are answered after it (section 4), although
+    /// its parts run on several connections and theirs may finish first.
+    @Test func answersForTheSameIDsComeAfterAMultiKeyRequest() async throws {
+        let daemon = try await DaemonProcess.start(arguments: ["--pool-size", "4"])
+        let p = TestEnvironment.uniqueID("order")
+        try await TestClient.withConnection(to: daemon.socketPath) { (client: inout TestClient) async throws in
+            for round in 0..<5 {
+                let ids = (0..<40).map { pid("\(p)-\(round)-\($0)") }
+                var frames = [RequestFrame(requestID: 1, request: .bulkWrite(ids.map { .valid(.upsert(
+                    Upsert(persistenceID: $0, expectedRevision: 0, state: ByteBuffer(bytes: [1])))) }))]
+                frames.append(RequestFrame(requestID: 2, request: .bulkLoad(ids)))
+                for (n, id) in ids.enumerated() {
+                    frames.append(RequestFrame(requestID: UInt32(3 + n), request: .upsert(
+                        Upsert(persistenceID: id, expectedRevision: 1, state: ByteBuffer(bytes: [2])))))
+                }
+                try await client.send(frames)
+                var arrival: [UInt32] = []
+                var answers: [UInt32: Response] = [:]
+                for _ in frames.indices {
+                    let frame = try #require(try await client.receive())
+                    arrival.append(frame.requestID)
+                    answers[frame.requestID] = frame.response
+                }
+                #expect(Array(arrival.prefix(2)) == [1, 2], "the multi-key answers first, in order: \(arrival)")
+                guard case .records(let entries) = answers[2] else { Issue.record("\(String(describing: answers[2]))"); return }
+                #expect(entries.allSatisfy { if case .found(let r) = $0 { return r.revision == 1 }; return false },
+                        "the bulk load saw the bulk write and none of the later upserts")
+                #expect((3..<UInt32(3 + ids.count)).allSatisfy { answers[$0]?.revision == 2 })
+            }
+        }
+        #expect(await daemon.terminate() == 0)
+    }
+
     @Test func bulkWriteItemsAreIndependent() async throws {
         let daemon = try await DaemonProcess.start()
         let p = TestEnvironment.uniqueID("bw")
