@@ -39,9 +39,9 @@ extern "C" {
 #endif
 
 #define PGSTATE_VERSION_MAJOR 0
-#define PGSTATE_VERSION_MINOR 4
+#define PGSTATE_VERSION_MINOR 5
 #define PGSTATE_VERSION_PATCH 0
-#define PGSTATE_VERSION_STRING "0.4.0"
+#define PGSTATE_VERSION_STRING "0.5.0"
 /* Numeric version for compile-time comparisons: 0x00MMmmpp. */
 #define PGSTATE_VERSION_NUMBER                                                  \
     ((PGSTATE_VERSION_MAJOR << 16) | (PGSTATE_VERSION_MINOR << 8) | PGSTATE_VERSION_PATCH)
@@ -67,7 +67,9 @@ typedef enum pgstate_status_code {
     PGSTATE_NOT_FOUND = 1, /* LOAD: no record for this persistence id */
     PGSTATE_CONFLICT = 2,  /* UPSERT / conditional DELETE: the expected revision did
                               not hold; nothing was changed.  See
-                              pgstate_conflict_expected() / pgstate_conflict_actual(). */
+                              pgstate_conflict_expected() / pgstate_conflict_actual().
+                              TRANSACT: an item's expectation did not hold, nothing
+                              was applied; the conflict list names every such item. */
 
     /* ---- errors; each names who is at fault and whether a retry may help ---- */
     /* Caller's fault, do not retry unchanged: an argument rule failed (checked
@@ -81,19 +83,21 @@ typedef enum pgstate_status_code {
        (UNAVAILABLE, OVERLOADED, SHUTTING_DOWN, ...), the connection was lost
        before the request was written, a request left unanswered by the server's
        final SHUTTING_DOWN notice (not executed), or a read (LOAD, PING, WHOAMI,
-       the operators' calls) lost with the connection (reads are always safe to
-       repeat). */
+       BULK_LOAD, LIST, the operators' calls) lost with the connection (reads
+       are always safe to repeat). */
     PGSTATE_ERR_UNAVAILABLE = -2,
     /* A write may or may not have been applied: server status 3xx; a write
        answered 500 or a status of no known class; or the connection was lost
-       after an UPSERT / DELETE was written.  LOAD first to find out, then
-       decide; never retry blindly. */
+       after an UPSERT / DELETE / BULK_WRITE / TRANSACT was written.  LOAD
+       first to find out, then decide; never retry blindly.  (A transaction is
+       never applied in part.) */
     PGSTATE_ERR_OUTCOME_UNKNOWN = -3,
     /* The call's timeout elapsed.  The connection stays usable (a handshake
        that times out leaves none).  If no byte of the request had been written
        it is withdrawn and never sent; otherwise a late response is discarded
-       and, for UPSERT / DELETE, the outcome is unknown.  pgstate_outcome() says
-       which: PGSTATE_ERR_UNAVAILABLE or PGSTATE_ERR_OUTCOME_UNKNOWN. */
+       and, for the writes (UPSERT, DELETE, BULK_WRITE, TRANSACT), the outcome
+       is unknown.  pgstate_outcome() says which: PGSTATE_ERR_UNAVAILABLE or
+       PGSTATE_ERR_OUTCOME_UNKNOWN. */
     PGSTATE_ERR_TIMEOUT = -4,
     /* Protocol violation (a bug on one side, or a version mismatch): a malformed
        or unexpected response, HELLO refused (104), HELLO_OK with unusable limits
@@ -104,7 +108,7 @@ typedef enum pgstate_status_code {
        every request then in flight fails the same way, and a write among them
        may or may not have been applied. */
     PGSTATE_ERR_PROTOCOL = -5,
-    /* Server fault answering a read (LOAD, PING, WHOAMI, the operators' calls):
+    /* Server fault answering a read (LOAD, PING, WHOAMI, BULK_LOAD, LIST, the operators' calls):
        status 500 and statuses of no known class.  A write answered so is
        PGSTATE_ERR_OUTCOME_UNKNOWN. */
     PGSTATE_ERR_SERVER = -6,
@@ -164,8 +168,9 @@ PGSTATE_EXPORT int pgstate_status(const pgstate_client *c);
 
 /* What the caller may assume about the last call's request: pgstate_status(c),
    except after PGSTATE_ERR_TIMEOUT, where it is PGSTATE_ERR_UNAVAILABLE (the
-   request was never sent, or it was a read: LOAD, PING, WHOAMI, an operator's call) or
-   PGSTATE_ERR_OUTCOME_UNKNOWN (an UPSERT / DELETE was sent: LOAD to find out). */
+   request was never sent, or it was a read: LOAD, PING, WHOAMI, BULK_LOAD, LIST, an operator's call) or
+   PGSTATE_ERR_OUTCOME_UNKNOWN (a write - UPSERT, DELETE, BULK_WRITE, TRANSACT - was sent: LOAD to find
+   out). */
 PGSTATE_EXPORT int pgstate_outcome(const pgstate_client *c);
 
 /* Text of the last error on this handle ("" after a successful call).  Says who
@@ -194,7 +199,13 @@ PGSTATE_EXPORT uint32_t pgstate_max_in_flight(const pgstate_client *c);
 #define PGSTATE_CAP_CONDITIONAL_DELETE 0x1u /* pgstate_delete_if */
 #define PGSTATE_CAP_IDENTITY 0x2u           /* pgstate_whoami, pgstate_set_namespace */
 #define PGSTATE_CAP_OPERATOR 0x4u           /* pgstate_health, _stats, _clients, _pause, _resume */
+#define PGSTATE_CAP_MULTI_KEY 0x8u          /* pgstate_bulk_load, _bulk_write, _transact, _list */
+#define PGSTATE_CAP_TTL 0x10u               /* pgstate_upsert_ttl, PGSTATE_ITEM_TTL */
 PGSTATE_EXPORT uint32_t pgstate_capabilities(const pgstate_client *c);
+/* With MULTI_KEY (else 0): the most ids or items of one multi-key call (also the largest LIST limit), and the
+   most state bytes of all items of one pgstate_bulk_write / pgstate_transact together. */
+PGSTATE_EXPORT uint32_t pgstate_max_batch_items(const pgstate_client *c);
+PGSTATE_EXPORT uint32_t pgstate_max_batch_bytes(const pgstate_client *c);
 
 /* ------------------------------------------------------------------------- */
 /* Records                                                                    */
@@ -235,8 +246,8 @@ PGSTATE_EXPORT void pgstate_record_free(pgstate_record *r);
  */
 
 /* permissions bits (unknown bits the server may send are cleared) */
-#define PGSTATE_PERM_READ 0x1u          /* LOAD */
-#define PGSTATE_PERM_WRITE 0x2u         /* UPSERT, DELETE */
+#define PGSTATE_PERM_READ 0x1u          /* LOAD, BULK_LOAD, LIST */
+#define PGSTATE_PERM_WRITE 0x2u         /* UPSERT, DELETE, BULK_WRITE, TRANSACT */
 #define PGSTATE_PERM_ADMIN 0x4u
 #define PGSTATE_PERM_ANY_NAMESPACE 0x8u /* may name any namespace, not only its own */
 
@@ -335,6 +346,236 @@ PGSTATE_EXPORT int pgstate_ping(pgstate_client *c);
    committed when the server checked (0: no record).  0 after other outcomes. */
 PGSTATE_EXPORT uint64_t pgstate_conflict_expected(const pgstate_client *c);
 PGSTATE_EXPORT uint64_t pgstate_conflict_actual(const pgstate_client *c);
+
+/* ------------------------------------------------------------------------- */
+/* Multi-key calls and TTL                                                    */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Many ids in one round trip (PROTOCOL.md 6.22 - 6.30).  The multi-key calls
+ * need the server's MULTI_KEY capability, a TTL needs TTL
+ * (pgstate_capabilities(c) & PGSTATE_CAP_MULTI_KEY / PGSTATE_CAP_TTL); without
+ * it the call fails with PGSTATE_ERR_INVALID_ARGUMENT and sends nothing.  They
+ * address the handle's namespace, like the single-key calls.
+ *
+ * Checked before anything is sent (PGSTATE_ERR_INVALID_ARGUMENT, the whole
+ * call refused, nothing sent):
+ *   - 1 .. pgstate_max_batch_items(c) ids or items per call, and a LIST limit
+ *     of 1 .. pgstate_max_batch_items(c) - never split or clamped;
+ *   - the states of all upsert items of one call at most
+ *     pgstate_max_batch_bytes(c) bytes together;
+ *   - every id, expected revision and state by the rules of the single calls
+ *     (a bad item refuses pgstate_bulk_write too: the caller fixes the call);
+ *     ttl_seconds 1 .. 2^31-1;
+ *   - a transaction names each id once;
+ *   - the request frame fits the server's max_frame_bytes.
+ *
+ * Results are allocated by the library in one block each and owned by the
+ * caller; free each with its own free function (which accepts NULL).  The
+ * structs may get fields appended; the element structs of their arrays
+ * (pgstate_loaded, pgstate_item_outcome, pgstate_item_conflict,
+ * pgstate_list_entry) and pgstate_item, which the caller allocates, keep their
+ * layout for this soname.
+ */
+
+/* An upsert whose new revision expires ttl_seconds (1 .. 2^31-1) after its
+   commit, by the database's clock: from then on the id has no record for every
+   call (a load finds nothing, an update conflicts with actual revision 0, a
+   create succeeds at revision 1).  An upsert without TTL clears an expiry.
+   Otherwise exactly pgstate_upsert.  Needs TTL. */
+PGSTATE_EXPORT int pgstate_upsert_ttl(pgstate_client *c, const char *id, size_t id_len,
+                                      uint64_t expected_revision, const void *state, size_t state_len,
+                                      uint32_t ttl_seconds, pgstate_record **out);
+
+/* ---- BULK_LOAD ---- */
+
+/* pgstate_loaded.presence */
+#define PGSTATE_ABSENT 0  /* no record (none, or expired) */
+#define PGSTATE_FOUND 1   /* record is set */
+#define PGSTATE_OMITTED 2 /* pipelined form only: the answer had no room for it; load it again */
+
+typedef struct pgstate_loaded {
+    const char *persistence_id;   /* the id asked for, NUL-terminated */
+    size_t persistence_id_len;
+    int presence;                 /* PGSTATE_ABSENT, PGSTATE_FOUND or PGSTATE_OMITTED */
+    const pgstate_record *record; /* FOUND: the record, inside the list's block (never free it alone); else NULL */
+} pgstate_loaded;
+
+typedef struct pgstate_record_list {
+    size_t count;                  /* the number of ids asked for */
+    const pgstate_loaded *entries; /* one per id, in the order asked (an id asked twice is there twice) */
+    size_t omitted;                /* entries OMITTED (always 0 from pgstate_bulk_load) */
+} pgstate_record_list;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_record_list_free(pgstate_record_list *list);
+
+/* Loads count ids (ids[i] of id_lens[i] bytes; id_lens NULL: each id is a
+   NUL-terminated string).  PGSTATE_OK with *out = one entry per id, FOUND or
+   ABSENT, or an error with *out = NULL (out may be NULL).  When the server's
+   answer had no room for every record (it marks the rest OMITTED), the call
+   asks again for those, until every id is answered, within the one timeout;
+   every FOUND record was committed when it was read, but the records were not
+   necessarily all read at one moment. */
+PGSTATE_EXPORT int pgstate_bulk_load(pgstate_client *c, const char *const *ids, const size_t *id_lens, size_t count,
+                                     pgstate_record_list **out);
+
+/* ---- BULK_WRITE and TRANSACT ---- */
+
+/* pgstate_item.kind */
+#define PGSTATE_ITEM_UPSERT 1
+#define PGSTATE_ITEM_DELETE 2
+/* pgstate_item.flags */
+#define PGSTATE_ITEM_EXPECTED 0x1u /* a delete item is conditional on expected_revision (0: only if absent;
+                                      needs CONDITIONAL_DELETE); without it a delete item is unconditional */
+#define PGSTATE_ITEM_TTL 0x2u      /* an upsert item's revision expires after ttl_seconds (needs TTL) */
+
+/* One write of a batch, in the caller's memory: each means exactly the
+   single call it mirrors (pgstate_upsert, pgstate_upsert_ttl, pgstate_delete,
+   pgstate_delete_if).  Zero-initialise it, or use the pgstate_item_* helpers
+   below. */
+typedef struct pgstate_item {
+    int kind;                   /* PGSTATE_ITEM_UPSERT or PGSTATE_ITEM_DELETE */
+    unsigned flags;             /* PGSTATE_ITEM_* bits: 0 for a plain upsert or an unconditional delete */
+    const char *id;             /* id_len bytes */
+    size_t id_len;
+    uint64_t expected_revision; /* upsert: 0 creates, N replaces revision N; delete: with PGSTATE_ITEM_EXPECTED */
+    const void *state;          /* upsert: state_len bytes (may be NULL when state_len is 0) */
+    size_t state_len;
+    uint32_t ttl_seconds;       /* upsert with PGSTATE_ITEM_TTL: 1 .. 2^31-1 */
+} pgstate_item;
+
+static inline pgstate_item pgstate_item_upsert(const char *id, size_t id_len, uint64_t expected_revision,
+                                               const void *state, size_t state_len) {
+    pgstate_item it = {0};
+    it.kind = PGSTATE_ITEM_UPSERT;
+    it.id = id;
+    it.id_len = id_len;
+    it.expected_revision = expected_revision;
+    it.state = state;
+    it.state_len = state_len;
+    return it;
+}
+
+static inline pgstate_item pgstate_item_upsert_ttl(const char *id, size_t id_len, uint64_t expected_revision,
+                                                   const void *state, size_t state_len, uint32_t ttl_seconds) {
+    pgstate_item it = pgstate_item_upsert(id, id_len, expected_revision, state, state_len);
+    it.flags = PGSTATE_ITEM_TTL;
+    it.ttl_seconds = ttl_seconds;
+    return it;
+}
+
+static inline pgstate_item pgstate_item_delete(const char *id, size_t id_len) {
+    pgstate_item it = {0};
+    it.kind = PGSTATE_ITEM_DELETE;
+    it.id = id;
+    it.id_len = id_len;
+    return it;
+}
+
+static inline pgstate_item pgstate_item_delete_if(const char *id, size_t id_len, uint64_t expected_revision) {
+    pgstate_item it = pgstate_item_delete(id, id_len);
+    it.flags = PGSTATE_ITEM_EXPECTED;
+    it.expected_revision = expected_revision;
+    return it;
+}
+
+/* pgstate_item_outcome.result */
+#define PGSTATE_ITEM_WRITTEN 1  /* an upsert item applied: revision (expected + 1) and updated_at_us */
+#define PGSTATE_ITEM_DELETED 2  /* a delete item answered OK (also when there was nothing to delete) */
+#define PGSTATE_ITEM_CONFLICT 3 /* its expectation did not hold; nothing changed for this item */
+#define PGSTATE_ITEM_FAILED 4   /* this item alone failed: status, server_status, message */
+
+typedef struct pgstate_item_outcome {
+    const char *persistence_id; /* the item's id, NUL-terminated */
+    size_t persistence_id_len;
+    int result;                 /* PGSTATE_ITEM_WRITTEN, _DELETED, _CONFLICT or _FAILED */
+    int status;                 /* what the single call would have returned: PGSTATE_OK (written, deleted),
+                                   PGSTATE_CONFLICT, or for a failed item its class: PGSTATE_ERR_INVALID_ARGUMENT
+                                   (102), PGSTATE_ERR_UNAVAILABLE (2xx: not executed), PGSTATE_ERR_OUTCOME_UNKNOWN
+                                   (3xx, 500: this item may or may not have been applied), ... */
+    uint64_t revision;          /* WRITTEN: the new revision */
+    int64_t updated_at_us;      /* WRITTEN: its commit time */
+    uint64_t expected_revision; /* CONFLICT: the item's */
+    uint64_t actual_revision;   /* CONFLICT: the committed revision (0: no record, or expired) */
+    int server_status;          /* FAILED: the raw status, e.g. 102, 201, 300, 500; else 0 */
+    const char *message;        /* FAILED: the server's text (never decide on it); else ""; NUL-terminated */
+    size_t message_len;
+} pgstate_item_outcome;
+
+typedef struct pgstate_outcome_list {
+    size_t count;                       /* the number of items */
+    const pgstate_item_outcome *items;  /* one per item, in item order */
+} pgstate_outcome_list;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_outcome_list_free(pgstate_outcome_list *list);
+
+/* BULK_WRITE: every item applied or not by its own rules, independently: one
+   item's conflict or failure never changes another's outcome (two items for
+   one id apply in item order).  PGSTATE_OK with *out = one outcome per item
+   (conflicts and failed items included: read each), or an error with *out =
+   NULL (out may be NULL); PGSTATE_ERR_OUTCOME_UNKNOWN when the request as a
+   whole may or may not have been applied (any item of it). */
+PGSTATE_EXPORT int pgstate_bulk_write(pgstate_client *c, const pgstate_item *items, size_t count,
+                                      pgstate_outcome_list **out);
+
+typedef struct pgstate_item_conflict {
+    size_t index;               /* the item's position in the call's array, from 0 */
+    const char *persistence_id; /* the item's id, NUL-terminated */
+    size_t persistence_id_len;
+    uint64_t expected_revision; /* the item's */
+    uint64_t actual_revision;   /* the committed revision (0: no record, or expired) */
+} pgstate_item_conflict;
+
+typedef struct pgstate_conflict_list {
+    size_t count;                       /* at least 1 */
+    const pgstate_item_conflict *items; /* every item whose expectation failed, by ascending index */
+} pgstate_conflict_list;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_conflict_list_free(pgstate_conflict_list *list);
+
+/* TRANSACT: all items or none, in one database transaction (an unconditional
+   delete item never fails; an id may appear only once).  PGSTATE_OK with
+   *committed = every item's outcome (WRITTEN with its new revision, or
+   DELETED); PGSTATE_CONFLICT with *conflicts = every item whose expectation
+   did not hold - nothing was applied: load, merge, try again; or an error with
+   both NULL (PGSTATE_ERR_OUTCOME_UNKNOWN: all or nothing was applied, never a
+   part).  committed and conflicts may be NULL. */
+PGSTATE_EXPORT int pgstate_transact(pgstate_client *c, const pgstate_item *items, size_t count,
+                                    pgstate_outcome_list **committed, pgstate_conflict_list **conflicts);
+
+/* ---- LIST ---- */
+
+typedef struct pgstate_list_entry {
+    const char *persistence_id; /* NUL-terminated */
+    size_t persistence_id_len;
+    uint64_t revision;          /* its current revision */
+    int64_t updated_at_us;      /* its commit time */
+} pgstate_list_entry;
+
+typedef struct pgstate_page {
+    size_t count;
+    const pgstate_list_entry *entries; /* ascending byte order of id */
+    int more;                          /* 1: ids may follow - list again with after = next_after */
+    const char *next_after;            /* more: the last entry's id (NUL-terminated), else NULL */
+    size_t next_after_len;
+} pgstate_page;
+
+/* Accepts NULL. */
+PGSTATE_EXPORT void pgstate_page_free(pgstate_page *page);
+
+/* LIST: one page of the ids (of the handle's namespace) that start with
+   prefix (prefix_len bytes, may be 0: every id; the characters of an id) and,
+   when after is not NULL, are greater than after (after_len bytes, an id: the
+   cursor), in ascending byte order, at most limit (1 ..
+   pgstate_max_batch_items(c)).  Expired records are left out.  PGSTATE_OK with
+   *out = the page, or an error with *out = NULL (out may be NULL).  Following
+   next_after from the first page to the last sees every id that existed
+   throughout exactly once, in order. */
+PGSTATE_EXPORT int pgstate_list(pgstate_client *c, const char *prefix, size_t prefix_len, const char *after,
+                                size_t after_len, uint32_t limit, pgstate_page **out);
 
 /* ------------------------------------------------------------------------- */
 /* Operators' calls                                                           */
@@ -513,6 +754,21 @@ PGSTATE_EXPORT uint32_t pgstate_send_stats(pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_send_clients(pgstate_client *c, uint64_t after_connection);
 PGSTATE_EXPORT uint32_t pgstate_send_pause(pgstate_client *c, uint32_t timeout_ms);
 PGSTATE_EXPORT uint32_t pgstate_send_resume(pgstate_client *c);
+/* The multi-key requests and TTL (same rules as their blocking calls): replies
+   of kind PGSTATE_REPLY_RECORDS (reply->records: ONE answer, whose OMITTED
+   entries the caller loads again), PGSTATE_REPLY_OUTCOMES (reply->outcomes),
+   PGSTATE_REPLY_COMMITTED (reply->outcomes) or PGSTATE_REPLY_TRANSACTION_CONFLICT
+   (reply->conflicts, status PGSTATE_CONFLICT), PGSTATE_REPLY_PAGE
+   (reply->page), and RECORD / CONFLICT for an upsert with TTL. */
+PGSTATE_EXPORT uint32_t pgstate_send_upsert_ttl(pgstate_client *c, const char *id, size_t id_len,
+                                                uint64_t expected_revision, const void *state, size_t state_len,
+                                                uint32_t ttl_seconds);
+PGSTATE_EXPORT uint32_t pgstate_send_bulk_load(pgstate_client *c, const char *const *ids, const size_t *id_lens,
+                                               size_t count);
+PGSTATE_EXPORT uint32_t pgstate_send_bulk_write(pgstate_client *c, const pgstate_item *items, size_t count);
+PGSTATE_EXPORT uint32_t pgstate_send_transact(pgstate_client *c, const pgstate_item *items, size_t count);
+PGSTATE_EXPORT uint32_t pgstate_send_list(pgstate_client *c, const char *prefix, size_t prefix_len,
+                                          const char *after, size_t after_len, uint32_t limit);
 
 /* Writes buffered requests.  Blocking mode (the default): writes all of them
    (reading responses meanwhile) and returns PGSTATE_OK (0), or an error
@@ -535,7 +791,12 @@ typedef enum pgstate_reply_kind {
     PGSTATE_REPLY_IDENTITY = 6,  /* WHOAMI answered: identity != NULL */
     PGSTATE_REPLY_HEALTH = 7,    /* HEALTH answered: health filled in */
     PGSTATE_REPLY_STATS = 8,     /* STATS answered: stats != NULL */
-    PGSTATE_REPLY_CLIENTS = 9    /* CLIENTS answered: clients != NULL (one page) */
+    PGSTATE_REPLY_CLIENTS = 9,   /* CLIENTS answered: clients != NULL (one page) */
+    PGSTATE_REPLY_RECORDS = 10,  /* BULK_LOAD answered: records != NULL (OMITTED entries included) */
+    PGSTATE_REPLY_OUTCOMES = 11, /* BULK_WRITE answered: outcomes != NULL, one per item */
+    PGSTATE_REPLY_COMMITTED = 12, /* TRANSACT applied: outcomes != NULL (all WRITTEN or DELETED) */
+    PGSTATE_REPLY_TRANSACTION_CONFLICT = 13, /* TRANSACT not applied: conflicts != NULL, status PGSTATE_CONFLICT */
+    PGSTATE_REPLY_PAGE = 14      /* LIST answered: page != NULL */
 } pgstate_reply_kind;
 
 typedef enum pgstate_op {
@@ -549,15 +810,21 @@ typedef enum pgstate_op {
     PGSTATE_OP_STATS = 8,
     PGSTATE_OP_CLIENTS = 9,
     PGSTATE_OP_PAUSE = 10,
-    PGSTATE_OP_RESUME = 11
+    PGSTATE_OP_RESUME = 11,
+    PGSTATE_OP_BULK_LOAD = 12,
+    PGSTATE_OP_BULK_WRITE = 13,
+    PGSTATE_OP_TRANSACT = 14,
+    PGSTATE_OP_LIST = 15
 } pgstate_op;
 
 /*
  * One reply, owned by the caller; free with pgstate_reply_free().  Fields are
  * read-only, except that the caller may take `record` (set the field to NULL
  * and later free the record with pgstate_record_free), `identity` (likewise,
- * pgstate_identity_free), `stats` (pgstate_stats_list_free) and `clients`
- * (pgstate_client_list_free).  Fields may be appended in later versions.
+ * pgstate_identity_free), `stats` (pgstate_stats_list_free), `clients`
+ * (pgstate_client_list_free), `records` (pgstate_record_list_free), `outcomes`
+ * (pgstate_outcome_list_free), `conflicts` (pgstate_conflict_list_free) and
+ * `page` (pgstate_page_free).  Fields may be appended in later versions.
  */
 typedef struct pgstate_reply {
     uint32_t request_id;        /* as returned by pgstate_send_* */
@@ -579,6 +846,10 @@ typedef struct pgstate_reply {
     pgstate_health_info health; /* kind HEALTH, else zero */
     pgstate_stats_list *stats;  /* kind STATS, else NULL */
     pgstate_client_list *clients; /* kind CLIENTS (one page), else NULL */
+    pgstate_record_list *records;   /* kind RECORDS, else NULL */
+    pgstate_outcome_list *outcomes; /* kind OUTCOMES or COMMITTED, else NULL */
+    pgstate_conflict_list *conflicts; /* kind TRANSACTION_CONFLICT, else NULL */
+    pgstate_page *page;             /* kind PAGE, else NULL */
 } pgstate_reply;
 
 /* Blocks (up to the handle's timeout) for the next reply of a pipelined request,
@@ -588,7 +859,8 @@ typedef struct pgstate_reply {
    request is pending, PGSTATE_ERR_TIMEOUT (call again later), NOMEM, IO. */
 PGSTATE_EXPORT int pgstate_read_reply(pgstate_client *c, pgstate_reply **out);
 
-/* Accepts NULL; also frees reply->record, ->identity, ->stats and ->clients unless the caller took them. */
+/* Accepts NULL; also frees reply->record, ->identity, ->stats, ->clients, ->records, ->outcomes, ->conflicts
+   and ->page unless the caller took them. */
 PGSTATE_EXPORT void pgstate_reply_free(pgstate_reply *r);
 
 /* ------------------------------------------------------------------------- */

@@ -48,6 +48,14 @@ uint32_t pgstate_capabilities(const pgstate_client *c) {
     return c && c->handshaken ? c->limits.capabilities : 0;
 }
 
+uint32_t pgstate_max_batch_items(const pgstate_client *c) {
+    return c && c->handshaken ? c->limits.max_batch_items : 0;
+}
+
+uint32_t pgstate_max_batch_bytes(const pgstate_client *c) {
+    return c && c->handshaken ? c->limits.max_batch_bytes : 0;
+}
+
 const char *pgstate_namespace(const pgstate_client *c) {
     return c && c->has_ns ? c->ns : NULL;
 }

@@ -17,10 +17,14 @@ int pgs_op_is_write(pgs_op op) {
     case PGS_OP_STATS:
     case PGS_OP_CLIENTS:
     case PGS_OP_PAUSE:
-    case PGS_OP_RESUME: return 0;
+    case PGS_OP_RESUME:
+    case PGS_OP_BULK_LOAD:
+    case PGS_OP_LIST: return 0;
     case PGS_OP_UPSERT:
     case PGS_OP_DELETE:
-    case PGS_OP_DELETE_IF: return 1;
+    case PGS_OP_DELETE_IF:
+    case PGS_OP_BULK_WRITE:
+    case PGS_OP_TRANSACT: return 1;
     }
     return 0; /* not a pgs_op */
 }
@@ -39,28 +43,37 @@ const char *pgs_op_name(pgs_op op) {
     case PGS_OP_CLIENTS: return "CLIENTS";
     case PGS_OP_PAUSE: return "PAUSE";
     case PGS_OP_RESUME: return "RESUME";
+    case PGS_OP_BULK_LOAD: return "BULK_LOAD";
+    case PGS_OP_BULK_WRITE: return "BULK_WRITE";
+    case PGS_OP_TRANSACT: return "TRANSACT";
+    case PGS_OP_LIST: return "LIST";
     }
     return "(not a request kind)";
 }
 
 #define REFUSE(...) (snprintf(why, why_cap, __VA_ARGS__), PGSTATE_ERR_INVALID_ARGUMENT)
 
-/* The id rule is pgs_id_check (codec.c, shared with the request decoder); this only words the refusal. */
+int pgs_refuse_id(const char *what, pgs_id_problem problem, const char *id, size_t id_len, size_t at,
+                  const pgs_limits *lim, char *why, size_t why_cap) {
+    switch (problem) {
+    case PGS_ID_OK: return PGSTATE_OK;
+    case PGS_ID_EMPTY: return REFUSE("%s must not be empty", what);
+    case PGS_ID_TOO_LONG:
+        return REFUSE("%s is %zu bytes; the maximum is %u", what, id_len,
+                      lim->max_id_bytes < 255 ? lim->max_id_bytes : 255u);
+    case PGS_ID_CONTROL:
+        return REFUSE("%s contains control character 0x%02x at byte %zu", what, (unsigned)(uint8_t)id[at], at);
+    case PGS_ID_NOT_UTF8: return REFUSE("%s is not valid UTF-8", what);
+    }
+    return REFUSE("%s breaks an argument rule", what);
+}
+
+/* The id rule is pgs_id_check (codec.c, shared with the request decoder); pgs_refuse_id words the refusal. */
 static int refuse_bad_id(const pgs_call *call, const pgs_limits *lim, char *why, size_t why_cap) {
     if (call->id == NULL && call->id_len > 0) return REFUSE("persistence id is NULL");
     size_t at = 0;
-    const uint8_t *b = (const uint8_t *)call->id;
-    switch (pgs_id_check(b, call->id_len, lim->max_id_bytes, &at)) {
-    case PGS_ID_OK: return PGSTATE_OK;
-    case PGS_ID_EMPTY: return REFUSE("persistence id must not be empty");
-    case PGS_ID_TOO_LONG:
-        return REFUSE("persistence id is %zu bytes; the maximum is %u", call->id_len,
-                      lim->max_id_bytes < 255 ? lim->max_id_bytes : 255u);
-    case PGS_ID_CONTROL:
-        return REFUSE("persistence id contains control character 0x%02x at byte %zu", b[at], at);
-    case PGS_ID_NOT_UTF8: return REFUSE("persistence id is not valid UTF-8");
-    }
-    return REFUSE("persistence id breaks an argument rule");
+    pgs_id_problem problem = pgs_id_check((const uint8_t *)call->id, call->id_len, lim->max_id_bytes, &at);
+    return pgs_refuse_id("persistence id", problem, call->id, call->id_len, at, lim, why, why_cap);
 }
 
 #define NO_IDENTITY "pgstated does not announce IDENTITY; %s cannot be sent"
@@ -98,8 +111,15 @@ static int check_upsert(const pgs_call *call, const pgs_limits *lim, char *why, 
     if (call->state_len > lim->max_state_bytes) {
         return REFUSE("state is %zu bytes; pgstated allows at most %u", call->state_len, lim->max_state_bytes);
     }
+    if (call->has_ttl && !pgs_ttl_valid(call->ttl_seconds)) {
+        return REFUSE("ttl_seconds %u is out of range (1 .. 2^31-1)", call->ttl_seconds);
+    }
+    if (call->has_ttl && !(lim->capabilities & PGS_CAP_TTL)) {
+        return REFUSE("pgstated does not announce TTL; an upsert with a TTL cannot be sent");
+    }
     uint64_t ns_bytes = call->ns != NULL ? 1 + (uint64_t)call->ns_len : 0;
-    uint64_t frame = PGS_HEADER_BYTES + ns_bytes + 1 + (uint64_t)call->id_len + 8 + 4 + (uint64_t)call->state_len;
+    uint64_t frame = PGS_HEADER_BYTES + ns_bytes + 1 + (uint64_t)call->id_len + 8 + (call->has_ttl ? 4 : 0) + 4 +
+                     (uint64_t)call->state_len;
     if (frame > lim->max_frame_bytes) {
         return REFUSE("request would be a %llu-byte frame; pgstated allows at most %u", (unsigned long long)frame,
                       lim->max_frame_bytes);
@@ -151,6 +171,10 @@ int pgs_call_check(const pgs_call *call, const pgs_limits *lim, char *why, size_
             return REFUSE("pgstated does not announce CONDITIONAL_DELETE; a conditional delete cannot be sent");
         }
         return PGSTATE_OK;
+    case PGS_OP_BULK_LOAD:
+    case PGS_OP_BULK_WRITE:
+    case PGS_OP_TRANSACT:
+    case PGS_OP_LIST: return pgs_multikey_check(call, lim, why, why_cap);
     }
     return REFUSE("request kind %d does not exist", (int)call->op);
 }
@@ -169,12 +193,16 @@ int pgs_call_encode(pgs_buf *b, uint32_t rid, const pgs_call *call) {
     case PGS_OP_RESUME: return pgs_encode_resume(b, rid);
     case PGS_OP_LOAD: return pgs_encode_load(b, rid, call->ns, call->ns_len, call->id, call->id_len);
     case PGS_OP_UPSERT:
-        return pgs_encode_upsert(b, rid, call->ns, call->ns_len, call->id, call->id_len, call->expected_revision,
-                                 call->state, call->state_len);
+        return pgs_encode_upsert_ttl(b, rid, call->ns, call->ns_len, call->id, call->id_len, call->expected_revision,
+                                     call->has_ttl, call->ttl_seconds, call->state, call->state_len);
     case PGS_OP_DELETE: return pgs_encode_delete(b, rid, call->ns, call->ns_len, call->id, call->id_len, 0, 0);
     case PGS_OP_DELETE_IF:
         return pgs_encode_delete(b, rid, call->ns, call->ns_len, call->id, call->id_len, 1,
                                  call->expected_revision);
+    case PGS_OP_BULK_LOAD:
+    case PGS_OP_BULK_WRITE:
+    case PGS_OP_TRANSACT:
+    case PGS_OP_LIST: return pgs_multikey_encode(b, rid, call);
     }
     return PGS_ENC_RANGE; /* not a pgs_op */
 }

@@ -273,7 +273,8 @@ static int timed_out(pgstate_client *c, pgs_pending *p) {
     /* A frame partly written is completed before any other (it shares the
        stream), so it counts as written (PROTOCOL.md 12.4). */
     int started = c->state != CS_DISCONNECTED && c->net.written_off > p->start_off;
-    pgs_flight f = {p->op, p->pub.request_id, p->pub.expected_revision, started, p->after_connection};
+    pgs_flight f = {p->op, p->pub.request_id, p->pub.expected_revision, started, p->after_connection,
+                    pgs_op_is_multikey(p->op) ? &p->shape : NULL};
     pgs_verdict v = pgs_classify_timeout(&f);
     const char *what = pgs_op_name(p->op);
     if (withdraw_unsent(c, p)) {

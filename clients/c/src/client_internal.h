@@ -100,4 +100,15 @@ void pgs_fail_pending(pgstate_client *c, pgs_pending *p, const pgs_verdict *v, c
 pgstate_stats_list *pgs_stats_list_new(const pgs_msg *m);
 pgstate_client_list *pgs_client_list_new(const pgs_msg *m);
 
+/* multikey.c: what a multi-key request keeps while in flight (its ids, its items' kinds and expectations, its
+   LIST arguments: pgs_shape_bytes of them, copied by pgs_shape_copy into mem, in p's block), and the results
+   of its answers, each in one allocation (NULL when out of memory); p is the request answered. */
+int pgs_op_is_multikey(pgs_op op);
+size_t pgs_shape_bytes(const pgs_call *call);
+void pgs_shape_copy(pgs_pending *p, void *mem, const pgs_call *call);
+pgstate_record_list *pgs_record_list_new(const pgs_msg *m, const pgs_pending *p);
+pgstate_outcome_list *pgs_outcome_list_new(const pgs_msg *m, const pgs_pending *p);
+pgstate_conflict_list *pgs_conflict_list_new(const pgs_msg *m, const pgs_pending *p);
+pgstate_page *pgs_page_new(const pgs_msg *m);
+
 #endif /* PGSTATE_CLIENT_INTERNAL_H */

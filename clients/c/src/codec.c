@@ -3,6 +3,7 @@
  * and encoders.  No I/O; see codec.h.  The frame reader is in reader.c.
  */
 #include "codec.h"
+#include "multikey_codec.h"
 #include "operator_codec.h"
 #include "wire.h"
 
@@ -36,7 +37,9 @@ void pgs_limits_default(pgs_limits *l) {
     l->max_id_bytes = PGS_DEFAULT_MAX_ID_BYTES;
     l->max_state_bytes = PGS_DEFAULT_MAX_STATE_BYTES;
     l->max_in_flight = PGS_DEFAULT_MAX_IN_FLIGHT;
-    l->capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY | PGS_CAP_OPERATOR;
+    l->capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY | PGS_CAP_OPERATOR | PGS_CAP_MULTI_KEY | PGS_CAP_TTL;
+    l->max_batch_items = PGS_DEFAULT_MAX_BATCH_ITEMS;
+    l->max_batch_bytes = PGS_DEFAULT_MAX_BATCH_BYTES;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -94,6 +97,14 @@ pgs_id_problem pgs_id_check(const uint8_t *id, size_t n, uint32_t max_id_bytes, 
     return pgs_utf8_valid(id, n) ? PGS_ID_OK : PGS_ID_NOT_UTF8;
 }
 
+pgs_id_problem pgs_prefix_check(const uint8_t *prefix, size_t n, uint32_t max_id_bytes, size_t *at) {
+    return n == 0 ? PGS_ID_OK : pgs_id_check(prefix, n, max_id_bytes, at);
+}
+
+int pgs_ttl_valid(uint64_t ttl_seconds) {
+    return ttl_seconds >= 1 && ttl_seconds <= PGS_MAX_TTL_SECONDS;
+}
+
 static int ns_byte(uint8_t c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
            c == '-';
@@ -129,18 +140,24 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     uint32_t rid = m->request_id;
     if (rid == 0) return PGS_S_MALFORMED_FRAME; /* check 3: id 0 is echoed as 0 */
     *err_rid = rid;
-    if (m->type < PGS_T_HELLO || m->type > PGS_T_RESUME) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    int multi = m->type >= PGS_T_BULK_LOAD && m->type <= PGS_T_LIST;
+    /* without MULTI_KEY the multi-key types are not request types of this server (6.22) */
+    if (m->type < PGS_T_HELLO || m->type > PGS_T_LIST || (multi && !(lim->capabilities & PGS_CAP_MULTI_KEY))) {
+        return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    }
     int keyed = m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE;
     uint8_t allowed = 0;
     if (m->type == PGS_T_DELETE && (lim->capabilities & PGS_CAP_CONDITIONAL_DELETE)) {
         allowed |= PGS_FLAG_EXPECTED_REVISION;
     }
-    if (keyed && (lim->capabilities & PGS_CAP_IDENTITY)) allowed |= PGS_FLAG_NAMESPACE;
+    if (m->type == PGS_T_UPSERT && (lim->capabilities & PGS_CAP_TTL)) allowed |= PGS_FLAG_TTL;
+    if (m->type == PGS_T_LIST) allowed |= PGS_FLAG_AFTER;
+    if ((keyed || multi) && (lim->capabilities & PGS_CAP_IDENTITY)) allowed |= PGS_FLAG_NAMESPACE;
     if (m->flags & (uint8_t)~allowed) return PGS_S_MALFORMED_FRAME;
 
     pgs_cursor c = {body + PGS_HEADER_BYTES, len - PGS_HEADER_BYTES, 0};
     const uint8_t *idp = NULL, *nsp = NULL;
-    if (keyed && (m->flags & PGS_FLAG_NAMESPACE)) { /* the namespace comes before the persistence id */
+    if ((keyed || multi) && (m->flags & PGS_FLAG_NAMESPACE)) { /* the namespace comes before everything else */
         m->has_ns = 1;
         nsp = pgs_get_sized(&c, 1, &m->ns_len);
     }
@@ -174,6 +191,10 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
         idp = pgs_get_sized(&c, 1, &m->id_len);
         m->has_expected = 1;
         m->expected_revision = pgs_get64(&c);
+        if (m->flags & PGS_FLAG_TTL) {
+            m->has_ttl = 1;
+            m->ttl_seconds = pgs_get32(&c);
+        }
         m->state = pgs_get_sized(&c, 4, &m->state_len);
         break;
     case PGS_T_DELETE:
@@ -182,6 +203,12 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
             m->has_expected = 1;
             m->expected_revision = pgs_get64(&c);
         }
+        break;
+    case PGS_T_BULK_LOAD:
+    case PGS_T_BULK_WRITE:
+    case PGS_T_TRANSACT:
+    case PGS_T_LIST:
+        if (c.bad || pgs_decode_multikey_request(&c, m, lim) != 0) return PGS_S_MALFORMED_FRAME;
         break;
     default:
         return PGS_S_UNKNOWN_MESSAGE_TYPE;
@@ -200,8 +227,10 @@ int pgs_decode_request(const uint8_t *body, size_t len, const pgs_limits *lim, p
     }
     if (m->type == PGS_T_UPSERT) {
         if (m->expected_revision > PGS_MAX_UPSERT_EXPECTED) return PGS_S_INVALID_ARGUMENT;
+        if (m->has_ttl && !pgs_ttl_valid(m->ttl_seconds)) return PGS_S_INVALID_ARGUMENT;
         if (m->state_len > lim->max_state_bytes) return PGS_S_INVALID_ARGUMENT;
     }
+    if (multi) return pgs_check_multikey_request(m, lim);
     if (m->type == PGS_T_DELETE && m->has_expected && m->expected_revision > PGS_MAX_REVISION) {
         return PGS_S_INVALID_ARGUMENT;
     }
@@ -214,7 +243,7 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
     header(body, m);
     uint32_t rid = m->request_id;
     *err_rid = rid;
-    if (m->type < PGS_T_HELLO_OK || m->type > PGS_T_CLIENTS_OK) return PGS_S_UNKNOWN_MESSAGE_TYPE;
+    if (m->type < PGS_T_HELLO_OK || m->type > PGS_T_LIST_OK) return PGS_S_UNKNOWN_MESSAGE_TYPE;
     if (rid == 0 && m->type != PGS_T_ERROR) {
         *err_rid = 0;
         return PGS_S_MALFORMED_FRAME;
@@ -231,6 +260,10 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
         m->max_state_bytes = pgs_get32(&c);
         m->max_in_flight = pgs_get32(&c);
         m->capabilities = pgs_get32(&c);
+        if (m->capabilities & PGS_CAP_MULTI_KEY) { /* present iff announced: else trailing bytes (6.2) */
+            m->max_batch_items = pgs_get32(&c);
+            m->max_batch_bytes = pgs_get32(&c);
+        }
         if (c.bad || c.left != 0) return PGS_S_MALFORMED_FRAME;
         if (!pgs_utf8_valid(sv, m->text_len)) return PGS_S_MALFORMED_FRAME;
         m->text = (const char *)sv;
@@ -282,6 +315,12 @@ int pgs_decode_response(const uint8_t *body, size_t len, pgs_msg *m, uint32_t *e
         if (st != 0) return st;
         break;
     }
+    case PGS_T_RECORDS:
+    case PGS_T_OUTCOMES:
+    case PGS_T_TRANSACT_CONFLICT:
+    case PGS_T_LIST_OK:
+        if (pgs_decode_multikey_response(&c, m) != 0) return PGS_S_MALFORMED_FRAME;
+        break;
     default:
         return PGS_S_UNKNOWN_MESSAGE_TYPE;
     }
@@ -394,13 +433,26 @@ int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, con
 
 int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
                       uint64_t expected_revision, const void *state, size_t state_len) {
+    return pgs_encode_upsert_ttl(b, rid, ns, ns_len, id, id_len, expected_revision, 0, 0, state, state_len);
+}
+
+int pgs_encode_upsert_ttl(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
+                          uint64_t expected_revision, int has_ttl, uint32_t ttl_seconds, const void *state,
+                          size_t state_len) {
     int rc;
     if ((uint64_t)state_len > UINT32_MAX) return PGS_ENC_RANGE;
-    uint8_t *p = keyed_begin(b, PGS_T_UPSERT, 0, rid, ns, ns_len, id, id_len, 8 + 4 + (uint64_t)state_len, &rc);
+    uint64_t ttl_bytes = has_ttl ? 4 : 0;
+    uint8_t *p = keyed_begin(b, PGS_T_UPSERT, has_ttl ? PGS_FLAG_TTL : 0, rid, ns, ns_len, id, id_len,
+                             8 + ttl_bytes + 4 + (uint64_t)state_len, &rc);
     if (p == NULL) return rc;
     pgs_put64(p, expected_revision);
-    pgs_put32(p + 8, (uint32_t)state_len);
-    pgs_put_bytes(p + 12, state, state_len);
+    p += 8;
+    if (has_ttl) {
+        pgs_put32(p, ttl_seconds);
+        p += 4;
+    }
+    pgs_put32(p, (uint32_t)state_len);
+    pgs_put_bytes(p + 4, state, state_len);
     return PGS_ENC_OK;
 }
 
@@ -418,7 +470,8 @@ int pgs_encode_hello_ok(pgs_buf *b, uint32_t rid, uint16_t version, const char *
                         size_t sv_len, const pgs_limits *lim) {
     int rc;
     if (sv_len > 255 || lim->max_id_bytes > 0xFFFF) return PGS_ENC_RANGE;
-    uint8_t *p = pgs_frame_begin(b, PGS_T_HELLO_OK, 0, rid, 2 + 1 + sv_len + 4 + 2 + 4 + 4 + 4, &rc);
+    int batch = (lim->capabilities & PGS_CAP_MULTI_KEY) != 0;
+    uint8_t *p = pgs_frame_begin(b, PGS_T_HELLO_OK, 0, rid, 2 + 1 + sv_len + 4 + 2 + 4 + 4 + 4 + (batch ? 8 : 0), &rc);
     if (p == NULL) return rc;
     pgs_put16(p, version);
     p[2] = (uint8_t)sv_len;
@@ -428,6 +481,10 @@ int pgs_encode_hello_ok(pgs_buf *b, uint32_t rid, uint16_t version, const char *
     pgs_put32(p + 6, lim->max_state_bytes);
     pgs_put32(p + 10, lim->max_in_flight);
     pgs_put32(p + 14, lim->capabilities);
+    if (batch) {
+        pgs_put32(p + 18, lim->max_batch_items);
+        pgs_put32(p + 22, lim->max_batch_bytes);
+    }
     return PGS_ENC_OK;
 }
 
@@ -505,14 +562,14 @@ int pgs_encode_msg(pgs_buf *b, const pgs_msg *m) {
     case PGS_T_LOAD:
         return pgs_encode_load(b, m->request_id, ns, m->ns_len, m->id, m->id_len);
     case PGS_T_UPSERT:
-        return pgs_encode_upsert(b, m->request_id, ns, m->ns_len, m->id, m->id_len, m->expected_revision, m->state,
-                                 m->state_len);
+        return pgs_encode_upsert_ttl(b, m->request_id, ns, m->ns_len, m->id, m->id_len, m->expected_revision,
+                                     m->has_ttl, m->ttl_seconds, m->state, m->state_len);
     case PGS_T_DELETE:
         return pgs_encode_delete(b, m->request_id, ns, m->ns_len, m->id, m->id_len, m->has_expected,
                                  m->expected_revision);
     case PGS_T_HELLO_OK: {
         pgs_limits l = {m->max_frame_bytes, m->max_id_bytes, m->max_state_bytes, m->max_in_flight,
-                        m->capabilities};
+                        m->capabilities, m->max_batch_items, m->max_batch_bytes};
         return pgs_encode_hello_ok(b, m->request_id, m->version, m->text, m->text_len, &l);
     }
     case PGS_T_OK:
@@ -543,6 +600,15 @@ int pgs_encode_msg(pgs_buf *b, const pgs_msg *m) {
     case PGS_T_STATS_OK:
     case PGS_T_CLIENTS_OK:
         return pgs_encode_items(b, m);
+    case PGS_T_BULK_LOAD:
+    case PGS_T_BULK_WRITE:
+    case PGS_T_TRANSACT:
+    case PGS_T_LIST:
+    case PGS_T_RECORDS:
+    case PGS_T_OUTCOMES:
+    case PGS_T_TRANSACT_CONFLICT:
+    case PGS_T_LIST_OK:
+        return pgs_encode_multikey_msg(b, m);
     default:
         return PGS_ENC_RANGE;
     }

@@ -26,6 +26,10 @@ enum {
     PGS_T_CLIENTS = 0x09,
     PGS_T_PAUSE = 0x0A,
     PGS_T_RESUME = 0x0B,
+    PGS_T_BULK_LOAD = 0x0C, /* the multi-key requests (6.22-6.30), with MULTI_KEY: multikey_codec.h */
+    PGS_T_BULK_WRITE = 0x0D,
+    PGS_T_TRANSACT = 0x0E,
+    PGS_T_LIST = 0x0F,
     PGS_T_HELLO_OK = 0x81,
     PGS_T_OK = 0x82,
     PGS_T_RECORD = 0x83,
@@ -35,14 +39,22 @@ enum {
     PGS_T_WHOAMI_OK = 0x87,
     PGS_T_HEALTH_OK = 0x88,
     PGS_T_STATS_OK = 0x89,
-    PGS_T_CLIENTS_OK = 0x8A
+    PGS_T_CLIENTS_OK = 0x8A,
+    PGS_T_RECORDS = 0x8B,
+    PGS_T_OUTCOMES = 0x8C,
+    PGS_T_TRANSACT_CONFLICT = 0x8D,
+    PGS_T_LIST_OK = 0x8E
 };
 
 #define PGS_FLAG_EXPECTED_REVISION 0x01u /* DELETE, with CONDITIONAL_DELETE */
-#define PGS_FLAG_NAMESPACE 0x02u         /* LOAD, UPSERT, DELETE, with IDENTITY (section 6.14) */
+#define PGS_FLAG_AFTER 0x01u             /* LIST: the cursor follows the prefix */
+#define PGS_FLAG_NAMESPACE 0x02u         /* LOAD, UPSERT, DELETE and the multi-key requests, with IDENTITY (6.14) */
+#define PGS_FLAG_TTL 0x04u               /* UPSERT: ttl_seconds follows expected_revision, with TTL (6.22) */
 #define PGS_CAP_CONDITIONAL_DELETE 0x1u
 #define PGS_CAP_IDENTITY 0x2u            /* WHOAMI and the NAMESPACE flag are served */
 #define PGS_CAP_OPERATOR 0x4u            /* HEALTH, STATS, CLIENTS, PAUSE and RESUME are served */
+#define PGS_CAP_MULTI_KEY 0x8u           /* BULK_LOAD, BULK_WRITE, TRANSACT, LIST; HELLO_OK carries the batch limits */
+#define PGS_CAP_TTL 0x10u                /* the TTL flag of UPSERT and of upsert items */
 /* WHOAMI_OK permissions known: READ 0x1, WRITE 0x2, ADMIN 0x4, ANY_NAMESPACE 0x8
    (pgstate.h's PGSTATE_PERM_*); the other bits are reserved */
 #define PGS_PERM_KNOWN 0x0Fu
@@ -76,16 +88,23 @@ const char *pgs_status_wire_name(unsigned status);
 #define PGS_MAX_REVISION UINT64_C(0x7fffffffffffffff)       /* 2^63-1 */
 #define PGS_MAX_UPSERT_EXPECTED UINT64_C(0x7ffffffffffffffe) /* 2^63-2 */
 #define PGS_MAX_NAMESPACE_BYTES 63u
+#define PGS_DEFAULT_MAX_BATCH_ITEMS 1000u
+#define PGS_DEFAULT_MAX_BATCH_BYTES 4194304u /* 4 MiB */
+#define PGS_MAX_BATCH_ITEMS 65535u            /* a u16be count holds no more */
+#define PGS_MAX_TTL_SECONDS 2147483647u       /* 2^31-1 */
 
 typedef struct pgs_limits {
     uint32_t max_frame_bytes;
     uint32_t max_id_bytes;
     uint32_t max_state_bytes;
     uint32_t max_in_flight;
-    uint32_t capabilities; /* decides whether DELETE's flag 0x01 and the NAMESPACE flag are defined (requests) */
+    uint32_t capabilities; /* decides which request types and flag bits are defined (requests), and whether
+                              HELLO_OK carries the batch limits */
+    uint32_t max_batch_items; /* with MULTI_KEY: ids / items of one multi-key request, the largest LIST limit */
+    uint32_t max_batch_bytes; /* with MULTI_KEY: state bytes of all items of one BULK_WRITE or TRANSACT */
 } pgs_limits;
 
-/* The defaults of section 9, with CONDITIONAL_DELETE, IDENTITY and OPERATOR (what pgstated announces). */
+/* The defaults of section 9, with every capability (what pgstated 0.4.0 announces: 0x1F). */
 void pgs_limits_default(pgs_limits *l);
 
 /* ---- text and argument rules ---- */
@@ -107,6 +126,12 @@ typedef enum pgs_id_problem {
 } pgs_id_problem;
 
 pgs_id_problem pgs_id_check(const uint8_t *id, size_t n, uint32_t max_id_bytes, size_t *at);
+
+/* The LIST prefix rule (section 8): like an id, except that it may be empty. */
+pgs_id_problem pgs_prefix_check(const uint8_t *prefix, size_t n, uint32_t max_id_bytes, size_t *at);
+
+/* The ttl_seconds rule (section 8): 1 .. 2^31-1. */
+int pgs_ttl_valid(uint64_t ttl_seconds);
 
 /* The namespace argument rule of section 8, likewise shared: 0..63 bytes, each
    an ASCII letter, digit, '.', '_' or '-' (empty names the shared namespace).
@@ -189,6 +214,9 @@ typedef struct pgs_msg {
     /* UPSERT, DELETE (when has_expected), CONFLICT */
     int has_expected;
     uint64_t expected_revision;
+    /* UPSERT: has_ttl iff flag TTL */
+    int has_ttl;
+    uint32_t ttl_seconds;
     /* UPSERT, RECORD */
     const uint8_t *state;
     size_t state_len;
@@ -199,6 +227,8 @@ typedef struct pgs_msg {
     uint32_t max_state_bytes;
     uint32_t max_in_flight;
     uint32_t capabilities;
+    uint32_t max_batch_items; /* present iff capabilities hold MULTI_KEY (else 0) */
+    uint32_t max_batch_bytes;
     /* RECORD */
     uint64_t revision;
     int64_t updated_at_us;
@@ -227,8 +257,16 @@ typedef struct pgs_msg {
     uint64_t uptime_ms;
     /* CLIENTS_OK */
     uint8_t more;
-    /* STATS_OK, CLIENTS_OK: count entries / rows whose wire bytes are items[0..items_len), already checked
-       by the decoder; read them with pgs_stats_next / pgs_clients_next (operator_codec.h) */
+    /* LIST (the namespace is ns above); after iff has_after (flag AFTER) */
+    const char *prefix;
+    size_t prefix_len;
+    int has_after;
+    const char *after;
+    size_t after_len;
+    uint16_t limit;
+    /* STATS_OK, CLIENTS_OK, BULK_LOAD, BULK_WRITE, TRANSACT, RECORDS, OUTCOMES, TRANSACT_CONFLICT, LIST_OK
+       (LIST_OK's `more` above): count entries / rows / ids / items whose wire bytes are items[0..items_len),
+       already checked by the decoder; read them with the iterators of operator_codec.h and multikey_codec.h */
     uint16_t count;
     const uint8_t *items;
     size_t items_len;
@@ -274,9 +312,14 @@ int pgs_encode_whoami(pgs_buf *b, uint32_t rid);
 int pgs_encode_load(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len);
 int pgs_encode_upsert(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
                       uint64_t expected_revision, const void *state, size_t state_len);
+/* The same with has_ttl selecting the TTL flag and ttl_seconds. */
+int pgs_encode_upsert_ttl(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
+                          uint64_t expected_revision, int has_ttl, uint32_t ttl_seconds, const void *state,
+                          size_t state_len);
 /* has_expected selects the conditional form (flag 0x01 + expected_revision). */
 int pgs_encode_delete(pgs_buf *b, uint32_t rid, const char *ns, size_t ns_len, const char *id, size_t id_len,
                       int has_expected, uint64_t expected_revision);
+/* With MULTI_KEY in lim->capabilities, max_batch_items and max_batch_bytes follow the capabilities. */
 int pgs_encode_hello_ok(pgs_buf *b, uint32_t rid, uint16_t version, const char *server_version,
                         size_t sv_len, const pgs_limits *lim);
 int pgs_encode_ok(pgs_buf *b, uint32_t rid);
@@ -289,9 +332,9 @@ int pgs_encode_error(pgs_buf *b, uint32_t rid, uint16_t status, const char *msg,
 /* WHOAMI_OK from m's uid, gid, pid, user, ns, permissions and rule. */
 int pgs_encode_whoami_ok(pgs_buf *b, uint32_t rid, const pgs_msg *m);
 /* Any message by type, from the fields above (flags: m->flags decides nothing -
-   has_expected and has_ns do; other types always encode flags 0).  STATS_OK and
-   CLIENTS_OK take count and items as a decoder left them; the operators' other
-   encoders are in operator_codec.h. */
+   has_expected, has_ns, has_ttl and has_after do; other types always encode flags 0).  STATS_OK,
+   CLIENTS_OK and the multi-key messages take count and items as a decoder left them; their other
+   encoders are in operator_codec.h and multikey_codec.h. */
 int pgs_encode_msg(pgs_buf *b, const pgs_msg *m);
 
 #endif /* PGSTATE_CODEC_H */

@@ -4,8 +4,11 @@
  */
 #include "outcome.h"
 
+#include "multikey_codec.h"
 #include "operator_codec.h"
 #include "pgstate.h"
+
+#include <string.h>
 
 #define PROTOCOL_VERSION 1
 
@@ -57,6 +60,10 @@ static int response_allowed(pgs_op op, uint8_t type) {
     case PGS_OP_CLIENTS: return type == PGS_T_CLIENTS_OK;
     case PGS_OP_PAUSE:
     case PGS_OP_RESUME: return type == PGS_T_OK;
+    case PGS_OP_BULK_LOAD: return type == PGS_T_RECORDS;
+    case PGS_OP_BULK_WRITE: return type == PGS_T_OUTCOMES;
+    case PGS_OP_TRANSACT: return type == PGS_T_OUTCOMES || type == PGS_T_TRANSACT_CONFLICT;
+    case PGS_OP_LIST: return type == PGS_T_LIST_OK;
     }
     return 0;
 }
@@ -93,6 +100,10 @@ static pgs_verdict hello_ok(const pgs_msg *m) {
         return broken("HELLO_OK announced unusable limits (max_id_bytes must be 1 .. 255, max_in_flight >= 1, "
                       "max_frame_bytes >= 6)");
     }
+    /* a count of 0 allows no multi-key request; one above a u16be count cannot be sent (never clamped) */
+    if ((m->capabilities & PGS_CAP_MULTI_KEY) && (m->max_batch_items < 1 || m->max_batch_items > PGS_MAX_BATCH_ITEMS)) {
+        return broken("HELLO_OK announced MULTI_KEY with max_batch_items outside 1 .. 65535");
+    }
     return verdict(PGS_CLASS_OK, PGS_CONN_KEEP, 0, NULL);
 }
 
@@ -105,13 +116,128 @@ static pgs_verdict record(const pgs_flight *req, const pgs_msg *m, const pgs_lim
     return verdict(PGS_CLASS_RECORD, PGS_CONN_KEEP, 0, NULL);
 }
 
+/* A conflict copies the expected revision and reports another, valid one (6.10), for a request or an item. */
+static int conflict_fits(uint64_t wanted, uint64_t expected, uint64_t actual) {
+    return expected == wanted && actual != expected && actual <= PGS_MAX_REVISION;
+}
+
 static pgs_verdict conflict(const pgs_flight *req, const pgs_msg *m) {
-    if (m->expected_revision != req->expected_revision || m->actual_revision == m->expected_revision ||
-        m->actual_revision > PGS_MAX_REVISION) {
+    if (!conflict_fits(req->expected_revision, m->expected_revision, m->actual_revision)) {
         return broken("CONFLICT does not fit the request (expected revision differs, actual equals expected, "
                       "or actual above 2^63-1)");
     }
     return verdict(PGS_CLASS_CONFLICT, PGS_CONN_KEEP, 0, NULL);
+}
+
+static int revision_valid(uint64_t revision) {
+    return revision >= 1 && revision <= PGS_MAX_REVISION;
+}
+
+/* Rule 6 for RECORDS: one entry per id, FOUND ones as a RECORD, and the first always sent. */
+static pgs_verdict records(const pgs_flight *req, const pgs_msg *m, const pgs_limits *lim) {
+    if (req->shape == NULL || m->count != req->shape->count) return broken("RECORDS count is not the request's");
+    pgs_cursor it;
+    pgs_record_entry e;
+    size_t i = 0;
+    for (pgs_items_begin(&it, m); pgs_record_next(&it, &e); i++) {
+        if (i == 0 && e.presence == PGS_PRESENCE_OMITTED) return broken("RECORDS first entry is OMITTED");
+        if (e.presence != PGS_PRESENCE_FOUND) continue;
+        if (!revision_valid(e.revision)) return broken("RECORDS entry with a revision outside 1 .. 2^63-1");
+        if (e.state_len > lim->max_state_bytes) return broken("RECORDS entry with a state larger than max_state_bytes");
+    }
+    return verdict(PGS_CLASS_RECORDS, PGS_CONN_KEEP, 0, NULL);
+}
+
+/* Rule 6 for OUTCOMES: one outcome per item that fits the item; answering TRANSACT only WRITTEN and DELETED. */
+static pgs_verdict outcomes(const pgs_flight *req, const pgs_msg *m) {
+    const pgs_shape *sh = req->shape;
+    int transact = req->op == PGS_OP_TRANSACT;
+    if (sh == NULL || m->count != sh->count) return broken("OUTCOMES count is not the request's item count");
+    pgs_cursor it;
+    pgs_outcome o;
+    size_t i = 0;
+    for (pgs_items_begin(&it, m); i < sh->count && pgs_outcome_next(&it, &o); i++) {
+        const pgs_item_shape *item = &sh->items[i];
+        switch (o.result) {
+        case PGS_RESULT_WRITTEN:
+            if (item->kind != PGS_ITEM_UPSERT) return broken("OUTCOMES WRITTEN for a delete item");
+            if (o.revision != item->expected_revision + 1) {
+                return broken("OUTCOMES WRITTEN with a revision other than the item's expected revision + 1");
+            }
+            break;
+        case PGS_RESULT_DELETED:
+            if (item->kind != PGS_ITEM_DELETE) return broken("OUTCOMES DELETED for an upsert item");
+            break;
+        case PGS_RESULT_CONFLICT:
+            if (transact) return broken("OUTCOMES answering TRANSACT with a CONFLICT (only WRITTEN and DELETED)");
+            if (!item->has_expected) return broken("OUTCOMES CONFLICT for an unconditional delete item");
+            if (!conflict_fits(item->expected_revision, o.expected_revision, o.actual_revision)) {
+                return broken("OUTCOMES CONFLICT does not fit its item (expected revision differs, actual equals "
+                              "expected, or actual above 2^63-1)");
+            }
+            break;
+        case PGS_RESULT_FAILED:
+            if (transact) return broken("OUTCOMES answering TRANSACT with a FAILED item (never applied in part)");
+            break;
+        default: return broken("OUTCOMES result not defined"); /* the decoder lets none through */
+        }
+    }
+    return verdict(transact ? PGS_CLASS_COMMITTED : PGS_CLASS_OUTCOMES, PGS_CONN_KEEP, 0, NULL);
+}
+
+/* Rule 6 for TRANSACT_CONFLICT: at least one item, by strictly ascending index, each able to fail and failing by
+   the CONFLICT rules. */
+static pgs_verdict transact_conflict(const pgs_flight *req, const pgs_msg *m) {
+    const pgs_shape *sh = req->shape;
+    if (sh == NULL || m->count == 0) return broken("TRANSACT_CONFLICT names no item");
+    pgs_cursor it;
+    pgs_conflict_entry e;
+    size_t next = 0; /* the least index the next entry may have */
+    for (pgs_items_begin(&it, m); pgs_conflict_next(&it, &e); next = (size_t)e.index + 1) {
+        if (e.index < next || e.index >= sh->count) {
+            return broken("TRANSACT_CONFLICT indexes do not ascend strictly through the request's items");
+        }
+        const pgs_item_shape *item = &sh->items[e.index];
+        if (!item->has_expected) return broken("TRANSACT_CONFLICT names an unconditional delete item");
+        if (!conflict_fits(item->expected_revision, e.expected_revision, e.actual_revision)) {
+            return broken("TRANSACT_CONFLICT entry does not fit its item (expected revision differs, actual equals "
+                          "expected, or actual above 2^63-1)");
+        }
+    }
+    return verdict(PGS_CLASS_TRANSACTION_CONFLICT, PGS_CONN_KEEP, 0, NULL);
+}
+
+/* Byte order of ids (memcmp, then the shorter first): the order LIST pages by. */
+static int id_cmp(const char *a, size_t alen, const char *b, size_t blen) {
+    size_t n = alen < blen ? alen : blen;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c != 0) return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* Rule 6 for LIST_OK: at most limit ids, strictly ascending, each with the prefix and past the cursor; a page
+   promising more has a last id to ask after - which is also what makes following the pages end. */
+static pgs_verdict page(const pgs_flight *req, const pgs_msg *m) {
+    const pgs_shape *sh = req->shape;
+    if (sh == NULL || m->count > sh->limit) return broken("LIST_OK has more entries than the request's limit");
+    if (m->more && m->count == 0) return broken("LIST_OK has more 1 and no entry to ask after");
+    pgs_cursor it;
+    pgs_list_entry e;
+    const char *prev = NULL;
+    size_t prev_len = 0;
+    for (pgs_items_begin(&it, m); pgs_list_next(&it, &e); prev = e.id, prev_len = e.id_len) {
+        if (!revision_valid(e.revision)) return broken("LIST_OK entry with a revision outside 1 .. 2^63-1");
+        if (e.id_len < sh->prefix_len || (sh->prefix_len > 0 && memcmp(e.id, sh->prefix, sh->prefix_len) != 0)) {
+            return broken("LIST_OK id that does not start with the request's prefix");
+        }
+        if (sh->after != NULL && id_cmp(e.id, e.id_len, sh->after, sh->after_len) <= 0) {
+            return broken("LIST_OK id not greater than the request's cursor (after)");
+        }
+        if (prev != NULL && id_cmp(e.id, e.id_len, prev, prev_len) <= 0) {
+            return broken("LIST_OK ids do not ascend strictly");
+        }
+    }
+    return verdict(PGS_CLASS_PAGE, PGS_CONN_KEEP, 0, NULL);
 }
 
 /* Rule 6 for CLIENTS_OK: ids ascend strictly from the request's after_connection, and a page promising more has a
@@ -147,6 +273,10 @@ pgs_verdict pgs_classify_frame(const pgs_flight *req, int frame_status, const pg
     case PGS_T_HEALTH_OK: return verdict(PGS_CLASS_HEALTH, PGS_CONN_KEEP, 0, NULL); /* not ready is an answer too */
     case PGS_T_STATS_OK: return verdict(PGS_CLASS_STATS, PGS_CONN_KEEP, 0, NULL);   /* unknown names included */
     case PGS_T_CLIENTS_OK: return clients_page(req, m);
+    case PGS_T_RECORDS: return records(req, m, lim);
+    case PGS_T_OUTCOMES: return outcomes(req, m);
+    case PGS_T_TRANSACT_CONFLICT: return transact_conflict(req, m);
+    case PGS_T_LIST_OK: return page(req, m);
     default: return broken("not a response type"); /* the decoder lets only response types through */
     }
 }
@@ -173,6 +303,10 @@ pgs_verdict pgs_classify_left(const pgs_flight *req, const pgs_verdict *cause) {
     return v;
 }
 
+pgs_class pgs_item_failure_class(unsigned status) {
+    return by_status(status, 1);
+}
+
 uint32_t pgs_identity_permissions(const pgs_msg *m) {
     return m->permissions & PGS_PERM_KNOWN;
 }
@@ -192,9 +326,14 @@ int pgs_class_status(pgs_class cls) {
     case PGS_CLASS_HEALTH:
     case PGS_CLASS_STATS:
     case PGS_CLASS_CLIENTS:
-    case PGS_CLASS_RECORD: return PGSTATE_OK;
+    case PGS_CLASS_RECORD:
+    case PGS_CLASS_RECORDS:
+    case PGS_CLASS_OUTCOMES:
+    case PGS_CLASS_COMMITTED:
+    case PGS_CLASS_PAGE: return PGSTATE_OK;
     case PGS_CLASS_NOT_FOUND: return PGSTATE_NOT_FOUND;
-    case PGS_CLASS_CONFLICT: return PGSTATE_CONFLICT;
+    case PGS_CLASS_CONFLICT:
+    case PGS_CLASS_TRANSACTION_CONFLICT: return PGSTATE_CONFLICT;
     case PGS_CLASS_INVALID_ARGUMENT: return PGSTATE_ERR_INVALID_ARGUMENT;
     case PGS_CLASS_PERMISSION_DENIED: return PGSTATE_ERR_PERMISSION_DENIED;
     case PGS_CLASS_UNAVAILABLE: return PGSTATE_ERR_UNAVAILABLE;
@@ -215,6 +354,11 @@ int pgs_class_reply_kind(pgs_class cls) {
     case PGS_CLASS_RECORD: return PGSTATE_REPLY_RECORD;
     case PGS_CLASS_NOT_FOUND: return PGSTATE_REPLY_NOT_FOUND;
     case PGS_CLASS_CONFLICT: return PGSTATE_REPLY_CONFLICT;
+    case PGS_CLASS_RECORDS: return PGSTATE_REPLY_RECORDS;
+    case PGS_CLASS_OUTCOMES: return PGSTATE_REPLY_OUTCOMES;
+    case PGS_CLASS_COMMITTED: return PGSTATE_REPLY_COMMITTED;
+    case PGS_CLASS_TRANSACTION_CONFLICT: return PGSTATE_REPLY_TRANSACTION_CONFLICT;
+    case PGS_CLASS_PAGE: return PGSTATE_REPLY_PAGE;
     case PGS_CLASS_INVALID_ARGUMENT:
     case PGS_CLASS_PERMISSION_DENIED:
     case PGS_CLASS_UNAVAILABLE:
@@ -235,6 +379,11 @@ const char *pgs_class_name(pgs_class cls) {
     case PGS_CLASS_RECORD: return "record";
     case PGS_CLASS_NOT_FOUND: return "not_found";
     case PGS_CLASS_CONFLICT: return "conflict";
+    case PGS_CLASS_RECORDS: return "records";
+    case PGS_CLASS_OUTCOMES: return "outcomes";
+    case PGS_CLASS_COMMITTED: return "committed";
+    case PGS_CLASS_TRANSACTION_CONFLICT: return "transaction_conflict";
+    case PGS_CLASS_PAGE: return "page";
     case PGS_CLASS_INVALID_ARGUMENT: return "invalid_argument";
     case PGS_CLASS_PERMISSION_DENIED: return "permission_denied";
     case PGS_CLASS_UNAVAILABLE: return "unavailable";

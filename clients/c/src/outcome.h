@@ -28,6 +28,11 @@ typedef enum pgs_class {
     PGS_CLASS_RECORD,           /* RECORD answering LOAD or UPSERT */
     PGS_CLASS_NOT_FOUND,        /* LOAD: no record */
     PGS_CLASS_CONFLICT,         /* UPSERT / conditional DELETE: the expected revision did not hold */
+    PGS_CLASS_RECORDS,          /* RECORDS answering BULK_LOAD: one entry per id */
+    PGS_CLASS_OUTCOMES,         /* OUTCOMES answering BULK_WRITE: one outcome per item, each its own */
+    PGS_CLASS_COMMITTED,        /* OUTCOMES answering TRANSACT: every item applied */
+    PGS_CLASS_TRANSACTION_CONFLICT, /* TRANSACT_CONFLICT: nothing applied, the failed items named */
+    PGS_CLASS_PAGE,             /* LIST_OK answering LIST: one page */
     PGS_CLASS_INVALID_ARGUMENT, /* refused before sending, or ERROR 102 */
     PGS_CLASS_PERMISSION_DENIED, /* ERROR 106: the connection's identity may not do this */
     PGS_CLASS_UNAVAILABLE,      /* not executed, or a read that can be repeated */
@@ -50,6 +55,23 @@ typedef struct pgs_verdict {
     const char *problem; /* a protocol error the client found: what was wrong (static text); else NULL */
 } pgs_verdict;
 
+/* What the answer of a multi-key request must fit (12.2 rule 6): its ids or items, or its LIST arguments. */
+typedef struct pgs_item_shape {
+    uint8_t kind;               /* PGS_ITEM_UPSERT or PGS_ITEM_DELETE (multikey_codec.h) */
+    uint8_t has_expected;       /* an upsert, or a conditional delete: it can conflict */
+    uint64_t expected_revision;
+} pgs_item_shape;
+
+typedef struct pgs_shape {
+    size_t count;                 /* BULK_LOAD: ids; BULK_WRITE, TRANSACT: items */
+    const pgs_item_shape *items;  /* BULK_WRITE, TRANSACT: count of them */
+    const char *prefix;           /* LIST */
+    size_t prefix_len;
+    const char *after;            /* LIST: the cursor, NULL without one */
+    size_t after_len;
+    uint32_t limit;               /* LIST */
+} pgs_shape;
+
 /* A request in flight, as far as its outcome depends on it. */
 typedef struct pgs_flight {
     pgs_op op;
@@ -57,13 +79,14 @@ typedef struct pgs_flight {
     uint64_t expected_revision; /* UPSERT, DELETE_IF */
     int written;                /* its last byte reached the socket */
     uint64_t after_connection;  /* CLIENTS: every row of its answer must have a greater id */
+    const pgs_shape *shape;     /* BULK_LOAD, BULK_WRITE, TRANSACT, LIST; else NULL */
 } pgs_flight;
 
 /*
  * A frame arrived while req was in flight.  frame_status is 0 when the frame
  * was read and decoded into *m (pgs_reader_next + pgs_decode_response), else
  * the status the reader or decoder found (100, 101, 103; m unused).  lim: the
- * limits in effect (max_state_bytes bounds a RECORD's state).
+ * limits in effect (max_state_bytes bounds a RECORD's state and a RECORDS entry's).
  *
  * The frame is req's answer when its request id is req's; an ERROR with
  * request id 0 ends the connection for every request; any other frame means
@@ -95,8 +118,12 @@ uint32_t pgs_identity_permissions(const pgs_msg *m);
 uint32_t pgs_health_state(const pgs_msg *m);
 int pgs_health_ready(uint32_t state);
 
-/* The public status for a class: PGSTATE_OK (OK, IDENTITY, HEALTH, STATS, CLIENTS, RECORD), PGSTATE_NOT_FOUND,
-   PGSTATE_CONFLICT, PGSTATE_ERR_*; and the pgstate_reply_kind. */
+/* A FAILED item of OUTCOMES: its class, as if its status had answered the single write it mirrors. */
+pgs_class pgs_item_failure_class(unsigned status);
+
+/* The public status for a class: PGSTATE_OK (OK, IDENTITY, HEALTH, STATS, CLIENTS, RECORD, RECORDS, OUTCOMES,
+   COMMITTED, PAGE), PGSTATE_NOT_FOUND, PGSTATE_CONFLICT (CONFLICT, TRANSACTION_CONFLICT), PGSTATE_ERR_*; and the
+   pgstate_reply_kind. */
 int pgs_class_status(pgs_class cls);
 int pgs_class_reply_kind(pgs_class cls);
 /* "ok", "record", ..., as in outcomes.json. */

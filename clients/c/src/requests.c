@@ -16,8 +16,12 @@
 
 pgs_pending *pgs_pending_new(const pgs_call *call, pgs_owner owner) {
     size_t id_len = call->id != NULL ? call->id_len : 0;
-    pgs_pending *p = calloc(1, sizeof(pgs_pending) + id_len + 1);
+    size_t align = sizeof(max_align_t);
+    size_t shape_at = (sizeof(pgs_pending) + id_len + 1 + align - 1) / align * align;
+    size_t shape_bytes = pgs_shape_bytes(call);
+    pgs_pending *p = calloc(1, shape_at + shape_bytes);
     if (p == NULL) return NULL;
+    if (shape_bytes > 0) pgs_shape_copy(p, (char *)p + shape_at, call);
     if (id_len > 0) memcpy(p->idbuf, call->id, id_len);
     p->idbuf[id_len] = '\0';
     p->op = call->op;
@@ -38,6 +42,10 @@ void pgs_pending_free(pgs_pending *p) {
     free(p->pub.identity);
     pgstate_stats_list_free(p->pub.stats);
     pgstate_client_list_free(p->pub.clients);
+    pgstate_record_list_free(p->pub.records);
+    pgstate_outcome_list_free(p->pub.outcomes);
+    pgstate_conflict_list_free(p->pub.conflicts);
+    pgstate_page_free(p->pub.page);
     free(p);
 }
 
@@ -163,6 +171,7 @@ static pgs_flight flight_of(const pgstate_client *c, const pgs_pending *p) {
     f.expected_revision = p->pub.expected_revision;
     f.written = pgs_pending_written(c, p);
     f.after_connection = p->after_connection;
+    f.shape = pgs_op_is_multikey(p->op) ? &p->shape : NULL;
     return f;
 }
 
@@ -187,6 +196,11 @@ static const char *consequence(const pgstate_client *c, const pgs_pending *p, co
         if (write && !pgs_pending_written(c, p)) return "; the request was not sent (safe to retry)";
         return " (safe to retry)";
     case PGS_CLASS_PROTOCOL_ERROR: return write ? "; the write may or may not have been applied" : "";
+    case PGS_CLASS_RECORDS:
+    case PGS_CLASS_OUTCOMES:
+    case PGS_CLASS_COMMITTED:
+    case PGS_CLASS_TRANSACTION_CONFLICT:
+    case PGS_CLASS_PAGE:
     case PGS_CLASS_OK:
     case PGS_CLASS_IDENTITY:
     case PGS_CLASS_HEALTH:
@@ -263,6 +277,10 @@ static const char *type_name(uint8_t t) {
     case PGS_T_HEALTH_OK: return "HEALTH_OK";
     case PGS_T_STATS_OK: return "STATS_OK";
     case PGS_T_CLIENTS_OK: return "CLIENTS_OK";
+    case PGS_T_RECORDS: return "RECORDS";
+    case PGS_T_OUTCOMES: return "OUTCOMES";
+    case PGS_T_TRANSACT_CONFLICT: return "TRANSACT_CONFLICT";
+    case PGS_T_LIST_OK: return "LIST_OK";
     default: return "a frame of unknown type";
     }
 }
@@ -283,6 +301,11 @@ static const char *fault_of(pgs_class cls) {
     case PGS_CLASS_UNAVAILABLE: return "server unavailable: not executed, retry with backoff";
     case PGS_CLASS_OUTCOME_UNKNOWN: return "outcome unknown: LOAD before retrying";
     case PGS_CLASS_SERVER_ERROR: return "server error: do not retry automatically";
+    case PGS_CLASS_RECORDS:
+    case PGS_CLASS_OUTCOMES:
+    case PGS_CLASS_COMMITTED:
+    case PGS_CLASS_TRANSACTION_CONFLICT:
+    case PGS_CLASS_PAGE:
     case PGS_CLASS_OK:
     case PGS_CLASS_IDENTITY:
     case PGS_CLASS_HEALTH:
@@ -310,6 +333,10 @@ static void describe(char *dst, size_t cap, const pgs_msg *m) {
                 (unsigned long long)m->actual_revision);
         break;
     case PGS_T_CLIENTS_OK: pgs_fmt(dst, cap, " (more %u, %u rows)", m->more, m->count); break;
+    case PGS_T_RECORDS:
+    case PGS_T_OUTCOMES:
+    case PGS_T_TRANSACT_CONFLICT: pgs_fmt(dst, cap, " (count %u)", m->count); break;
+    case PGS_T_LIST_OK: pgs_fmt(dst, cap, " (more %u, %u ids)", m->more, m->count); break;
     default: dst[0] = '\0'; break;
     }
 }
@@ -368,6 +395,8 @@ static void apply_hello_ok(pgstate_client *c, const pgs_msg *m) {
     c->limits.max_state_bytes = m->max_state_bytes;
     c->limits.max_in_flight = m->max_in_flight;
     c->limits.capabilities = m->capabilities;
+    c->limits.max_batch_items = m->max_batch_items; /* 0 without MULTI_KEY: the decoder reads them only with it */
+    c->limits.max_batch_bytes = m->max_batch_bytes;
     pgs_copy_text(c->server_version, sizeof c->server_version, m->text, m->text_len);
     uint32_t window = m->max_in_flight < PGS_WINDOW_CAP ? m->max_in_flight : PGS_WINDOW_CAP;
     /* The HELLO is out of the table, so the ring may change size; without the
@@ -431,6 +460,29 @@ static void answer(pgstate_client *c, pgs_pending *p, const pgs_verdict *v, cons
     case PGS_CLASS_CLIENTS:
         r->clients = pgs_client_list_new(m);
         deliver(c, p, v->cls, r->clients != NULL, "the CLIENTS rows");
+        return;
+    case PGS_CLASS_RECORDS:
+        r->records = pgs_record_list_new(m, p);
+        deliver(c, p, v->cls, r->records != NULL, "the RECORDS entries");
+        return;
+    case PGS_CLASS_OUTCOMES:
+    case PGS_CLASS_COMMITTED:
+        r->outcomes = pgs_outcome_list_new(m, p);
+        deliver(c, p, v->cls, r->outcomes != NULL, "the OUTCOMES");
+        return;
+    case PGS_CLASS_TRANSACTION_CONFLICT:
+        r->conflicts = pgs_conflict_list_new(m, p);
+        if (r->conflicts != NULL) { /* an outcome with its own status, like CONFLICT */
+            r->kind = pgs_class_reply_kind(v->cls);
+            r->status = pgs_class_status(v->cls);
+            finish(c, p);
+        } else {
+            deliver(c, p, v->cls, 0, "the TRANSACT_CONFLICT entries");
+        }
+        return;
+    case PGS_CLASS_PAGE:
+        r->page = pgs_page_new(m);
+        deliver(c, p, v->cls, r->page != NULL, "the LIST_OK page");
         return;
     case PGS_CLASS_INVALID_ARGUMENT:
     case PGS_CLASS_PERMISSION_DENIED:

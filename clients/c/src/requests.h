@@ -14,6 +14,8 @@
 #define PGSTATE_REQUESTS_H
 
 #include "call.h"
+#include "multikey_codec.h"
+#include "outcome.h"
 #include "pgstate.h"
 
 #include <stddef.h>
@@ -37,11 +39,14 @@ typedef struct pgs_pending {
     uint64_t start_off; /* stream offset of the request's first byte */
     uint64_t end_off;   /* stream offset one past its last byte */
     uint64_t after_connection; /* CLIENTS: what its answer's rows must follow */
+    pgs_shape shape;      /* the multi-key requests: what their answer must fit (arrays and bytes in the block) */
+    const pgs_span *ids;  /* BULK_LOAD: its ids; BULK_WRITE, TRANSACT: its items' ids (shape.count of them) */
     char msgbuf[PGS_REPLY_MSG_CAP];
     char idbuf[]; /* persistence_id_len + 1 */
 } pgs_pending;
 
-/* A new request (not yet in flight) for call, with its reply preallocated; NULL when out of memory. */
+/* A new request (not yet in flight) for call, with its reply preallocated and, for a multi-key call, a copy of
+   what its answer must fit (pgs_shape_bytes / pgs_shape_copy, multikey.c); NULL when out of memory. */
 pgs_pending *pgs_pending_new(const pgs_call *call, pgs_owner owner);
 void pgs_pending_free(pgs_pending *p);
 

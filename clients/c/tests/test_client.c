@@ -1401,8 +1401,8 @@ static void test_misc_api(void) {
     CHECK(pgstate_errmsg(NULL) != NULL);
     CHECK(pgstate_server_status(NULL) == 0);
     CHECK(pgstate_pending(NULL) == 0);
-    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 4 && PGSTATE_VERSION_PATCH == 0);
-    CHECK(PGSTATE_VERSION_NUMBER == 0x000400);
+    CHECK(PGSTATE_VERSION_MAJOR == 0 && PGSTATE_VERSION_MINOR == 5 && PGSTATE_VERSION_PATCH == 0);
+    CHECK(PGSTATE_VERSION_NUMBER == 0x000500);
     CHECK(strcmp(pgstate_status_name(PGSTATE_ERR_WOULD_BLOCK), "PGSTATE_ERR_WOULD_BLOCK") == 0);
     CHECK(pgstate_fd(NULL) == -1 && pgstate_next_reply(NULL) == NULL);
     CHECK(pgstate_consume(NULL) == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_outcome(NULL) < 0);
@@ -1411,6 +1411,29 @@ static void test_misc_api(void) {
     CHECK(pgstate_whoami(NULL, &who) == PGSTATE_ERR_INVALID_ARGUMENT && who == NULL);
     CHECK(pgstate_send_whoami(NULL) == 0);
     CHECK(pgstate_set_namespace(NULL, "x") == PGSTATE_ERR_INVALID_ARGUMENT && pgstate_namespace(NULL) == NULL);
+    /* the multi-key calls and their results with NULL */
+    pgstate_record_list *records = (pgstate_record_list *)1;
+    const char *ids[1] = {"a"};
+    CHECK(pgstate_bulk_load(NULL, ids, NULL, 1, &records) == PGSTATE_ERR_INVALID_ARGUMENT && records == NULL);
+    pgstate_item item = pgstate_item_delete("a", 1);
+    pgstate_outcome_list *outcomes = (pgstate_outcome_list *)1;
+    pgstate_conflict_list *conflicts = (pgstate_conflict_list *)1;
+    CHECK(pgstate_bulk_write(NULL, &item, 1, &outcomes) == PGSTATE_ERR_INVALID_ARGUMENT && outcomes == NULL);
+    outcomes = (pgstate_outcome_list *)1;
+    CHECK(pgstate_transact(NULL, &item, 1, &outcomes, &conflicts) == PGSTATE_ERR_INVALID_ARGUMENT && outcomes == NULL &&
+          conflicts == NULL);
+    pgstate_page *page = (pgstate_page *)1;
+    CHECK(pgstate_list(NULL, "", 0, NULL, 0, 10, &page) == PGSTATE_ERR_INVALID_ARGUMENT && page == NULL);
+    pgstate_record *rec = (pgstate_record *)1;
+    CHECK(pgstate_upsert_ttl(NULL, "a", 1, 0, "", 0, 60, &rec) == PGSTATE_ERR_INVALID_ARGUMENT && rec == NULL);
+    CHECK(pgstate_send_bulk_load(NULL, ids, NULL, 1) == 0 && pgstate_send_bulk_write(NULL, &item, 1) == 0 &&
+          pgstate_send_transact(NULL, &item, 1) == 0 && pgstate_send_list(NULL, "", 0, NULL, 0, 1) == 0 &&
+          pgstate_send_upsert_ttl(NULL, "a", 1, 0, "", 0, 60) == 0);
+    CHECK(pgstate_max_batch_items(NULL) == 0 && pgstate_max_batch_bytes(NULL) == 0);
+    pgstate_record_list_free(NULL);
+    pgstate_outcome_list_free(NULL);
+    pgstate_conflict_list_free(NULL);
+    pgstate_page_free(NULL);
 }
 
 
@@ -2378,6 +2401,19 @@ typedef struct ov_request {
     size_t state_len;
     uint64_t after_connection; /* CLIENTS */
     uint64_t timeout_ms;       /* PAUSE */
+    uint8_t *frame;            /* the request's frame as the vector has it (the library must send exactly it) */
+    size_t frame_n;
+    /* BULK_LOAD: ids; BULK_WRITE, TRANSACT: items (their ids and states in text); LIST: prefix, after, limit */
+    size_t count;
+    const char *ids[8];
+    size_t id_lens[8];
+    pgstate_item items[8];
+    char text[512];
+    const char *prefix;
+    size_t prefix_len;
+    const char *after;
+    size_t after_len;
+    uint32_t limit;
 } ov_request;
 
 typedef struct ov_vector {
@@ -2394,15 +2430,18 @@ typedef struct ov_vector {
     const char *cls; /* the class's name */
     uint64_t state;  /* health: known bits, and READY */
     int ready;
-    uint64_t items;  /* stats: entries; clients: rows */
-    int more;        /* clients */
+    uint64_t items;  /* stats: entries; clients: rows; records, page: entries; outcomes, committed: items;
+                        transaction_conflict: conflicts */
+    uint64_t omitted; /* records */
+    int more;        /* clients, page */
     char conn;    /* 'k' keep, 'd' drain, 'x' drop */
 } ov_vector;
 
 enum { OV_HELLO, OV_PING, OV_LOAD, OV_UPSERT, OV_DELETE, OV_DELETE_IF, OV_WHOAMI, OV_HEALTH, OV_STATS, OV_CLIENTS,
-       OV_PAUSE, OV_RESUME };
+       OV_PAUSE, OV_RESUME, OV_BULK_LOAD, OV_BULK_WRITE, OV_TRANSACT, OV_LIST };
 static const char *const OV_KINDS[] = {"hello",  "ping",   "load",  "upsert",  "delete", "conditional_delete",
-                                       "whoami", "health", "stats", "clients", "pause",  "resume"};
+                                       "whoami", "health", "stats", "clients", "pause",  "resume",
+                                       "bulk_load", "bulk_write", "transact", "list"};
 #define OV_NKINDS (sizeof OV_KINDS / sizeof OV_KINDS[0])
 static ov_request g_ov_req[OV_NKINDS];
 static ov_vector g_ov[OV_MAX];
@@ -2425,6 +2464,11 @@ static int ov_status_of(const char *cls) {
                {"health", PGSTATE_OK},
                {"stats", PGSTATE_OK},
                {"clients", PGSTATE_OK},
+               {"records", PGSTATE_OK},
+               {"outcomes", PGSTATE_OK},
+               {"committed", PGSTATE_OK},
+               {"transaction_conflict", PGSTATE_CONFLICT},
+               {"page", PGSTATE_OK},
                {"record", PGSTATE_OK},
                {"not_found", PGSTATE_NOT_FOUND},
                {"conflict", PGSTATE_CONFLICT},
@@ -2438,6 +2482,69 @@ static int ov_status_of(const char *cls) {
         if (strcmp(map[i].name, cls) == 0) return map[i].status;
     }
     return 1000;
+}
+
+/* Copies n bytes into r->text (NUL-terminated); NULL when it is full. */
+static const char *ov_text(ov_request *r, size_t *used, const char *src, size_t n) {
+    if (n + 1 > sizeof r->text - *used) return NULL;
+    char *dst = r->text + *used;
+    if (n > 0) memcpy(dst, src, n);
+    dst[n] = '\0';
+    *used += n + 1;
+    return dst;
+}
+
+/* The ids, items or LIST arguments of a multi-key request in flight, as the call's arguments. */
+static int ov_multikey(ov_request *r, json_object *m) {
+    size_t used = 0, n = 0;
+    json_object *arr = vj_array(m, "ids") ? vj_array(m, "ids") : vj_array(m, "items");
+    if (vj_has(m, "prefix")) {
+        const char *prefix = vj_str(m, "prefix", &n);
+        uint64_t limit = 0;
+        if (prefix == NULL || (r->prefix = ov_text(r, &used, prefix, n)) == NULL || !vj_u64(m, "limit", &limit)) {
+            return -1;
+        }
+        r->prefix_len = n;
+        r->limit = (uint32_t)limit;
+        const char *after = vj_str(m, "after", &n);
+        if (after != NULL && (r->after = ov_text(r, &used, after, n)) == NULL) return -1;
+        r->after_len = after != NULL ? n : 0;
+        return 0;
+    }
+    if (arr == NULL || vj_len(arr) > 8) return -1;
+    r->count = vj_len(arr);
+    for (size_t i = 0; i < r->count; i++) {
+        json_object *e = vj_at(arr, i);
+        if (json_object_is_type(e, json_type_string)) { /* a BULK_LOAD id */
+            r->ids[i] = ov_text(r, &used, json_object_get_string(e), (size_t)json_object_get_string_len(e));
+            r->id_lens[i] = (size_t)json_object_get_string_len(e);
+            if (r->ids[i] == NULL) return -1;
+            continue;
+        }
+        pgstate_item *it = &r->items[i];
+        const char *kind = vj_str(e, "kind", NULL), *id = vj_str(e, "persistence_id", &n);
+        if (kind == NULL || id == NULL || (it->id = ov_text(r, &used, id, n)) == NULL) return -1;
+        it->id_len = n;
+        it->kind = strcmp(kind, "upsert") == 0 ? PGSTATE_ITEM_UPSERT : PGSTATE_ITEM_DELETE;
+        uint64_t u = 0;
+        if (vj_u64(e, "expected_revision", &it->expected_revision) && it->kind == PGSTATE_ITEM_DELETE) {
+            it->flags |= PGSTATE_ITEM_EXPECTED;
+        }
+        if (vj_u64(e, "ttl_seconds", &u)) {
+            it->flags |= PGSTATE_ITEM_TTL;
+            it->ttl_seconds = (uint32_t)u;
+        }
+        if (it->kind == PGSTATE_ITEM_UPSERT) {
+            size_t hl = 0;
+            const char *hx = vj_str(e, "state_hex", &hl);
+            uint8_t *st = hx ? hex_decode(hx, hl, &n) : NULL;
+            it->state = st ? ov_text(r, &used, (const char *)st, n) : NULL;
+            it->state_len = n;
+            free(st);
+            if (it->state == NULL) return -1;
+        }
+    }
+    return 0;
 }
 
 /* Reads the response vectors (the others need no wire: test_outcomes runs them). */
@@ -2468,6 +2575,10 @@ static int ov_load(json_object *root) {
         free(st);
         vj_u64(m, "after_connection", &r->after_connection);
         vj_u64(m, "timeout_ms", &r->timeout_ms);
+        const char *fx = vj_str(v, "hex", &hl);
+        r->frame = fx ? hex_decode(fx, hl, &r->frame_n) : NULL;
+        if (r->frame == NULL || r->frame_n < 4) return -1;
+        if (k >= OV_BULK_LOAD && ov_multikey(r, m) != 0) return -1;
         r->known = 1;
     }
     json_object *h = vj_get(root, "hello_ok");
@@ -2478,6 +2589,8 @@ static int ov_load(json_object *root) {
     if (vj_u64(h, "max_state_bytes", &u)) g_ov_limits.max_state_bytes = (uint32_t)u;
     if (vj_u64(h, "max_in_flight", &u)) g_ov_limits.max_in_flight = (uint32_t)u;
     if (vj_u64(h, "capabilities", &u)) g_ov_limits.capabilities = (uint32_t)u;
+    if (vj_u64(h, "max_batch_items", &u)) g_ov_limits.max_batch_items = (uint32_t)u;
+    if (vj_u64(h, "max_batch_bytes", &u)) g_ov_limits.max_batch_bytes = (uint32_t)u;
     json_object *outs = vj_array(root, "outcomes");
     for (size_t i = 0; i < vj_len(outs) && g_nov < OV_MAX; i++) {
         json_object *v = vj_at(outs, i), *ev = vj_get(v, "event"), *o = vj_get(v, "outcome");
@@ -2511,6 +2624,17 @@ static int ov_load(json_object *root) {
             if (!vj_u64(o, "rows", &w->items) || !vj_has(o, "more")) return -1;
             w->more = vj_true(o, "more");
         }
+        if (strcmp(w->cls, "records") == 0 && (!vj_u64(o, "entries", &w->items) || !vj_u64(o, "omitted", &w->omitted))) {
+            return -1;
+        }
+        if ((strcmp(w->cls, "outcomes") == 0 || strcmp(w->cls, "committed") == 0) && !vj_u64(o, "items", &w->items)) {
+            return -1;
+        }
+        if (strcmp(w->cls, "transaction_conflict") == 0 && !vj_u64(o, "conflicts", &w->items)) return -1;
+        if (strcmp(w->cls, "page") == 0) {
+            if (!vj_u64(o, "entries", &w->items) || !vj_has(o, "more")) return -1;
+            w->more = vj_true(o, "more");
+        }
         const char *conn = vj_str(v, "connection", NULL);
         w->conn = conn == NULL ? '?' : strcmp(conn, "keep") == 0 ? 'k' : strcmp(conn, "drain") == 0 ? 'd' : 'x';
         if (w->name == NULL || w->kind < 0 || !g_ov_req[w->kind].known || w->event == NULL || w->status == 1000 ||
@@ -2522,9 +2646,10 @@ static int ov_load(json_object *root) {
     return g_nov > 0 ? 0 : -1;
 }
 
-static const uint8_t OV_TYPES[OV_NKINDS] = {PGS_T_HELLO,  PGS_T_PING,   PGS_T_LOAD,   PGS_T_UPSERT,
-                                           PGS_T_DELETE, PGS_T_DELETE, PGS_T_WHOAMI, PGS_T_HEALTH,
-                                           PGS_T_STATS,  PGS_T_CLIENTS, PGS_T_PAUSE, PGS_T_RESUME};
+static const uint8_t OV_TYPES[OV_NKINDS] = {PGS_T_HELLO,     PGS_T_PING,       PGS_T_LOAD,     PGS_T_UPSERT,
+                                           PGS_T_DELETE,    PGS_T_DELETE,     PGS_T_WHOAMI,   PGS_T_HEALTH,
+                                           PGS_T_STATS,     PGS_T_CLIENTS,    PGS_T_PAUSE,    PGS_T_RESUME,
+                                           PGS_T_BULK_LOAD, PGS_T_BULK_WRITE, PGS_T_TRANSACT, PGS_T_LIST};
 
 static void srv_outcome(srv *s, int i) {
     const ov_vector *w = &g_ov[i];
@@ -2542,6 +2667,8 @@ static void srv_outcome(srv *s, int i) {
         if (!srv_expect(s, OV_TYPES[w->kind], &m)) return;
         SCHECK(m.request_id == r->rid);
         SCHECK(m.after_connection == r->after_connection && m.timeout_ms == r->timeout_ms);
+        /* the library sends the vector's request byte for byte */
+        SCHECK(s->body_len == r->frame_n - 4 && memcmp(s->body, r->frame + 4, s->body_len) == 0);
         srv_raw(s, w->event, w->event_n);
     }
     if (w->conn == 'k' && srv_expect(s, PGS_T_PING, &m)) srv_ok(s, m.request_id);
@@ -2570,7 +2697,10 @@ static void test_outcome_vectors_through_the_library(void) {
         pgstate_health_info health;
         memset(&health, 0xA5, sizeof health);
         pgstate_stats_list *stats = NULL;
-        pgstate_reply *page = NULL; /* CLIENTS: one page, through the pipeline with the vector's after_connection */
+        pgstate_reply *page = NULL; /* CLIENTS and BULK_LOAD: one answer, through the pipeline */
+        pgstate_outcome_list *outs = NULL;
+        pgstate_conflict_list *conflicts = NULL;
+        pgstate_page *ids = NULL;
         const char *msg = NULL;
         int server_status = 0;
         if (w->kind != OV_HELLO) {
@@ -2591,7 +2721,17 @@ static void test_outcome_vectors_through_the_library(void) {
                 rc = page ? page->status : PGSTATE_ERR_INVALID_ARGUMENT;
                 break;
             case OV_PAUSE: rc = pgstate_pause(c, (uint32_t)r->timeout_ms); break;
-            default: rc = pgstate_resume(c); break;
+            case OV_RESUME: rc = pgstate_resume(c); break;
+            case OV_BULK_LOAD: /* one RECORDS as it came: the blocking call would load the OMITTED ids again */
+                CHECK(pgstate_send_bulk_load(c, r->ids, r->id_lens, r->count) == r->rid);
+                CHECK(pgstate_read_reply(c, &page) == PGSTATE_OK && page != NULL);
+                rc = page ? page->status : PGSTATE_ERR_INVALID_ARGUMENT;
+                break;
+            case OV_BULK_WRITE: rc = pgstate_bulk_write(c, r->items, r->count, &outs); break;
+            case OV_TRANSACT: rc = pgstate_transact(c, r->items, r->count, &outs, &conflicts); break;
+            default:
+                rc = pgstate_list(c, r->prefix, r->prefix_len, r->after, r->after_len, r->limit, &ids);
+                break;
             }
         }
         server_status = page ? page->server_status : pgstate_server_status(c);
@@ -2621,6 +2761,41 @@ static void test_outcome_vectors_through_the_library(void) {
                 CHECKF(page->kind == PGSTATE_REPLY_ERROR && l == NULL, "%s: rows without the class", w->name);
             }
         }
+        if (w->kind == OV_BULK_LOAD && page != NULL) {
+            pgstate_record_list *l = page->records;
+            if (strcmp(w->cls, "records") == 0) {
+                CHECKF(page->kind == PGSTATE_REPLY_RECORDS && l && l->count == w->items && l->omitted == w->omitted,
+                       "%s: %zu entries, %zu omitted", w->name, l ? l->count : 0, l ? l->omitted : 0);
+                for (size_t k = 0; l && k < l->count && k < r->count; k++) {
+                    CHECKF(strcmp(l->entries[k].persistence_id, r->ids[k]) == 0 &&
+                               (l->entries[k].record != NULL) == (l->entries[k].presence == PGSTATE_FOUND),
+                           "%s: entry %zu", w->name, k);
+                }
+            } else {
+                CHECKF(page->kind == PGSTATE_REPLY_ERROR && l == NULL, "%s: entries without the class", w->name);
+            }
+        }
+        if (strcmp(w->cls, "outcomes") == 0 || strcmp(w->cls, "committed") == 0) {
+            CHECKF(outs && outs->count == w->items, "%s: %zu outcomes", w->name, outs ? outs->count : 0);
+        } else {
+            CHECKF(outs == NULL, "%s: outcomes without the class", w->name);
+        }
+        if (strcmp(w->cls, "transaction_conflict") == 0) {
+            CHECKF(conflicts && conflicts->count == w->items, "%s: %zu conflicts", w->name,
+                   conflicts ? conflicts->count : 0);
+        } else {
+            CHECKF(conflicts == NULL, "%s: conflicts without the class", w->name);
+        }
+        if (strcmp(w->cls, "page") == 0) {
+            CHECKF(ids && ids->count == w->items && ids->more == w->more &&
+                       (ids->next_after != NULL) == w->more,
+                   "%s: page of %zu ids, more %d", w->name, ids ? ids->count : 0, ids ? ids->more : -1);
+        } else {
+            CHECKF(ids == NULL, "%s: a page without the class", w->name);
+        }
+        pgstate_outcome_list_free(outs);
+        pgstate_conflict_list_free(conflicts);
+        pgstate_page_free(ids);
         pgstate_stats_list_free(stats);
         pgstate_reply_free(page);
         if (w->revision) CHECKF(rec && rec->revision == w->revision, "%s: record", w->name);
@@ -2650,6 +2825,7 @@ static void test_outcome_vectors_through_the_library(void) {
     FINISH(f);
     printf("     outcomes.json: %zu response vectors through the library, %d failed\n", g_nov, failed);
     for (size_t i = 0; i < g_nov; i++) free(g_ov[i].event);
+    for (size_t k = 0; k < OV_NKINDS; k++) free(g_ov_req[k].frame);
     json_object_put(root); /* the vectors' names point into it */
 }
 

@@ -21,6 +21,7 @@
 #include "call.h"
 #include "codec.h"
 #include "harness.h"
+#include "multikey_codec.h"
 #include "operator_codec.h"
 #include "outcome.h"
 #include "vector_json.h"
@@ -33,7 +34,7 @@
 /* ------------------------------------------------------------------------- */
 
 static pgs_flight flight(pgs_op op, uint32_t rid, uint64_t expected, int written) {
-    pgs_flight f = {op, rid, expected, written, 0};
+    pgs_flight f = {op, rid, expected, written, 0, NULL};
     return f;
 }
 
@@ -492,14 +493,52 @@ static const struct {
     {"upsert", PGS_OP_UPSERT}, {"delete", PGS_OP_DELETE}, {"conditional_delete", PGS_OP_DELETE_IF},
     {"whoami", PGS_OP_WHOAMI}, {"health", PGS_OP_HEALTH},   {"stats", PGS_OP_STATS},
     {"clients", PGS_OP_CLIENTS}, {"pause", PGS_OP_PAUSE},    {"resume", PGS_OP_RESUME},
+    {"bulk_load", PGS_OP_BULK_LOAD}, {"bulk_write", PGS_OP_BULK_WRITE}, {"transact", PGS_OP_TRANSACT},
+    {"list", PGS_OP_LIST},
 };
 #define N_KINDS (sizeof KINDS / sizeof KINDS[0])
 
-/* Per request kind: the request in flight, from the file's "vectors". */
+#define MAX_SHAPE_ITEMS 64
+
+/* Per request kind: the request in flight, from the file's "vectors" (a multi-key one with its shape). */
 typedef struct in_flight {
     int known;
     pgs_flight f;
+    pgs_shape shape;
+    pgs_item_shape items[MAX_SHAPE_ITEMS];
+    char prefix[256];
+    char after[256];
 } in_flight;
+
+/* What the answer of a decoded multi-key request must fit, as the library keeps it for a request it sent. */
+static void shape_of(const pgs_msg *m, in_flight *k) {
+    pgs_shape *sh = &k->shape;
+    memset(sh, 0, sizeof *sh);
+    if (m->type == PGS_T_LIST) {
+        memcpy(k->prefix, m->prefix, m->prefix_len);
+        sh->prefix = k->prefix;
+        sh->prefix_len = m->prefix_len;
+        if (m->has_after) {
+            memcpy(k->after, m->after, m->after_len);
+            sh->after = k->after;
+            sh->after_len = m->after_len;
+        }
+        sh->limit = m->limit;
+    } else {
+        pgs_cursor it;
+        pgs_item item;
+        sh->count = m->count;
+        CHECKF(m->count <= MAX_SHAPE_ITEMS, "more than %d items in flight", MAX_SHAPE_ITEMS);
+        pgs_items_begin(&it, m);
+        for (size_t i = 0; m->type != PGS_T_BULK_LOAD && i < MAX_SHAPE_ITEMS && pgs_item_next(&it, &item); i++) {
+            k->items[i].kind = item.kind;
+            k->items[i].has_expected = (uint8_t)item.has_expected;
+            k->items[i].expected_revision = item.expected_revision;
+        }
+        sh->items = k->items;
+    }
+    k->f.shape = sh;
+}
 
 static int kind_index(const char *name) {
     for (size_t i = 0; name && i < N_KINDS; i++) {
@@ -545,8 +584,13 @@ static void load_in_flight(json_object *vecs, in_flight *kinds) {
                           : m.type == PGS_T_CLIENTS ? PGS_OP_CLIENTS
                           : m.type == PGS_T_PAUSE ? PGS_OP_PAUSE
                           : m.type == PGS_T_RESUME ? PGS_OP_RESUME
+                          : m.type == PGS_T_BULK_LOAD ? PGS_OP_BULK_LOAD
+                          : m.type == PGS_T_BULK_WRITE ? PGS_OP_BULK_WRITE
+                          : m.type == PGS_T_TRANSACT ? PGS_OP_TRANSACT
+                          : m.type == PGS_T_LIST ? PGS_OP_LIST
                           : m.has_expected ? PGS_OP_DELETE_IF
                                            : PGS_OP_DELETE;
+            if (m.type >= PGS_T_BULK_LOAD && m.type <= PGS_T_LIST) shape_of(&m, &kinds[k]);
             CHECKF(want == KINDS[k].op, "the frame is not a %s", kname);
             CHECKF(vj_true(v, "write") == pgs_op_is_write(KINDS[k].op), "write flag of %s", kname);
         }
@@ -565,6 +609,53 @@ static void announced(json_object *hello_ok, json_object *server, pgs_limits *li
         if (vj_u64(srcs[i], "max_state_bytes", &u)) lim->max_state_bytes = (uint32_t)u;
         if (vj_u64(srcs[i], "max_in_flight", &u)) lim->max_in_flight = (uint32_t)u;
         if (vj_u64(srcs[i], "capabilities", &u)) lim->capabilities = (uint32_t)u;
+        if (vj_u64(srcs[i], "max_batch_items", &u)) lim->max_batch_items = (uint32_t)u;
+        if (vj_u64(srcs[i], "max_batch_bytes", &u)) lim->max_batch_bytes = (uint32_t)u;
+    }
+    if (!(lim->capabilities & PGS_CAP_MULTI_KEY)) { /* the batch limits count only with MULTI_KEY (13.1) */
+        lim->max_batch_items = 0;
+        lim->max_batch_bytes = 0;
+    }
+}
+
+/* For records, outcomes, committed, transaction_conflict and page: the counts the vector's outcome names. */
+static void check_multikey_outcome(pgs_class cls, const pgs_msg *m, json_object *want) {
+    pgs_cursor it;
+    size_t n = 0, omitted = 0;
+    uint64_t u = 0;
+    pgs_items_begin(&it, m);
+    switch (cls) {
+    case PGS_CLASS_RECORDS: {
+        pgs_record_entry e;
+        for (; pgs_record_next(&it, &e); n++) omitted += e.presence == PGS_PRESENCE_OMITTED;
+        CHECKF(vj_u64(want, "entries", &u) && u == n, "%zu entries", n);
+        CHECKF(vj_u64(want, "omitted", &u) && u == omitted, "%zu omitted", omitted);
+        break;
+    }
+    case PGS_CLASS_OUTCOMES:
+    case PGS_CLASS_COMMITTED: {
+        pgs_outcome o;
+        while (pgs_outcome_next(&it, &o)) n++;
+        CHECKF(vj_u64(want, "items", &u) && u == n, "%zu items", n);
+        break;
+    }
+    case PGS_CLASS_TRANSACTION_CONFLICT: {
+        pgs_conflict_entry e;
+        while (pgs_conflict_next(&it, &e)) n++;
+        CHECKF(vj_u64(want, "conflicts", &u) && u == n, "%zu conflicts", n);
+        break;
+    }
+    case PGS_CLASS_PAGE: {
+        pgs_list_entry e;
+        while (pgs_list_next(&it, &e)) n++;
+        CHECKF(vj_u64(want, "entries", &u) && u == n, "%zu entries", n);
+        json_object *more = vj_get(want, "more");
+        CHECKF(more != NULL && json_object_is_type(more, json_type_boolean) &&
+                   json_object_get_boolean(more) == (m->more == 1),
+               "more %u", m->more);
+        break;
+    }
+    default: break;
     }
 }
 
@@ -671,9 +762,15 @@ static void run_outcome(json_object *v, const in_flight *kinds, json_object *hel
                    json_object_get_boolean(more) == (m.more == 1),
                "more %u", m.more);
     }
+    check_multikey_outcome(got.cls, &m, want);
     /* the vector's outcome has no fields besides those of its class */
     size_t fields = 1 + vj_has(want, "status");
     switch (got.cls) {
+    case PGS_CLASS_RECORDS: fields += 2; break;
+    case PGS_CLASS_OUTCOMES:
+    case PGS_CLASS_COMMITTED:
+    case PGS_CLASS_TRANSACTION_CONFLICT: fields += 1; break;
+    case PGS_CLASS_PAGE: fields += 2; break;
     case PGS_CLASS_RECORD: fields += 1; break;
     case PGS_CLASS_CONFLICT: fields += 2; break;
     case PGS_CLASS_IDENTITY: fields += 3; break;
@@ -692,6 +789,155 @@ static void run_outcome(json_object *v, const in_flight *kinds, json_object *hel
 static int g_namespaced_calls;
 static int g_unrepresentable; /* call vectors whose argument no C value of its type holds */
 
+#define MAX_CALL_ITEMS 16
+
+/* The arguments of a call vector as C values, and the memory they point to. */
+typedef struct call_args {
+    uint16_t versions[256];
+    uint8_t *states[MAX_CALL_ITEMS + 1]; /* [MAX_CALL_ITEMS]: an UPSERT's */
+    const char *ids[MAX_CALL_ITEMS];
+    size_t id_lens[MAX_CALL_ITEMS];
+    pgstate_item items[MAX_CALL_ITEMS];
+} call_args;
+
+static void call_args_free(call_args *a) {
+    for (size_t i = 0; i <= MAX_CALL_ITEMS; i++) free(a->states[i]);
+}
+
+/* An unsigned argument of at most max: 1, or 0 when its C type cannot hold the vector's value (a negative
+   number, or one too large). */
+static int arg_u(json_object *obj, const char *key, uint64_t max, uint64_t *out) {
+    *out = 0;
+    return vj_u64(obj, key, out) && *out <= max;
+}
+
+static uint8_t *arg_state(json_object *obj, size_t *n) {
+    size_t hlen = 0;
+    const char *hx = vj_str(obj, "state_hex", &hlen);
+    uint8_t *state = hx ? hex_decode(hx, hlen, n) : NULL;
+    CHECKF(state != NULL, "state_hex");
+    if (state == NULL) *n = 0;
+    return state;
+}
+
+/* BULK_LOAD's ids, the items of BULK_WRITE and TRANSACT, LIST's arguments: 1, or 0 when a value does not fit its
+   C type. */
+static int multikey_args(json_object *args, pgs_call *call, call_args *a) {
+    uint64_t u;
+    if (call->op == PGS_OP_LIST) {
+        call->prefix = vj_str(args, "prefix", &call->prefix_len);
+        CHECKF(call->prefix != NULL, "prefix is not a string");
+        if (vj_has(args, "after")) {
+            call->after = vj_str(args, "after", &call->after_len);
+            CHECKF(call->after != NULL, "after is not a string");
+        }
+        if (!arg_u(args, "limit", UINT32_MAX, &u)) return 0;
+        call->limit = (uint32_t)u;
+        return 1;
+    }
+    json_object *arr = vj_array(args, call->op == PGS_OP_BULK_LOAD ? "ids" : "items");
+    CHECKF(arr != NULL && vj_len(arr) <= MAX_CALL_ITEMS, "ids / items: an array of at most %d", MAX_CALL_ITEMS);
+    call->count = vj_len(arr) <= MAX_CALL_ITEMS ? vj_len(arr) : 0;
+    for (size_t i = 0; i < call->count; i++) {
+        json_object *e = vj_at(arr, i);
+        if (call->op == PGS_OP_BULK_LOAD) {
+            CHECKF(json_object_is_type(e, json_type_string), "id %zu is not a string", i);
+            a->ids[i] = json_object_get_string(e);
+            a->id_lens[i] = (size_t)json_object_get_string_len(e);
+            continue;
+        }
+        pgstate_item *it = &a->items[i];
+        const char *kind = vj_str(e, "kind", NULL);
+        CHECKF(kind && (strcmp(kind, "upsert") == 0 || strcmp(kind, "delete") == 0), "item %zu kind", i);
+        it->kind = kind && strcmp(kind, "upsert") == 0 ? PGSTATE_ITEM_UPSERT : PGSTATE_ITEM_DELETE;
+        it->id = vj_str(e, "persistence_id", &it->id_len);
+        CHECKF(it->id != NULL, "item %zu id", i);
+        if (it->kind == PGSTATE_ITEM_UPSERT) {
+            if (!arg_u(e, "expected_revision", UINT64_MAX, &it->expected_revision)) return 0;
+            if (vj_has(e, "ttl_seconds")) {
+                if (!arg_u(e, "ttl_seconds", UINT32_MAX, &u)) return 0;
+                it->flags |= PGSTATE_ITEM_TTL;
+                it->ttl_seconds = (uint32_t)u;
+            }
+            a->states[i] = arg_state(e, &it->state_len);
+            it->state = a->states[i];
+        } else if (vj_get(e, "expected_revision") != NULL) { /* null: unconditional */
+            if (!arg_u(e, "expected_revision", UINT64_MAX, &it->expected_revision)) return 0;
+            it->flags |= PGSTATE_ITEM_EXPECTED;
+        }
+    }
+    if (call->op == PGS_OP_BULK_LOAD) {
+        call->ids = a->ids;
+        call->id_lens = a->id_lens;
+    } else {
+        call->items = a->items;
+    }
+    return 1;
+}
+
+/* The call's arguments as C values into call: 1, or 0 when one does not fit its C type (a negative
+   after_connection or ttl_seconds, a timeout_ms of 2^32 or more): such a value cannot be passed at all, the C
+   type refuses it before pgs_call_check could, and the vector must expect a refusal. */
+static int call_of(json_object *args, pgs_call *call, call_args *a) {
+    uint64_t u = 0;
+    switch (call->op) {
+    case PGS_OP_HELLO: {
+        json_object *vs = vj_array(args, "versions");
+        for (size_t i = 0; i < vj_len(vs) && i < 256; i++) {
+            uint64_t ver = 0;
+            CHECK(vj_as_u64(vj_at(vs, i), &ver) && ver <= 0xFFFF);
+            a->versions[i] = (uint16_t)ver;
+        }
+        call->versions = a->versions;
+        call->versions_count = vj_len(vs);
+        call->client_name = vj_str(args, "client_name", &call->client_name_len);
+        return 1;
+    }
+    case PGS_OP_CLIENTS: return arg_u(args, "after_connection", UINT64_MAX, &call->after_connection);
+    case PGS_OP_PAUSE:
+        if (!arg_u(args, "timeout_ms", UINT32_MAX, &u)) return 0;
+        call->timeout_ms = (uint32_t)u;
+        return 1;
+    case PGS_OP_PING:
+    case PGS_OP_WHOAMI:
+    case PGS_OP_HEALTH:
+    case PGS_OP_STATS:
+    case PGS_OP_RESUME: return 1;
+    case PGS_OP_LOAD:
+    case PGS_OP_UPSERT:
+    case PGS_OP_DELETE:
+    case PGS_OP_DELETE_IF:
+    case PGS_OP_BULK_LOAD:
+    case PGS_OP_BULK_WRITE:
+    case PGS_OP_TRANSACT:
+    case PGS_OP_LIST: break;
+    }
+    if (vj_has(args, "namespace")) { /* the call names a namespace: flag NAMESPACE */
+        call->ns = vj_str(args, "namespace", &call->ns_len);
+        CHECKF(call->ns != NULL, "namespace is not a string");
+        g_namespaced_calls++;
+    }
+    if (call->op == PGS_OP_BULK_LOAD || call->op == PGS_OP_BULK_WRITE || call->op == PGS_OP_TRANSACT ||
+        call->op == PGS_OP_LIST) {
+        return multikey_args(args, call, a);
+    }
+    call->id = vj_str(args, "persistence_id", &call->id_len);
+    CHECK(call->id != NULL);
+    if (call->op == PGS_OP_UPSERT || call->op == PGS_OP_DELETE_IF) {
+        CHECK(vj_u64(args, "expected_revision", &call->expected_revision));
+    }
+    if (call->op == PGS_OP_UPSERT) {
+        if (vj_has(args, "ttl_seconds")) {
+            if (!arg_u(args, "ttl_seconds", UINT32_MAX, &u)) return 0;
+            call->has_ttl = 1;
+            call->ttl_seconds = (uint32_t)u;
+        }
+        a->states[MAX_CALL_ITEMS] = arg_state(args, &call->state_len);
+        call->state = a->states[MAX_CALL_ITEMS];
+    }
+    return 1;
+}
+
 static void run_call(json_object *v, const in_flight *kinds, json_object *hello_ok) {
     int k = kind_index(vj_str(v, "request", NULL));
     CHECKF(k >= 0 && kinds[k].known, "no request in flight for this kind");
@@ -702,57 +948,15 @@ static void run_call(json_object *v, const in_flight *kinds, json_object *hello_
     pgs_call call;
     memset(&call, 0, sizeof call);
     call.op = KINDS[k].op;
-    uint16_t versions[256];
-    uint8_t *state = NULL;
-    size_t n = 0;
-    if (call.op == PGS_OP_HELLO) {
-        json_object *vs = vj_array(args, "versions");
-        for (size_t i = 0; i < vj_len(vs) && i < 256; i++) {
-            uint64_t ver = 0;
-            CHECK(vj_as_u64(vj_at(vs, i), &ver) && ver <= 0xFFFF);
-            versions[i] = (uint16_t)ver;
-        }
-        call.versions = versions;
-        call.versions_count = vj_len(vs);
-        call.client_name = vj_str(args, "client_name", &call.client_name_len);
-    } else if (call.op == PGS_OP_CLIENTS || call.op == PGS_OP_PAUSE) {
-        /* A value the C argument cannot hold (a negative after_connection, a timeout_ms of 2^32 or more)
-           cannot be passed at all: the C type refuses it before pgs_call_check could.  The vector must then
-           expect a refusal. */
-        const char *key = call.op == PGS_OP_CLIENTS ? "after_connection" : "timeout_ms";
-        uint64_t u = 0;
-        uint64_t max = call.op == PGS_OP_CLIENTS ? UINT64_MAX : UINT32_MAX;
-        if (!vj_u64(args, key, &u) || u > max) {
-            CHECKF(vj_has(args, key), "the arguments lack %s", key);
-            const char *cls = vj_str(vj_get(v, "outcome"), "class", NULL);
-            CHECKF(cls != NULL && strcmp(cls, "invalid_argument") == 0, "%s does not fit its C type, but the "
-                   "call is not refused", key);
-            g_unrepresentable++;
-            free(state);
-            return;
-        }
-        if (call.op == PGS_OP_CLIENTS) call.after_connection = u;
-        else call.timeout_ms = (uint32_t)u;
-    } else if (call.op != PGS_OP_PING && call.op != PGS_OP_WHOAMI && call.op != PGS_OP_HEALTH &&
-               call.op != PGS_OP_STATS && call.op != PGS_OP_RESUME) {
-        call.id = vj_str(args, "persistence_id", &call.id_len);
-        CHECK(call.id != NULL);
-        if (vj_has(args, "namespace")) { /* the call names a namespace: flag NAMESPACE */
-            call.ns = vj_str(args, "namespace", &call.ns_len);
-            CHECKF(call.ns != NULL, "namespace is not a string");
-            g_namespaced_calls++;
-        }
-        if (call.op == PGS_OP_UPSERT || call.op == PGS_OP_DELETE_IF) {
-            CHECK(vj_u64(args, "expected_revision", &call.expected_revision));
-        }
-        if (call.op == PGS_OP_UPSERT) {
-            size_t hlen = 0;
-            const char *hx = vj_str(args, "state_hex", &hlen);
-            state = hex_decode(hx, hlen, &n);
-            CHECK(state != NULL);
-            call.state = state;
-            call.state_len = n;
-        }
+    call_args a;
+    memset(&a, 0, sizeof a);
+    if (!call_of(args, &call, &a)) {
+        const char *cls = vj_str(vj_get(v, "outcome"), "class", NULL);
+        CHECKF(cls != NULL && strcmp(cls, "invalid_argument") == 0,
+               "an argument does not fit its C type, but the call is not refused");
+        g_unrepresentable++;
+        call_args_free(&a);
+        return;
     }
     char why[512];
     int rc = pgs_call_check(&call, &lim, why, sizeof why);
@@ -776,7 +980,7 @@ static void run_call(json_object *v, const in_flight *kinds, json_object *hello_
         pgs_buf_free(&b);
         free(want);
     }
-    free(state);
+    call_args_free(&a);
 }
 
 /* Runs one list of vectors, each counted as a test. */

@@ -18,6 +18,7 @@
  */
 #include "codec.h"
 #include "harness.h"
+#include "multikey_codec.h"
 #include "operator_codec.h"
 #include "vector_json.h"
 
@@ -36,11 +37,15 @@ static const struct {
     {"WHOAMI_OK", PGS_T_WHOAMI_OK}, {"HEALTH", PGS_T_HEALTH},     {"STATS", PGS_T_STATS},
     {"CLIENTS", PGS_T_CLIENTS},   {"PAUSE", PGS_T_PAUSE},       {"RESUME", PGS_T_RESUME},
     {"HEALTH_OK", PGS_T_HEALTH_OK}, {"STATS_OK", PGS_T_STATS_OK}, {"CLIENTS_OK", PGS_T_CLIENTS_OK},
+    {"BULK_LOAD", PGS_T_BULK_LOAD}, {"BULK_WRITE", PGS_T_BULK_WRITE}, {"TRANSACT", PGS_T_TRANSACT},
+    {"LIST", PGS_T_LIST},         {"RECORDS", PGS_T_RECORDS},   {"OUTCOMES", PGS_T_OUTCOMES},
+    {"TRANSACT_CONFLICT", PGS_T_TRANSACT_CONFLICT}, {"LIST_OK", PGS_T_LIST_OK},
 };
 
 /* Vectors per message type: each type of the protocol must be exercised by some valid vector. */
 static int g_valid_of_type[256];
 static int g_namespaced;
+static int g_with_ttl; /* UPSERTs and items with a TTL */
 
 static int type_code(const char *name) {
     for (size_t i = 0; i < sizeof TYPES / sizeof TYPES[0]; i++) {
@@ -49,8 +54,9 @@ static int type_code(const char *name) {
     return -1;
 }
 
-/* Fields of "message" per type, besides type / request_id / flags (and LOAD, UPSERT and DELETE's
-   "namespace", present iff the NAMESPACE flag is set). */
+/* Fields of "message" per type, besides type / request_id / flags (and the optional ones: a request's
+   "namespace" iff the NAMESPACE flag is set, UPSERT's "ttl_seconds" iff TTL, LIST's "after" iff AFTER, HELLO_OK's
+   batch limits iff MULTI_KEY). */
 static const char *const *fields_of(uint8_t t) {
     static const char *const hello[] = {"versions", "client_name", NULL};
     static const char *const none[] = {NULL};
@@ -68,7 +74,22 @@ static const char *const *fields_of(uint8_t t) {
     static const char *const health_ok[] = {"state", "pool_up", "pool_size", "clients", "uptime_ms", NULL};
     static const char *const stats_ok[] = {"entries", NULL};
     static const char *const clients_ok[] = {"more", "rows", NULL};
+    static const char *const bulk_load[] = {"ids", NULL};
+    static const char *const items[] = {"items", NULL};
+    static const char *const list[] = {"prefix", "limit", NULL};
+    static const char *const records[] = {"entries", NULL};
+    static const char *const outcomes[] = {"outcomes", NULL};
+    static const char *const conflicts[] = {"conflicts", NULL};
+    static const char *const list_ok[] = {"more", "entries", NULL};
     switch (t) {
+    case PGS_T_BULK_LOAD: return bulk_load;
+    case PGS_T_BULK_WRITE:
+    case PGS_T_TRANSACT: return items;
+    case PGS_T_LIST: return list;
+    case PGS_T_RECORDS: return records;
+    case PGS_T_OUTCOMES: return outcomes;
+    case PGS_T_TRANSACT_CONFLICT: return conflicts;
+    case PGS_T_LIST_OK: return list_ok;
     case PGS_T_CLIENTS: return clients;
     case PGS_T_PAUSE: return pause;
     case PGS_T_HEALTH_OK: return health_ok;
@@ -95,7 +116,33 @@ typedef struct built {
        pgs_encode_clients_ok */
     pgs_stat_entry *entries;
     pgs_client_row *rows;
+    /* the multi-key messages: n of one of these, and the states they point to (nblobs of them) */
+    size_t n;
+    const char **ids;
+    size_t *id_lens;
+    pgs_item *items;
+    pgs_record_entry *records;
+    pgs_outcome *outcomes;
+    pgs_conflict_entry *conflicts;
+    pgs_list_entry *list;
+    uint8_t **blobs;
+    size_t nblobs;
 } built;
+
+static void built_free(built *b) {
+    free(b->state);
+    free(b->entries);
+    free(b->rows);
+    free(b->ids);
+    free(b->id_lens);
+    free(b->items);
+    free(b->records);
+    free(b->outcomes);
+    free(b->conflicts);
+    free(b->list);
+    for (size_t i = 0; i < b->nblobs; i++) free(b->blobs[i]);
+    free(b->blobs);
+}
 
 /* Keys of every STATS_OK entry and CLIENTS_OK row. */
 static const char *const ENTRY_KEYS[] = {"name", "labels", "value", NULL};
@@ -164,13 +211,191 @@ static void build_rows(json_object *arr, built *b) {
     b->m.count = (uint16_t)n;
 }
 
-/* The expected frame of a built message: STATS_OK and CLIENTS_OK through their array encoders, the rest
-   through pgs_encode_msg. */
+/* A state from "state_hex" of obj, owned by b (NULL and *len 0 on failure). */
+static const uint8_t *blob(json_object *obj, built *b, size_t *len) {
+    size_t hlen = 0;
+    const char *hx = vj_str(obj, "state_hex", &hlen);
+    *len = 0;
+    CHECKF(hx != NULL, "state_hex is not a string");
+    uint8_t *bytes = hx ? hex_decode(hx, hlen, len) : NULL;
+    CHECKF(hx == NULL || bytes != NULL, "bad state_hex");
+    uint8_t **nb = realloc(b->blobs, (b->nblobs + 1) * sizeof *nb);
+    if (bytes == NULL || nb == NULL) {
+        free(bytes);
+        if (nb != NULL) b->blobs = nb;
+        *len = 0;
+        return NULL;
+    }
+    b->blobs = nb;
+    b->blobs[b->nblobs++] = bytes;
+    return bytes;
+}
+
+/* The length of the array under key (at most 65535), as b->n and the message count. */
+static size_t array_of(json_object *jm, const char *key, built *b) {
+    json_object *arr = vj_array(jm, key);
+    CHECKF(arr != NULL && vj_len(arr) <= 0xFFFF, "%s is not an array of at most 65535", key);
+    b->n = arr != NULL && vj_len(arr) <= 0xFFFF ? vj_len(arr) : 0;
+    b->m.count = (uint16_t)b->n;
+    return b->n;
+}
+
+static int64_t field_i(json_object *obj, const char *key) {
+    int64_t v = 0;
+    CHECKF(vj_i64(obj, key, &v), "%s", key);
+    return v;
+}
+
+/* The ids, items, entries, outcomes or conflicts of a multi-key message into b. */
+static void build_multikey(json_object *jm, built *b) {
+    pgs_msg *m = &b->m;
+    json_object *arr;
+    size_t n;
+    static const char *const upsert_keys[] = {"kind", "persistence_id", "expected_revision", "state_hex", NULL};
+    static const char *const delete_keys[] = {"kind", "persistence_id", "expected_revision", NULL};
+    static const char *const conflict_keys[] = {"index", "expected_revision", "actual_revision", NULL};
+    static const char *const list_keys[] = {"persistence_id", "revision", "updated_at_us", NULL};
+    switch (m->type) {
+    case PGS_T_BULK_LOAD:
+        n = array_of(jm, "ids", b);
+        arr = vj_array(jm, "ids");
+        b->ids = calloc(n + 1, sizeof *b->ids);
+        b->id_lens = calloc(n + 1, sizeof *b->id_lens);
+        for (size_t i = 0; b->ids && b->id_lens && i < n; i++) {
+            json_object *v = vj_at(arr, i);
+            CHECKF(json_object_is_type(v, json_type_string), "id %zu is not a string", i);
+            b->ids[i] = json_object_get_string(v);
+            b->id_lens[i] = (size_t)json_object_get_string_len(v);
+        }
+        break;
+    case PGS_T_BULK_WRITE:
+    case PGS_T_TRANSACT:
+        n = array_of(jm, "items", b);
+        arr = vj_array(jm, "items");
+        b->items = calloc(n + 1, sizeof *b->items);
+        for (size_t i = 0; b->items && i < n; i++) {
+            json_object *v = vj_at(arr, i);
+            pgs_item *it = &b->items[i];
+            const char *kind = vj_str(v, "kind", NULL);
+            CHECKF(kind && (strcmp(kind, "upsert") == 0 || strcmp(kind, "delete") == 0), "item %zu kind", i);
+            it->kind = kind && strcmp(kind, "upsert") == 0 ? PGS_ITEM_UPSERT : PGS_ITEM_DELETE;
+            it->id = field_s(v, "persistence_id", &it->id_len);
+            if (it->kind == PGS_ITEM_UPSERT) {
+                it->has_expected = 1;
+                it->expected_revision = field_u(v, "expected_revision", UINT64_MAX);
+                it->has_ttl = vj_has(v, "ttl_seconds");
+                if (it->has_ttl) it->ttl_seconds = (uint32_t)field_u(v, "ttl_seconds", UINT32_MAX);
+                g_with_ttl += it->has_ttl;
+                it->state = blob(v, b, &it->state_len);
+                CHECKF(vj_keys(v) == 4 + (size_t)it->has_ttl, "item %zu has other keys", i);
+                for (size_t k = 0; upsert_keys[k]; k++) CHECKF(vj_has(v, upsert_keys[k]), "item %zu", i);
+            } else {
+                CHECKF(vj_has(v, "expected_revision"), "delete item %zu lacks expected_revision", i);
+                it->has_expected = vj_get(v, "expected_revision") != NULL; /* null: unconditional */
+                if (it->has_expected) it->expected_revision = field_u(v, "expected_revision", UINT64_MAX);
+                check_keys(v, delete_keys, "delete item");
+            }
+        }
+        break;
+    case PGS_T_RECORDS:
+        n = array_of(jm, "entries", b);
+        arr = vj_array(jm, "entries");
+        b->records = calloc(n + 1, sizeof *b->records);
+        for (size_t i = 0; b->records && i < n; i++) {
+            json_object *v = vj_at(arr, i);
+            pgs_record_entry *e = &b->records[i];
+            e->presence = (uint8_t)field_u(v, "presence", 255);
+            if (e->presence == PGS_PRESENCE_FOUND) {
+                e->revision = field_u(v, "revision", UINT64_MAX);
+                e->updated_at_us = field_i(v, "updated_at_us");
+                e->state = blob(v, b, &e->state_len);
+            }
+            CHECKF(vj_keys(v) == (e->presence == PGS_PRESENCE_FOUND ? 4u : 1u), "entry %zu has other keys", i);
+        }
+        break;
+    case PGS_T_OUTCOMES:
+        n = array_of(jm, "outcomes", b);
+        arr = vj_array(jm, "outcomes");
+        b->outcomes = calloc(n + 1, sizeof *b->outcomes);
+        for (size_t i = 0; b->outcomes && i < n; i++) {
+            json_object *v = vj_at(arr, i);
+            pgs_outcome *o = &b->outcomes[i];
+            o->result = (uint8_t)field_u(v, "result", 255);
+            size_t keys = 1;
+            switch (o->result) {
+            case PGS_RESULT_WRITTEN:
+                o->revision = field_u(v, "revision", UINT64_MAX);
+                o->updated_at_us = field_i(v, "updated_at_us");
+                keys = 3;
+                break;
+            case PGS_RESULT_CONFLICT:
+                o->expected_revision = field_u(v, "expected_revision", UINT64_MAX);
+                o->actual_revision = field_u(v, "actual_revision", UINT64_MAX);
+                keys = 3;
+                break;
+            case PGS_RESULT_FAILED:
+                o->status = (uint16_t)field_u(v, "status", 0xFFFF);
+                o->message = field_s(v, "message", &o->message_len);
+                keys = 3;
+                break;
+            default: break;
+            }
+            CHECKF(vj_keys(v) == keys, "outcome %zu has other keys", i);
+        }
+        break;
+    case PGS_T_TRANSACT_CONFLICT:
+        n = array_of(jm, "conflicts", b);
+        arr = vj_array(jm, "conflicts");
+        b->conflicts = calloc(n + 1, sizeof *b->conflicts);
+        for (size_t i = 0; b->conflicts && i < n; i++) {
+            json_object *v = vj_at(arr, i);
+            check_keys(v, conflict_keys, "conflict");
+            b->conflicts[i].index = (uint16_t)field_u(v, "index", 0xFFFF);
+            b->conflicts[i].expected_revision = field_u(v, "expected_revision", UINT64_MAX);
+            b->conflicts[i].actual_revision = field_u(v, "actual_revision", UINT64_MAX);
+        }
+        break;
+    case PGS_T_LIST_OK:
+        m->more = (uint8_t)field_u(jm, "more", 255);
+        n = array_of(jm, "entries", b);
+        arr = vj_array(jm, "entries");
+        b->list = calloc(n + 1, sizeof *b->list);
+        for (size_t i = 0; b->list && i < n; i++) {
+            json_object *v = vj_at(arr, i);
+            check_keys(v, list_keys, "LIST_OK entry");
+            b->list[i].id = field_s(v, "persistence_id", &b->list[i].id_len);
+            b->list[i].revision = field_u(v, "revision", UINT64_MAX);
+            b->list[i].updated_at_us = field_i(v, "updated_at_us");
+        }
+        break;
+    case PGS_T_LIST:
+        m->prefix = field_s(jm, "prefix", &m->prefix_len);
+        m->has_after = (m->flags & PGS_FLAG_AFTER) != 0;
+        if (m->has_after) m->after = field_s(jm, "after", &m->after_len);
+        m->limit = (uint16_t)field_u(jm, "limit", 0xFFFF);
+        break;
+    default: break;
+    }
+}
+
+/* The expected frame of a built message: STATS_OK, CLIENTS_OK and the multi-key messages through their array
+   encoders, the rest through pgs_encode_msg. */
 static int encode_built(pgs_buf *out, const built *b) {
     const pgs_msg *m = &b->m;
-    if (m->type == PGS_T_STATS_OK) return pgs_encode_stats_ok(out, m->request_id, b->entries, m->count);
-    if (m->type == PGS_T_CLIENTS_OK) return pgs_encode_clients_ok(out, m->request_id, m->more, b->rows, m->count);
-    return pgs_encode_msg(out, m);
+    const char *ns = m->has_ns ? (m->ns != NULL ? m->ns : "") : NULL;
+    switch (m->type) {
+    case PGS_T_STATS_OK: return pgs_encode_stats_ok(out, m->request_id, b->entries, m->count);
+    case PGS_T_CLIENTS_OK: return pgs_encode_clients_ok(out, m->request_id, m->more, b->rows, m->count);
+    case PGS_T_BULK_LOAD: return pgs_encode_bulk_load(out, m->request_id, ns, m->ns_len, b->ids, b->id_lens, b->n);
+    case PGS_T_BULK_WRITE:
+    case PGS_T_TRANSACT:
+        return pgs_encode_item_request(out, m->type, m->request_id, ns, m->ns_len, b->items, b->n, pgs_item_at);
+    case PGS_T_RECORDS: return pgs_encode_records(out, m->request_id, b->records, b->n);
+    case PGS_T_OUTCOMES: return pgs_encode_outcomes(out, m->request_id, b->outcomes, b->n);
+    case PGS_T_TRANSACT_CONFLICT: return pgs_encode_transact_conflict(out, m->request_id, b->conflicts, b->n);
+    case PGS_T_LIST_OK: return pgs_encode_list_ok(out, m->request_id, m->more, b->list, b->n);
+    default: return pgs_encode_msg(out, m);
+    }
 }
 
 /* The message's state from the vector's "state_hex" (owned by b). */
@@ -204,7 +429,8 @@ static int build_msg(json_object *jm, built *b) {
     size_t nfields = 0;
     while (fl[nfields]) nfields++;
     size_t optional = 0;
-    int keyed = m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE;
+    int keyed = m->type == PGS_T_LOAD || m->type == PGS_T_UPSERT || m->type == PGS_T_DELETE ||
+                (m->type >= PGS_T_BULK_LOAD && m->type <= PGS_T_LIST);
     if (keyed) {
         m->has_ns = (m->flags & PGS_FLAG_NAMESPACE) != 0;
         CHECKF(vj_has(jm, "namespace") == m->has_ns, "\"namespace\" present iff flag 0x02: flags %u", m->flags);
@@ -212,6 +438,30 @@ static int build_msg(json_object *jm, built *b) {
             m->ns = vj_str(jm, "namespace", &m->ns_len);
             CHECKF(m->ns != NULL, "namespace is not a string");
             optional++;
+        }
+    }
+    if (m->type == PGS_T_UPSERT) {
+        m->has_ttl = (m->flags & PGS_FLAG_TTL) != 0;
+        CHECKF(vj_has(jm, "ttl_seconds") == m->has_ttl, "\"ttl_seconds\" present iff flag 0x04: flags %u", m->flags);
+        if (m->has_ttl) {
+            m->ttl_seconds = (uint32_t)field_u(jm, "ttl_seconds", UINT32_MAX);
+            optional++;
+            g_with_ttl++;
+        }
+    }
+    if (m->type == PGS_T_LIST) {
+        CHECKF(vj_has(jm, "after") == ((m->flags & PGS_FLAG_AFTER) != 0), "\"after\" present iff flag 0x01");
+        optional += vj_has(jm, "after");
+    }
+    if (m->type == PGS_T_HELLO_OK) {
+        uint64_t caps = 0;
+        int batch = vj_u64(jm, "capabilities", &caps) && (caps & PGS_CAP_MULTI_KEY);
+        CHECKF(vj_has(jm, "max_batch_items") == batch && vj_has(jm, "max_batch_bytes") == batch,
+               "batch limits present iff MULTI_KEY");
+        if (batch) {
+            m->max_batch_items = (uint32_t)field_u(jm, "max_batch_items", UINT32_MAX);
+            m->max_batch_bytes = (uint32_t)field_u(jm, "max_batch_bytes", UINT32_MAX);
+            optional += 2;
         }
     }
     CHECKF(vj_keys(jm) == 3 + nfields + optional, "message has %zu keys, expected %zu for %s", vj_keys(jm),
@@ -313,6 +563,7 @@ static int build_msg(json_object *jm, built *b) {
         build_rows(vj_array(jm, "rows"), b);
         break;
     default:
+        build_multikey(jm, b);
         break;
     }
     return 0;
@@ -367,6 +618,93 @@ static void compare_rows(const pgs_msg *got, const built *want, const char *how)
            got->count, want->m.count);
 }
 
+/* The ids, items, entries, outcomes or conflicts of a decoded multi-key message against the expected ones. */
+static void compare_multikey(const pgs_msg *got, const built *wb, const char *how) {
+    const pgs_msg *want = &wb->m;
+    pgs_cursor it;
+    size_t n = 0;
+    if (want->type >= PGS_T_BULK_LOAD && want->type <= PGS_T_LIST) {
+        CHECKF(got->has_ns == want->has_ns, "%s: namespace presence", how);
+        if (want->has_ns) CHECKF(bytes_eq(got->ns, got->ns_len, want->ns, want->ns_len), "%s: namespace", how);
+    }
+    if (want->type == PGS_T_LIST) {
+        CHECKF(bytes_eq(got->prefix, got->prefix_len, want->prefix, want->prefix_len), "%s: prefix", how);
+        CHECKF(got->has_after == want->has_after, "%s: after presence", how);
+        if (want->has_after) CHECKF(bytes_eq(got->after, got->after_len, want->after, want->after_len), "%s", how);
+        CHECKF(got->limit == want->limit, "%s: limit %u, want %u", how, got->limit, want->limit);
+        return;
+    }
+    if (want->type == PGS_T_LIST_OK) CHECKF(got->more == want->more, "%s: more %u", how, got->more);
+    pgs_items_begin(&it, got);
+    for (;; n++) {
+        int more;
+        switch (want->type) {
+        case PGS_T_BULK_LOAD: {
+            const char *id;
+            size_t len;
+            if (!(more = pgs_ids_next(&it, &id, &len)) || n >= wb->n) break;
+            CHECKF(bytes_eq(id, len, wb->ids[n], wb->id_lens[n]), "%s: id %zu", how, n);
+            break;
+        }
+        case PGS_T_BULK_WRITE:
+        case PGS_T_TRANSACT: {
+            pgs_item g;
+            if (!(more = pgs_item_next(&it, &g)) || n >= wb->n) break;
+            const pgs_item *w = &wb->items[n];
+            CHECKF(g.kind == w->kind && g.has_expected == w->has_expected && g.expected_revision == w->expected_revision &&
+                       g.has_ttl == w->has_ttl && g.ttl_seconds == w->ttl_seconds,
+                   "%s: item %zu kind %u expected %d/%llu ttl %d/%u", how, n, g.kind, g.has_expected,
+                   (unsigned long long)g.expected_revision, g.has_ttl, g.ttl_seconds);
+            CHECKF(bytes_eq(g.id, g.id_len, w->id, w->id_len), "%s: item %zu id", how, n);
+            CHECKF(bytes_eq(g.state, g.state_len, w->state, w->state_len), "%s: item %zu state", how, n);
+            break;
+        }
+        case PGS_T_RECORDS: {
+            pgs_record_entry g;
+            if (!(more = pgs_record_next(&it, &g)) || n >= wb->n) break;
+            const pgs_record_entry *w = &wb->records[n];
+            CHECKF(g.presence == w->presence && g.revision == w->revision && g.updated_at_us == w->updated_at_us,
+                   "%s: entry %zu presence %u revision %llu", how, n, g.presence, (unsigned long long)g.revision);
+            CHECKF(bytes_eq(g.state, g.state_len, w->state, w->state_len), "%s: entry %zu state", how, n);
+            break;
+        }
+        case PGS_T_OUTCOMES: {
+            pgs_outcome g;
+            if (!(more = pgs_outcome_next(&it, &g)) || n >= wb->n) break;
+            const pgs_outcome *w = &wb->outcomes[n];
+            CHECKF(g.result == w->result && g.revision == w->revision && g.updated_at_us == w->updated_at_us &&
+                       g.expected_revision == w->expected_revision && g.actual_revision == w->actual_revision &&
+                       g.status == w->status,
+                   "%s: outcome %zu result %u", how, n, g.result);
+            CHECKF(bytes_eq(g.message, g.message_len, w->message, w->message_len), "%s: outcome %zu message", how, n);
+            break;
+        }
+        case PGS_T_TRANSACT_CONFLICT: {
+            pgs_conflict_entry g;
+            if (!(more = pgs_conflict_next(&it, &g)) || n >= wb->n) break;
+            const pgs_conflict_entry *w = &wb->conflicts[n];
+            CHECKF(g.index == w->index && g.expected_revision == w->expected_revision &&
+                       g.actual_revision == w->actual_revision,
+                   "%s: conflict %zu index %u", how, n, g.index);
+            break;
+        }
+        case PGS_T_LIST_OK: {
+            pgs_list_entry g;
+            if (!(more = pgs_list_next(&it, &g)) || n >= wb->n) break;
+            const pgs_list_entry *w = &wb->list[n];
+            CHECKF(bytes_eq(g.id, g.id_len, w->id, w->id_len) && g.revision == w->revision &&
+                       g.updated_at_us == w->updated_at_us,
+                   "%s: entry %zu", how, n);
+            break;
+        }
+        default: return;
+        }
+        if (!more) break;
+    }
+    CHECKF(n == wb->n && got->count == want->count, "%s: %zu entries (count %u), want %zu", how, n, got->count,
+           wb->n);
+}
+
 /* Compares a decoded message with the expected one, field by field. */
 static void compare_msg(const pgs_msg *got, const built *wb, const char *how) {
     const pgs_msg *want = &wb->m;
@@ -384,6 +722,8 @@ static void compare_msg(const pgs_msg *got, const built *wb, const char *how) {
     case PGS_T_LOAD:
     case PGS_T_UPSERT:
     case PGS_T_DELETE:
+        CHECKF(got->has_ttl == want->has_ttl && got->ttl_seconds == want->ttl_seconds, "%s: ttl_seconds %u (%d)",
+               how, got->ttl_seconds, got->has_ttl);
         CHECKF(got->has_ns == want->has_ns, "%s: namespace presence %d, want %d", how, got->has_ns, want->has_ns);
         if (want->has_ns) CHECKF(bytes_eq(got->ns, got->ns_len, want->ns, want->ns_len), "%s: namespace", how);
         CHECKF(bytes_eq(got->id, got->id_len, want->id, want->id_len), "%s: persistence_id", how);
@@ -402,6 +742,8 @@ static void compare_msg(const pgs_msg *got, const built *wb, const char *how) {
         CHECKF(got->max_state_bytes == want->max_state_bytes, "%s: max_state_bytes", how);
         CHECKF(got->max_in_flight == want->max_in_flight, "%s: max_in_flight", how);
         CHECKF(got->capabilities == want->capabilities, "%s: capabilities", how);
+        CHECKF(got->max_batch_items == want->max_batch_items && got->max_batch_bytes == want->max_batch_bytes,
+               "%s: batch limits %u / %u", how, got->max_batch_items, got->max_batch_bytes);
         break;
     case PGS_T_RECORD:
         CHECKF(got->revision == want->revision, "%s: revision", how);
@@ -445,6 +787,7 @@ static void compare_msg(const pgs_msg *got, const built *wb, const char *how) {
     case PGS_T_STATS_OK: compare_entries(got, wb, how); break;
     case PGS_T_CLIENTS_OK: compare_rows(got, wb, how); break;
     default:
+        compare_multikey(got, wb, how);
         break;
     }
 }
@@ -521,6 +864,8 @@ static void run_vector(json_object *v, const char *file) {
         if (vj_u64(jl, "max_state_bytes", &u)) lim.max_state_bytes = (uint32_t)u;
         if (vj_u64(jl, "max_id_bytes", &u)) lim.max_id_bytes = (uint32_t)u;
         if (vj_u64(jl, "capabilities", &u)) lim.capabilities = (uint32_t)u;
+        if (vj_u64(jl, "max_batch_items", &u)) lim.max_batch_items = (uint32_t)u;
+        if (vj_u64(jl, "max_batch_bytes", &u)) lim.max_batch_bytes = (uint32_t)u;
     }
 
     size_t n;
@@ -608,9 +953,7 @@ static void run_vector(json_object *v, const char *file) {
             g_valid_of_type[want.m.type]++;
             g_namespaced += want.m.has_ns;
         }
-        free(want.state);
-        free(want.entries);
-        free(want.rows);
+        built_free(&want);
     } else if (jerr) {
         uint64_t want_status = 0, want_rid = 0;
         CHECK(vj_u64(jerr, "status", &want_status));
@@ -737,9 +1080,10 @@ int main(void) {
         CHECKF(g_valid_of_type[TYPES[i].type] > 0, "no valid %s vector", TYPES[i].name);
     }
     CHECKF(g_namespaced > 0, "no valid vector of a request naming a namespace");
+    CHECKF(g_with_ttl > 0, "no valid vector of an upsert or an item with a TTL");
     if (h_cur_failures == 0) h_passed++;
     else h_failed++;
-    printf("%-16s %d namespaced requests, %zu message types\n", "(all files)", g_namespaced,
-           sizeof TYPES / sizeof TYPES[0]);
+    printf("%-16s %d namespaced requests, %d upserts and items with a TTL, %zu message types\n", "(all files)",
+           g_namespaced, g_with_ttl, sizeof TYPES / sizeof TYPES[0]);
     return harness_summary();
 }
