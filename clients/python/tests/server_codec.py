@@ -4,16 +4,17 @@ The package ships the client half (encode requests, decode responses). This modu
 other half: decode requests (checks 3-6 and 8 of PROTOCOL.md section 3.4), WHOAMI, the
 NAMESPACE flag, the operators' requests, the multi-key requests and TTL included, into small
 request dataclasses, and encode responses. It reuses the
-package's payload cursor and argument rules, frame header and str8 packing.
+package's payload cursor and argument rules (pgstate._arguments), frame header and str8 packing.
 """
 
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import ClassVar, Dict, List, Optional, Sequence, Tuple, Union
+from typing import ClassVar, Dict, Optional, Sequence, Tuple, Union
 
 from pgstate import ClientRow, InvalidArgument, ProtocolError, StatsEntry, Status
+from pgstate import _arguments as a
 from pgstate import _multikey as mk
 from pgstate import _protocol as p
 
@@ -222,7 +223,7 @@ _OPERATOR_DECODERS = {
 
 
 def _decode_id(raw: bytes, max_id_bytes: int, request_id: int) -> str:
-    p._check_id_bytes(raw, max_id_bytes, request_id)
+    a._check_id_bytes(raw, max_id_bytes, request_id)
     try:
         return raw.decode("utf-8")  # strict: rejects overlong forms, surrogates, truncation
     except UnicodeDecodeError:
@@ -230,7 +231,7 @@ def _decode_id(raw: bytes, max_id_bytes: int, request_id: int) -> str:
 
 
 def _decode_namespace(raw: bytes, request_id: int) -> str:
-    p._check_namespace_bytes(raw, request_id)
+    a._check_namespace_bytes(raw, request_id)
     return raw.decode("ascii")
 
 

@@ -13,7 +13,7 @@ import asyncio
 import os
 import pickle
 import unittest
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, List, Optional
 
 import pgstate
 import server_codec as sc

@@ -48,7 +48,7 @@ def codec_for(call_codec: CodecArg, client_codec: Optional[Envelope]) -> Optiona
 
 def sealed_upsert(call: UpsertCall, codec: Envelope, namespace: str) -> UpsertCall:
     """The call with its state replaced by the envelope bound to revision ``expected_revision`` + 1."""
-    envelope = codec.encode(call.state, persistence_id=call.persistence_id, revision=call.expected_revision + 1,
+    envelope = codec.encode(bytes(call.state), persistence_id=call.persistence_id, revision=call.expected_revision + 1,
                             namespace=namespace)
     return dataclasses.replace(call, state=envelope)
 
@@ -62,7 +62,7 @@ def opened_record(record: Record, codec: Envelope, namespace: str) -> Record:
 
 def written_record(record: Record, plain: UpsertCall) -> Record:
     """An upsert's answer with the state the caller gave (the server echoes the envelope)."""
-    return dataclasses.replace(record, state=plain.state)
+    return dataclasses.replace(record, state=bytes(plain.state))
 
 
 def sealed_items(call: C, codec: Envelope, namespace: str) -> C:

@@ -20,9 +20,10 @@ its request (rule 6 of 12.2) is the call's check.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Dict, Final, List, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, ClassVar, Dict, Final, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _protocol as p
+from ._arguments import _invalid, _is_int
 from ._errors import InvalidArgument
 from ._items import Delete, Item, Upsert
 
@@ -62,20 +63,20 @@ def _at(where: str, check: Callable[..., T], *args: Any) -> T:
     try:
         return check(*args)
     except InvalidArgument as exc:
-        raise p._invalid("%s: %s" % (where, exc.message)) from None
+        raise _invalid("%s: %s" % (where, exc.message)) from None
 
 
 def _sequence(values: object, what: str) -> Tuple[Any, ...]:
     # A str is a sequence of characters: bulk_load("order-1") would load "o", "r", ... -- refused.
-    if isinstance(values, (str, bytes, bytearray, memoryview)) or not hasattr(values, "__iter__"):
-        raise p._invalid("%s must be a sequence, not %s" % (what, type(values).__name__))
-    return tuple(values)  # type: ignore[call-overload]
+    if isinstance(values, (str, bytes, bytearray, memoryview)) or not isinstance(values, Iterable):
+        raise _invalid("%s must be a sequence, not %s" % (what, type(values).__name__))
+    return tuple(values)
 
 
 def _check_count(count: int, limits: p.Limits, what: str) -> None:
     most = min(limits.max_batch_items, p.MAX_BATCH_ITEMS)
     if not 1 <= count <= most:
-        raise p._invalid("%d %s; a request holds 1 to max_batch_items %d" % (count, what, most))
+        raise _invalid("%d %s; a request holds 1 to max_batch_items %d" % (count, what, most))
 
 
 def check_ids(ids: object, limits: p.Limits = p.DEFAULT_LIMITS) -> List[bytes]:
@@ -89,7 +90,7 @@ def check_ids(ids: object, limits: p.Limits = p.DEFAULT_LIMITS) -> List[bytes]:
 def _item_bytes(index: int, item: object, limits: p.Limits) -> Tuple[bytes, bytes]:
     """One item's encoding (6.22) and its id's bytes, checked against the limits."""
     if not isinstance(item, (Upsert, Delete)):
-        raise p._invalid("item %d is a %s, not a pgstate.Upsert or pgstate.Delete" % (index, type(item).__name__))
+        raise _invalid("item %d is a %s, not a pgstate.Upsert or pgstate.Delete" % (index, type(item).__name__))
     where = "item %d (%s of %r)" % (index, item.kind, item.persistence_id)
     raw_id = _at(where, p.check_persistence_id, item.persistence_id, limits.max_id_bytes)
     key = p._str8(raw_id)
@@ -117,13 +118,13 @@ def check_items(items: object, limits: p.Limits = p.DEFAULT_LIMITS, *, transact:
     encoded = [_item_bytes(i, item, limits) for i, item in enumerate(values)]
     total = sum(len(item.state) for item in values if isinstance(item, Upsert))
     if total > limits.max_batch_bytes:
-        raise p._invalid("the items' states are %d bytes together, more than max_batch_bytes %d"
+        raise _invalid("the items' states are %d bytes together, more than max_batch_bytes %d"
                          % (total, limits.max_batch_bytes))
     if transact:
         first: Dict[bytes, int] = {}
         for i, (_, raw_id) in enumerate(encoded):
             if raw_id in first:
-                raise p._invalid("items %d and %d both name %r: a transaction names each id once"
+                raise _invalid("items %d and %d both name %r: a transaction names each id once"
                                  % (first[raw_id], i, values[i].persistence_id))
             first[raw_id] = i
     return p._U16.pack(len(values)) + b"".join(data for data, _ in encoded)
@@ -133,29 +134,29 @@ def check_prefix(prefix: object, limits: p.Limits = p.DEFAULT_LIMITS) -> bytes:
     """Validate a LIST prefix: a ``str`` of 0..``max_id_bytes`` UTF-8 bytes without the control
     characters an id may not hold (U+0000-U+001F, U+007F); return its bytes."""
     if not isinstance(prefix, str):
-        raise p._invalid("prefix must be a str, not %s" % type(prefix).__name__)
+        raise _invalid("prefix must be a str, not %s" % type(prefix).__name__)
     try:
         raw = prefix.encode("utf-8")
     except UnicodeEncodeError:
-        raise p._invalid("prefix %r is not encodable as UTF-8" % prefix) from None
+        raise _invalid("prefix %r is not encodable as UTF-8" % prefix) from None
     most = min(limits.max_id_bytes, p.MAX_ID_BYTES)  # the empty prefix lists every id
     if len(raw) > most:
-        raise p._invalid("prefix is %d bytes, more than max_id_bytes %d (no id could start with it)"
+        raise _invalid("prefix is %d bytes, more than max_id_bytes %d (no id could start with it)"
                          % (len(raw), most))
     for i, b in enumerate(raw):
         if b < 0x20 or b == 0x7F:  # single bytes in UTF-8, never inside a multi-byte sequence
-            raise p._invalid("prefix has a control character at byte %d" % i)
+            raise _invalid("prefix has a control character at byte %d" % i)
     return raw
 
 
 def check_list_limit(limit: object, limits: p.Limits = p.DEFAULT_LIMITS) -> int:
     """Validate a LIST limit: an ``int`` in 1..``max_batch_items`` (never clamped)."""
-    if not p._is_int(limit):
-        raise p._invalid("limit must be an int, not %s" % type(limit).__name__)
+    if not _is_int(limit):
+        raise _invalid("limit must be an int, not %s" % type(limit).__name__)
     assert isinstance(limit, int)
     most = min(limits.max_batch_items, p.MAX_BATCH_ITEMS)
     if not 1 <= limit <= most:
-        raise p._invalid("list limit %d is outside 1..max_batch_items %d" % (limit, most))
+        raise _invalid("list limit %d is outside 1..max_batch_items %d" % (limit, most))
     return limit
 
 

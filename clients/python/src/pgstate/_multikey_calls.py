@@ -15,6 +15,7 @@ from typing import ClassVar, Dict, List, Optional, Tuple
 
 from . import _multikey as m
 from . import _protocol as p
+from ._arguments import _invalid
 from ._calls import Call, checked_record, conflict_fits, needs_capability, needs_identity
 from ._errors import ProtocolError, TransactionConflict
 from ._items import Conflict, Deleted, Delete, Failed, Item, ItemOutcome, Upsert, Written
@@ -125,7 +126,7 @@ class ItemsCall(Call):
         items = m._sequence(self.items, "items")
         for i, item in enumerate(items):
             if not isinstance(item, (Upsert, Delete)):
-                raise p._invalid("item %d is a %s, not a pgstate.Upsert or pgstate.Delete" % (i, type(item).__name__))
+                raise _invalid("item %d is a %s, not a pgstate.Upsert or pgstate.Delete" % (i, type(item).__name__))
         object.__setattr__(self, "items", items)
         if self.namespace is not None:
             p.check_namespace(self.namespace)

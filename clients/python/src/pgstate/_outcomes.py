@@ -175,7 +175,8 @@ def _error_class(status: int, is_write: bool) -> OutcomeClass:
 def item_error(status: int, message: str) -> Error:
     """The exception of a BULK_WRITE item answered FAILED ``status`` (PROTOCOL.md 6.26): the status means
     for that item what it would mean answering the single write it mirrors (rule 5; 300 or 500: unknown)."""
-    return _EXCEPTION[_error_class(status, is_write=True)](message, status=status)
+    error: Error = _EXCEPTION[_error_class(status, is_write=True)](message, status=status)
+    return error
 
 
 # The statuses with a request id after which the server closes (section 10 case 1). 106

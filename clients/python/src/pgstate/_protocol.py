@@ -6,7 +6,7 @@ Encoding, the one API: ``encode_hello``, ``encode_ping``, ``encode_load``,
 ``encode_resume`` build whole request frames (the multi-key requests are
 :mod:`pgstate._multikey`'s)
 (length prefix included; a ``namespace`` sets the NAMESPACE flag) and check the argument
-rules of section 8 first, raising
+rules of section 8 (:mod:`pgstate._arguments`) first, raising
 :class:`~pgstate.InvalidArgument` before anything exists to send -- also for a ``str8``
 field longer than 255 bytes, which is never truncated (section 12.5).
 
@@ -30,7 +30,13 @@ import struct
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Final, Iterator, Optional, Sequence, Tuple, Union
 
-from ._errors import InvalidArgument, ProtocolError, Status
+from ._arguments import (DEFAULT_MAX_ID_BYTES, DEFAULT_MAX_STATE_BYTES, MAX_AFTER_CONNECTION,
+                         MAX_DELETE_EXPECTED_REVISION, MAX_ID_BYTES, MAX_NAMESPACE_BYTES, MAX_STR8_BYTES,
+                         MAX_TIMEOUT_MS, MAX_TTL_SECONDS, MAX_UPSERT_EXPECTED_REVISION, _invalid, _is_int,
+                         check_after_connection, check_client_name,
+                         check_delete_revision, check_namespace, check_persistence_id, check_state,
+                         check_timeout_ms, check_ttl, check_upsert_revision)
+from ._errors import ProtocolError, Status
 from ._operator import ClientRow, StatsEntry, decode_client_row, decode_stats_entry, is_metric_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,14 +65,12 @@ PROTOCOL_VERSION: Final = 1
 LENGTH_BYTES: Final = 4
 HEADER_BYTES: Final = 6  # type, flags, request_id
 
+# The defaults of max_id_bytes and max_state_bytes, and the bounds of the arguments, are _arguments.py's.
 DEFAULT_MAX_FRAME_BYTES: Final = 8 * 1024 * 1024 + 4096  # 8392704
-DEFAULT_MAX_ID_BYTES: Final = 255
-DEFAULT_MAX_STATE_BYTES: Final = 8 * 1024 * 1024  # 8388608
 DEFAULT_MAX_IN_FLIGHT: Final = 1024
 DEFAULT_MAX_BATCH_ITEMS: Final = 1000  # MULTI_KEY: ids or items per request, the largest LIST limit
 DEFAULT_MAX_BATCH_BYTES: Final = 4 * 1024 * 1024  # MULTI_KEY: the states of one BULK_WRITE or TRANSACT together
 MAX_BATCH_ITEMS: Final = 65535  # a u16 count: a server announcing more is unusable (12.2 rule 6)
-MAX_ID_BYTES: Final = 255  # str8: never more, whatever a server announces
 
 CAP_CONDITIONAL_DELETE: Final = 0x1
 CAP_IDENTITY: Final = 0x2  # WHOAMI and the NAMESPACE flag are served
@@ -76,16 +80,9 @@ CAP_TTL: Final = 0x10  # the TTL flag of UPSERT and of upsert items is served
 FLAG_EXPECTED_REVISION: Final = 0x01  # DELETE
 FLAG_NAMESPACE: Final = 0x02  # the store requests: a namespace comes before the persistence id(s)
 FLAG_TTL: Final = 0x04  # UPSERT: ttl_seconds follows expected_revision
-MAX_NAMESPACE_BYTES: Final = 63
-MAX_TTL_SECONDS: Final = 2**31 - 1
 
 MAX_REQUEST_ID: Final = 2**32 - 1
-MAX_UPSERT_EXPECTED_REVISION: Final = 2**63 - 2  # the new revision must fit an i64
-MAX_DELETE_EXPECTED_REVISION: Final = 2**63 - 1
 MAX_REVISION: Final = 2**63 - 1  # revisions are positive i64
-MAX_STR8_BYTES: Final = 255
-MAX_AFTER_CONNECTION: Final = 2**64 - 1  # CLIENTS after_connection: a u64
-MAX_TIMEOUT_MS: Final = 2**32 - 1  # PAUSE timeout_ms: a u32
 HEALTH_OK_BYTES: Final = 17  # HEALTH_OK's payload, exactly
 
 _U8 = struct.Struct(">B")
@@ -156,132 +153,6 @@ DEFAULT_LIMITS: Final = Limits()
 BytesLike = Union[bytes, bytearray, memoryview]
 
 
-# --- Argument rules (section 8) -------------------------------------------------------------
-
-
-def _invalid(message: str, request_id: Optional[int] = None) -> InvalidArgument:
-    return InvalidArgument(message, status=Status.INVALID_ARGUMENT, request_id=request_id)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def check_persistence_id(persistence_id: object, max_id_bytes: int = DEFAULT_MAX_ID_BYTES) -> bytes:
-    """Validate a persistence id given as ``str``; return its UTF-8 bytes.
-
-    Raises InvalidArgument if it is not a ``str``, cannot be encoded as UTF-8 (e.g. holds a
-    lone surrogate), is empty or longer than ``max_id_bytes`` bytes, or holds a control
-    character U+0000-U+001F or U+007F.
-    """
-    if not isinstance(persistence_id, str):
-        raise _invalid("persistence_id must be a str, not %s" % type(persistence_id).__name__)
-    try:
-        raw = persistence_id.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _invalid("persistence_id %r is not encodable as UTF-8" % persistence_id) from None
-    _check_id_bytes(raw, max_id_bytes, None)
-    return raw
-
-
-def _check_id_bytes(raw: bytes, max_id_bytes: int, request_id: Optional[int]) -> None:
-    if not raw:
-        raise _invalid("persistence_id must not be empty", request_id)
-    limit = min(max_id_bytes, MAX_ID_BYTES)
-    if len(raw) > limit:
-        raise _invalid("persistence_id is %d bytes, more than %d" % (len(raw), limit), request_id)
-    for i, b in enumerate(raw):
-        # In UTF-8 the forbidden characters are single bytes < 0x80 that never occur inside a
-        # multi-byte sequence, so a byte scan is exact.
-        if b < 0x20 or b == 0x7F:
-            raise _invalid("persistence_id has a control character at byte %d" % i, request_id)
-
-
-_NAMESPACE_BYTES: Final = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-
-
-def check_namespace(namespace: object) -> bytes:
-    """Validate a namespace given as ``str``; return its bytes.
-
-    Raises InvalidArgument unless it is a ``str`` of 0 to 63 characters, each an ASCII
-    letter, digit, ``.``, ``_`` or ``-`` (the empty name is the shared namespace).
-    """
-    if not isinstance(namespace, str):
-        raise _invalid("namespace must be a str, not %s" % type(namespace).__name__)
-    raw = namespace.encode("utf-8", "surrogatepass")  # anything not ASCII fails the byte check
-    _check_namespace_bytes(raw, None)
-    return raw
-
-
-def _check_namespace_bytes(raw: bytes, request_id: Optional[int]) -> None:
-    if len(raw) > MAX_NAMESPACE_BYTES:
-        raise _invalid("namespace is %d bytes, more than %d" % (len(raw), MAX_NAMESPACE_BYTES), request_id)
-    for i, b in enumerate(raw):
-        if b not in _NAMESPACE_BYTES:
-            raise _invalid("namespace has a character other than an ASCII letter, digit, '.', '_' or '-' "
-                           "at byte %d" % i, request_id)
-
-
-def check_upsert_revision(expected_revision: object) -> int:
-    """Validate an upsert's expected revision: an ``int`` in 0..2^63-2."""
-    if not _is_int(expected_revision):
-        raise _invalid("expected_revision must be an int, not %s" % type(expected_revision).__name__)
-    assert isinstance(expected_revision, int)
-    if not 0 <= expected_revision <= MAX_UPSERT_EXPECTED_REVISION:
-        raise _invalid("upsert expected_revision %d is outside 0..2^63-2" % expected_revision)
-    return expected_revision
-
-
-def check_delete_revision(expected_revision: object) -> int:
-    """Validate a conditional delete's expected revision: an ``int`` in 0..2^63-1."""
-    if not _is_int(expected_revision):
-        raise _invalid("expected_revision must be an int, not %s" % type(expected_revision).__name__)
-    assert isinstance(expected_revision, int)
-    if not 0 <= expected_revision <= MAX_DELETE_EXPECTED_REVISION:
-        raise _invalid("delete expected_revision %d is outside 0..2^63-1" % expected_revision)
-    return expected_revision
-
-
-def check_after_connection(after_connection: object) -> int:
-    """Validate CLIENTS' ``after_connection``: an ``int`` in 0..2^64-1 (never clamped)."""
-    if not _is_int(after_connection):
-        raise _invalid("after_connection must be an int, not %s" % type(after_connection).__name__)
-    assert isinstance(after_connection, int)
-    if not 0 <= after_connection <= MAX_AFTER_CONNECTION:
-        raise _invalid("after_connection %d is outside 0..2^64-1" % after_connection)
-    return after_connection
-
-
-def check_timeout_ms(timeout_ms: object) -> int:
-    """Validate PAUSE's ``timeout_ms``: an ``int`` in 0..2^32-1 (0: no limit; never clamped)."""
-    if not _is_int(timeout_ms):
-        raise _invalid("timeout_ms must be an int, not %s" % type(timeout_ms).__name__)
-    assert isinstance(timeout_ms, int)
-    if not 0 <= timeout_ms <= MAX_TIMEOUT_MS:
-        raise _invalid("pause timeout_ms %d is outside 0..2^32-1" % timeout_ms)
-    return timeout_ms
-
-
-def check_ttl(ttl_seconds: object) -> int:
-    """Validate a TTL: an ``int`` number of seconds in 1..2^31-1 (never clamped)."""
-    if not _is_int(ttl_seconds):
-        raise _invalid("ttl must be an int number of seconds, not %s" % type(ttl_seconds).__name__)
-    assert isinstance(ttl_seconds, int)
-    if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
-        raise _invalid("ttl %d seconds is outside 1..2^31-1" % ttl_seconds)
-    return ttl_seconds
-
-
-def check_state(state: object, max_state_bytes: int = DEFAULT_MAX_STATE_BYTES) -> bytes:
-    """Validate a state: ``bytes``, ``bytearray`` or ``memoryview``, at most ``max_state_bytes``."""
-    if not isinstance(state, (bytes, bytearray, memoryview)):
-        raise _invalid("state must be bytes, not %s" % type(state).__name__)
-    data = bytes(state)
-    if len(data) > max_state_bytes:
-        raise _invalid("state is %d bytes, more than max_state_bytes %d" % (len(data), max_state_bytes))
-    return data
-
-
 # --- Frame encoding -------------------------------------------------------------------------
 
 
@@ -299,22 +170,6 @@ def _str8(raw: bytes) -> bytes:
     if len(raw) > MAX_STR8_BYTES:  # the argument checks come first; this is the last guard
         raise _invalid("str8 field of %d bytes, more than %d" % (len(raw), MAX_STR8_BYTES))
     return _U8.pack(len(raw)) + raw
-
-
-def check_client_name(client_name: object) -> bytes:
-    """Validate a HELLO client name: a ``str`` of at most 255 UTF-8 bytes; return the bytes.
-
-    A longer name is refused (InvalidArgument), never truncated.
-    """
-    if not isinstance(client_name, str):
-        raise _invalid("client_name must be a str, not %s" % type(client_name).__name__)
-    try:
-        raw = client_name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _invalid("client_name %r is not encodable as UTF-8" % client_name) from None
-    if len(raw) > MAX_STR8_BYTES:
-        raise _invalid("client_name is %d bytes in UTF-8, more than %d" % (len(raw), MAX_STR8_BYTES))
-    return raw
 
 
 def _bytes32(data: bytes) -> bytes:
