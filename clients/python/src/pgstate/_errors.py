@@ -215,8 +215,8 @@ class Unavailable(Error):
     than an operator's pause allows), when the connection ends or the call times out
     before a request was sent, for every request -- writes included -- left unanswered by
     the server's shutdown notice (ERROR 202 with request id 0: they were not executed),
-    and for a read (load, ping, whoami, the operators' calls) that timed out or whose
-    connection ended before the answer (reads are safe to repeat).
+    and for a read (load, bulk_load, list, ping, whoami, the operators' calls) that timed out
+    or whose connection ended before the answer (reads are safe to repeat).
     """
 
 
@@ -229,7 +229,8 @@ class OutcomeUnknown(Error):
     Raised for status 300 (and unassigned 3xx), for status 500 (and unassigned 5xx, and
     codes outside every class) answering a write, and when the connection ends or the call
     times out after a write was sent. Do not retry blindly: load the record first and
-    compare revisions.
+    compare revisions. The writes are upsert, delete, bulk_write (every item's outcome is
+    then unknown) and transact (applied entirely or not at all, never in part).
     """
 
 

@@ -47,8 +47,9 @@ class Client:
     for shutdown; the call that saw it raises, the next call reconnects.
 
     **Timeouts:** a call that times out raises :class:`~pgstate.Unavailable` for a read
-    (``load``, ``ping``, ``whoami``, the operators' calls) or a write that was not sent, and
-    :class:`~pgstate.OutcomeUnknown` for a write that was sent (it may have been applied).
+    (``load``, ``bulk_load``, ``list``, ``ping``, ``whoami``, the operators' calls) or a write
+    that was not sent, and :class:`~pgstate.OutcomeUnknown` for a write (``upsert``, ``delete``,
+    ``bulk_write``, ``transact``) that was sent (it may have been applied).
     The connection stays usable: the late answer is read and discarded by a later call.
 
     **Codec:** with ``codec=pgstate.Envelope(...)`` every upsert (and upsert item) writes its state in
