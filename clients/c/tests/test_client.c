@@ -11,6 +11,7 @@
  */
 #include "codec.h"
 #include "harness.h"
+#include "multikey_codec.h"
 #include "operator_codec.h"
 #include "pgstate.h"
 #include "vector_json.h"
@@ -2386,6 +2387,471 @@ static void test_operators(void) {
 }
 
 /* ------------------------------------------------------------------------- */
+/* Multi-key requests and TTL                                                 */
+/* ------------------------------------------------------------------------- */
+
+/* Expects BULK_LOAD of exactly these ids (in the namespace ns, NULL: none) and returns its request id (0). */
+static uint32_t srv_bulk_load(srv *s, const char *ns, const char *const *ids, size_t n) {
+    pgs_msg m;
+    if (!srv_expect(s, PGS_T_BULK_LOAD, &m)) return 0;
+    SCHECK(m.count == n && m.has_ns == (ns != NULL));
+    if (ns != NULL) SCHECK(m.ns_len == strlen(ns) && memcmp(m.ns, ns, m.ns_len) == 0);
+    pgs_cursor it;
+    const char *id;
+    size_t len, k = 0;
+    for (pgs_items_begin(&it, &m); pgs_ids_next(&it, &id, &len); k++) {
+        int same = k < n && len == strlen(ids[k]) && memcmp(id, ids[k], len) == 0;
+        if (!same) fprintf(stderr, "  SERVER: BULK_LOAD id %zu is %.*s\n", k, (int)len, id);
+        SCHECK(same);
+    }
+    SCHECK(k == n);
+    return m.request_id;
+}
+
+static pgs_record_entry found(uint64_t revision, const char *state) {
+    pgs_record_entry e = {PGS_PRESENCE_FOUND, revision, 1773480413589793 + (int64_t)revision, (const uint8_t *)state,
+                          strlen(state)};
+    return e;
+}
+
+static const pgs_record_entry ABSENT = {PGS_PRESENCE_ABSENT, 0, 0, NULL, 0};
+static const pgs_record_entry OMITTED = {PGS_PRESENCE_OMITTED, 0, 0, NULL, 0};
+
+static void srv_records(srv *s, uint32_t rid, const pgs_record_entry *e, size_t n) {
+    pgs_encode_records(&s->out, rid, e, n);
+    srv_flush(s);
+}
+
+/* Expects BULK_WRITE or TRANSACT whose items have these kinds, ids, expectations and TTLs; returns its id. */
+typedef struct want_item {
+    uint8_t kind;
+    const char *id;
+    int has_expected;
+    uint64_t expected;
+    int has_ttl;
+    uint32_t ttl;
+    const char *state;
+} want_item;
+
+static uint32_t srv_items(srv *s, uint8_t type, const want_item *w, size_t n) {
+    pgs_msg m;
+    if (!srv_expect(s, type, &m)) return 0;
+    SCHECK(m.count == n && m.flags == 0);
+    pgs_cursor it;
+    pgs_item item;
+    size_t k = 0;
+    for (pgs_items_begin(&it, &m); pgs_item_next(&it, &item); k++) {
+        if (k >= n) break;
+        int same = item.kind == w[k].kind && item.id_len == strlen(w[k].id) &&
+                   memcmp(item.id, w[k].id, item.id_len) == 0 && item.has_expected == w[k].has_expected &&
+                   item.expected_revision == w[k].expected && item.has_ttl == w[k].has_ttl &&
+                   item.ttl_seconds == w[k].ttl &&
+                   (w[k].state == NULL ? item.state_len == 0
+                                       : item.state_len == strlen(w[k].state) &&
+                                             memcmp(item.state, w[k].state, item.state_len) == 0);
+        if (!same) fprintf(stderr, "  SERVER: item %zu differs (kind %u, %.*s)\n", k, item.kind, (int)item.id_len, item.id);
+        SCHECK(same);
+    }
+    SCHECK(k == n);
+    return m.request_id;
+}
+
+static void srv_outcomes(srv *s, uint32_t rid, const pgs_outcome *o, size_t n) {
+    pgs_encode_outcomes(&s->out, rid, o, n);
+    srv_flush(s);
+}
+
+/* Expects LIST with these arguments; returns its id. */
+static uint32_t srv_list(srv *s, const char *prefix, const char *after, uint16_t limit) {
+    pgs_msg m;
+    if (!srv_expect(s, PGS_T_LIST, &m)) return 0;
+    SCHECK(m.prefix_len == strlen(prefix) && memcmp(m.prefix, prefix, m.prefix_len) == 0);
+    SCHECK(m.has_after == (after != NULL) && (m.flags & PGS_FLAG_AFTER) == (after != NULL ? PGS_FLAG_AFTER : 0));
+    if (after != NULL) SCHECK(m.after_len == strlen(after) && memcmp(m.after, after, m.after_len) == 0);
+    SCHECK(m.limit == limit);
+    return m.request_id;
+}
+
+static pgs_list_entry listed(const char *id, uint64_t revision) {
+    pgs_list_entry e = {id, strlen(id), revision, 1773480413589793};
+    return e;
+}
+
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static const want_item MIXED[4] = {
+    {PGS_ITEM_UPSERT, "order-1", 1, 0, 0, 0, "open"},
+    {PGS_ITEM_UPSERT, "order-2", 1, 4, 1, 3600, "paid"},
+    {PGS_ITEM_DELETE, "order-3", 0, 0, 0, 0, NULL},
+    {PGS_ITEM_DELETE, "order-4", 1, 7, 0, 0, NULL},
+};
+
+static void srv_multikey(srv *s, int i) {
+    uint32_t rid;
+    if (i == 1) { /* pgstated 0.3.0: no MULTI_KEY, no TTL, and a HELLO_OK without the batch limits */
+        pgs_limits l;
+        pgs_limits_default(&l);
+        l.capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY | PGS_CAP_OPERATOR;
+        srv_handshake(s, &l);
+        srv_answer_ok(s, PGS_T_PING);
+        srv_expect_eof(s);
+        return;
+    }
+    if (i == 2) { /* MULTI_KEY alone, small batch limits: no TTL, no conditional delete, no namespace */
+        pgs_limits l;
+        pgs_limits_default(&l);
+        l.capabilities = PGS_CAP_MULTI_KEY;
+        l.max_batch_items = 3;
+        l.max_batch_bytes = 8;
+        srv_handshake(s, &l);
+        static const want_item three[3] = {{PGS_ITEM_UPSERT, "a", 1, 0, 0, 0, "1234"},
+                                           {PGS_ITEM_UPSERT, "b", 1, 0, 0, 0, "5678"},
+                                           {PGS_ITEM_DELETE, "c", 0, 0, 0, 0, NULL}};
+        rid = srv_items(s, PGS_T_BULK_WRITE, three, 3);
+        pgs_outcome o[3] = {{PGS_RESULT_WRITTEN, 1, 5, 0, 0, 0, NULL, 0},
+                            {PGS_RESULT_WRITTEN, 1, 5, 0, 0, 0, NULL, 0},
+                            {PGS_RESULT_DELETED, 0, 0, 0, 0, 0, NULL, 0}};
+        srv_outcomes(s, rid, o, 3);
+        srv_expect_eof(s);
+        return;
+    }
+    srv_handshake(s, NULL); /* the defaults announce every capability */
+    /* pgstate_bulk_load: two ids OMITTED, asked again; one OMITTED again, asked again */
+    static const char *const ids[4] = {"a", "b", "c", "a"};
+    rid = srv_bulk_load(s, NULL, ids, 4);
+    pgs_record_entry r1[4] = {found(3, "alpha"), OMITTED, OMITTED, OMITTED};
+    srv_records(s, rid, r1, 4);
+    rid = srv_bulk_load(s, NULL, ids + 1, 3);
+    pgs_record_entry r2[3] = {found(9, "beta"), ABSENT, OMITTED};
+    srv_records(s, rid, r2, 3);
+    rid = srv_bulk_load(s, NULL, ids + 3, 1);
+    pgs_record_entry r3[1] = {found(3, "alpha")};
+    srv_records(s, rid, r3, 1);
+    /* a second pgstate_bulk_load whose second round fails: the call fails, nothing is returned */
+    rid = srv_bulk_load(s, NULL, ids, 2);
+    pgs_record_entry r4[2] = {ABSENT, OMITTED};
+    srv_records(s, rid, r4, 2);
+    rid = srv_bulk_load(s, NULL, ids + 1, 1);
+    srv_error(s, rid, 200, "database unreachable");
+    /* pgstate_bulk_write: one outcome per item, each its own */
+    rid = srv_items(s, PGS_T_BULK_WRITE, MIXED, 4);
+    pgs_outcome bw[4] = {{PGS_RESULT_WRITTEN, 1, 1773480413589793, 0, 0, 0, NULL, 0},
+                         {PGS_RESULT_CONFLICT, 0, 0, 4, 6, 0, NULL, 0},
+                         {PGS_RESULT_DELETED, 0, 0, 0, 0, 0, NULL, 0},
+                         {PGS_RESULT_FAILED, 0, 0, 0, 0, 300, "database connection lost", 24}};
+    srv_outcomes(s, rid, bw, 4);
+    /* pgstate_transact: committed, then a transaction conflict naming items 1 and 3 */
+    rid = srv_items(s, PGS_T_TRANSACT, MIXED, 4);
+    pgs_outcome tx[4] = {{PGS_RESULT_WRITTEN, 1, 7, 0, 0, 0, NULL, 0},
+                         {PGS_RESULT_WRITTEN, 5, 7, 0, 0, 0, NULL, 0},
+                         {PGS_RESULT_DELETED, 0, 0, 0, 0, 0, NULL, 0},
+                         {PGS_RESULT_DELETED, 0, 0, 0, 0, 0, NULL, 0}};
+    srv_outcomes(s, rid, tx, 4);
+    rid = srv_items(s, PGS_T_TRANSACT, MIXED, 4);
+    pgs_conflict_entry tc[2] = {{1, 4, 6}, {3, 7, 0}};
+    pgs_encode_transact_conflict(&s->out, rid, tc, 2);
+    srv_flush(s);
+    /* pgstate_list: two pages, the second after the first's last id */
+    rid = srv_list(s, "order-", NULL, 2);
+    pgs_list_entry p1[2] = {listed("order-1", 1), listed("order-2", 5)};
+    pgs_encode_list_ok(&s->out, rid, 1, p1, 2);
+    srv_flush(s);
+    rid = srv_list(s, "order-", "order-2", 2);
+    pgs_list_entry p2[1] = {listed("order-9", 2)};
+    pgs_encode_list_ok(&s->out, rid, 0, p2, 1);
+    srv_flush(s);
+    /* pgstate_upsert_ttl */
+    pgs_msg m;
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        SCHECK(m.flags == PGS_FLAG_TTL && m.has_ttl && m.ttl_seconds == 60 && m.expected_revision == 2);
+        srv_record(s, m.request_id, 3, 0, m.state, m.state_len);
+    }
+    /* in the handle's namespace */
+    rid = srv_bulk_load(s, "billing", ids, 1);
+    pgs_record_entry r5[1] = {ABSENT};
+    srv_records(s, rid, r5, 1);
+    if (srv_expect(s, PGS_T_LIST, &m)) {
+        SCHECK(m.has_ns && m.ns_len == 7 && memcmp(m.ns, "billing", 7) == 0 && !m.has_after);
+        pgs_encode_list_ok(&s->out, m.request_id, 0, NULL, 0);
+        srv_flush(s);
+    }
+    /* pipelined: the five, answered in reverse order */
+    uint32_t prid[5] = {0};
+    prid[0] = srv_bulk_load(s, NULL, ids, 2);
+    prid[1] = srv_items(s, PGS_T_BULK_WRITE, MIXED, 4);
+    prid[2] = srv_items(s, PGS_T_TRANSACT, MIXED, 4);
+    prid[3] = srv_list(s, "", "order-1", 10);
+    if (srv_expect(s, PGS_T_UPSERT, &m)) {
+        SCHECK(m.has_ttl && m.ttl_seconds == PGS_MAX_TTL_SECONDS);
+        prid[4] = m.request_id;
+    }
+    pgs_encode_conflict(&s->out, prid[4], 0, 4);
+    srv_flush(s);
+    pgs_list_entry p3[1] = {listed("order-2", 5)};
+    pgs_encode_list_ok(&s->out, prid[3], 1, p3, 1);
+    srv_flush(s);
+    pgs_conflict_entry tc1[1] = {{0, 0, 1}};
+    pgs_encode_transact_conflict(&s->out, prid[2], tc1, 1);
+    srv_flush(s);
+    srv_outcomes(s, prid[1], bw, 4);
+    pgs_record_entry r6[2] = {found(3, "alpha"), OMITTED}; /* the pipelined form returns OMITTED as it came */
+    srv_records(s, prid[0], r6, 2);
+    /* an answer that does not fit: TRANSACT_CONFLICT naming an unconditional delete item; the connection drops */
+    rid = srv_items(s, PGS_T_TRANSACT, MIXED, 4);
+    pgs_conflict_entry bad[1] = {{2, 0, 1}};
+    pgs_encode_transact_conflict(&s->out, rid, bad, 1);
+    srv_flush(s);
+    srv_expect_eof(s);
+}
+
+static pgstate_item mixed_item(size_t k) {
+    const want_item *w = &MIXED[k];
+    if (w->kind == PGS_ITEM_UPSERT) {
+        return w->has_ttl ? pgstate_item_upsert_ttl(w->id, strlen(w->id), w->expected, w->state, strlen(w->state), w->ttl)
+                          : pgstate_item_upsert(w->id, strlen(w->id), w->expected, w->state, strlen(w->state));
+    }
+    return w->has_expected ? pgstate_item_delete_if(w->id, strlen(w->id), w->expected)
+                           : pgstate_item_delete(w->id, strlen(w->id));
+}
+
+static void check_loaded(const pgstate_loaded *e, const char *id, int presence, uint64_t revision, const char *state) {
+    CHECKF(strcmp(e->persistence_id, id) == 0 && e->persistence_id_len == strlen(id), "entry %s", e->persistence_id);
+    CHECKF(e->presence == presence, "%s: presence %d, want %d", id, e->presence, presence);
+    CHECKF((e->record != NULL) == (presence == PGSTATE_FOUND), "%s: record", id);
+    if (e->record != NULL && state != NULL) {
+        CHECKF(e->record->revision == revision && e->record->state_len == strlen(state) &&
+                   strcmp((const char *)e->record->state, state) == 0 && strcmp(e->record->persistence_id, id) == 0 &&
+                   e->record->updated_at_us == 1773480413589793 + (int64_t)revision,
+               "%s: revision %llu", id, (unsigned long long)e->record->revision);
+    }
+}
+
+/* The outcomes of MIXED as srv_multikey's BULK_WRITE answers them. */
+static void check_bulk_written(const pgstate_outcome_list *o) {
+    CHECKF(o != NULL && o->count == 4, "%zu outcomes", o ? o->count : 0);
+    if (o == NULL || o->count != 4) return;
+    CHECK(o->items[0].result == PGSTATE_ITEM_WRITTEN && o->items[0].status == PGSTATE_OK &&
+          o->items[0].revision == 1 && o->items[0].updated_at_us == 1773480413589793 &&
+          strcmp(o->items[0].persistence_id, "order-1") == 0 && strcmp(o->items[0].message, "") == 0);
+    CHECK(o->items[1].result == PGSTATE_ITEM_CONFLICT && o->items[1].status == PGSTATE_CONFLICT &&
+          o->items[1].expected_revision == 4 && o->items[1].actual_revision == 6);
+    CHECK(o->items[2].result == PGSTATE_ITEM_DELETED && o->items[2].status == PGSTATE_OK);
+    CHECK(o->items[3].result == PGSTATE_ITEM_FAILED && o->items[3].status == PGSTATE_ERR_OUTCOME_UNKNOWN &&
+          o->items[3].server_status == 300 && strcmp(o->items[3].message, "database connection lost") == 0 &&
+          strcmp(o->items[3].persistence_id, "order-4") == 0);
+}
+
+static void test_multikey(void) {
+    fake f;
+    START(f, srv_multikey, 3);
+    pgstate_client *c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK((pgstate_capabilities(c) & (PGSTATE_CAP_MULTI_KEY | PGSTATE_CAP_TTL)) ==
+          (PGSTATE_CAP_MULTI_KEY | PGSTATE_CAP_TTL));
+    CHECK(pgstate_max_batch_items(c) == 1000 && pgstate_max_batch_bytes(c) == 4194304);
+
+    /* the OMITTED ids are loaded again, inside the one call, until every id has its answer */
+    const char *ids[4] = {"a", "b", "c", "a"};
+    pgstate_record_list *rl = NULL;
+    CHECKF(pgstate_bulk_load(c, ids, NULL, 4, &rl) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECKF(rl != NULL && rl->count == 4 && rl->omitted == 0, "%zu entries, %zu omitted", rl ? rl->count : 0,
+           rl ? rl->omitted : 0);
+    if (rl != NULL && rl->count == 4) {
+        check_loaded(&rl->entries[0], "a", PGSTATE_FOUND, 3, "alpha");
+        check_loaded(&rl->entries[1], "b", PGSTATE_FOUND, 9, "beta");
+        check_loaded(&rl->entries[2], "c", PGSTATE_ABSENT, 0, NULL);
+        check_loaded(&rl->entries[3], "a", PGSTATE_FOUND, 3, "alpha");
+    }
+    pgstate_record_list_free(rl);
+    size_t lens[2] = {1, 1};
+    rl = (pgstate_record_list *)1;
+    CHECK(pgstate_bulk_load(c, ids, lens, 2, &rl) == PGSTATE_ERR_UNAVAILABLE && rl == NULL);
+    CHECKF(pgstate_server_status(c) == 200 && contains(pgstate_errmsg(c), "database unreachable"), "%s",
+           pgstate_errmsg(c));
+
+    pgstate_item items[4];
+    for (size_t k = 0; k < 4; k++) items[k] = mixed_item(k);
+    pgstate_outcome_list *ol = NULL;
+    CHECKF(pgstate_bulk_write(c, items, 4, &ol) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    check_bulk_written(ol);
+    pgstate_outcome_list_free(ol);
+
+    pgstate_conflict_list *cl = (pgstate_conflict_list *)1;
+    ol = NULL;
+    CHECKF(pgstate_transact(c, items, 4, &ol, &cl) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(cl == NULL && ol != NULL && ol->count == 4);
+    if (ol != NULL && ol->count == 4) {
+        CHECK(ol->items[0].result == PGSTATE_ITEM_WRITTEN && ol->items[0].revision == 1);
+        CHECK(ol->items[1].result == PGSTATE_ITEM_WRITTEN && ol->items[1].revision == 5);
+        CHECK(ol->items[2].result == PGSTATE_ITEM_DELETED && ol->items[3].result == PGSTATE_ITEM_DELETED);
+    }
+    pgstate_outcome_list_free(ol);
+    ol = (pgstate_outcome_list *)1;
+    CHECK(pgstate_transact(c, items, 4, &ol, &cl) == PGSTATE_CONFLICT && ol == NULL);
+    CHECKF(cl != NULL && cl->count == 2, "%zu conflicts", cl ? cl->count : 0);
+    if (cl != NULL && cl->count == 2) {
+        CHECK(cl->items[0].index == 1 && strcmp(cl->items[0].persistence_id, "order-2") == 0 &&
+              cl->items[0].expected_revision == 4 && cl->items[0].actual_revision == 6);
+        CHECK(cl->items[1].index == 3 && strcmp(cl->items[1].persistence_id, "order-4") == 0 &&
+              cl->items[1].persistence_id_len == 7 && cl->items[1].expected_revision == 7 &&
+              cl->items[1].actual_revision == 0);
+    }
+    pgstate_conflict_list_free(cl);
+    CHECK(pgstate_is_connected(c));
+
+    pgstate_page *pg = NULL;
+    CHECKF(pgstate_list(c, "order-", 6, NULL, 0, 2, &pg) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pg != NULL && pg->count == 2 && pg->more == 1 && pg->next_after != NULL &&
+          strcmp(pg->next_after, "order-2") == 0 && pg->next_after_len == 7);
+    if (pg != NULL && pg->count == 2) {
+        CHECK(strcmp(pg->entries[0].persistence_id, "order-1") == 0 && pg->entries[1].revision == 5 &&
+              pg->entries[1].updated_at_us == 1773480413589793);
+    }
+    pgstate_page *pg2 = NULL;
+    CHECK(pg && pgstate_list(c, "order-", 6, pg->next_after, pg->next_after_len, 2, &pg2) == PGSTATE_OK);
+    CHECK(pg2 != NULL && pg2->count == 1 && pg2->more == 0 && pg2->next_after == NULL &&
+          strcmp(pg2->entries[0].persistence_id, "order-9") == 0);
+    pgstate_page_free(pg);
+    pgstate_page_free(pg2);
+
+    pgstate_record *rec = NULL;
+    CHECK(pgstate_upsert_ttl(c, "s", 1, 2, "x", 1, 60, &rec) == PGSTATE_OK && rec && rec->revision == 3);
+    pgstate_record_free(rec);
+
+    CHECK(pgstate_set_namespace(c, "billing") == PGSTATE_OK);
+    CHECK(pgstate_bulk_load(c, ids, NULL, 1, NULL) == PGSTATE_OK);
+    CHECK(pgstate_list(c, NULL, 0, NULL, 0, 5, NULL) == PGSTATE_OK);
+    CHECK(pgstate_set_namespace(c, NULL) == PGSTATE_OK);
+
+    /* refused before sending: nothing reaches the server (its script would fail) */
+    pgstate_item twice[2] = {pgstate_item_upsert("k", 1, 0, "", 0), pgstate_item_delete("k", 1)};
+    ol = (pgstate_outcome_list *)1;
+    cl = (pgstate_conflict_list *)1;
+    CHECK(pgstate_transact(c, twice, 2, &ol, &cl) == PGSTATE_ERR_INVALID_ARGUMENT && ol == NULL && cl == NULL);
+    CHECKF(contains(pgstate_errmsg(c), "items 0 and 1"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_bulk_load(c, ids, NULL, 0, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_bulk_load(c, NULL, NULL, 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    const char *bad_ids[2] = {"ok", "a\nb"};
+    CHECK(pgstate_bulk_load(c, bad_ids, NULL, 2, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "BULK_LOAD id 1") && contains(pgstate_errmsg(c), "0x0a"), "%s",
+           pgstate_errmsg(c));
+    CHECK(pgstate_list(c, "p", 1, "", 0, 5, NULL) == PGSTATE_ERR_INVALID_ARGUMENT); /* an empty cursor */
+    CHECK(pgstate_list(c, "p", 1, NULL, 0, 0, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_list(c, "p", 1, NULL, 0, 1001, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "1001") && contains(pgstate_errmsg(c), "max_batch_items"), "%s",
+           pgstate_errmsg(c));
+    CHECK(pgstate_upsert_ttl(c, "s", 1, 0, "", 0, 0, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_upsert_ttl(c, "s", 1, 0, "", 0, UINT32_C(2147483648), NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    pgstate_item odd = pgstate_item_upsert("k", 1, 0, "", 0);
+    odd.flags = PGSTATE_ITEM_EXPECTED; /* an upsert always names its expected revision: not a flag of it */
+    CHECK(pgstate_bulk_write(c, &odd, 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "item 0"), "%s", pgstate_errmsg(c));
+    odd = pgstate_item_delete("k", 1);
+    odd.kind = 3;
+    CHECK(pgstate_bulk_write(c, &odd, 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    odd = pgstate_item_upsert_ttl("k", 1, 0, "", 0, 0);
+    CHECK(pgstate_send_bulk_write(c, &odd, 1) == 0 && pgstate_status(c) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_pending(c) == 0 && pgstate_is_connected(c));
+
+    /* pipelined: replies of their own kinds, answered in reverse */
+    uint32_t rid[5];
+    rid[0] = pgstate_send_bulk_load(c, ids, NULL, 2);
+    rid[1] = pgstate_send_bulk_write(c, items, 4);
+    rid[2] = pgstate_send_transact(c, items, 4);
+    rid[3] = pgstate_send_list(c, "", 0, "order-1", 7, 10);
+    rid[4] = pgstate_send_upsert_ttl(c, "s", 1, 0, "", 0, 2147483647u);
+    for (int k = 0; k < 5; k++) CHECKF(rid[k] != 0, "send %d: %s", k, pgstate_errmsg(c));
+    const int ops[5] = {PGSTATE_OP_BULK_LOAD, PGSTATE_OP_BULK_WRITE, PGSTATE_OP_TRANSACT, PGSTATE_OP_LIST,
+                        PGSTATE_OP_UPSERT};
+    const int kinds[5] = {PGSTATE_REPLY_RECORDS, PGSTATE_REPLY_OUTCOMES, PGSTATE_REPLY_TRANSACTION_CONFLICT,
+                          PGSTATE_REPLY_PAGE, PGSTATE_REPLY_CONFLICT};
+    const int statuses[5] = {PGSTATE_OK, PGSTATE_OK, PGSTATE_CONFLICT, PGSTATE_OK, PGSTATE_CONFLICT};
+    for (int k = 4; k >= 0; k--) {
+        pgstate_reply *r = NULL;
+        CHECK(pgstate_read_reply(c, &r) == PGSTATE_OK);
+        CHECKF(r && r->request_id == rid[k] && r->op == ops[k] && r->kind == kinds[k] && r->status == statuses[k],
+               "reply %d: kind %d status %d", k, r ? r->kind : -1, r ? r->status : 0);
+        if (r == NULL) continue;
+        CHECK((r->records != NULL) == (k == 0) && (r->outcomes != NULL) == (k == 1) &&
+              (r->conflicts != NULL) == (k == 2) && (r->page != NULL) == (k == 3));
+        if (k == 0) {
+            CHECK(r->records->count == 2 && r->records->omitted == 1);
+            check_loaded(&r->records->entries[0], "a", PGSTATE_FOUND, 3, "alpha");
+            check_loaded(&r->records->entries[1], "b", PGSTATE_OMITTED, 0, NULL);
+        }
+        if (k == 1) check_bulk_written(r->outcomes);
+        if (k == 2) {
+            CHECK(r->conflicts->count == 1 && r->conflicts->items[0].index == 0 &&
+                  strcmp(r->conflicts->items[0].persistence_id, "order-1") == 0);
+        }
+        if (k == 3) {
+            pgstate_page *taken = r->page; /* the caller may take it */
+            r->page = NULL;
+            pgstate_reply_free(r);
+            CHECK(taken->count == 1 && taken->more == 1 && strcmp(taken->next_after, "order-2") == 0);
+            pgstate_page_free(taken);
+            continue;
+        }
+        if (k == 4) CHECK(r->expected_revision == 0 && r->actual_revision == 4);
+        pgstate_reply_free(r);
+    }
+
+    /* an answer that does not fit its request is a protocol error: the connection is dropped */
+    cl = (pgstate_conflict_list *)1;
+    CHECK(pgstate_transact(c, items, 4, NULL, &cl) == PGSTATE_ERR_PROTOCOL && cl == NULL);
+    CHECKF(contains(pgstate_errmsg(c), "TRANSACT_CONFLICT") && contains(pgstate_errmsg(c), "unconditional"), "%s",
+           pgstate_errmsg(c));
+    CHECK(!pgstate_is_connected(c));
+    pgstate_free(c);
+
+    /* a server without MULTI_KEY and TTL (its HELLO_OK without the batch limits): refused before sending */
+    c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(!(pgstate_capabilities(c) & PGSTATE_CAP_MULTI_KEY) && pgstate_max_batch_items(c) == 0 &&
+          pgstate_max_batch_bytes(c) == 0);
+    rl = (pgstate_record_list *)1;
+    CHECK(pgstate_bulk_load(c, ids, NULL, 1, &rl) == PGSTATE_ERR_INVALID_ARGUMENT && rl == NULL);
+    CHECKF(contains(pgstate_errmsg(c), "MULTI_KEY") && contains(pgstate_errmsg(c), "BULK_LOAD"), "%s",
+           pgstate_errmsg(c));
+    CHECK(pgstate_bulk_write(c, items, 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_transact(c, items, 1, NULL, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_list(c, "", 0, NULL, 0, 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECK(pgstate_upsert_ttl(c, "s", 1, 0, "", 0, 60, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "TTL"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_send_bulk_load(c, ids, NULL, 1) == 0 && pgstate_send_list(c, "", 0, NULL, 0, 1) == 0);
+    CHECK(pgstate_pending(c) == 0 && pgstate_is_connected(c) && pgstate_ping(c) == PGSTATE_OK);
+    pgstate_free(c);
+
+    /* MULTI_KEY alone, 3 items and 8 state bytes per request */
+    c = pgstate_connect(f.path, TIMEOUT_MS);
+    CHECKF(pgstate_status(c) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(pgstate_max_batch_items(c) == 3 && pgstate_max_batch_bytes(c) == 8);
+    pgstate_item four[4] = {pgstate_item_upsert("a", 1, 0, "1234", 4), pgstate_item_upsert("b", 1, 0, "5678", 4),
+                            pgstate_item_delete("c", 1), pgstate_item_delete("d", 1)};
+    CHECK(pgstate_bulk_write(c, four, 4, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "4 items") && contains(pgstate_errmsg(c), "at most 3"), "%s",
+           pgstate_errmsg(c));
+    four[1].state_len = 5; /* "5678" and its NUL: 9 state bytes */
+    CHECK(pgstate_bulk_write(c, four, 3, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "9 bytes") && contains(pgstate_errmsg(c), "max_batch_bytes"), "%s",
+           pgstate_errmsg(c));
+    four[1].state_len = 4;
+    pgstate_item cond = pgstate_item_delete_if("c", 1, 2);
+    CHECK(pgstate_bulk_write(c, &cond, 1, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "CONDITIONAL_DELETE"), "%s", pgstate_errmsg(c));
+    pgstate_item ttl = pgstate_item_upsert_ttl("a", 1, 0, "", 0, 60);
+    CHECK(pgstate_transact(c, &ttl, 1, NULL, NULL) == PGSTATE_ERR_INVALID_ARGUMENT);
+    CHECKF(contains(pgstate_errmsg(c), "TTL"), "%s", pgstate_errmsg(c));
+    CHECK(pgstate_set_namespace(c, "billing") == PGSTATE_ERR_INVALID_ARGUMENT); /* no IDENTITY */
+    ol = NULL;
+    CHECKF(pgstate_bulk_write(c, four, 3, &ol) == PGSTATE_OK, "%s", pgstate_errmsg(c));
+    CHECK(ol && ol->count == 3 && ol->items[2].result == PGSTATE_ITEM_DELETED);
+    pgstate_outcome_list_free(ol);
+    pgstate_free(c);
+    FINISH(f);
+}
+
+/* ------------------------------------------------------------------------- */
 /* Every response vector of outcomes.json, through the library                */
 /* ------------------------------------------------------------------------- */
 
@@ -2863,6 +3329,7 @@ int main(void) {
     RUN(test_identity_needs_capability);
     RUN(test_permission_denied);
     RUN(test_operators);
+    RUN(test_multikey);
     RUN(test_outcome_vectors_through_the_library);
     return harness_summary();
 }
