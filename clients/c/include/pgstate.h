@@ -196,6 +196,9 @@ PGSTATE_EXPORT const char *pgstate_server_version(const pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_max_state_bytes(const pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_max_id_bytes(const pgstate_client *c);
 PGSTATE_EXPORT uint32_t pgstate_max_in_flight(const pgstate_client *c);
+/* The largest frame the server takes and sends (a request over it is refused before sending; a BULK_LOAD answer
+   that would exceed it leaves records OMITTED). */
+PGSTATE_EXPORT uint32_t pgstate_max_frame_bytes(const pgstate_client *c);
 #define PGSTATE_CAP_CONDITIONAL_DELETE 0x1u /* pgstate_delete_if */
 #define PGSTATE_CAP_IDENTITY 0x2u           /* pgstate_whoami, pgstate_set_namespace */
 #define PGSTATE_CAP_OPERATOR 0x4u           /* pgstate_health, _stats, _clients, _pause, _resume */
@@ -282,8 +285,8 @@ PGSTATE_EXPORT void pgstate_identity_free(pgstate_identity *who);
    PGSTATE_ERR_INVALID_ARGUMENT and sends nothing. */
 PGSTATE_EXPORT int pgstate_whoami(pgstate_client *c, pgstate_identity **out);
 
-/* Names the namespace that this handle's later loads, upserts and deletes
-   (blocking and pipelined) address, instead of the connection's own: ns is a
+/* Names the namespace that this handle's later loads, upserts, deletes and
+   multi-key calls (blocking and pipelined) address, instead of the connection's own: ns is a
    NUL-terminated name of 0 .. 63 bytes, each an ASCII letter, digit, '.', '_'
    or '-' ("" is the shared namespace).  NULL clears it (requests address the
    connection's namespace again).  A property of the handle: it stays across
@@ -447,13 +450,15 @@ typedef struct pgstate_item {
 
 static inline pgstate_item pgstate_item_upsert(const char *id, size_t id_len, uint64_t expected_revision,
                                                const void *state, size_t state_len) {
-    pgstate_item it = {0};
+    pgstate_item it; /* every field set: also warning-free C++ */
     it.kind = PGSTATE_ITEM_UPSERT;
+    it.flags = 0;
     it.id = id;
     it.id_len = id_len;
     it.expected_revision = expected_revision;
     it.state = state;
     it.state_len = state_len;
+    it.ttl_seconds = 0;
     return it;
 }
 
@@ -466,10 +471,8 @@ static inline pgstate_item pgstate_item_upsert_ttl(const char *id, size_t id_len
 }
 
 static inline pgstate_item pgstate_item_delete(const char *id, size_t id_len) {
-    pgstate_item it = {0};
+    pgstate_item it = pgstate_item_upsert(id, id_len, 0, NULL, 0);
     it.kind = PGSTATE_ITEM_DELETE;
-    it.id = id;
-    it.id_len = id_len;
     return it;
 }
 

@@ -44,6 +44,10 @@ uint32_t pgstate_max_in_flight(const pgstate_client *c) {
     return c && c->handshaken ? c->limits.max_in_flight : 0;
 }
 
+uint32_t pgstate_max_frame_bytes(const pgstate_client *c) {
+    return c && c->handshaken ? c->limits.max_frame_bytes : 0;
+}
+
 uint32_t pgstate_capabilities(const pgstate_client *c) {
     return c && c->handshaken ? c->limits.capabilities : 0;
 }

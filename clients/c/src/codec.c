@@ -37,7 +37,8 @@ void pgs_limits_default(pgs_limits *l) {
     l->max_id_bytes = PGS_DEFAULT_MAX_ID_BYTES;
     l->max_state_bytes = PGS_DEFAULT_MAX_STATE_BYTES;
     l->max_in_flight = PGS_DEFAULT_MAX_IN_FLIGHT;
-    l->capabilities = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY | PGS_CAP_OPERATOR | PGS_CAP_MULTI_KEY | PGS_CAP_TTL;
+    l->capabilities =
+        PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_IDENTITY | PGS_CAP_OPERATOR | PGS_CAP_MULTI_KEY | PGS_CAP_TTL;
     l->max_batch_items = PGS_DEFAULT_MAX_BATCH_ITEMS;
     l->max_batch_bytes = PGS_DEFAULT_MAX_BATCH_BYTES;
 }

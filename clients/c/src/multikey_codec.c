@@ -258,7 +258,8 @@ int pgs_check_multikey_request(const pgs_msg *m, const pgs_limits *lim) {
         if (pgs_prefix_check((const uint8_t *)m->prefix, m->prefix_len, lim->max_id_bytes, &at) != PGS_ID_OK) {
             return PGS_S_INVALID_ARGUMENT;
         }
-        if (m->has_after && pgs_id_check((const uint8_t *)m->after, m->after_len, lim->max_id_bytes, &at) != PGS_ID_OK) {
+        if (m->has_after &&
+            pgs_id_check((const uint8_t *)m->after, m->after_len, lim->max_id_bytes, &at) != PGS_ID_OK) {
             return PGS_S_INVALID_ARGUMENT;
         }
         return m->limit >= 1 && m->limit <= lim->max_batch_items ? 0 : PGS_S_INVALID_ARGUMENT;

@@ -2449,7 +2449,9 @@ static uint32_t srv_items(srv *s, uint8_t type, const want_item *w, size_t n) {
                    (w[k].state == NULL ? item.state_len == 0
                                        : item.state_len == strlen(w[k].state) &&
                                              memcmp(item.state, w[k].state, item.state_len) == 0);
-        if (!same) fprintf(stderr, "  SERVER: item %zu differs (kind %u, %.*s)\n", k, item.kind, (int)item.id_len, item.id);
+        if (!same) {
+            fprintf(stderr, "  SERVER: item %zu differs (kind %u, %.*s)\n", k, item.kind, (int)item.id_len, item.id);
+        }
         SCHECK(same);
     }
     SCHECK(k == n);
@@ -2607,8 +2609,9 @@ static void srv_multikey(srv *s, int i) {
 static pgstate_item mixed_item(size_t k) {
     const want_item *w = &MIXED[k];
     if (w->kind == PGS_ITEM_UPSERT) {
-        return w->has_ttl ? pgstate_item_upsert_ttl(w->id, strlen(w->id), w->expected, w->state, strlen(w->state), w->ttl)
-                          : pgstate_item_upsert(w->id, strlen(w->id), w->expected, w->state, strlen(w->state));
+        size_t n = strlen(w->state);
+        return w->has_ttl ? pgstate_item_upsert_ttl(w->id, strlen(w->id), w->expected, w->state, n, w->ttl)
+                          : pgstate_item_upsert(w->id, strlen(w->id), w->expected, w->state, n);
     }
     return w->has_expected ? pgstate_item_delete_if(w->id, strlen(w->id), w->expected)
                            : pgstate_item_delete(w->id, strlen(w->id));
@@ -2649,6 +2652,7 @@ static void test_multikey(void) {
     CHECK((pgstate_capabilities(c) & (PGSTATE_CAP_MULTI_KEY | PGSTATE_CAP_TTL)) ==
           (PGSTATE_CAP_MULTI_KEY | PGSTATE_CAP_TTL));
     CHECK(pgstate_max_batch_items(c) == 1000 && pgstate_max_batch_bytes(c) == 4194304);
+    CHECK(pgstate_max_frame_bytes(c) == 8392704 && pgstate_max_frame_bytes(NULL) == 0);
 
     /* the OMITTED ids are loaded again, inside the one call, until every id has its answer */
     const char *ids[4] = {"a", "b", "c", "a"};
@@ -3090,7 +3094,8 @@ static int ov_load(json_object *root) {
             if (!vj_u64(o, "rows", &w->items) || !vj_has(o, "more")) return -1;
             w->more = vj_true(o, "more");
         }
-        if (strcmp(w->cls, "records") == 0 && (!vj_u64(o, "entries", &w->items) || !vj_u64(o, "omitted", &w->omitted))) {
+        if (strcmp(w->cls, "records") == 0 &&
+            (!vj_u64(o, "entries", &w->items) || !vj_u64(o, "omitted", &w->omitted))) {
             return -1;
         }
         if ((strcmp(w->cls, "outcomes") == 0 || strcmp(w->cls, "committed") == 0) && !vj_u64(o, "items", &w->items)) {

@@ -1,11 +1,12 @@
 /*
- * test_codec.c - unit tests of src/codec.c, src/operator_codec.c and
- * src/reader.c (no sockets): UTF-8, id and metric-name rules, the incremental
+ * test_codec.c - unit tests of src/codec.c, src/operator_codec.c,
+ * src/multikey_codec.c and src/reader.c (no sockets): UTF-8, id and metric-name rules, the incremental
  * reader's bounds and rewinding, encoder range checks, decoder edge cases not
  * covered by the shared vectors, mutated frames.  Ends with "N passed, M failed".
  */
 #include "codec.h"
 #include "harness.h"
+#include "multikey_codec.h"
 #include "operator_codec.h"
 
 #include <stdlib.h>
@@ -601,6 +602,121 @@ static void test_decoder_mutations(void) {
     pgs_buf_free(&seeds);
 }
 
+/* The repeat finder a TRANSACT needs: the earliest second occurrence, byte for byte. */
+static void test_find_repeat(void) {
+    size_t first = 99, again = 99;
+    pgs_span none[3] = {{"a", 1}, {"ab", 2}, {"b", 1}};
+    CHECK(pgs_find_repeat(none, 3, &first, &again) == 0);
+    CHECK(pgs_find_repeat(none, 0, &first, &again) == 0 && pgs_find_repeat(none, 1, &first, &again) == 0);
+    pgs_span late[4] = {{"x", 1}, {"y", 1}, {"y", 1}, {"x", 1}};
+    CHECK(pgs_find_repeat(late, 4, &first, &again) == 1 && first == 1 && again == 2);
+    pgs_span crossed[5] = {{"x", 1}, {"y", 1}, {"z", 1}, {"y", 1}, {"x", 1}};
+    CHECK(pgs_find_repeat(crossed, 5, &first, &again) == 1 && first == 1 && again == 3);
+    pgs_span thrice[4] = {{"k", 1}, {"q", 1}, {"k", 1}, {"k", 1}};
+    CHECK(pgs_find_repeat(thrice, 4, &first, &again) == 1 && first == 0 && again == 2);
+    pgs_span bytes[2] = {{"a\0b", 3}, {"a\0c", 3}}; /* compared as bytes, not C strings */
+    CHECK(pgs_find_repeat(bytes, 2, &first, &again) == 0);
+    bytes[1].p = "a\0b";
+    CHECK(pgs_find_repeat(bytes, 2, &first, &again) == 1 && first == 0 && again == 1);
+}
+
+/* Decodes an item request frame (without its length prefix) with these capabilities. */
+static int decode_items(const pgs_item *items, size_t n, uint8_t type, uint32_t caps) {
+    pgs_buf b;
+    pgs_buf_init(&b);
+    CHECK(pgs_encode_item_request(&b, type, 5, NULL, 0, items, n, pgs_item_at) == PGS_ENC_OK);
+    pgs_limits lim;
+    pgs_limits_default(&lim);
+    lim.capabilities = caps;
+    pgs_msg m;
+    uint32_t erid;
+    int st = pgs_decode_request(b.data + 4, b.len - 4, &lim, &m, &erid);
+    pgs_buf_free(&b);
+    return st;
+}
+
+/* Item flags are defined only with the capability of the single request the item mirrors; item rules are the
+   request's in a TRANSACT, each item's own in a BULK_WRITE; the multi-key types need MULTI_KEY. */
+static void test_multikey_request_rules(void) {
+    const uint32_t all = PGS_CAP_CONDITIONAL_DELETE | PGS_CAP_MULTI_KEY | PGS_CAP_TTL;
+    pgs_item cond = {PGS_ITEM_DELETE, "k", 1, 1, 3, 0, 0, NULL, 0};
+    pgs_item ttl = {PGS_ITEM_UPSERT, "k", 1, 1, 0, 1, 60, U8("s"), 1};
+    CHECK(decode_items(&cond, 1, PGS_T_TRANSACT, all) == 0);
+    CHECK(decode_items(&cond, 1, PGS_T_TRANSACT, all & ~PGS_CAP_CONDITIONAL_DELETE) == PGS_S_MALFORMED_FRAME);
+    CHECK(decode_items(&ttl, 1, PGS_T_BULK_WRITE, all) == 0);
+    CHECK(decode_items(&ttl, 1, PGS_T_BULK_WRITE, all & ~PGS_CAP_TTL) == PGS_S_MALFORMED_FRAME);
+    CHECK(decode_items(&ttl, 1, PGS_T_BULK_WRITE, all & ~PGS_CAP_MULTI_KEY) == PGS_S_UNKNOWN_MESSAGE_TYPE);
+    ttl.ttl_seconds = 0; /* an item rule: the whole TRANSACT, but only that item of a BULK_WRITE */
+    CHECK(decode_items(&ttl, 1, PGS_T_TRANSACT, all) == PGS_S_INVALID_ARGUMENT);
+    CHECK(decode_items(&ttl, 1, PGS_T_BULK_WRITE, all) == 0);
+    pgs_item twice[2] = {cond, cond};
+    CHECK(decode_items(twice, 2, PGS_T_TRANSACT, all) == PGS_S_INVALID_ARGUMENT);
+    CHECK(decode_items(twice, 2, PGS_T_BULK_WRITE, all) == 0); /* two items for one id apply in item order */
+    CHECK(decode_items(twice, 0, PGS_T_BULK_WRITE, all) == PGS_S_INVALID_ARGUMENT);
+    /* the item check, one definition for both sides */
+    pgs_limits lim;
+    pgs_limits_default(&lim);
+    lim.max_state_bytes = 4;
+    pgs_id_problem idp;
+    size_t at;
+    pgs_item up = {PGS_ITEM_UPSERT, "k", 1, 1, PGS_MAX_UPSERT_EXPECTED, 1, PGS_MAX_TTL_SECONDS, U8("abcd"), 4};
+    CHECK(pgs_item_check(&up, &lim, &idp, &at) == PGS_ITEM_OK);
+    up.state_len = 5;
+    CHECK(pgs_item_check(&up, &lim, &idp, &at) == PGS_ITEM_STATE_TOO_LARGE);
+    up.ttl_seconds = PGS_MAX_TTL_SECONDS + 1u;
+    CHECK(pgs_item_check(&up, &lim, &idp, &at) == PGS_ITEM_BAD_TTL);
+    up.expected_revision = PGS_MAX_UPSERT_EXPECTED + 1;
+    CHECK(pgs_item_check(&up, &lim, &idp, &at) == PGS_ITEM_BAD_EXPECTED);
+    up.id = "a\x7f";
+    up.id_len = 2;
+    CHECK(pgs_item_check(&up, &lim, &idp, &at) == PGS_ITEM_BAD_ID && idp == PGS_ID_CONTROL && at == 1);
+    pgs_item del = {PGS_ITEM_DELETE, "k", 1, 1, PGS_MAX_REVISION, 0, 0, NULL, 0};
+    CHECK(pgs_item_check(&del, &lim, &idp, &at) == PGS_ITEM_OK);
+    del.expected_revision = PGS_MAX_REVISION + 1;
+    CHECK(pgs_item_check(&del, &lim, &idp, &at) == PGS_ITEM_BAD_EXPECTED);
+    del.has_expected = 0; /* unconditional: no expectation to check */
+    CHECK(pgs_item_check(&del, &lim, &idp, &at) == PGS_ITEM_OK);
+    /* the LIST prefix may be empty, an id may not */
+    CHECK(pgs_prefix_check(U8(""), 0, 255, &at) == PGS_ID_OK && pgs_id_check(U8(""), 0, 255, &at) == PGS_ID_EMPTY);
+    CHECK(pgs_prefix_check(U8("a\x01"), 2, 255, &at) == PGS_ID_CONTROL);
+    CHECK(pgs_prefix_check(U8("abc"), 3, 2, &at) == PGS_ID_TOO_LONG);
+}
+
+/* HELLO_OK carries the batch limits exactly when it announces MULTI_KEY; the encoders refuse what the wire
+   cannot hold. */
+static void test_multikey_frames(void) {
+    pgs_limits l;
+    pgs_limits_default(&l);
+    l.max_batch_items = 7;
+    l.max_batch_bytes = 99;
+    for (int with = 0; with < 2; with++) {
+        l.capabilities = with ? PGS_CAP_MULTI_KEY : PGS_CAP_IDENTITY;
+        pgs_buf b;
+        pgs_buf_init(&b);
+        CHECK(pgs_encode_hello_ok(&b, 1, 1, "s", 1, &l) == PGS_ENC_OK);
+        CHECK(b.len == 4 + 6 + 2 + 2 + 4 + 2 + 4 + 4 + 4 + (with ? 8u : 0u));
+        pgs_msg m;
+        uint32_t erid;
+        CHECK(pgs_decode_response(b.data + 4, b.len - 4, &m, &erid) == 0);
+        CHECK(m.max_batch_items == (with ? 7u : 0u) && m.max_batch_bytes == (with ? 99u : 0u));
+        pgs_buf_free(&b);
+    }
+    char long_id[256];
+    memset(long_id, 'i', sizeof long_id);
+    const char *ids[1] = {long_id};
+    size_t lens[1] = {256};
+    pgs_buf b;
+    pgs_buf_init(&b);
+    CHECK(pgs_encode_bulk_load(&b, 1, NULL, 0, ids, lens, 1) == PGS_ENC_RANGE && b.len == 0);
+    lens[0] = 255;
+    CHECK(pgs_encode_bulk_load(&b, 1, NULL, 0, ids, lens, 1) == PGS_ENC_OK);
+    CHECK(pgs_encode_bulk_load(&b, 1, NULL, 0, ids, lens, 65536) == PGS_ENC_RANGE);
+    CHECK(pgs_encode_list(&b, 1, NULL, 0, long_id, 256, NULL, 0, 1) == PGS_ENC_RANGE);
+    pgs_outcome failed = {PGS_RESULT_FAILED, 0, 0, 0, 0, 500, long_id, 65536};
+    CHECK(pgs_encode_outcomes(&b, 1, &failed, 1) == PGS_ENC_RANGE);
+    pgs_buf_free(&b);
+}
+
 static void test_status_names(void) {
     CHECK(strcmp(pgs_status_wire_name(102), "INVALID_ARGUMENT") == 0);
     CHECK(strcmp(pgs_status_wire_name(300), "OUTCOME_UNKNOWN") == 0);
@@ -624,6 +740,9 @@ int main(void) {
     RUN(test_metric_names);
     RUN(test_operator_codec);
     RUN(test_decoder_mutations);
+    RUN(test_find_repeat);
+    RUN(test_multikey_request_rules);
+    RUN(test_multikey_frames);
     RUN(test_status_names);
     return harness_summary();
 }

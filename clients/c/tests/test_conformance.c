@@ -17,8 +17,11 @@
  * MULTI_KEY capability, a TTL its TTL: a scenario holding one is skipped, and
  * says so, when the daemon does not announce it.
  *
- * After the scenarios, one more check of the operators' calls (which no
- * scenario holds): HEALTH answers READY; an operator gets STATS and CLIENTS
+ * After the scenarios, two more checks that no scenario holds.  With
+ * MULTI_KEY, a BULK_LOAD whose records do not fit one answer: two states of
+ * more than half of max_frame_bytes each, so that the daemon marks the second
+ * OMITTED (seen through pgstate_send_bulk_load) and pgstate_bulk_load asks
+ * for it again.  And the operators' calls: HEALTH answers READY; an operator gets STATS and CLIENTS
  * (listing this very connection), anyone else PERMISSION_DENIED for them and
  * for PAUSE and RESUME.  An operator's PAUSE is not tried: it would hold back
  * every other client of the daemon.
@@ -239,6 +242,50 @@ static int run_operators(ctx *x) {
                     mine < 0 ? "no" : "yes", (unsigned long)getuid(), name);
     }
     return 0;
+}
+
+/* ---- a BULK_LOAD answered in more than one frame ---- */
+
+static int run_omitted(ctx *x) {
+    pgstate_client *c = x->c;
+    uint32_t max_frame = pgstate_max_frame_bytes(c), max_state = pgstate_max_state_bytes(c);
+    size_t n = (size_t)max_frame / 2 + 4096; /* two of them never fit one frame */
+    if (n > max_state) return fail(x, "max_state_bytes %u is too small for the check", max_state);
+    uint8_t *state = malloc(n);
+    if (state == NULL) return fail(x, "out of memory");
+    char id0[96], id1[96];
+    snprintf(id0, sizeof id0, "%somitted-0", x->prefix);
+    snprintf(id1, sizeof id1, "%somitted-1", x->prefix);
+    const char *ids[3] = {id0, id1, id0};
+    int rc = 0;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        memset(state, 'a' + k, n);
+        int s = pgstate_upsert(c, ids[k], strlen(ids[k]), 0, state, n, NULL);
+        if (s != PGSTATE_OK) rc = fail(x, "upsert %s: %s: %s", ids[k], pgstate_status_name(s), pgstate_errmsg(c));
+    }
+    pgstate_reply *r = NULL;
+    if (rc == 0 && (pgstate_send_bulk_load(c, ids, NULL, 3) == 0 || pgstate_read_reply(c, &r) != PGSTATE_OK ||
+                    r->kind != PGSTATE_REPLY_RECORDS || r->records->omitted < 1)) {
+        rc = fail(x, "one BULK_LOAD of two %zu-byte states: %s", n,
+                  r == NULL ? pgstate_errmsg(c) : r->records ? "nothing OMITTED" : r->message);
+    }
+    pgstate_reply_free(r);
+    pgstate_record_list *list = NULL;
+    int s = rc == 0 ? pgstate_bulk_load(c, ids, NULL, 3, &list) : PGSTATE_OK;
+    if (rc == 0 && s != PGSTATE_OK) rc = fail(x, "bulk_load: %s: %s", pgstate_status_name(s), pgstate_errmsg(c));
+    for (size_t i = 0; rc == 0 && i < 3; i++) {
+        const pgstate_record *rec = list->entries[i].record;
+        memset(state, i == 1 ? 'b' : 'a', n);
+        if (list->omitted != 0 || rec == NULL || rec->revision != 1 || rec->state_len != n ||
+            memcmp(rec->state, state, n) != 0) {
+            rc = fail(x, "bulk_load entry %zu: presence %d", i, list->entries[i].presence);
+        }
+    }
+    pgstate_record_list_free(list);
+    pgstate_delete(c, id0, strlen(id0));
+    pgstate_delete(c, id1, strlen(id1));
+    free(state);
+    return rc;
 }
 
 /* ---- expectations ---- */
@@ -789,7 +836,8 @@ static int run_multi(ctx *x, json_object *step, const char *op, int dry) {
     } else if (write) {
         rc = check_outcomes(x, want, outs, dry);
     } else if (transact) {
-        rc = strcmp(k, "committed") == 0 ? check_committed(x, want, outs, dry) : check_conflicts(x, want, conflicts, dry);
+        rc = strcmp(k, "committed") == 0 ? check_committed(x, want, outs, dry)
+                                         : check_conflicts(x, want, conflicts, dry);
     } else {
         rc = check_page(x, want, page, dry);
     }
@@ -1066,6 +1114,16 @@ int main(void) {
         x.c = NULL;
     }
     x.c = pgstate_connect(sock, TIMEOUT_MS);
+    if (pgstate_status(x.c) == PGSTATE_OK && !(pgstate_capabilities(x.c) & PGSTATE_CAP_MULTI_KEY)) {
+        printf("skip a BULK_LOAD answered in more than one frame: pgstated does not announce MULTI_KEY\n");
+    } else if (pgstate_status(x.c) == PGSTATE_OK && run_omitted(&x) == 0) {
+        printf("ok   a BULK_LOAD answered in more than one frame (OMITTED ids loaded again)\n");
+        h_passed++;
+    } else {
+        printf("FAIL a BULK_LOAD answered in more than one frame: %s\n",
+               pgstate_status(x.c) == PGSTATE_OK ? x.why : pgstate_errmsg(x.c));
+        h_failed++;
+    }
     if (pgstate_status(x.c) == PGSTATE_OK && run_operators(&x) == 0) {
         printf("ok   operators' calls (%s)\n",
                x.as_operator ? "ADMIN: health, stats, clients" : "health; the others refused without ADMIN");

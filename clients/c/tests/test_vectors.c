@@ -651,8 +651,9 @@ static void compare_multikey(const pgs_msg *got, const built *wb, const char *ho
             pgs_item g;
             if (!(more = pgs_item_next(&it, &g)) || n >= wb->n) break;
             const pgs_item *w = &wb->items[n];
-            CHECKF(g.kind == w->kind && g.has_expected == w->has_expected && g.expected_revision == w->expected_revision &&
-                       g.has_ttl == w->has_ttl && g.ttl_seconds == w->ttl_seconds,
+            CHECKF(g.kind == w->kind && g.has_expected == w->has_expected &&
+                       g.expected_revision == w->expected_revision && g.has_ttl == w->has_ttl &&
+                       g.ttl_seconds == w->ttl_seconds,
                    "%s: item %zu kind %u expected %d/%llu ttl %d/%u", how, n, g.kind, g.has_expected,
                    (unsigned long long)g.expected_revision, g.has_ttl, g.ttl_seconds);
             CHECKF(bytes_eq(g.id, g.id_len, w->id, w->id_len), "%s: item %zu id", how, n);
