@@ -40,24 +40,17 @@ public struct BatchExecution<Item> {
     /// Rows are locked in key order, so two batches touching the same rows cannot deadlock; multi-key
     /// operations are barriers that nothing crosses.
     static func lockOrder(_ entries: [Entry]) -> [Entry] {
-        var ordered: [Entry] = []
-        ordered.reserveCapacity(entries.count)
-        var run: [(offset: Int, entry: Entry, key: PersistenceID)] = []
-        func flush() {
-            run.sort { ($0.entry.operation.namespace, $0.key, $0.offset) < ($1.entry.operation.namespace, $1.key, $1.offset) }
-            ordered.append(contentsOf: run.map(\.entry))
-            run.removeAll(keepingCapacity: true)
+        // Each entry's key once (the operations are existentials): namespace and id, or nil for a barrier.
+        let keys = entries.map { entry in entry.operation.batchKey.map { (entry.operation.namespace, $0) } }
+        var order = Array(entries.indices)
+        var start = 0
+        while start < order.count {
+            var end = start
+            while end < order.count, keys[end] != nil { end += 1 }
+            order[start..<end].sort { (keys[$0]!.0, keys[$0]!.1, $0) < (keys[$1]!.0, keys[$1]!.1, $1) }
+            start = end + 1  // past the barrier, which keeps its place
         }
-        for (offset, entry) in entries.enumerated() {
-            if let key = entry.operation.batchKey {
-                run.append((offset, entry, key))
-            } else {
-                flush()
-                ordered.append(entry)
-            }
-        }
-        flush()
-        return ordered
+        return order.map { entries[$0] }
     }
 
     public var operations: [any StoreOperation] { pending.map(\.operation) }

@@ -73,7 +73,7 @@ public enum StoreOperations {
 
 /// The operation behind a single-key protocol request, in `namespace`; nil for the others (requests the server
 /// answers itself, and multi-key requests, which ``StorePlan`` splits).
-public func storeOperation(for request: Request, in namespace: Namespace) -> (any SingleKeyOperation)? {
+public func storeOperation(for request: Request, in namespace: Namespace) -> (any StoreOperation)? {
     switch request {
     case .hello, .ping, .whoami, .health, .stats, .clients, .pause, .resume: return nil
     case .bulkLoad, .bulkWrite, .transact, .list: return nil

@@ -33,8 +33,9 @@ public enum StorePlan {
 
     /// The plan of a store request (`request.isStoreRequest`), in `namespace`.
     public init(_ request: Request, in namespace: Namespace, poolSize: Int) {
-        if let operation = storeOperation(for: request, in: namespace) {
-            self = .single(StorePart(operation: operation, home: Self.home(of: operation.persistenceID, poolSize: poolSize)))
+        // Single-key requests first, without a detour through another existential (the common path).
+        if let id = request.persistenceID, let operation = storeOperation(for: request, in: namespace) {
+            self = .single(StorePart(operation: operation, home: Self.home(of: id, poolSize: poolSize)))
             return
         }
         switch request {
