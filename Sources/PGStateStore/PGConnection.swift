@@ -90,8 +90,7 @@ public final class PGConnection {
         var statements = 0
         if configuration.createSchema {
             for sql in ["SELECT pg_advisory_xact_lock(hashtext('pgstate schema'))",
-                        Schema.createTable(configuration.table), Schema.migrate(configuration.table),
-                        Schema.createExpiryIndex(configuration.table)] {
+                        Schema.createTable(configuration.table), Schema.migrate(configuration.table)] {
                 guard PQsendQueryParams(conn, sql, 0, nil, nil, nil, nil, 1) == 1 else { return nil }
                 statements += 1
             }

@@ -29,6 +29,11 @@ enum Schema {
         "\"\(table.parts.last!.prefix(52))_expires_at\""
     }
 
+    /// The index's name as `to_regclass` finds it: qualified by the table's schema when the table's name is.
+    static func qualifiedExpiryIndexName(_ table: TableName) -> String {
+        (table.parts.count == 2 ? "\"\(table.parts[0])\"." : "") + expiryIndexName(table)
+    }
+
     /// Brings a table of an earlier schema to the current one, in place, each step only when needed.
     ///
     /// The first schema (`persistence_id text PRIMARY KEY`, no namespace): existing rows land in the shared namespace `''`, and the primary key becomes (namespace,
@@ -52,12 +57,20 @@ enum Schema {
                     END IF;
                     ALTER TABLE \(table.quoted) ADD PRIMARY KEY (namespace, persistence_id);
                 END IF;
-                -- TTL (pgstated 0.4): a nullable column without a default does not rewrite the table.
-                ALTER TABLE \(table.quoted) ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+                -- TTL (pgstated 0.4): a nullable column without a default does not rewrite the table. Every step
+                -- checks the catalogue first: ALTER TABLE and CREATE INDEX lock the table even when they would do
+                -- nothing, and this runs whenever a pool connection is set up.
+                IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                               WHERE attrelid = \(literal)::regclass AND attname = 'expires_at' AND NOT attisdropped) THEN
+                    ALTER TABLE \(table.quoted) ADD COLUMN expires_at timestamptz;
+                END IF;
                 -- Byte order for the id: a binary-coercible change, so only the primary key index is rebuilt.
                 IF (SELECT collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
                     WHERE a.attrelid = \(literal)::regclass AND a.attname = 'persistence_id') <> 'C' THEN
                     ALTER TABLE \(table.quoted) ALTER COLUMN persistence_id TYPE text COLLATE "C";
+                END IF;
+                IF to_regclass('\(qualifiedExpiryIndexName(table))') IS NULL THEN
+                    \(createExpiryIndex(table));
                 END IF;
             END
             $pgstate_migrate$

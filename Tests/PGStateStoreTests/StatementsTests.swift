@@ -122,7 +122,9 @@ struct StatementsTests {
         #expect(sql.contains("ADD COLUMN namespace text NOT NULL DEFAULT ''"))
         #expect(sql.contains("ADD PRIMARY KEY (namespace, persistence_id)"))
         #expect(sql.contains("IF NOT EXISTS"), "a current table is left alone")
-        #expect(sql.contains("ADD COLUMN IF NOT EXISTS expires_at timestamptz"))
+        #expect(sql.contains("attname = 'expires_at'") && sql.contains("ADD COLUMN expires_at timestamptz"),
+                "checked in the catalogue first: ALTER TABLE locks the table even when it does nothing")
+        #expect(sql.contains("IF to_regclass('\"app\".\"states_expires_at\"') IS NULL THEN"))
         #expect(sql.contains("ALTER COLUMN persistence_id TYPE text COLLATE \"C\""))
     }
 

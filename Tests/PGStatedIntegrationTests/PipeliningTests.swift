@@ -72,9 +72,9 @@ struct PipeliningTests {
     @Test func oneFailingRequestDoesNotFailItsBatch() async throws {
         let table = "poison_\(UUID().uuidString.prefix(8).lowercased())"
         try await TestEnvironment.psql("""
-            CREATE TABLE \(table) (namespace text NOT NULL DEFAULT '', persistence_id text NOT NULL,
+            CREATE TABLE \(table) (namespace text NOT NULL DEFAULT '', persistence_id text COLLATE "C" NOT NULL,
                                    revision bigint NOT NULL, state bytea NOT NULL, updated_at timestamptz NOT NULL,
-                                   PRIMARY KEY (namespace, persistence_id));
+                                   expires_at timestamptz, PRIMARY KEY (namespace, persistence_id));
             CREATE FUNCTION \(table)_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN RAISE EXCEPTION 'poisoned id %', NEW.persistence_id; END $$;
             CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON \(table) FOR EACH ROW

@@ -99,8 +99,8 @@ struct StoreSemanticsTests {
             SELECT string_agg(column_name || ':' || data_type || ':' || is_nullable, ',' ORDER BY column_name)
             FROM information_schema.columns WHERE table_name = 'durable_state'
             """)
-        #expect(columns == "namespace:text:NO,persistence_id:text:NO,revision:bigint:NO,state:bytea:NO,"
-            + "updated_at:timestamp with time zone:NO")
+        #expect(columns == "expires_at:timestamp with time zone:YES,namespace:text:NO,persistence_id:text:NO,"
+            + "revision:bigint:NO,state:bytea:NO,updated_at:timestamp with time zone:NO")
         let key = try await TestEnvironment.psql("""
             SELECT string_agg(a.attname, ',' ORDER BY k.ord) FROM pg_index i
             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
