@@ -53,6 +53,22 @@ class CliTest(unittest.TestCase):
         self.assertEqual((code, out), (1, ""))
         self.assertIn("no record", err)
 
+    def test_list_follows_every_page_and_upsert_takes_a_ttl(self) -> None:
+        for n in range(250):  # more than one page of the default 100
+            self.server.store["item-%03d" % n] = (1, b"x", 1773480413589793)
+        self.server.store["other"] = (1, b"x", 0)
+        code, out, _ = run(["--socket", self.server.path, "list", "item-"])
+        self.assertEqual(code, 0)
+        lines = [json.loads(line) for line in out.splitlines()]
+        self.assertEqual([d["persistence_id"] for d in lines], ["item-%03d" % n for n in range(250)])
+        self.assertEqual(lines[0], {"persistence_id": "item-000", "revision": 1,
+                                    "updated_at": "2026-03-14T09:26:53.589793Z"})
+        code, out, _ = run(["--socket", self.server.path, "upsert", "short", "0", "s", "--ttl", "60"])
+        self.assertEqual((code, json.loads(out)["revision"]), (0, 1))
+        code, _, err = run(["--socket", self.server.path, "upsert", "short", "1", "s", "--ttl", "0"])
+        self.assertEqual(code, 3, "a TTL of 0 is refused before sending")
+        self.assertIn("InvalidArgument", err)
+
     def test_whoami(self) -> None:
         code, out, _ = run(["--socket", self.server.path, "whoami"])
         self.assertEqual(code, 0)

@@ -80,10 +80,16 @@ def parser() -> argparse.ArgumentParser:
     upsert.add_argument("persistence_id", metavar="ID")
     upsert.add_argument("expected_revision", metavar="EXPECTED_REVISION", type=int)
     upsert.add_argument("state", metavar="STATE", help="the state as text, or - to read its bytes from stdin")
+    upsert.add_argument("--ttl", metavar="SECONDS", type=int,
+                        help="the record expires this many seconds after the write (needs the TTL capability)")
     delete = commands.add_parser("delete", parents=[keyed], help="delete a record")
     delete.add_argument("persistence_id", metavar="ID")
     delete.add_argument("--expected-revision", metavar="N", type=int,
                         help="delete only if the record is at revision N (0: only if there is none)")
+    listing = commands.add_parser("list", parents=[keyed],
+                                  help="print the ids starting with PREFIX in byte order, one JSON object per line "
+                                       "(id, revision, updated_at), following every page")
+    listing.add_argument("prefix", metavar="PREFIX", nargs="?", default="")
     return ap
 
 
@@ -169,12 +175,23 @@ def run(client: Client, args: argparse.Namespace) -> int:
     if args.command == "clients":
         print(json.dumps([client_row_json(row) for row in client.clients()], ensure_ascii=False))
         return EXIT_OK
+    if args.command == "list":
+        after: Optional[str] = None
+        while True:
+            page = client.list(args.prefix, after, namespace=args.namespace)
+            for entry in page.items:
+                print(json.dumps({"persistence_id": entry.persistence_id, "revision": entry.revision,
+                                  "updated_at": entry.updated_at.isoformat().replace("+00:00", "Z")},
+                                 ensure_ascii=False))
+            if page.next_after is None:
+                return EXIT_OK
+            after = page.next_after
     if args.command == "delete":
         client.delete(args.persistence_id, args.expected_revision, namespace=args.namespace)
         return EXIT_OK
     if args.command == "upsert":
         state = sys.stdin.buffer.read() if args.state == "-" else os.fsencode(args.state)  # the bytes as given
-        record: Optional[Record] = client.upsert(args.persistence_id, args.expected_revision, state,
+        record: Optional[Record] = client.upsert(args.persistence_id, args.expected_revision, state, args.ttl,
                                                  namespace=args.namespace)
     else:
         record = client.load(args.persistence_id, namespace=args.namespace)
