@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -231,11 +232,12 @@ class Result:
 
 
 class _Node:
-    __slots__ = ("op", "index", "match", "prev", "next")
+    __slots__ = ("op", "index", "guard", "match", "prev", "next")
 
-    def __init__(self, op: Optional[Op], index: int) -> None:
+    def __init__(self, op: Optional[Op], index: int, guard: Optional[tuple[int, int]] = None) -> None:
         self.op = op
         self.index = index
+        self.guard = guard  # (slot, revision) the key must be at for the op to fit, checked before step()
         self.match: Optional[_Node] = None  # a call's return node; None on return nodes
         self.prev: Optional[_Node] = None
         self.next: Optional[_Node] = None
@@ -243,6 +245,9 @@ class _Node:
 
 class _TimeUp(Exception):
     pass
+
+
+_TAGS = random.Random(0x9E3779B97F4A7C15)  # fixed seed: a run is repeatable
 
 
 def _check_partition(
@@ -259,7 +264,7 @@ def _check_partition(
     calls: dict[int, _Node] = {}
     last = head
     for _, is_return, index in events:
-        node = _Node(ops[index], index)
+        node = _Node(ops[index], index, None if is_return else _guard(ops[index], slot))
         if is_return:
             calls[index].match = node
         else:
@@ -279,11 +284,17 @@ def _check_partition(
             if node.next is not None:
                 node.next.prev = node
 
+    # The set of linearized ops is kept as a Zobrist hash: the XOR of a random 128-bit tag per op,
+    # updated in O(1) as ops are placed and taken back. A bitset would make every cache key as long
+    # as the history (quadratic time and memory on long soaks); a false cache hit needs two sets
+    # with equal 128-bit tags and equal states, which is negligible at any history length.
+    tags = [_TAGS.getrandbits(128) for _ in ops]
     state: tuple = (None,) * len(keys)
     linearized = 0
     cache: set[tuple[int, tuple]] = set()
-    stack: list[tuple[_Node, tuple]] = []
-    best: Optional[Failure] = None
+    stack: list[tuple[_Node, tuple, Any]] = []
+    prefix: Any = None  # the ops placed so far, newest first, as (op, rest) pairs shared with the stack
+    best: Optional[tuple[Any, tuple, _Node, list[Op]]] = None
     best_depth = -1
     entry = head.next
     steps = 0
@@ -292,13 +303,20 @@ def _check_partition(
         if steps & 0x3FFF == 0 and time.monotonic() > deadline:
             raise _TimeUp()
         if entry.match is not None:  # a call
+            guard = entry.guard
+            if guard is not None:
+                value = state[guard[0]]
+                if (0 if value is None else value[0]) != guard[1]:
+                    entry = entry.next  # a cheap no: pending info writes are passed over many times
+                    continue
             after = step(entry.op, state, slot)
             if after is not None:
-                configuration = (linearized | (1 << entry.index), after)
+                configuration = (linearized ^ tags[entry.index], after)
                 if configuration not in cache:
                     cache.add(configuration)
-                    stack.append((entry, state))
+                    stack.append((entry, state, prefix))
                     state, linearized = after, configuration[0]
+                    prefix = (entry.op, prefix)
                     lift(entry)
                     entry = head.next
                     continue
@@ -306,7 +324,7 @@ def _check_partition(
             continue
         if entry.op.outcome == "info":
             # Info returns sit at +infinity, after every definite return: all of those are placed.
-            return None, len(cache), tuple(call.op.id for call, _ in stack)
+            return None, len(cache), tuple(op.id for op in _unwind(prefix))
         if len(stack) > best_depth:
             best_depth = len(stack)
             pending = []
@@ -316,20 +334,39 @@ def _check_partition(
                     pending.append(node.op)
                 node = node.next
             pending.append(entry.op)
-            best = Failure(
-                keys=keys,
-                linearized=tuple(call.op for call, _ in stack),
-                state=dict(zip(keys, state)),
-                blocked=entry.op,
-                pending=tuple(pending),
-            )
+            best = (prefix, state, entry.op, pending)
         if not stack:
-            return best, len(cache), ()
-        call, state = stack.pop()
-        linearized &= ~(1 << call.index)
+            placed, at, blocked, pending = best
+            failure = Failure(keys, tuple(_unwind(placed)), dict(zip(keys, at)), blocked, tuple(pending))
+            return failure, len(cache), ()
+        call, state, prefix = stack.pop()
+        linearized ^= tags[call.index]
         unlift(call)
         entry = call.next
-    return None, len(cache), tuple(call.op.id for call, _ in stack)
+    return None, len(cache), tuple(op.id for op in _unwind(prefix))
+
+
+def _guard(op: Op, slot: dict[str, int]) -> Optional[tuple[int, int]]:
+    """A revision one key must have for ``op`` to fit, if the op has such a precondition."""
+    if op.kind == "load":
+        key, revision, _ = op.observed[0]
+        return slot[key], revision
+    if op.outcome == "fail":
+        index, actual = op.conflicts[0]
+        return slot[op.items[index].key], actual
+    for item in op.items:
+        if item.expected is not None:
+            return slot[item.key], item.expected
+    return None
+
+
+def _unwind(prefix: Any) -> list[Op]:
+    ops = []
+    while prefix is not None:
+        op, prefix = prefix
+        ops.append(op)
+    ops.reverse()
+    return ops
 
 
 def partitions(history: Iterable[Op]) -> list[tuple[tuple[str, ...], list[Op]]]:
